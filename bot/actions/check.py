@@ -1,0 +1,115 @@
+"""`check`: is the bot ready? Config, every host reachable, keys pinned, logs and tools found.
+
+Only harmless probes run. The report lists each host with what works and what does not;
+the exit code is 1 as soon as one thing is off, so it can gate a deployment.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.actions import render
+from bot.actions.registry import Context, Verb, register
+from bot.config import HostConfig
+from bot.errors import MailbotError
+from bot.mailhost.host import HostProbe, MailHost
+
+REQUIRED_TOOLS = ("/usr/sbin/postqueue", "grep", "awk", "gzip")
+
+
+@dataclass
+class HostCheck:
+    host: str
+    target: str
+    problems: list[str] = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CheckReport:
+    config_path: str
+    hosts: list[HostCheck]
+    exit_code: int = 0
+
+    def headline(self) -> str:
+        bad = [h.host for h in self.hosts if h.problems]
+        if not bad:
+            return f"All {len(self.hosts)} host(s) ready ({self.config_path})."
+        return f"{len(bad)} of {len(self.hosts)} host(s) need attention: {', '.join(bad)} ({self.config_path})."
+
+    def render_text(self) -> str:
+        lines = [self.headline(), ""]
+        for host in self.hosts:
+            lines.append(f"{host.host} ({host.target}): {'problems' if host.problems else 'ok'}")
+            lines.extend(f"  ok  {fact}" for fact in host.facts)
+            lines.extend(f"  !!  {problem}" for problem in host.problems)
+        return "\n".join(lines) + "\n"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "config": self.config_path,
+            "ok": not any(h.problems for h in self.hosts),
+            "hosts": [
+                {"host": h.host, "target": h.target, "ok": not h.problems, "facts": h.facts, "problems": h.problems}
+                for h in self.hosts
+            ],
+        }
+
+
+def check_host(host: MailHost) -> HostCheck:
+    config: HostConfig = host.config
+    result = HostCheck(config.name, f"{config.user}@{config.address}:{config.port}")
+    try:
+        probe = host.probe()
+    except MailbotError as exc:
+        result.problems.append(exc.message)
+        return result
+    result.facts.append("SSH login with the pinned host key")
+    _judge_probe(probe, config, result)
+    return result
+
+
+def _judge_probe(probe: HostProbe, config: HostConfig, result: HostCheck) -> None:
+    if probe.postfix_version:
+        result.facts.append(f"Postfix {probe.postfix_version}")
+    for configured in config.maillog:
+        found = [(state, path, size) for state, path, size in probe.logs if path.startswith(configured)]
+        readable = [entry for entry in found if entry[0] == "readable"]
+        if any(state == "missing" for state, _, _ in found) and not readable:
+            result.problems.append(f"log {configured} does not exist on the host")
+        for state, path, _ in found:
+            if state == "unreadable":
+                result.problems.append(f"log {path} is not readable by {config.user} (add the account to group adm?)")
+        if readable:
+            total = sum(size for _, _, size in readable)
+            result.facts.append(f"{configured}: {len(readable)} file(s), {render.size(total)} readable")
+    for tool in REQUIRED_TOOLS:
+        if not probe.tools.get(tool, False):
+            result.problems.append(f"{tool} is missing on the host")
+    optional = [t for t, present in probe.tools.items() if present and t not in REQUIRED_TOOLS]
+    if optional:
+        result.facts.append("tools: " + ", ".join(sorted(t.rsplit("/", 1)[-1] for t in optional)))
+
+
+def run_check(request: None, context: Context) -> CheckReport:
+    hosts = [MailHost(h, context.pool.connection(h)) for h in context.config.hosts]
+    with ThreadPoolExecutor(max_workers=min(8, len(hosts))) as workers:
+        checks = list(workers.map(check_host, hosts))
+    report = CheckReport(str(context.config.path), checks)
+    report.exit_code = 1 if any(c.problems for c in checks) else 0
+    return report
+
+
+CHECK = register(
+    Verb(
+        name="check",
+        summary="config valid, hosts reachable, host keys match, logs and tools found",
+        policy="read",
+        configure=lambda parser: None,
+        validate=lambda args: None,
+        run=run_check,
+        cli_only=True,
+    )
+)

@@ -1,0 +1,40 @@
+"""Text helpers shared by every verb's rendering: tables that fit a laptop screen."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from tabulate import tabulate
+
+TEXT_WIDTH = 100
+
+
+def clip(text: str | None, width: int) -> str:
+    """Shorten to `width` characters, marking the cut, so a column never wraps."""
+    if not text:
+        return ""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def when(stamp: datetime | None) -> str:
+    return stamp.strftime("%m-%d %H:%M:%S") if stamp else ""
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
+
+
+def size(num_bytes: int | None) -> str:
+    if num_bytes is None:
+        return ""
+    if num_bytes < 1024:
+        return f"{num_bytes} B"
+    if num_bytes < 1024 * 1024:
+        return f"{num_bytes / 1024:.0f} kB"
+    return f"{num_bytes / (1024 * 1024):.1f} MB"
+
+
+def iso(stamp: datetime | None) -> str | None:
+    return stamp.isoformat() if stamp else None

@@ -1,0 +1,234 @@
+"""The bot's configuration: one YAML file, read once, turned into frozen records.
+
+Where the file is: `--config`, else `$MAILBOT_CONFIG`, else `./mailbot.yaml`, else the
+lab's `lab/mailbot-lab.yaml` beside the package (the embedded default target, so a fresh
+checkout answers with the lab as soon as `lab/up.sh` has run). Relative paths inside the
+file are resolved against the file's own folder. Secrets never live here: Slack tokens
+come from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from bot.errors import ConfigError
+
+LAB_CONFIG = Path(__file__).resolve().parent.parent / "lab" / "mailbot-lab.yaml"
+HOST_ROLES = frozenset({"mta", "store", "bmcli"})
+POLICIES = frozenset({"read", "confirm", "approve"})
+DEFAULT_MAX_OUTPUT_BYTES = 256 * 1024 * 1024
+_Number = TypeVar("_Number", int, float)
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    name: str
+    address: str
+    user: str
+    key_file: Path
+    known_hosts: Path
+    maillog: tuple[str, ...]
+    port: int = 22
+    roles: frozenset[str] = frozenset({"mta", "store"})
+    connect_timeout: float = 10.0
+    command_timeout: float = 120.0
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    key_passphrase_env: str | None = None
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    api_url: str = "https://slack.com/api/"
+    allowed_channels: tuple[str, ...] = ()
+    allowed_users: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApprovalsConfig:
+    approvers: tuple[str, ...] = ()
+    approver_group: str | None = None
+    expiry_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    hosts: tuple[HostConfig, ...]
+    slack: SlackConfig = field(default_factory=SlackConfig)
+    approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
+    policies: dict[str, str] = field(default_factory=dict)
+    state_path: Path = Path("mailbot.db")
+    domains: dict[str, str] = field(default_factory=dict)
+
+    def host(self, name: str) -> HostConfig:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        known = ", ".join(h.name for h in self.hosts)
+        raise ConfigError(f"There is no host named {name!r} in {self.path}; the configured hosts are: {known}.")
+
+    def hosts_with_role(self, role: str) -> tuple[HostConfig, ...]:
+        return tuple(h for h in self.hosts if role in h.roles)
+
+
+def find_config_path(explicit: str | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    from_env = os.environ.get("MAILBOT_CONFIG")
+    if from_env:
+        return Path(from_env)
+    local = Path("mailbot.yaml")
+    if local.exists():
+        return local
+    if LAB_CONFIG.exists():
+        return LAB_CONFIG
+    raise ConfigError(
+        "No configuration found: pass --config FILE, set MAILBOT_CONFIG, write ./mailbot.yaml, "
+        "or start the lab with `sudo bash lab/up.sh`."
+    )
+
+
+def load_config(explicit: str | None = None) -> Config:
+    path = find_config_path(explicit)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the configuration file {path}: {exc.strerror or exc}.") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"The configuration file {path} is not valid YAML{where}.") from None
+    return parse_config(document, path)
+
+
+def parse_config(document: Any, path: Path) -> Config:
+    reader = _Section(document, str(path), path)
+    base = path.resolve().parent
+    hosts_raw = reader.require_list("hosts")
+    if not hosts_raw:
+        raise ConfigError(f"{path}: `hosts` lists no host; add at least one mail host.")
+    hosts = tuple(_parse_host(_Section(item, f"{path}: hosts[{i}]", path), base) for i, item in enumerate(hosts_raw))
+    names = [h.name for h in hosts]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"{path}: host names must be unique; {', '.join(duplicates)} appears twice.")
+
+    slack = reader.section("slack")
+    approvals = reader.section("approvals")
+    state = reader.section("state")
+    policies = reader.mapping("policies")
+    for verb, policy in policies.items():
+        if policy not in POLICIES:
+            raise ConfigError(f"{path}: policy of {verb!r} is {policy!r}; use one of read, confirm, approve.")
+    return Config(
+        path=path,
+        hosts=hosts,
+        slack=SlackConfig(
+            api_url=slack.string("api_url", SlackConfig.api_url),
+            allowed_channels=slack.strings("allowed_channels"),
+            allowed_users=slack.strings("allowed_users"),
+        ),
+        approvals=ApprovalsConfig(
+            approvers=approvals.strings("approvers"),
+            approver_group=approvals.optional_string("approver_group"),
+            expiry_minutes=approvals.number("expiry_minutes", 15, int),
+        ),
+        policies=policies,
+        state_path=_resolve(base, state.string("path", "mailbot.db")),
+        domains={k.lower(): v.lower() for k, v in reader.mapping("domains").items()},
+    )
+
+
+def _parse_host(host: _Section, base: Path) -> HostConfig:
+    roles = frozenset(host.strings("roles") or ("mta", "store"))
+    unknown = roles - HOST_ROLES
+    if unknown:
+        raise ConfigError(f"{host.where}: unknown role {sorted(unknown)[0]!r}; roles are mta, store, bmcli.")
+    maillog: tuple[str, ...]
+    raw_log = host.raw.get("maillog", "/var/log/mail.log")
+    maillog = (raw_log,) if isinstance(raw_log, str) else host.strings("maillog")
+    for log_path in maillog:
+        if not log_path.startswith("/"):
+            raise ConfigError(f"{host.where}: maillog {log_path!r} must be an absolute path on the mail host.")
+    port = host.number("port", 22, int)
+    if not 0 < port < 65536:
+        raise ConfigError(f"{host.where}: port {port} is not a TCP port.")
+    return HostConfig(
+        name=host.string("name"),
+        address=host.string("address"),
+        port=port,
+        user=host.string("user"),
+        key_file=_resolve(base, host.string("key_file")),
+        known_hosts=_resolve(base, host.string("known_hosts")),
+        maillog=maillog,
+        roles=roles,
+        connect_timeout=host.number("connect_timeout", 10.0, float),
+        command_timeout=host.number("command_timeout", 120.0, float),
+        max_output_bytes=host.number("max_output_bytes", DEFAULT_MAX_OUTPUT_BYTES, int),
+        key_passphrase_env=host.optional_string("key_passphrase_env"),
+    )
+
+
+def _resolve(base: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+class _Section:
+    """Typed access to one mapping of the YAML document, with errors naming the key."""
+
+    def __init__(self, raw: Any, where: str, path: Path) -> None:
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where} must be a mapping of keys to values.")
+        self.raw: dict[str, Any] = raw
+        self.where = where
+        self.path = path
+
+    def section(self, key: str) -> _Section:
+        return _Section(self.raw.get(key), f"{self.where}: {key}", self.path)
+
+    def string(self, key: str, default: str | None = None) -> str:
+        value = self.raw.get(key, default)
+        if value is None:
+            raise ConfigError(f"{self.where}: `{key}` is required.")
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise ConfigError(f"{self.where}: `{key}` must be a string.")
+        return str(value)
+
+    def optional_string(self, key: str) -> str | None:
+        return self.string(key) if self.raw.get(key) is not None else None
+
+    def number(self, key: str, default: _Number, kind: type[_Number]) -> _Number:
+        value = self.raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConfigError(f"{self.where}: `{key}` must be a positive number.")
+        return kind(value)
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self.raw.get(key) or []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{self.where}: `{key}` must be a list of strings.")
+        return tuple(value)
+
+    def require_list(self, key: str) -> list[Any]:
+        value = self.raw.get(key)
+        if not isinstance(value, list):
+            raise ConfigError(f"{self.where}: `{key}` must be a list.")
+        return value
+
+    def mapping(self, key: str) -> dict[str, str]:
+        value = self.raw.get(key) or {}
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise ConfigError(f"{self.where}: `{key}` must map names to strings.")
+        return dict(value)

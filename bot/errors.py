@@ -1,0 +1,62 @@
+"""The failures a user can meet, each carrying the one sentence they will read.
+
+Every layer raises these; only the CLI and the Slack adapter turn them into output.
+`exit_code` follows DESIGN.md: 2 for bad input, 1 for a host, tool or config failure.
+"""
+
+from __future__ import annotations
+
+
+class MailbotError(Exception):
+    """Base of every error that ends a command with a message instead of a traceback."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class BadInput(MailbotError):
+    """What the user typed does not fit the verb's grammar; nothing ran."""
+
+    exit_code = 2
+
+
+class ConfigError(MailbotError):
+    """The configuration file is missing, unreadable or inconsistent."""
+
+
+class HostError(MailbotError):
+    """A mail host could not be reached or refused to serve the bot."""
+
+    def __init__(self, host: str, message: str) -> None:
+        super().__init__(message)
+        self.host = host
+
+
+class HostUnreachable(HostError):
+    pass
+
+
+class HostKeyRejected(HostError):
+    """The host's key is unknown or differs from the pinned one: we never add it."""
+
+
+class AuthenticationFailed(HostError):
+    pass
+
+
+class CommandTimeout(HostError):
+    pass
+
+
+class OutputTooLarge(HostError):
+    pass
+
+
+class RemoteCommandFailed(HostError):
+    """A tool on the host ran and failed, or is missing."""

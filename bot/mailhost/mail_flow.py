@@ -1,0 +1,245 @@
+"""From parsed log lines to messages: one record per queue id, with its deliveries.
+
+Pure. The grouping follows Postfix's own life cycle of a queue file: a queue id is born
+at `client=` / `uid=` (or the first line seen), collects its `from=`, `message-id=`,
+delivery attempts, notices and rejects, and dies at `removed`. A short queue id can be
+reused later (it derives from an inode), so a line after `removed` starts a new message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.mailhost.postfix_log import (
+    ClientEvent,
+    DeliveryEvent,
+    ExpiredEvent,
+    LocalPickupEvent,
+    LogLine,
+    MessageIdEvent,
+    NoticeEvent,
+    QueueAdminEvent,
+    QueuedEvent,
+    RejectEvent,
+    RemovedEvent,
+    parse_event,
+    reply_facts,
+)
+
+FINAL_STATUSES = frozenset({"sent", "bounced", "expired", "delivered"})
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One attempt to hand the message to one recipient."""
+
+    recipient: str
+    orig_recipient: str | None
+    status: str
+    dsn: str
+    relay: str
+    delay: float
+    at: datetime
+    response: str
+    daemon: str
+    mailbox: str | None = None
+    folder: str | None = None
+    imap_uid: int | None = None
+    next_queue_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Mail refused before it was queued (NOQUEUE), or one recipient refused in a queued transaction."""
+
+    at: datetime
+    host: str
+    queue_id: str | None
+    action: str
+    stage: str
+    client: str | None
+    sender: str | None
+    recipient: str | None
+    reason: str
+    daemon: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message that `bounce` generated about this one (non-delivery, delay, success)."""
+
+    kind: str
+    queue_id: str
+
+
+@dataclass(frozen=True)
+class Message:
+    queue_id: str
+    host: str
+    first_seen: datetime
+    last_seen: datetime
+    message_id: str | None
+    sender: str | None
+    client: str | None
+    size: int | None
+    nrcpt: int | None
+    deliveries: tuple[Delivery, ...]
+    rejections: tuple[Rejection, ...]
+    notices: tuple[Notice, ...]
+    expired: bool
+    removed: bool
+    admin_actions: tuple[str, ...]
+    lines: tuple[LogLine, ...]
+
+    def final_attempts(self) -> dict[str, Delivery]:
+        """The latest attempt for each recipient: what the message's state is now."""
+        latest: dict[str, Delivery] = {}
+        for delivery in self.deliveries:
+            latest[delivery.recipient.lower()] = delivery
+        return latest
+
+    def involves(self, address: str) -> bool:
+        address = address.lower()
+        if (self.sender or "").lower() == address:
+            return True
+        for delivery in self.deliveries:
+            if delivery.recipient.lower() == address or (delivery.orig_recipient or "").lower() == address:
+                return True
+        return any((r.recipient or "").lower() == address for r in self.rejections)
+
+
+@dataclass
+class _Builder:
+    queue_id: str
+    host: str
+    first_seen: datetime
+    last_seen: datetime
+    message_id: str | None = None
+    sender: str | None = None
+    client: str | None = None
+    size: int | None = None
+    nrcpt: int | None = None
+    deliveries: list[Delivery] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    expired: bool = False
+    removed: bool = False
+    admin_actions: list[str] = field(default_factory=list)
+    lines: list[LogLine] = field(default_factory=list)
+
+    def freeze(self) -> Message:
+        return Message(
+            queue_id=self.queue_id,
+            host=self.host,
+            first_seen=self.first_seen,
+            last_seen=self.last_seen,
+            message_id=self.message_id,
+            sender=self.sender,
+            client=self.client,
+            size=self.size,
+            nrcpt=self.nrcpt,
+            deliveries=tuple(self.deliveries),
+            rejections=tuple(self.rejections),
+            notices=tuple(self.notices),
+            expired=self.expired,
+            removed=self.removed,
+            admin_actions=tuple(self.admin_actions),
+            lines=tuple(self.lines),
+        )
+
+
+@dataclass(frozen=True)
+class MailFlow:
+    """Everything one host's log says: messages by queue id, and refusals without one."""
+
+    messages: tuple[Message, ...]
+    rejections: tuple[Rejection, ...]
+
+
+def assemble(lines: Iterable[LogLine], host: str) -> MailFlow:
+    """Group lines (any order; sorted here by time, stable) into messages and rejections."""
+    ordered = sorted(lines, key=lambda line: line.at)
+    open_messages: dict[str, _Builder] = {}
+    finished: list[_Builder] = []
+    rejections: list[Rejection] = []
+    for line in ordered:
+        event = parse_event(line)
+        if line.queue_id is None:
+            if isinstance(event, RejectEvent):
+                rejections.append(_rejection(line, event, host))
+            continue
+        builder = open_messages.get(line.queue_id)
+        starts_anew = isinstance(event, (ClientEvent, LocalPickupEvent))
+        if builder is not None and builder.removed and (starts_anew or not isinstance(event, RemovedEvent)):
+            finished.append(open_messages.pop(line.queue_id))
+            builder = None
+        if builder is None:
+            builder = _Builder(line.queue_id, host, line.at, line.at)
+            open_messages[line.queue_id] = builder
+        builder.last_seen = line.at
+        builder.lines.append(line)
+        _apply(builder, line, event, host)
+    finished.extend(open_messages.values())
+    messages = sorted((b.freeze() for b in finished), key=lambda m: (m.first_seen, m.queue_id))
+    return MailFlow(messages=tuple(messages), rejections=tuple(rejections))
+
+
+def _apply(builder: _Builder, line: LogLine, event: object, host: str) -> None:
+    if isinstance(event, ClientEvent):
+        builder.client = event.client
+    elif isinstance(event, LocalPickupEvent):
+        builder.client = f"local (uid {event.uid})"
+        builder.sender = builder.sender or event.sender
+    elif isinstance(event, MessageIdEvent):
+        builder.message_id = event.message_id or None
+    elif isinstance(event, QueuedEvent):
+        builder.sender = event.sender
+        builder.size = event.size
+        builder.nrcpt = event.nrcpt
+    elif isinstance(event, DeliveryEvent):
+        facts = reply_facts(event.response)
+        builder.deliveries.append(
+            Delivery(
+                recipient=event.recipient,
+                orig_recipient=event.orig_recipient,
+                status=event.status,
+                dsn=event.dsn,
+                relay=event.relay,
+                delay=event.delay,
+                at=line.at,
+                response=event.response,
+                daemon=line.daemon,
+                mailbox=facts.mailbox,
+                folder=facts.folder,
+                imap_uid=facts.imap_uid,
+                next_queue_id=facts.next_queue_id,
+            )
+        )
+    elif isinstance(event, ExpiredEvent):
+        builder.expired = True
+        builder.sender = builder.sender or event.sender
+    elif isinstance(event, NoticeEvent):
+        builder.notices.append(Notice(event.kind, event.notice_queue_id))
+    elif isinstance(event, RejectEvent):
+        builder.rejections.append(_rejection(line, event, host))
+    elif isinstance(event, RemovedEvent):
+        builder.removed = True
+    elif isinstance(event, QueueAdminEvent):
+        builder.admin_actions.append(event.action)
+
+
+def _rejection(line: LogLine, event: RejectEvent, host: str) -> Rejection:
+    return Rejection(
+        at=line.at,
+        host=host,
+        queue_id=line.queue_id,
+        action=event.action,
+        stage=event.stage,
+        client=event.client,
+        sender=event.sender,
+        recipient=event.recipient,
+        reason=event.reason,
+        daemon=line.daemon,
+    )

@@ -1,0 +1,376 @@
+"""Postfix log lines, from text to typed records. Pure: no I/O, no clock.
+
+Three prefix formats occur in the field (FORMATS.md): classic syslog `Mar  1 20:45:32`
+(no year), Postfix's own `maillog_file` writer `Mar 01 20:45:32`, and RFC 3339
+`2023-03-14T00:00:31.185246+01:00`. A line without a year takes it from a reference
+time (the log file's mtime: every line in a file is older than its last write), which
+also handles the December -> January turn.
+
+Each kind of line Postfix writes about a message has one regex here, with named groups,
+and becomes one frozen event; anything else about a queue id is kept as `OtherEvent`
+so a timeline can still show it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+
+from bot.mailhost.values import is_queue_id
+
+MONTHS = {
+    m: i
+    for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1)
+}
+
+_PREFIX = re.compile(
+    r"(?:(?P<iso>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
+    r"|(?P<month>[A-Z][a-z]{2})\s+(?P<day>\d{1,2})\s(?P<time>\d\d:\d\d:\d\d)(?:\.\d+)?)"
+    r"\s+(?P<host>\S+)\s+(?P<program>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?:\s(?P<payload>.*)"
+)
+_QUEUE_PREFIX = re.compile(r"(?P<queue_id>NOQUEUE|[0-9A-Za-z]{6,32}): (?P<text>.*)")
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line of the mail log, split into its prefix and what the daemon said."""
+
+    at: datetime
+    host: str
+    program: str
+    daemon: str
+    pid: int | None
+    queue_id: str | None
+    text: str
+    raw: str
+
+
+def parse_timestamp(line: str, reference: datetime, local_tz: tzinfo | None = None) -> datetime | None:
+    match = _PREFIX.match(line)
+    return _timestamp(match, reference, local_tz) if match else None
+
+
+def parse_line(line: str, reference: datetime, local_tz: tzinfo | None = None) -> LogLine | None:
+    """Split one log line; None for lines that are not in syslog shape.
+
+    `reference` is a time no line can be later than (the file's mtime); `local_tz` is the
+    host's offset, given to the stamps that carry none.
+    """
+    line = line.rstrip("\r\n")
+    match = _PREFIX.match(line)
+    if not match:
+        return None
+    at = _timestamp(match, reference, local_tz)
+    if at is None:
+        return None
+    program = match["program"]
+    payload = match["payload"]
+    queue_id: str | None = None
+    text = payload
+    queued = _QUEUE_PREFIX.match(payload)
+    if queued and (queued["queue_id"] == "NOQUEUE" or is_queue_id(queued["queue_id"])):
+        queue_id = None if queued["queue_id"] == "NOQUEUE" else queued["queue_id"]
+        text = queued["text"]
+    return LogLine(
+        at=at,
+        host=match["host"],
+        program=program,
+        daemon=program.rsplit("/", 1)[-1],
+        pid=int(match["pid"]) if match["pid"] else None,
+        queue_id=queue_id,
+        text=text,
+        raw=line,
+    )
+
+
+def _timestamp(match: re.Match[str], reference: datetime, local_tz: tzinfo | None) -> datetime | None:
+    if match["iso"]:
+        try:
+            stamp = datetime.fromisoformat(match["iso"].replace(" ", "T", 1))
+        except ValueError:
+            return None
+        return stamp if stamp.tzinfo or local_tz is None else stamp.replace(tzinfo=local_tz)
+    month = MONTHS.get(match["month"])
+    if month is None:
+        return None
+    hour, minute, second = (int(part) for part in match["time"].split(":"))
+    day = int(match["day"])
+    year = infer_year(month, day, reference)
+    try:
+        stamp = datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return None
+    return stamp.replace(tzinfo=local_tz) if local_tz else stamp
+
+
+def infer_year(month: int, day: int, reference: datetime) -> int:
+    """The year of a `Mmm dd` stamp in a file last written at `reference`.
+
+    A date more than a day after the reference belongs to the year before (a file
+    written in January holds December's lines); the day of slack covers time zones.
+    """
+    year = reference.year
+    try:
+        candidate = date(year, month, day)
+    except ValueError:  # 29 February outside a leap year: it was an earlier year
+        return year - 1
+    return year - 1 if candidate > reference.date() + timedelta(days=1) else year
+
+
+# --- events: what the line says about a message -----------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientEvent:
+    client: str
+
+
+@dataclass(frozen=True)
+class LocalPickupEvent:
+    """Mail submitted on the host itself (sendmail/pickup): no SMTP client."""
+
+    uid: int
+    sender: str
+
+
+@dataclass(frozen=True)
+class MessageIdEvent:
+    message_id: str
+
+
+@dataclass(frozen=True)
+class QueuedEvent:
+    sender: str
+    size: int
+    nrcpt: int
+
+
+@dataclass(frozen=True)
+class DeliveryEvent:
+    recipient: str
+    orig_recipient: str | None
+    relay: str
+    delay: float
+    delays: str
+    dsn: str
+    status: str
+    response: str
+
+
+@dataclass(frozen=True)
+class ExpiredEvent:
+    sender: str
+    forced: bool
+
+
+@dataclass(frozen=True)
+class NoticeEvent:
+    """`bounce` created a notice (non-delivery, delay, success) with its own queue id."""
+
+    kind: str
+    notice_queue_id: str
+
+
+@dataclass(frozen=True)
+class RejectEvent:
+    """An SMTP-time refusal (smtpd), a content reject (cleanup) or a milter's or filter's verdict.
+
+    Warnings, holds and other soft actions are not refusals: they stay `OtherEvent`.
+    """
+
+    action: str
+    stage: str
+    client: str | None
+    reason: str
+    sender: str | None
+    recipient: str | None
+    helo: str | None
+
+
+@dataclass(frozen=True)
+class RemovedEvent:
+    pass
+
+
+@dataclass(frozen=True)
+class QueueAdminEvent:
+    """postsuper's verbs on a message: requeued, placed on hold, released from hold, expired."""
+
+    action: str
+
+
+@dataclass(frozen=True)
+class OtherEvent:
+    text: str
+
+
+Event = (
+    ClientEvent
+    | LocalPickupEvent
+    | MessageIdEvent
+    | QueuedEvent
+    | DeliveryEvent
+    | ExpiredEvent
+    | NoticeEvent
+    | RejectEvent
+    | RemovedEvent
+    | QueueAdminEvent
+    | OtherEvent
+)
+
+_CLIENT = re.compile(r"client=(?P<client>[^,\s]+)(?:,.*)?")
+_PICKUP = re.compile(r"uid=(?P<uid>\d+) from=<(?P<sender>[^>]*)>")
+_MESSAGE_ID = re.compile(r"message-id=<?(?P<message_id>[^>]*?)>?")
+_QUEUED = re.compile(r"from=<(?P<sender>[^>]*)>, size=(?P<size>\d+), nrcpt=(?P<nrcpt>\d+) \(queue active\)")
+_EXPIRED = re.compile(r"from=<(?P<sender>[^>]*)>, status=(?P<status>expired|force-expired), returned to sender")
+# `to=<r>, [orig_to=<o>,] relay=..., [conn_use=N,] delay=D, delays=a/b/c/d, [tls=...,] dsn=X.Y.Z, status=S (reply)`
+# Old and `local` lines may write addresses without brackets; newer Postfix adds fields.
+_DELIVERY = re.compile(
+    r"to=(?:<(?P<recipient>[^>]*)>|(?P<bare_recipient>[^<>,\s]+)), (?P<fields>(?:[a-z_]+=[^,]*, )+)"
+    r"status=(?P<status>[\w-]+)(?: \((?P<response>.*)\))?"
+)
+_DELIVERY_FIELD = re.compile(r"(?P<key>[a-z_]+)=(?P<value>[^,]*), ")
+_BRACKETED = re.compile(r"<(?P<address>[^>]*)>")
+_NOTICE = re.compile(
+    r"(?P<kind>sender non-delivery|postmaster non-delivery|sender delivery status|sender delay|postmaster delay)"
+    r" notification: (?P<notice>\w+)"
+)
+# smtpd: `reject: RCPT from host[ip]: 550 5.1.1 <r>: ...; from=<s> to=<r> proto=ESMTP helo=<h>`;
+# postscreen writes `[ip]:port` and commas: `...; from=<s>, to=<r>, proto=SMTP, helo=<h>`
+_SMTPD_REJECT = re.compile(
+    r"(?P<action>reject|discard): (?P<stage>[A-Z][A-Z-]*) from "
+    r"(?P<client>\S*?\[[^\]]*\](?::\d+)?): (?P<reason>.*?)"
+    r"(?:; (?:from=<(?P<sender>[^>]*)>,? ?)?(?:to=<(?P<recipient>[^>]*)>,? ?)?(?:proto=[^,\s]+,? ?)?"
+    r"(?:helo=<(?P<helo>[^>]*)>)?)?"
+)
+# smtpd with a before-queue filter: `proxy-reject: END-OF-MESSAGE: 554 5.7.0 text; from=<s> to=<r> ...`
+_PROXY_REJECT = re.compile(
+    r"proxy-(?P<action>reject): (?P<stage>[A-Z][A-Z-]*): (?P<reason>.*?); from=<(?P<sender>[^>]*)> "
+    r"to=<(?P<recipient>[^>]*)>(?: proto=\S+)?(?: helo=<(?P<helo>[^>]*)>)?"
+)
+# cleanup: `reject: header Subject: x from host[ip]; from=<s> to=<r> proto=ESMTP helo=<h>: 5.7.1 text`
+_CONTENT_REJECT = re.compile(
+    r"(?P<action>reject|discard): (?P<stage>header|body) .*? from "
+    r"(?P<client>\S+?\[[^\]]*\](?::\d+)?); from=<(?P<sender>[^>]*)> to=<(?P<recipient>[^>]*)>"
+    r"(?: proto=\S+)?(?: helo=<(?P<helo>[^>]*)>)?(?:: (?P<reason>.*))?"
+)
+# cleanup or smtpd: `milter-reject: END-OF-MESSAGE from host[ip]: 5.7.1 text; from=<s> to=<r> proto=ESMTP helo=<h>`
+_MILTER_REJECT = re.compile(
+    r"milter-(?P<action>reject|discard): (?P<stage>[A-Z][A-Z-]*) from (?P<client>\S+?\[[^\]]*\](?::\d+)?): "
+    r"(?P<reason>.*?); from=<(?P<sender>[^>]*)> to=<(?P<recipient>[^>]*)>(?: proto=\S+)?(?: helo=<(?P<helo>[^>]*)>)?"
+)
+_REJECTS = (_SMTPD_REJECT, _MILTER_REJECT, _CONTENT_REJECT, _PROXY_REJECT)
+_QUEUE_ADMIN = re.compile(r"(?P<action>requeued|placed on hold|released from hold|expired)")
+
+
+def parse_event(line: LogLine) -> Event:
+    """What one line says about its message (or, for NOQUEUE, about a refused attempt)."""
+    text = line.text
+    if text == "removed":
+        return RemovedEvent()
+    if line.daemon == "postsuper" and (admin := _QUEUE_ADMIN.fullmatch(text)):
+        return QueueAdminEvent(admin["action"])
+    if (match := _DELIVERY.fullmatch(text)) and (delivery := _delivery(match)):
+        return delivery
+    if match := _QUEUED.fullmatch(text):
+        return QueuedEvent(match["sender"], int(match["size"]), int(match["nrcpt"]))
+    if match := _CLIENT.fullmatch(text):
+        return ClientEvent(match["client"])
+    if match := _MESSAGE_ID.fullmatch(text):
+        return MessageIdEvent(match["message_id"])
+    if match := _EXPIRED.fullmatch(text):
+        return ExpiredEvent(match["sender"], forced=match["status"] == "force-expired")
+    if match := _NOTICE.fullmatch(text):
+        return NoticeEvent(match["kind"], match["notice"])
+    for pattern in _REJECTS:
+        if match := pattern.fullmatch(text):
+            groups = match.groupdict()
+            return RejectEvent(
+                action=match["action"],
+                stage=match["stage"],
+                client=groups.get("client"),
+                reason=(match["reason"] or "").strip(),
+                sender=match["sender"],
+                recipient=match["recipient"],
+                helo=match["helo"],
+            )
+    if match := _PICKUP.fullmatch(text):
+        return LocalPickupEvent(int(match["uid"]), match["sender"])
+    return OtherEvent(text)
+
+
+def _delivery(match: re.Match[str]) -> DeliveryEvent | None:
+    fields = {f["key"]: f["value"] for f in _DELIVERY_FIELD.finditer(match["fields"])}
+    if "relay" not in fields or "dsn" not in fields:
+        return None
+    orig = fields.get("orig_to")
+    if orig is not None and (bracketed := _BRACKETED.fullmatch(orig)):
+        orig = bracketed["address"]
+    try:
+        delay = float(fields.get("delay", "0"))
+    except ValueError:
+        delay = 0.0
+    return DeliveryEvent(
+        recipient=match["recipient"] if match["recipient"] is not None else match["bare_recipient"],
+        orig_recipient=orig,
+        relay=fields["relay"],
+        delay=delay,
+        delays=fields.get("delays", ""),
+        dsn=fields["dsn"],
+        status=match["status"],
+        response=match["response"] or "",
+    )
+
+
+# --- what a delivery's server reply tells -----------------------------------------------
+
+_QUEUED_AS = re.compile(r"\bqueued as (?P<queue_id>[0-9A-Za-z]{6,32})\b")
+# BlueMind's LMTP: `250 2.1.5 Ok SESSIONID=<cyrus-...> [bluemind.net!user.user.INBOX () 2294]`
+_BLUEMIND_LMTP = re.compile(r"\[(?P<mailbox>[^\s\[\]]+!user\.[^\s\[\]]+) \((?P<flags>[^)]*)\) (?P<uid>\d+)\]")
+_SAID = re.compile(r"^(?:host|conversation with) \S+ (?:said|refused to talk to me): ")
+_IN_REPLY = re.compile(r"\s*\(in reply to [^)]*\)\s*$")
+_FINAL_REPLY_LINE = re.compile(r"(?:^|\s)(?P<code>[245]\d\d) (?=[245]\.\d{1,3}\.\d{1,3}\b)")
+_SESSION_ID = re.compile(r"\s*SESSIONID=<[^>]*>")
+
+
+@dataclass(frozen=True)
+class ReplyFacts:
+    next_queue_id: str | None
+    mailbox: str | None
+    folder: str | None
+    imap_uid: int | None
+
+
+def reply_facts(response: str) -> ReplyFacts:
+    queued = _QUEUED_AS.search(response)
+    next_queue_id = queued["queue_id"] if queued and is_queue_id(queued["queue_id"]) else None
+    lmtp = _BLUEMIND_LMTP.search(response)
+    if not lmtp:
+        return ReplyFacts(next_queue_id, None, None, None)
+    mailbox = lmtp["mailbox"]
+    return ReplyFacts(next_queue_id, mailbox, bluemind_folder(mailbox), int(lmtp["uid"]))
+
+
+def bluemind_folder(mailbox: str) -> str:
+    """`bluemind.net!user.jdoe.INBOX` -> `INBOX`; `...!user.jdoe.Archives.2019` -> `Archives/2019`.
+
+    Cyrus writes a login's own dots as `^`, so the login is always one dot-separated part.
+    """
+    parts = mailbox.split("!", 1)[-1].split(".")
+    if len(parts) >= 3 and parts[0] == "user":
+        return "/".join(parts[2:])
+    return "INBOX" if len(parts) == 2 and parts[0] == "user" else "/".join(parts)
+
+
+def summarize_reply(text: str) -> str:
+    """The gist of a server's reply, the same for every session: `452 4.2.2 Over quota`.
+
+    Drops `host X said:`, `(in reply to ... command)` and Cyrus' SESSIONID, and keeps only
+    the last line of a multi-line reply (`550-...550-...550 5.1.1 User unknown`).
+    """
+    gist = _IN_REPLY.sub("", _SAID.sub("", text.strip()))
+    finals = list(_FINAL_REPLY_LINE.finditer(gist))
+    if finals and re.search(r"\b[245]\d\d-", gist):
+        gist = gist[finals[-1].start("code") :]
+    return " ".join(_SESSION_ID.sub("", gist).split())

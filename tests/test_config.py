@@ -1,0 +1,80 @@
+from pathlib import Path
+
+import pytest
+
+from bot.config import LAB_CONFIG, find_config_path, load_config, parse_config
+from bot.errors import ConfigError
+
+HOST = {
+    "name": "bm1",
+    "address": "10.0.0.5",
+    "user": "bmsupport",
+    "key_file": "keys/bot",
+    "known_hosts": "/etc/mailbot/known_hosts",
+    "maillog": ["/var/log/mail.log", "/var/log/mail.err"],
+}
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path):
+    config = parse_config({"hosts": [HOST]}, tmp_path / "mailbot.yaml")
+    host = config.hosts[0]
+    assert host.key_file == tmp_path.resolve() / "keys/bot"
+    assert host.known_hosts == Path("/etc/mailbot/known_hosts")
+    assert host.maillog == ("/var/log/mail.log", "/var/log/mail.err")
+    assert host.port == 22
+    assert host.roles == frozenset({"mta", "store"})
+    assert config.state_path == tmp_path.resolve() / "mailbot.db"
+
+
+def test_one_log_path_may_be_a_plain_string(tmp_path):
+    config = parse_config({"hosts": [{**HOST, "maillog": "/var/log/maillog"}]}, tmp_path / "c.yaml")
+    assert config.hosts[0].maillog == ("/var/log/maillog",)
+
+
+@pytest.mark.parametrize(
+    ("document", "says"),
+    [
+        ({}, "`hosts` must be a list"),
+        ({"hosts": []}, "lists no host"),
+        ({"hosts": [{**HOST, "address": None}]}, "`address` is required"),
+        ({"hosts": [{**HOST, "port": 70000}]}, "not a TCP port"),
+        ({"hosts": [{**HOST, "port": "ssh"}]}, "`port` must be a positive number"),
+        ({"hosts": [{**HOST, "maillog": "mail.log"}]}, "absolute path"),
+        ({"hosts": [{**HOST, "roles": ["mx"]}]}, "unknown role 'mx'"),
+        ({"hosts": [HOST, HOST]}, "bm1 appears twice"),
+        ({"hosts": [HOST], "policies": {"restore": "yolo"}}, "use one of read, confirm, approve"),
+        (["not", "a", "mapping"], "must be a mapping"),
+    ],
+)
+def test_mistakes_are_named(tmp_path, document, says):
+    with pytest.raises(ConfigError) as error:
+        parse_config(document, tmp_path / "mailbot.yaml")
+    assert says in error.value.message
+
+
+def test_invalid_yaml_names_the_line(tmp_path):
+    path = tmp_path / "mailbot.yaml"
+    path.write_text("hosts:\n  - name: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML at line"):
+        load_config(str(path))
+
+
+def test_missing_file_is_a_sentence(tmp_path):
+    with pytest.raises(ConfigError, match="Cannot read the configuration file"):
+        load_config(str(tmp_path / "nope.yaml"))
+
+
+def test_lookup_order(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MAILBOT_CONFIG", "/from/env.yaml")
+    assert find_config_path("/explicit.yaml") == Path("/explicit.yaml")
+    assert find_config_path(None) == Path("/from/env.yaml")
+    monkeypatch.delenv("MAILBOT_CONFIG")
+    (tmp_path / "mailbot.yaml").write_text("hosts: []\n")
+    assert find_config_path(None) == Path("mailbot.yaml")
+    (tmp_path / "mailbot.yaml").unlink()
+    if LAB_CONFIG.exists():
+        assert find_config_path(None) == LAB_CONFIG
+    else:
+        with pytest.raises(ConfigError, match="No configuration found"):
+            find_config_path(None)
