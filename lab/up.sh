@@ -1,0 +1,392 @@
+#!/usr/bin/env bash
+# lab/up.sh: bring up the local stand-in of a BlueMind 4 mail host (Debian 12, run as root).
+#   OpenSSH on 127.0.0.1:2222 (own config + host key under lab/run/ssh), account bmsupport
+#   Postfix (system instance) smtpd on 127.0.0.1:2525, log in /var/log/mail.log (root:adm 0640)
+#   Cyrus IMAP 3.6: imap 127.0.0.1:143, lmtp 127.0.0.1:2400, virtual domain lab.test
+# Idempotent: a second run only checks that everything is up and restarts what is down.
+# Works without systemd. Writes lab/mailbot-lab.yaml at the end.
+set -euo pipefail
+
+T0=$(date +%s.%N)
+LAB="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+RUN="$LAB/run"
+SSHDIR="$RUN/ssh"
+LOG=/var/log/mail.log
+SSH_PORT=2222
+LAB_PASS=labpass
+PKGS=(openssh-server postfix cyrus-imapd cyrus-admin sasl2-bin swaks sudo procps netcat-openbsd)
+# Users with a Cyrus mailbox (quota in KB, empty = none). ghost@lab.test is in Postfix's map only.
+CYRUS_USERS=(john marie.durand rh compta ceo bob.martin full quota2)
+declare -A QUOTA=([full]=10 [quota2]=10)
+MAP_ONLY_USERS=(ghost)
+CHANGES=()
+
+say() { printf 'up.sh: %s\n' "$*"; }
+die() { printf 'up.sh: ERROR: %s\n' "$*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "run as root"
+
+# --- 1. packages -------------------------------------------------------------------------------
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    say "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    printf '%s\n' "postfix postfix/main_mailer_type select No configuration" \
+                  "postfix postfix/mailname string mail.lab.test" | debconf-set-selections
+    own_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; own_policy=1
+    fi
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends \
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
+    [ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+    CHANGES+=(packages)
+fi
+
+# write_if_changed DEST MODE: stdin -> DEST only when the content differs; returns 0 if written.
+write_if_changed() {
+    local dest=$1 mode=${2:-0644} tmp
+    tmp=$(mktemp)
+    cat > "$tmp"
+    if [ -f "$dest" ] && cmp -s "$tmp" "$dest"; then rm -f "$tmp"; return 1; fi
+    install -m "$mode" "$tmp" "$dest"; rm -f "$tmp"; return 0
+}
+# pid_alive PIDFILE NAME: the pid in PIDFILE runs a process whose command line contains NAME
+pid_alive() {
+    local pid
+    [ -s "$1" ] || return 1
+    pid=$(head -n1 "$1" | tr -dc 0-9)
+    [ -n "$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2"
+}
+
+mkdir -p "$RUN" "$SSHDIR"
+chmod 755 "$RUN"
+
+# --- 2. account bmsupport, keys, sudo ----------------------------------------------------------
+if ! id bmsupport >/dev/null 2>&1; then
+    useradd --create-home --home-dir /home/bmsupport --shell /bin/bash --groups adm bmsupport
+    CHANGES+=(user)
+fi
+id -nG bmsupport | tr ' ' '\n' | grep -qx adm || usermod -aG adm bmsupport
+# "*" = no password usable, but not "locked" ("!"), which sshd would refuse even for keys.
+[ "$(getent shadow bmsupport | cut -d: -f2)" = '*' ] || usermod -p '*' bmsupport
+[ -f "$SSHDIR/bot_key" ] || { ssh-keygen -q -t ed25519 -N '' -C mailbot@lab -f "$SSHDIR/bot_key"; CHANGES+=(bot_key); }
+[ -f "$SSHDIR/ssh_host_ed25519_key" ] || { ssh-keygen -q -t ed25519 -N '' -C lab-host -f "$SSHDIR/ssh_host_ed25519_key"; CHANGES+=(host_key); }
+chmod 600 "$SSHDIR/bot_key" "$SSHDIR/ssh_host_ed25519_key"
+install -d -m 700 -o bmsupport -g bmsupport /home/bmsupport/.ssh
+write_if_changed /home/bmsupport/.ssh/authorized_keys 0600 < "$SSHDIR/bot_key.pub" && CHANGES+=(authorized_keys) || true
+chown bmsupport:bmsupport /home/bmsupport/.ssh/authorized_keys
+printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$SSHDIR/ssh_host_ed25519_key.pub")" \
+    | write_if_changed "$SSHDIR/known_hosts" 0644 || true
+
+SUDOERS=/etc/sudoers.d/mailbot-lab
+cat > "$RUN/sudoers.tmp" <<'EOF'
+# Written by lab/up.sh: what the bot's account may run, exact tools by absolute path.
+Defaults:bmsupport !lecture, !syslog
+bmsupport ALL=(root) NOPASSWD: /usr/sbin/postqueue -f, /usr/sbin/postqueue -i *, /usr/sbin/postcat -hq *, /usr/sbin/postsuper -r *
+bmsupport ALL=(cyrus) NOPASSWD: /usr/lib/cyrus/bin/unexpunge *, /usr/lib/cyrus/bin/mbpath *
+EOF
+visudo -c -q -f "$RUN/sudoers.tmp" >/dev/null || die "sudoers rules do not validate"
+write_if_changed "$SUDOERS" 0440 < "$RUN/sudoers.tmp" && CHANGES+=(sudoers) || true
+rm -f "$RUN/sudoers.tmp"
+visudo -c -q >/dev/null || die "visudo -c failed"
+# sudo warns "unable to resolve host" on stderr when the hostname is not resolvable
+if ! getent hosts "$(hostname)" >/dev/null 2>&1; then
+    printf '127.0.1.1\t%s\n' "$(hostname)" >> /etc/hosts
+fi
+
+# --- 3. sshd -----------------------------------------------------------------------------------
+write_if_changed "$RUN/sshd_config" 0644 <<EOF && CHANGES+=(sshd_config) || true
+# Written by lab/up.sh: the lab's own sshd (not the system one).
+Port $SSH_PORT
+ListenAddress 127.0.0.1
+AddressFamily inet
+HostKey $SSHDIR/ssh_host_ed25519_key
+PidFile $RUN/sshd.pid
+AuthorizedKeysFile .ssh/authorized_keys
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitEmptyPasswords no
+PermitRootLogin no
+AllowUsers bmsupport
+UsePAM no
+X11Forwarding no
+AllowTcpForwarding no
+AllowAgentForwarding no
+PermitTunnel no
+PrintMotd no
+LogLevel ERROR
+Subsystem sftp internal-sftp
+EOF
+install -d -m 755 /run/sshd
+/usr/sbin/sshd -t -f "$RUN/sshd_config" || die "sshd config test failed"
+if pid_alive "$RUN/sshd.pid" sshd; then
+    if [[ " ${CHANGES[*]} " == *" sshd_config "* || " ${CHANGES[*]} " == *" host_key "* ]]; then
+        kill -HUP "$(cat "$RUN/sshd.pid")"; say "sshd reloaded"
+    fi
+else
+    rm -f "$RUN/sshd.pid"
+    /usr/sbin/sshd -f "$RUN/sshd_config"
+    CHANGES+=(sshd-started)
+fi
+
+# --- 4. Cyrus IMAP -----------------------------------------------------------------------------
+[ -f /etc/imapd.conf.dist ] || cp -p /etc/imapd.conf /etc/imapd.conf.dist
+write_if_changed /etc/imapd.conf 0644 <<'EOF' && CHANGES+=(imapd.conf) || true
+# Written by lab/up.sh (Debian's original: /etc/imapd.conf.dist). BlueMind-4-like settings.
+configdirectory: /var/lib/cyrus
+proc_path: /run/cyrus/proc
+mboxname_lockpath: /run/cyrus/lock
+defaultpartition: default
+partition-default: /var/spool/cyrus/mail
+partition-news: /var/spool/cyrus/news
+newsspool: /var/spool/news
+hashimapspool: true
+mailbox_legacy_dirs: yes
+altnamespace: no
+unixhierarchysep: yes
+virtdomains: userid
+admins: cyrus
+lmtp_downcase_rcpt: yes
+allowanonymouslogin: no
+allowplaintext: yes
+sasl_mech_list: PLAIN LOGIN
+sasl_pwcheck_method: auxprop
+sasl_auxprop_plugin: sasldb
+sasl_auto_transition: no
+autocreate_quota: 0
+quotawarn: 90
+lmtp_over_quota_perm_failure: no
+delete_mode: delayed
+expunge_mode: delayed
+umask: 077
+sieveusehomedir: false
+sievedir: /var/spool/sieve
+lmtpsocket: /run/cyrus/socket/lmtp
+idlesocket: /run/cyrus/socket/idle
+notifysocket: /run/cyrus/socket/notify
+syslog_prefix: cyrus
+EOF
+write_if_changed "$RUN/cyrus.conf" 0644 <<'EOF' && CHANGES+=(cyrus.conf) || true
+# Written by lab/up.sh: Cyrus services of the lab (loopback only).
+START {
+  recover   cmd="/usr/lib/cyrus/bin/ctl_cyrusdb -r"
+}
+SERVICES {
+  imap      cmd="imapd -U 30" listen="127.0.0.1:143" prefork=0 maxchild=20
+  # -a: connections on the inet socket are pre-authorised (Postfix delivers without AUTH)
+  lmtp      cmd="lmtpd -a" listen="127.0.0.1:2400" prefork=0 maxchild=10
+}
+EVENTS {
+  checkpoint    cmd="/usr/lib/cyrus/bin/ctl_cyrusdb -c" period=30
+  delprune      cmd="/usr/lib/cyrus/bin/cyr_expire -E 3" at=0401
+  deleteprune   cmd="/usr/lib/cyrus/bin/cyr_expire -E 4 -D 7" at=0430
+  expungeprune  cmd="/usr/lib/cyrus/bin/cyr_expire -E 4 -X 7" at=0445
+}
+EOF
+chmod 644 "$RUN/cyrus.conf"
+for d in /run/cyrus /run/cyrus/socket /run/cyrus/proc /run/cyrus/lock; do
+    install -d -o cyrus -g mail -m 750 "$d"
+done
+chmod 755 /run/cyrus
+start_cyrus() {
+    rm -f "$RUN/cyrus.pid"
+    /usr/sbin/cyrmaster -d -C /etc/imapd.conf -M "$RUN/cyrus.conf" -p "$RUN/cyrus.pid"
+    CHANGES+=(cyrus-started)
+}
+if pid_alive "$RUN/cyrus.pid" cyrmaster; then
+    if [[ " ${CHANGES[*]} " == *" imapd.conf "* || " ${CHANGES[*]} " == *" cyrus.conf "* ]]; then
+        kill -TERM "$(cat "$RUN/cyrus.pid")"
+        for _ in $(seq 50); do pid_alive "$RUN/cyrus.pid" cyrmaster || break; sleep 0.1; done
+        start_cyrus; say "cyrus restarted (config changed)"
+    fi
+else
+    # a dead master may leave children (after a crash): they hold the ports
+    for p in $(ps -u cyrus -o pid=,ppid=,comm= | awk '$2 == 1 && ($3 == "imapd" || $3 == "lmtpd") {print $1}'); do
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    start_cyrus
+fi
+
+# SASL accounts (sasldb): cyrus (admin) and every mailbox user, password $LAB_PASS
+sasl_users=$(sasldblistusers2 2>/dev/null | cut -d: -f1 || true)
+add_sasl() { # add_sasl USER [REALM]
+    local who=$1${2:+@$2}
+    grep -qx -- "$who" <<<"$sasl_users" && return 0
+    if [ -n "${2:-}" ]; then printf '%s' "$LAB_PASS" | saslpasswd2 -p -c -u "$2" "$1"
+    else printf '%s' "$LAB_PASS" | saslpasswd2 -p -c "$1"; fi
+    CHANGES+=(sasl-users)
+}
+add_sasl cyrus "$(hostname)"
+for u in "${CYRUS_USERS[@]}"; do add_sasl "$u" lab.test; done
+chown root:sasl /etc/sasldb2 && chmod 640 /etc/sasldb2
+id -nG cyrus | tr ' ' '\n' | grep -qx sasl || usermod -aG sasl cyrus
+
+# wait for imap and lmtp to listen
+for _ in $(seq 100); do
+    nc -z 127.0.0.1 143 2>/dev/null && nc -z 127.0.0.1 2400 2>/dev/null && break; sleep 0.1
+done
+nc -z 127.0.0.1 143 && nc -z 127.0.0.1 2400 || die "cyrus does not listen on 143/2400"
+
+# mailboxes and quotas (idempotent, through IMAP as the admin)
+quota_args=()
+for u in "${!QUOTA[@]}"; do quota_args+=(--quota "user/$u@lab.test=${QUOTA[$u]}"); done
+mb_args=()
+for u in "${CYRUS_USERS[@]}"; do mb_args+=("user/$u@lab.test"); done
+created=$(python3 "$LAB/bin/imap_admin.py" ensure "${quota_args[@]}" \
+    "${mb_args[@]}" user/john/Archives@lab.test user/john/Trash@lab.test) || die "mailbox setup failed"
+[ -n "$created" ] && { say "created mailboxes: $created"; CHANGES+=(mailboxes); }
+
+# --- 5. Postfix --------------------------------------------------------------------------------
+PF=/etc/postfix
+if [ ! -f /etc/aliases ]; then printf 'postmaster: root\n' > /etc/aliases; fi
+write_if_changed $PF/main.cf 0644 <<EOF && CHANGES+=(main.cf) || true
+# Written by lab/up.sh: Postfix of the mailbot lab (BlueMind-like, loopback only).
+compatibility_level = 3.6
+myhostname = mail.lab.test
+mydomain = lab.test
+myorigin = \$mydomain
+mydestination = localhost
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+biff = no
+append_dot_mydomain = no
+readme_directory = no
+alias_maps = hash:/etc/aliases
+alias_database = hash:/etc/aliases
+smtpd_banner = \$myhostname ESMTP \$mail_name
+maillog_file = $LOG
+
+virtual_mailbox_domains = lab.test
+virtual_mailbox_maps = hash:$PF/lab_virtual_mailboxes
+virtual_alias_domains = lab-alias.test
+virtual_alias_maps = hash:$PF/lab_virtual_alias
+virtual_transport = lmtp:inet:127.0.0.1:2400
+
+smtpd_relay_restrictions = reject_unauth_destination
+smtpd_sender_restrictions = check_sender_access hash:$PF/lab_sender_access
+smtpd_recipient_restrictions = reject_unlisted_recipient, reject_unauth_destination
+smtpd_reject_unlisted_recipient = yes
+
+# like BlueMind: undeliverable mail (over quota) waits 3 days before bouncing
+maximal_queue_lifetime = 3d
+bounce_queue_lifetime = 3d
+queue_run_delay = 60s
+minimal_backoff_time = 60s
+maximal_backoff_time = 300s
+EOF
+write_if_changed $PF/lab_virtual_mailboxes 0644 <<EOF && CHANGES+=(maps) || true
+# Written by lab/up.sh. ghost@lab.test is listed here but has no Cyrus mailbox (stale map).
+$(for u in "${CYRUS_USERS[@]}" "${MAP_ONLY_USERS[@]}"; do printf '%s@lab.test OK\n' "$u"; done)
+EOF
+write_if_changed $PF/lab_virtual_alias 0644 <<'EOF' && CHANGES+=(maps) || true
+# Written by lab/up.sh
+jdoe@lab.test   john@lab.test
+@lab-alias.test @lab.test
+EOF
+write_if_changed $PF/lab_sender_access 0644 <<'EOF' && CHANGES+=(maps) || true
+# Written by lab/up.sh
+spammer@bad.example  REJECT Sender address blacklisted
+EOF
+for m in lab_virtual_mailboxes lab_virtual_alias lab_sender_access; do
+    [ $PF/$m.db -nt $PF/$m ] || postmap hash:$PF/$m
+done
+[ /etc/aliases.db -nt /etc/aliases ] || newaliases
+
+[ -f $PF/master.cf.dist ] || cp -p $PF/master.cf $PF/master.cf.dist
+cp $PF/master.cf.dist "$RUN/master.cf.new"
+# build master.cf from Debian's: no port 25, smtpd on 127.0.0.1:2525, nothing chrooted
+# (chroot needs copies of /etc files that only Debian's init script makes)
+python3 - "$RUN/master.cf.new" <<'PY'
+import re, sys
+p = sys.argv[1]
+out = []
+for line in open(p):
+    if re.match(r'^smtp\s+inet\s', line):
+        line = '#' + line
+    m = re.match(r'^(\S+\s+\S+\s+\S+\s+\S+\s+)(\S+)(\s+.*)$', line)
+    if m and not line.startswith('#') and not line[0].isspace() and m.group(2) == 'y':
+        line = m.group(1) + 'n' + m.group(3) + '\n'
+    out.append(line)
+out.append('127.0.0.1:2525 inet  n       -       n       -       -       smtpd\n')
+open(p, 'w').write(''.join(out))
+PY
+write_if_changed $PF/master.cf 0644 < "$RUN/master.cf.new" && CHANGES+=(master.cf) || true
+rm -f "$RUN/master.cf.new"
+
+# the log: group adm may read it (bmsupport is in adm)
+for f in "$LOG" "$LOG".[0-9]*; do
+    [ -e "$f" ] || continue
+    chown root:adm "$f"; chmod 0640 "$f"
+done
+[ -e "$LOG" ] || install -m 0640 -o root -g adm /dev/null "$LOG"
+
+postfix check >/dev/null 2>&1 || postfix check
+if postfix status >/dev/null 2>&1; then
+    if [[ " ${CHANGES[*]} " == *" main.cf "* || " ${CHANGES[*]} " == *" master.cf "* ]]; then
+        postfix reload >/dev/null 2>&1; say "postfix reloaded"
+    fi
+else
+    postfix start >/dev/null 2>&1 || { postfix start; die "postfix did not start"; }
+    CHANGES+=(postfix-started)
+fi
+# (a port probe shows in the log as "lost connection after CONNECT": only after a start)
+if [[ " ${CHANGES[*]} " == *" postfix-started "* ]]; then
+    for _ in $(seq 100); do nc -z 127.0.0.1 2525 2>/dev/null && break; sleep 0.1; done
+    nc -z 127.0.0.1 2525 || die "postfix does not listen on 127.0.0.1:2525"
+fi
+
+# --- 6. checks ---------------------------------------------------------------------------------
+for _ in $(seq 50); do nc -z 127.0.0.1 $SSH_PORT 2>/dev/null && break; sleep 0.1; done
+SSH=(ssh -p $SSH_PORT -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o BatchMode=yes
+     -o UserKnownHostsFile="$SSHDIR/known_hosts" -o ConnectTimeout=5 -i "$SSHDIR/bot_key" bmsupport@127.0.0.1)
+out=$("${SSH[@]}" 'test -r /var/log/mail.log && /usr/sbin/postqueue -j >/dev/null && sudo -n -u cyrus /usr/lib/cyrus/bin/mbpath user/john@lab.test' 2>&1) \
+    || die "ssh check failed: $out"
+# LMTP answers for a mailbox (no mail sent): 250 2.1.5 to RCPT TO
+lmtp=$(python3 "$LAB/bin/imap_admin.py" lmtp-probe john@lab.test) || die "LMTP probe failed: $lmtp"
+
+# first setup: one real mail through Postfix -> LMTP -> Cyrus, and wait for status=sent
+if [[ " ${CHANGES[*]} " == *" mailboxes "* ]]; then
+    mark="lab-welcome-$(date +%s%N)"
+    swaks --silent 2 -s 127.0.0.1 -p 2525 --helo client.partner.example -f alice@partner.example \
+        -t john@lab.test --header "Subject: Bienvenue" --header "Message-Id: <$mark@partner.example>" \
+        --body "Bienvenue dans le lab." >/dev/null
+    ok=0
+    for _ in $(seq 100); do
+        qid=$(grep -F "message-id=<$mark@partner.example>" "$LOG" | sed -n 's/.*: \([0-9A-F]\{6,\}\): message-id=.*/\1/p' | head -n1)
+        if [ -n "$qid" ] && grep -F "$qid: to=<john@lab.test>" "$LOG" | grep -q 'status=sent (250 2.1.5'; then ok=1; break; fi
+        sleep 0.2
+    done
+    [ $ok = 1 ] || die "first delivery to john@lab.test not seen as status=sent in $LOG"
+    say "delivery check: $(grep -F "$qid: to=<john@lab.test>" "$LOG" | tail -n1 | sed 's/.*status=/status=/')"
+fi
+
+# --- 7. the bot's config -----------------------------------------------------------------------
+cat > "$LAB/mailbot-lab.yaml" <<EOF
+# Written by lab/up.sh: the bot's config for the local lab. Regenerated on each run.
+hosts:
+  - name: lab
+    address: 127.0.0.1
+    port: $SSH_PORT
+    user: bmsupport
+    key_file: run/ssh/bot_key
+    known_hosts: run/ssh/known_hosts
+    maillog: $LOG
+    roles: [mta, store]
+    connect_timeout: 5
+    command_timeout: 60
+state:
+  path: run/mailbot.db
+domains:
+  lab-alias.test: lab.test
+EOF
+
+T1=$(date +%s.%N)
+printf 'lab up in %.1fs: sshd 127.0.0.1:%s, postfix 127.0.0.1:2525, cyrus imap :143 lmtp :2400; changes: %s; config %s\n' \
+    "$(awk -v a="$T0" -v b="$T1" 'BEGIN{print b-a}')" "$SSH_PORT" \
+    "$(printf '%s\n' "${CHANGES[@]:-none}" | awk '!seen[$0]++' | paste -sd' ')" "$LAB/mailbot-lab.yaml"
