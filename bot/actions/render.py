@@ -19,11 +19,17 @@ def clip(text: str | None, width: int) -> str:
 
 
 def when(stamp: datetime | None) -> str:
-    return stamp.strftime("%m-%d %H:%M:%S") if stamp else ""
+    return stamp.strftime("%m-%d %H:%M") if stamp else ""
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int = TEXT_WIDTH) -> str:
+    """A plain table whose last column is clipped so that no line passes `width`."""
+    if not rows:
+        return tabulate([], headers=headers, tablefmt="simple")
+    fixed = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(len(headers) - 1)]
+    room = max(16, width - sum(fixed) - 2 * (len(headers) - 1))
+    fitted = [[*row[:-1], clip(row[-1], room)] for row in rows]
+    return tabulate(fitted, headers=headers, tablefmt="simple", disable_numparse=True)
 
 
 def size(num_bytes: int | None) -> str:

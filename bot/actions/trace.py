@@ -8,6 +8,7 @@ still queued and why, and hints that say what to do next, as the support procedu
 from __future__ import annotations
 
 import argparse
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -23,6 +24,9 @@ from bot.mailhost.postqueue import QueueEntry
 from bot.mailhost.values import Address, parse_address, parse_duration
 
 OVER_QUOTA_MARKERS = ("4.2.2", "over quota", "quota exceeded", "mailbox full")
+PARTY_WIDTH = 30
+_QUOTED_ADDRESS = re.compile(r"^(?P<code>[245]\d\d [245]\.\d{1,3}\.\d{1,3} )<[^>]*>: ")
+_RELAY = re.compile(r"(?P<name>[^\[\]]+)\[[^\]]*\](?P<port>:\d+)?")
 
 
 @dataclass(frozen=True)
@@ -97,32 +101,30 @@ class TraceReport:
         several_hosts = len(self.hosts) > 1
         rows = []
         for message in self.messages:
-            attempts = message.deliveries or (None,)
-            for delivery in attempts:
+            for delivery in message.deliveries or (None,):
+                recipient = delivery.recipient if delivery else None
                 row = [
                     render.when(delivery.at if delivery else message.first_seen),
                     message.queue_id,
-                    render.clip(message.sender or "<>", 24),
-                    render.clip(delivery.recipient if delivery else "", 24),
+                    render.clip(_party(self.address, message.sender, recipient), PARTY_WIDTH),
                     _status_cell(delivery, message),
-                    render.clip(_detail(delivery, message), 26),
+                    _rerouted(self.address, message, delivery) + _detail(delivery, message),
                 ]
-                rows.append(([message.host] if several_hosts else []) + row)
-        headers = (["Host"] if several_hosts else []) + ["When", "Queue id", "From", "To", "Status", "Detail"]
+                rows.append(([render.clip(message.host, 12)] if several_hosts else []) + row)
+        headers = (["Host"] if several_hosts else []) + ["When", "Queue id", "With", "Status", "Detail"]
         return render.table(headers, rows)
 
     def rejected_table(self) -> str:
         rows = [
             [
                 render.when(r.at),
-                render.clip(r.client or "", 22),
-                render.clip(r.sender or "<>", 22),
-                render.clip(r.recipient or "", 22),
-                render.clip(_rejection_reason(r), 30),
+                render.clip(r.client or "", 24),
+                render.clip(_party(self.address, r.sender, r.recipient), PARTY_WIDTH),
+                _rejection_reason(r),
             ]
             for r in self.rejected
         ]
-        return render.table(["When", "Client", "From", "To", "Reason"], rows)
+        return render.table(["When", "Client", "With", "Reason"], rows)
 
     def queue_table(self) -> str:
         rows = []
@@ -130,17 +132,17 @@ class TraceReport:
             entry = queued.entry
             reasons = {summarize_reply(r.delay_reason) for r in entry.recipients if r.delay_reason}
             mark = {"active": " (active)", "hold": " (held)"}.get(entry.queue_name, "")
+            recipients = ", ".join(r.address for r in entry.recipients)
             rows.append(
                 [
                     entry.queue_id + mark,
                     render.when(entry.arrival_time),
                     render.size(entry.size),
-                    render.clip(entry.sender or "<>", 22),
-                    render.clip(", ".join(r.address for r in entry.recipients), 22),
-                    render.clip("; ".join(sorted(reasons)) or "waiting for delivery", 30),
+                    render.clip(_party(self.address, entry.sender, recipients), PARTY_WIDTH),
+                    "; ".join(sorted(reasons)) or "waiting for delivery",
                 ]
             )
-        return render.table(["Queue id", "Arrived", "Size", "From", "To", "Reason"], rows)
+        return render.table(["Queue id", "Arrived", "Size", "With", "Reason"], rows)
 
 
 @dataclass(frozen=True)
@@ -282,36 +284,54 @@ def _is_over_quota(text: str) -> bool:
 # --- rendering details ------------------------------------------------------------------
 
 
+def _party(address: Address, sender: str | None, recipient: str | None) -> str:
+    """The other side of the exchange, seen from the traced address: `from X` or `to Y`."""
+    if (sender or "").lower() == address.value:
+        return f"to {recipient}" if recipient and recipient.lower() != address.value else "to self"
+    return f"from {sender or '<>'}"
+
+
+def _rerouted(address: Address, message: Message, delivery: Delivery | None) -> str:
+    """`for john@lab.test: ` when mail to an alias of the traced address went elsewhere."""
+    if delivery is None or (message.sender or "").lower() == address.value:
+        return ""
+    return "" if delivery.recipient.lower() == address.value else f"for {delivery.recipient}: "
+
+
 def _status_cell(delivery: Delivery | None, message: Message) -> str:
-    if delivery is None:
-        if message.expired:
-            return "expired"
-        return "removed" if message.removed else "queued"
-    return f"{delivery.status} {delivery.dsn}"
+    if delivery is not None:
+        return delivery.status
+    if message.expired:
+        return "expired"
+    return "removed" if message.removed else "queued"
 
 
 def _detail(delivery: Delivery | None, message: Message) -> str:
     if delivery is None:
         notices = ", ".join(f"{n.kind} notice {n.queue_id}" for n in message.notices)
-        return notices or (message.client or "")
+        return notices or f"from {message.client}" if message.client else notices
     if delivery.imap_uid is not None:
-        return f"{delivery.folder or delivery.mailbox}, UID {delivery.imap_uid}"
+        return f"{delivery.dsn} {delivery.folder or delivery.mailbox}, UID {delivery.imap_uid}"
     if delivery.next_queue_id:
-        return f"queued as {delivery.next_queue_id} on {delivery.relay}"
-    notice = next((n for n in message.notices if n.kind.endswith("non-delivery")), None)
-    if delivery.status == "bounced" and notice:
-        return f"{summarize_reply(delivery.response)}; notice {notice.queue_id}"
+        return f"{delivery.dsn} queued as {delivery.next_queue_id} on {short_relay(delivery.relay)}"
     if delivery.status == "sent":
-        return f"via {delivery.relay}"
-    return summarize_reply(delivery.response)
+        return f"{delivery.dsn} {delivery.daemon} to {short_relay(delivery.relay)}"
+    gist = summarize_reply(delivery.response) or delivery.dsn
+    notice = next((n for n in message.notices if n.kind.endswith("non-delivery")), None)
+    return f"{gist}; notice {notice.queue_id}" if delivery.status == "bounced" and notice else gist
+
+
+def short_relay(relay: str) -> str:
+    """`127.0.0.1[127.0.0.1]:2400` -> `127.0.0.1:2400`; `mx.example.com[192.0.2.1]:25` -> `mx.example.com:25`."""
+    match = _RELAY.fullmatch(relay)
+    if not match:
+        return relay
+    return f"{match['name']}{match['port'] or ''}"
 
 
 def _rejection_reason(rejection: Rejection) -> str:
-    reason = rejection.reason
-    # `550 5.1.1 <r>: Recipient address rejected: ...` -> drop the address, the To column has it.
-    if rejection.recipient:
-        reason = reason.replace(f"<{rejection.recipient}>: ", "")
-    return reason
+    """`550 5.1.1 <r>: Recipient address rejected: ...` without the address the With column shows."""
+    return _QUOTED_ADDRESS.sub(r"\g<code>", rejection.reason, count=1)
 
 
 def _count(number: int, noun: str) -> str:
