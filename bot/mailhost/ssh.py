@@ -157,6 +157,7 @@ class HostConnection:
         self.host = host
         self._transport: paramiko.Transport | None = None
         self._lock = threading.Lock()
+        self.logins = 0  # how many times this connection had to log in (reuse keeps it at 1)
 
     def __enter__(self) -> HostConnection:
         return self
@@ -208,6 +209,7 @@ class HostConnection:
             if self._transport is not None and self._transport.is_active():
                 return self._transport
             self._transport = connect(self.host)
+            self.logins += 1
             return self._transport
 
 
@@ -236,13 +238,16 @@ def connect(host: HostConfig) -> paramiko.Transport:
         wanted = [t for t in supported if t in pinned] or list(supported)
         transport.get_security_options().key_types = wanted
         try:
+            # start_client returns quietly when its time-out passes: the key exchange may not be done.
             transport.start_client(timeout=host.connect_timeout)
+            offered = transport.get_remote_server_key()
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise HostUnreachable(
                 host.name,
-                f"{host.name} ({where}) accepted the connection but did not complete SSH ({exc or 'no answer'}).",
+                f"{host.name} ({where}) accepted the connection but did not complete SSH within "
+                f"{host.connect_timeout:g} s ({exc or 'no answer'}).",
             ) from None
-        _check_host_key(host, transport.get_remote_server_key(), pinned)
+        _check_host_key(host, offered, pinned)
         try:
             transport.auth_publickey(host.user, key)
         except paramiko.AuthenticationException:
@@ -308,14 +313,15 @@ def _private_key(host: HostConfig) -> paramiko.PKey:
         raise HostError(host.name, f"The SSH key file {path} for {host.name} does not exist.") from None
     except PermissionError:
         raise HostError(host.name, f"The SSH key file {path} for {host.name} is not readable by this user.") from None
-    except paramiko.PasswordRequiredException:
+    except (paramiko.PasswordRequiredException, TypeError):  # TypeError: cryptography's "password was not provided"
         raise HostError(
             host.name,
             f"The SSH key {path} is protected by a passphrase; set key_passphrase_env for {host.name} "
             "and put the passphrase in that environment variable.",
         ) from None
     except (paramiko.SSHException, ValueError) as exc:
-        raise HostError(host.name, f"The SSH key file {path} cannot be loaded ({type(exc).__name__}).") from None
+        hint = " (wrong passphrase?)" if passphrase else ""
+        raise HostError(host.name, f"The SSH key file {path} cannot be loaded{hint} ({type(exc).__name__}).") from None
 
 
 class HostPool:

@@ -11,7 +11,12 @@ from bot.mailhost.values import parse_address, parse_queue_id
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40), max_size=4))
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=40),
+        max_size=4,
+    )
+)
 def test_a_real_shell_receives_each_word_exactly(words):
     command = RemoteCommand("probe", ("printf", "%s\\n--\\n", *words))
     seen = subprocess.run(["/bin/sh", "-c", command.shell_line()], capture_output=True, check=True).stdout

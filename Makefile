@@ -1,0 +1,39 @@
+# mailbot: the two commands of the README, and their parts.
+#   make run    installs the bot in .venv, starts the lab (a real Postfix + Cyrus + OpenSSH on
+#               loopback, needs root), sends it mail, and runs the bot against it
+#   make test   the same set-up, then lint, type checks and the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install lab traffic run lint test fixtures
+
+$(BIN)/mailbot: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(BIN)/mailbot
+
+lab:
+	bash lab/up.sh
+
+traffic: lab
+	bash lab/traffic.sh
+
+run: install traffic
+	$(BIN)/mailbot check
+	$(BIN)/mailbot trace full@lab.test
+
+lint: install
+	$(BIN)/ruff check bot tests
+	$(BIN)/ruff format --check bot tests
+	$(BIN)/mypy
+
+test: install traffic lint
+	$(BIN)/pytest -q
+
+# Refresh the parser fixtures from what the lab really printed.
+fixtures: traffic
+	bash lab/capture-fixtures.sh

@@ -1,0 +1,192 @@
+"""`mailbot trace` against the lab, over real SSH, checked against the lab's own log.
+
+The oracle here is deliberately simple and independent of the bot's parsers: plain regexes
+over the raw log files read as root, and `postqueue -j` run locally.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections import Counter, defaultdict
+
+import pytest
+
+from tests.conftest import LAB_CONFIG, lab_queue, read_lab_logs
+
+LAB_ADDRESSES = [
+    "john@lab.test",
+    "full@lab.test",
+    "quota2@lab.test",
+    "marie.durand@lab.test",
+    "rh@lab.test",
+    "ceo@lab.test",
+    "ghost@lab.test",
+    "nosuchuser@lab.test",
+    "nobody@lab.test",
+    "jdoe@lab.test",
+    "john@lab-alias.test",
+    "alice@partner.example",
+    "bob@fournisseur.fr",
+    "spammer@bad.example",
+    "someone@elsewhere.example",
+]
+QID = re.compile(r"\]: (?P<qid>[0-9A-F]{6,}): ")
+
+
+def mailbot(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(LAB_CONFIG), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def trace_json(address: str, *extra: str) -> dict:
+    run = mailbot("trace", address, "--json", *extra)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def what_the_log_says(address: str) -> dict:
+    """Queue ids naming the address, each with its sender and (recipient, status, dsn) attempts."""
+    lines = read_lab_logs()
+    needle = f"<{address}>"
+    ids = {m["qid"] for line in lines if needle in line.lower() and (m := QID.search(line))}
+    senders: dict[str, str] = {}
+    attempts: dict[str, Counter] = defaultdict(Counter)
+    for line in lines:
+        match = QID.search(line)
+        if not match or match["qid"] not in ids:
+            continue
+        if sender := re.search(r": from=<([^>]*)>, size=", line):
+            senders[match["qid"]] = sender.group(1)
+        if attempt := re.search(r": to=<([^>]*)>,.* dsn=([\d.]+), status=(\w+)", line):
+            attempts[match["qid"]][(attempt.group(1), attempt.group(3), attempt.group(2))] += 1
+    noqueue = sum(1 for line in lines if "NOQUEUE: reject" in line and needle in line.lower())
+    queued_rejects = sum(1 for line in lines if QID.search(line) and ": reject: " in line and needle in line.lower())
+    return {"ids": ids, "senders": senders, "attempts": attempts, "rejects": noqueue + queued_rejects}
+
+
+@pytest.mark.parametrize("address", LAB_ADDRESSES)
+def test_trace_matches_the_lab_log(lab_config, address):
+    answer = trace_json(address)
+    truth = what_the_log_says(address)
+
+    assert answer["address"] == address
+    # Every queue id that names the address is there, once per life of the queue id (a
+    # short id may come back after `removed`, as a different message).
+    assert {m["queue_id"] for m in answer["messages"]} <= truth["ids"]
+    involved = {
+        qid
+        for qid, attempts in truth["attempts"].items()
+        if truth["senders"].get(qid, "").lower() == address or any(r.lower() == address for r, _, _ in attempts)
+    }
+    assert involved <= {m["queue_id"] for m in answer["messages"]}
+    for message in answer["messages"]:
+        qid = message["queue_id"]
+        assert message["host"] == "lab"
+        assert message["sender"] == truth["senders"].get(qid), qid
+        seen = Counter((d["recipient"], d["status"], d["dsn"]) for d in message["deliveries"])
+        assert seen == truth["attempts"][qid], qid
+        for delivery in message["deliveries"]:
+            assert delivery["at"].startswith("20")  # ISO 8601 with the year inferred
+    assert len(answer["rejected"]) == truth["rejects"]
+    for reject in answer["rejected"]:
+        assert address in (reject["recipient"].lower(), reject["sender"].lower())
+        assert reject["reason"][:3] in {"550", "554", "450", "451", "452", "504"}
+
+
+def test_queue_for_an_over_quota_mailbox(lab_config):
+    answer = trace_json("full@lab.test")
+    expected = sorted(
+        entry["queue_id"] for entry in lab_queue() if any(r["address"] == "full@lab.test" for r in entry["recipients"])
+    )
+    assert len(expected) >= 3
+    assert sorted(q["queue_id"] for q in answer["queued"]) == expected
+    for queued in answer["queued"]:
+        assert queued["reason"] == "452 4.2.2 Over quota"
+        assert queued["recipients"][0]["address"] == "full@lab.test"
+    assert any("over quota" in hint and "flush" in hint for hint in answer["hints"])
+
+
+def test_a_deferral_later_delivered_shows_both_attempts(lab_config):
+    answer = trace_json("quota2@lab.test")
+    histories = [[d["status"] for d in m["deliveries"]] for m in answer["messages"]]
+    assert ["deferred", "sent"] in histories
+    assert not answer["queued"]
+
+
+def test_unknown_user_in_the_store_bounces_with_a_notice_and_a_maps_hint(lab_config):
+    ghost = trace_json("ghost@lab.test")
+    bounced = [m for m in ghost["messages"] if m["deliveries"][-1]["status"] == "bounced"]
+    assert bounced
+    notice = bounced[-1]["notices"][0]
+    assert notice["kind"] == "sender non-delivery"
+    assert any("maps are stale" in hint for hint in ghost["hints"])
+    # The notice itself went back to the sender, John: his trace links it to the bounce.
+    john = trace_json("john@lab.test")
+    by_id = {m["queue_id"]: m for m in john["messages"]}
+    assert by_id[notice["queue_id"]]["sender"] == ""
+    assert by_id[notice["queue_id"]]["previous_queue_id"] == bounced[-1]["queue_id"]
+    assert by_id[notice["queue_id"]]["deliveries"][0]["status"] == "sent"
+
+
+def test_smtp_time_rejects_and_the_unknown_user_hint(lab_config):
+    answer = trace_json("nosuchuser@lab.test")
+    assert answer["messages"] == []
+    assert answer["rejected"]
+    assert all(r["queue_id"] is None and "User unknown" in r["reason"] for r in answer["rejected"])
+    assert any("unknown user at SMTP time" in hint for hint in answer["hints"])
+    # A recipient refused inside an accepted transaction is listed under its queue id.
+    nobody = trace_json("nobody@lab.test")
+    assert nobody["rejected"] and all(r["queue_id"] for r in nobody["rejected"])
+
+
+def test_alias_addresses_are_traced_through_orig_to(lab_config):
+    for alias in ("jdoe@lab.test", "john@lab-alias.test"):
+        answer = trace_json(alias)
+        assert answer["messages"], alias
+        for message in answer["messages"]:
+            assert {d["orig_recipient"] for d in message["deliveries"]} == {alias}
+            assert {d["recipient"] for d in message["deliveries"]} == {"john@lab.test"}
+
+
+def test_case_does_not_matter(lab_config):
+    assert trace_json("JOHN@Lab.Test")["messages"] == trace_json("john@lab.test")["messages"]
+
+
+def test_rotated_and_compressed_logs_are_read(lab_config):
+    answer = trace_json("john@lab.test")
+    files = answer["files_read"]
+    assert "lab:/var/log/mail.log" in files
+    assert "lab:/var/log/mail.log.1" in files
+    assert any(f.endswith(".gz") for f in files)
+
+
+def test_since_keeps_only_recent_messages(lab_config):
+    everything = trace_json("john@lab.test")
+    recent = trace_json("john@lab.test", "--since", "1w")
+    assert recent["since"] == "1w"
+    assert recent["messages"] == everything["messages"]  # the lab's traffic is minutes old
+    nothing = trace_json("john@lab.test", "--since", "1s")
+    assert len(nothing["messages"]) < len(everything["messages"])
+
+
+def test_unknown_address_gets_the_no_trace_hint(lab_config):
+    answer = trace_json("never.seen@nowhere.example")
+    assert answer["messages"] == [] and answer["rejected"] == [] and answer["queued"] == []
+    assert any(hint.startswith("No trace of never.seen@nowhere.example") for hint in answer["hints"])
+
+
+def test_table_output_fits_a_laptop_screen(lab_config):
+    run = mailbot("trace", "full@lab.test")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("Trace of full@lab.test on lab: ")
+    assert "Still in the queue" in run.stdout and "What to do" in run.stdout
+    assert max(len(line) for line in lines if not line.startswith("- ")) <= 100

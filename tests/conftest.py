@@ -1,0 +1,62 @@
+"""Shared fixtures: the running lab (a real OpenSSH + Postfix + Cyrus on loopback) and its config."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import Config, HostConfig, load_config
+from bot.mailhost.ssh import HostConnection
+
+ROOT = Path(__file__).resolve().parent.parent
+LAB_CONFIG = ROOT / "lab" / "mailbot-lab.yaml"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED_CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+@pytest.fixture(scope="session")
+def lab_config() -> Config:
+    """The lab's own config. `lab/up.sh` is idempotent (about 1 s when up): running it here
+    makes sure the lab is still up however the suite was started (it needs root)."""
+    started = subprocess.run(["bash", str(ROOT / "lab" / "up.sh")], capture_output=True, text=True, check=False)
+    if started.returncode != 0:
+        pytest.fail(f"lab/up.sh failed (run the suite as root, e.g. `make test`):\n{started.stdout}\n{started.stderr}")
+    return load_config(str(LAB_CONFIG))
+
+
+@pytest.fixture(scope="session")
+def lab_host(lab_config: Config) -> HostConfig:
+    return lab_config.hosts[0]
+
+
+@pytest.fixture
+def lab_connection(lab_host: HostConfig) -> Iterator[HostConnection]:
+    with HostConnection(lab_host) as connection:
+        yield connection
+
+
+def lab_host_with(host: HostConfig, **changes: object) -> HostConfig:
+    return replace(host, **changes)  # type: ignore[arg-type]
+
+
+def read_lab_logs(maillog: str = "/var/log/mail.log") -> list[str]:
+    """Every line of the lab's log and its rotated files, read directly (the tests run as root)."""
+    base = Path(maillog)
+    lines: list[str] = []
+    for path in sorted(base.parent.glob(base.name + "*"), key=lambda p: p.stat().st_mtime):
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+            lines.extend(line.rstrip("\n") for line in handle)
+    return lines
+
+
+def lab_queue() -> list[dict[str, Any]]:
+    output = subprocess.run(["/usr/sbin/postqueue", "-j"], capture_output=True, text=True, check=True).stdout
+    return [json.loads(line) for line in output.splitlines() if line.strip()]

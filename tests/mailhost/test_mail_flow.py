@@ -1,0 +1,71 @@
+"""Grouping log lines into messages, on the lab's real log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.mailhost.mail_flow import assemble
+from bot.mailhost.postfix_log import parse_line
+from tests.conftest import FIXTURES
+
+REFERENCE = datetime(2026, 11, 28, 23, 0)
+LAB_LOG = (FIXTURES / "lab" / "maillog.txt").read_text().splitlines()
+
+
+def lab_flow():
+    return assemble([p for line in LAB_LOG if (p := parse_line(line, REFERENCE))], "lab")
+
+
+def test_one_message_per_queue_id_with_sender_and_size():
+    flow = lab_flow()
+    queued = {line.split(": ")[1] for line in LAB_LOG if "(queue active)" in line}
+    assert {m.queue_id for m in flow.messages if m.size is not None} == queued
+    for message in flow.messages:
+        if message.size is not None:
+            assert message.sender is not None and message.nrcpt and message.nrcpt >= 1
+
+
+def test_bounce_links_to_its_notice():
+    flow = lab_flow()
+    bounced = [m for m in flow.messages if any(d.status == "bounced" for d in m.deliveries)]
+    assert bounced
+    by_id = {m.queue_id: m for m in flow.messages}
+    for message in bounced:
+        (notice,) = message.notices
+        assert notice.kind == "sender non-delivery"
+        assert by_id[notice.queue_id].sender == ""
+        assert by_id[notice.queue_id].deliveries[0].recipient == message.sender
+        assert message.removed
+
+
+def test_deferred_mail_is_not_removed_and_keeps_every_attempt():
+    flow = lab_flow()
+    deferred = [m for m in flow.messages if m.deliveries and m.deliveries[-1].status == "deferred"]
+    assert deferred
+    assert all(not m.removed for m in deferred)
+    later_sent = [m for m in flow.messages if [d.status for d in m.deliveries] == ["deferred", "sent"]]
+    assert later_sent and all(m.removed for m in later_sent)
+    assert later_sent[0].final_attempts()[later_sent[0].deliveries[0].recipient.lower()].status == "sent"
+
+
+def test_queued_reject_stays_with_its_message_and_noqueue_ones_apart():
+    flow = lab_flow()
+    with_reject = [m for m in flow.messages if m.rejections]
+    assert with_reject and all(r.queue_id == m.queue_id for m in with_reject for r in m.rejections)
+    assert flow.rejections and all(r.queue_id is None for r in flow.rejections)
+    assert len(flow.rejections) == sum(1 for line in LAB_LOG if "NOQUEUE: reject" in line)
+
+
+def test_a_reused_queue_id_starts_a_new_message():
+    lines = [
+        "Nov 28 10:00:00 mx postfix/smtpd[1]: ABCDEF123: client=a[192.0.2.1]",
+        "Nov 28 10:00:01 mx postfix/qmgr[2]: ABCDEF123: from=<a@example.org>, size=1, nrcpt=1 (queue active)",
+        "Nov 28 10:00:02 mx postfix/qmgr[2]: ABCDEF123: removed",
+        "Nov 28 12:00:00 mx postfix/smtpd[1]: ABCDEF123: client=b[192.0.2.2]",
+        "Nov 28 12:00:01 mx postfix/qmgr[2]: ABCDEF123: from=<b@example.org>, size=2, nrcpt=1 (queue active)",
+    ]
+    flow = assemble([p for line in lines if (p := parse_line(line, REFERENCE))], "mx")
+    assert [(m.queue_id, m.sender, m.removed) for m in flow.messages] == [
+        ("ABCDEF123", "a@example.org", True),
+        ("ABCDEF123", "b@example.org", False),
+    ]

@@ -1,0 +1,277 @@
+"""The log parser on real output: our lab's Postfix 3.7 and logs from other set-ups."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bot.mailhost.postfix_log import (
+    ClientEvent,
+    DeliveryEvent,
+    ExpiredEvent,
+    LocalPickupEvent,
+    MessageIdEvent,
+    NoticeEvent,
+    OtherEvent,
+    QueueAdminEvent,
+    QueuedEvent,
+    RejectEvent,
+    RemovedEvent,
+    bluemind_folder,
+    infer_year,
+    parse_event,
+    parse_line,
+    reply_facts,
+    summarize_reply,
+)
+from tests.conftest import FIXTURES
+
+REFERENCE = datetime(2026, 11, 28, 23, 0)
+LAB_LOG = (FIXTURES / "lab" / "maillog.txt").read_text().splitlines()
+CORPUS = FIXTURES / "corpus"
+
+
+def test_every_lab_line_parses_with_its_prefix():
+    parsed = [parse_line(line, REFERENCE) for line in LAB_LOG]
+    assert all(parsed), [line for line, p in zip(LAB_LOG, parsed, strict=True) if p is None][:3]
+    assert {p.host for p in parsed if p} == {"mail"}
+    assert all(p.program.startswith("postfix/") for p in parsed if p)
+    assert all(p.at.year == 2026 and p.at.month == 11 and p.at.day == 28 for p in parsed if p)
+
+
+def test_lab_lines_become_the_right_events():
+    kinds: dict[str, int] = {}
+    for line in LAB_LOG:
+        parsed = parse_line(line, REFERENCE)
+        assert parsed
+        kind = type(parse_event(parsed)).__name__
+        kinds[kind] = kinds.get(kind, 0) + 1
+    assert kinds["DeliveryEvent"] == sum(1 for line in LAB_LOG if ", status=" in line and ": to=<" in line)
+    assert kinds["QueuedEvent"] == sum(1 for line in LAB_LOG if "(queue active)" in line)
+    assert kinds["RejectEvent"] == sum(1 for line in LAB_LOG if ": reject: " in line)
+    assert kinds["NoticeEvent"] == sum(1 for line in LAB_LOG if "non-delivery notification" in line)
+
+
+def test_maillog_file_prefix_and_delivery_fields():
+    line = next(line for line in LAB_LOG if "orig_to=<jdoe@lab.test>" in line)
+    parsed = parse_line(line, REFERENCE)
+    assert parsed is not None
+    assert parsed.daemon == "lmtp" and parsed.queue_id and len(parsed.queue_id) == 11
+    event = parse_event(parsed)
+    assert isinstance(event, DeliveryEvent)
+    assert (event.recipient, event.orig_recipient, event.status, event.dsn) == (
+        "john@lab.test",
+        "jdoe@lab.test",
+        "sent",
+        "2.1.5",
+    )
+    assert event.relay == "127.0.0.1[127.0.0.1]:2400"
+
+
+def test_noqueue_reject_from_the_lab():
+    line = next(line for line in LAB_LOG if "NOQUEUE: reject" in line and "nosuchuser" in line)
+    parsed = parse_line(line, REFERENCE)
+    assert parsed is not None and parsed.queue_id is None
+    event = parse_event(parsed)
+    assert isinstance(event, RejectEvent)
+    assert event.stage == "RCPT" and event.client == "localhost[127.0.0.1]"
+    assert event.recipient == "nosuchuser@lab.test" and event.sender == "alice@partner.example"
+    assert event.reason.startswith("550 5.1.1 <nosuchuser@lab.test>: Recipient address rejected")
+    assert event.helo == "mx.partner.example"
+
+
+def test_rfc3339_long_ids_and_nested_program_names():
+    with gzip.open(CORPUS / "pixelpark-postfix-logsums_mail.log.gz", "rt", errors="replace") as log:
+        lines = [line for line in log]
+    parsed = [parse_line(line, REFERENCE) for line in lines]
+    assert all(parsed)
+    first = parsed[0]
+    assert first is not None
+    assert first.at == datetime(2023, 3, 14, 0, 0, 31, 185246, tzinfo=timezone(timedelta(hours=1)))
+    submission = next(p for p in parsed if p and p.program == "postfix/submission/smtpd" and p.queue_id)
+    assert submission.daemon == "smtpd"
+    assert submission.queue_id is not None and "z" in submission.queue_id and len(submission.queue_id) == 15
+    amavis = [p for p in parsed if p and p.program == "postfix/amavis/smtp" and p.queue_id]
+    assert amavis and all(isinstance(parse_event(p), (DeliveryEvent, OtherEvent)) for p in amavis)
+    with_ids = [p for p in parsed if p and p.queue_id]
+    independent = {m.group(1) for line in lines if (m := re.search(r"\]: ([0-9A-Za-z]{10,}z[0-9A-Za-z]+): ", line))}
+    assert {p.queue_id for p in with_ids} == independent
+    assert len(independent) >= sum(1 for line in lines if "(queue active)" in line)
+
+
+def test_postscreen_reject_with_commas():
+    line = (
+        "2023-03-14T01:13:53.583902+01:00 helga postfix/postscreen[3163107]: NOQUEUE: reject: RCPT from "
+        "[80.94.91.184]:25584: 550 5.7.1 Service unavailable; client [80.94.91.184] blocked using zen.spamhaus.org; "
+        "from=<catching@lighterhabitat.shop>, to=<user01.test@uhu-banane.net>, proto=ESMTP, helo=<lighterhabitat.shop>"
+    )
+    parsed = parse_line(line, REFERENCE)
+    assert parsed is not None
+    event = parse_event(parsed)
+    assert isinstance(event, RejectEvent)
+    assert event.client == "[80.94.91.184]:25584"
+    assert event.recipient == "user01.test@uhu-banane.net" and event.sender == "catching@lighterhabitat.shop"
+    assert "blocked using zen.spamhaus.org" in event.reason
+
+
+def test_classic_syslog_flow_with_a_bounce():
+    lines = (CORPUS / "silvenga-MailTrace_mail-snip.log").read_text().splitlines()
+    events = [(p, parse_event(p)) for line in lines if (p := parse_line(line, REFERENCE))]
+    assert len(events) == len(lines)
+    bounce = [e for p, e in events if p.queue_id == "29EA217F4FB"]
+    assert isinstance(bounce[0], ClientEvent)
+    delivery = next(e for e in bounce if isinstance(e, DeliveryEvent))
+    assert (delivery.status, delivery.dsn, delivery.relay) == ("bounced", "5.4.4", "none")
+    assert NoticeEvent("sender non-delivery", "AA46D17F62D") in bounce
+    assert isinstance(bounce[-1], RemovedEvent)
+    assert events[0][0].at == datetime(2026, 7, 10, 20, 31, 31)
+
+
+EXPECTED_KIND = {
+    "bounce": NoticeEvent,
+    "postsuper_0001": RemovedEvent,
+    "postsuper_0002": QueueAdminEvent,
+    "postsuper_0003": QueueAdminEvent,
+    "postsuper_0004": QueueAdminEvent,
+    "qmgr_0001": RemovedEvent,
+    "qmgr_0002": QueuedEvent,
+    "qmgr_0004": ExpiredEvent,
+    "qmgr_0005": ExpiredEvent,
+    "cleanup_0001": MessageIdEvent,
+    "cleanup_0002": MessageIdEvent,
+    "cleanup_0004": RejectEvent,
+    "cleanup_0006": OtherEvent,  # a header *warning*: not a refusal
+    "smtpd_0003": ClientEvent,
+    "smtpd_0004": RejectEvent,
+    "smtpd_0008": RejectEvent,
+    "smtpd_0017": RejectEvent,
+    "smtpd_0022": RejectEvent,  # proxy-reject by a before-queue filter
+    "smtpd_0031": OtherEvent,  # reject_warning: nothing was refused
+    "smtpd_0038": RejectEvent,
+    "smtp_0001": DeliveryEvent,
+    "smtp_0002": DeliveryEvent,
+    "smtp_0017": DeliveryEvent,
+    "lmtp_0001": DeliveryEvent,
+    "local_0001": DeliveryEvent,
+    "local_0002": DeliveryEvent,
+    "tls_features_0001": DeliveryEvent,
+    "smtp_0020": OtherEvent,
+}
+
+
+def grok_cases():
+    with (CORPUS / "whyscream-postfix-grok-patterns_cases.tsv").open() as cases:
+        for row in csv.reader(cases, delimiter="\t"):
+            if len(row) >= 3 and row[0]:
+                yield row[0].removesuffix(".yaml"), row[2]
+
+
+@pytest.mark.parametrize(
+    ("case", "payload"),
+    [
+        c
+        for c in grok_cases()
+        if c[0].rsplit("_", 1)[0]
+        in {"bounce", "postsuper", "qmgr", "cleanup", "smtpd", "smtp", "lmtp", "local", "tls_features"}
+    ],
+)
+def test_grok_pattern_cases(case, payload):
+    daemon = case.rsplit("_", 1)[0].replace("tls_features", "smtp")
+    parsed = parse_line(f"Oct 26 18:13:50 mx postfix/{daemon}[123]: {payload}", REFERENCE)
+    assert parsed is not None
+    event = parse_event(parsed)
+    expected = EXPECTED_KIND.get(case) or EXPECTED_KIND.get(case.rsplit("_", 1)[0])
+    if expected is not None:
+        assert isinstance(event, expected), (case, event)
+    if isinstance(event, DeliveryEvent):
+        assert event.dsn.count(".") == 2 and event.status in {"sent", "bounced", "deferred"}
+        assert "@" in event.recipient
+
+
+def test_local_delivery_without_brackets_keeps_orig_to():
+    line = next(p for c, p in grok_cases() if c == "local_0001")
+    parsed = parse_line(f"Oct 26 18:13:50 mx postfix/local[1]: {line}", REFERENCE)
+    assert parsed is not None
+    event = parse_event(parsed)
+    assert isinstance(event, DeliveryEvent)
+    assert (event.recipient, event.orig_recipient) == ("user@hostname.example.com", "root@localhost")
+
+
+def test_pickup_is_a_local_submission():
+    parsed = parse_line("Oct 26 18:13:50 mx postfix/pickup[9]: 4104E3D: uid=0 from=<root>", REFERENCE)
+    assert parsed is not None
+    assert parse_event(parsed) == LocalPickupEvent(0, "root")
+
+
+def test_bluemind_lmtp_reply_gives_folder_and_uid():
+    snippet = (CORPUS / "bluemind-doc_troubleshooting-snippets.txt").read_text()
+    line = next(line for line in snippet.splitlines() if line.startswith("Mar  1") and "lmtp" in line)
+    parsed = parse_line(line, REFERENCE)
+    assert parsed is not None and parsed.queue_id == "C5BF3135FAF"
+    event = parse_event(parsed)
+    assert isinstance(event, DeliveryEvent)
+    facts = reply_facts(event.response)
+    assert (facts.mailbox, facts.folder, facts.imap_uid) == ("bluemind.net!user.user.INBOX", "INBOX", 2294)
+    assert facts.next_queue_id is None
+
+
+def test_stock_cyrus_reply_has_no_folder():
+    facts = reply_facts("250 2.1.5 Success SESSIONID=<cyrus-1795824170-31647-2-9698436238298471178>")
+    assert (facts.mailbox, facts.imap_uid, facts.next_queue_id) == (None, None, None)
+
+
+def test_queued_as_is_the_next_hop():
+    assert reply_facts("250 2.0.0 Ok: queued as 153053D").next_queue_id == "153053D"
+    assert reply_facts("250 2.0.0 Ok: queued as 4PcV4K5FPLz3tBr").next_queue_id == "4PcV4K5FPLz3tBr"
+    assert reply_facts("250 OK id=1abcDE-000Xyz-AB").next_queue_id is None
+
+
+@pytest.mark.parametrize(
+    ("mailbox", "folder"),
+    [
+        ("bluemind.net!user.user.INBOX", "INBOX"),
+        ("bluemind.net!user.jean^dupont.Archives.2019", "Archives/2019"),
+        ("bluemind.net!user.jdoe", "INBOX"),
+    ],
+)
+def test_bluemind_folder_names(mailbox, folder):
+    assert bluemind_folder(mailbox) == folder
+
+
+def test_year_turn_and_leap_day():
+    assert infer_year(12, 31, datetime(2027, 1, 1, 0, 5)) == 2026
+    assert infer_year(1, 1, datetime(2027, 1, 1, 0, 5)) == 2027
+    assert infer_year(11, 29, datetime(2026, 11, 28, 23, 0)) == 2026  # a time zone ahead
+    assert infer_year(2, 29, datetime(2025, 3, 1)) == 2024
+    parsed = parse_line("Dec 31 23:59:59 mx postfix/qmgr[1]: ABCDEF123: removed", datetime(2027, 1, 1, 0, 1))
+    assert parsed is not None and parsed.at == datetime(2026, 12, 31, 23, 59, 59)
+
+
+def test_local_time_zone_is_attached_when_given():
+    tz = timezone(timedelta(hours=2))
+    parsed = parse_line("Nov 28 02:28:39 mail postfix/qmgr[1]: ABCDEF123: removed", REFERENCE, tz)
+    assert parsed is not None and parsed.at.utcoffset() == timedelta(hours=2)
+
+
+def test_lines_that_are_not_syslog_are_skipped():
+    assert parse_line("", REFERENCE) is None
+    assert parse_line("garbage without prefix", REFERENCE) is None
+    assert parse_line("Foo 28 02:28:39 mail postfix/qmgr[1]: ABCDEF123: removed", REFERENCE) is None
+
+
+def test_summarize_reply_is_the_same_for_every_session():
+    first = "host 127.0.0.1[127.0.0.1] said: 452 4.2.2 Over quota SESSIONID=<cyrus-1-2-3> (in reply to RCPT TO command)"
+    second = (
+        "host 127.0.0.1[127.0.0.1] said: 452 4.2.2 Over quota SESSIONID=<cyrus-4-5-6> (in reply to RCPT TO command)"
+    )
+    assert summarize_reply(first) == summarize_reply(second) == "452 4.2.2 Over quota"
+    multi = next(line for line in LAB_LOG if "550-Mailbox unknown" in line)
+    parsed = parse_line(multi, REFERENCE)
+    assert parsed is not None
+    event = parse_event(parsed)
+    assert isinstance(event, DeliveryEvent)
+    assert summarize_reply(event.response) == "550 5.1.1 User unknown"

@@ -1,0 +1,158 @@
+"""The SSH executor against the lab's real OpenSSH: keys pinned, time-outs, caps, reuse."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.errors import AuthenticationFailed, CommandTimeout, HostKeyRejected, HostUnreachable, OutputTooLarge
+from bot.mailhost.commands import RemoteCommand
+from bot.mailhost.ssh import HostConnection
+from tests.conftest import lab_host_with
+
+
+def lab_fingerprint(host_config) -> str:
+    pub = host_config.known_hosts.parent / "ssh_host_ed25519_key.pub"
+    listed = subprocess.run(["ssh-keygen", "-lf", str(pub)], capture_output=True, text=True, check=True).stdout
+    return listed.split()[1]  # SHA256:...
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts TCP and never says a word, like a hung sshd or a black-holing firewall."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    server.close()
+
+
+def test_commands_reuse_one_login(lab_connection):
+    first = lab_connection.run(RemoteCommand("t", ("id", "-un")))
+    second = lab_connection.run(RemoteCommand("t", ("/usr/sbin/postqueue", "-j")))
+    assert first.exit_status == 0 and first.stdout == b"bmsupport\n"
+    assert second.exit_status == 0
+    assert lab_connection.logins == 1
+
+
+def test_a_dead_connection_is_reopened(lab_connection):
+    lab_connection.run(RemoteCommand("t", ("true",)))
+    assert lab_connection._transport is not None
+    lab_connection._transport.sock.close()  # the host or a NAT dropped the idle connection
+    result = lab_connection.run(RemoteCommand("t", ("echo", "back")))
+    assert result.stdout == b"back\n"
+    assert lab_connection.logins == 2
+
+
+def test_exit_status_stderr_and_a_last_line_without_newline(lab_connection):
+    with lab_connection.open(RemoteCommand("t", ("sh", "-c", "printf 'a\\nb'; echo oops >&2; exit 3"))) as stream:
+        assert list(stream.lines()) == [b"a", b"b"]
+        assert stream.exit_status == 3
+        assert stream.stderr == b"oops\n"
+
+
+def test_sudo_is_limited_to_the_listed_tools(lab_connection):
+    refused = lab_connection.run(RemoteCommand("t", ("sudo", "-n", "/bin/rm", "-f", "/tmp/mailbot-never")))
+    assert refused.exit_status == 1
+    assert "password is required" in refused.stderr_text
+
+
+def test_a_changed_host_key_is_refused_and_named(lab_host, tmp_path):
+    other = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    key_type, key_base64 = Path(f"{other}.pub").read_text().split()[:2]
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text(f"[127.0.0.1]:2222 {key_type} {key_base64}\n")
+    host = lab_host_with(lab_host, known_hosts=known_hosts)
+    with pytest.raises(HostKeyRejected) as refused, HostConnection(host) as connection:
+        connection.run(RemoteCommand("t", ("true",)))
+    message = refused.value.message
+    assert "does not match the pinned one" in message
+    assert lab_fingerprint(lab_host) in message
+    assert known_hosts.read_text().count("\n") == 1  # nothing was added
+
+
+def test_an_unknown_host_key_is_refused_never_added(lab_host, tmp_path):
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("")
+    host = lab_host_with(lab_host, known_hosts=known_hosts)
+    with pytest.raises(HostKeyRejected) as refused, HostConnection(host) as connection:
+        connection.run(RemoteCommand("t", ("true",)))
+    assert "is not in" in refused.value.message and lab_fingerprint(lab_host) in refused.value.message
+    assert known_hosts.read_text() == ""
+
+
+def test_a_key_the_host_does_not_know_is_refused(lab_host, tmp_path):
+    stranger = tmp_path / "stranger"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True)
+    host = lab_host_with(lab_host, key_file=stranger)
+    with pytest.raises(AuthenticationFailed, match="refused the bot's key for user bmsupport"):
+        HostConnection(host).run(RemoteCommand("t", ("true",)))
+
+
+def test_an_encrypted_key_without_passphrase_says_so(lab_host, tmp_path):
+    locked = tmp_path / "locked"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "s3cret-pass", "-f", str(locked)], check=True)
+    host = lab_host_with(lab_host, key_file=locked)
+    with pytest.raises(Exception) as error:
+        HostConnection(host).run(RemoteCommand("t", ("true",)))
+    assert "protected by a passphrase" in str(error.value)
+    assert "s3cret-pass" not in str(error.value)
+
+
+def test_a_closed_port_fails_at_once(lab_host):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free_port = probe.getsockname()[1]
+    host = lab_host_with(lab_host, port=free_port)
+    started = time.monotonic()
+    with pytest.raises(HostUnreachable, match="Connection refused"):
+        HostConnection(host).run(RemoteCommand("t", ("true",)))
+    assert time.monotonic() - started < 1
+
+
+def test_a_silent_port_fails_within_the_connect_timeout(lab_host, silent_port):
+    host = lab_host_with(lab_host, port=silent_port, connect_timeout=1.0)
+    started = time.monotonic()
+    with pytest.raises(HostUnreachable) as error:
+        HostConnection(host).run(RemoteCommand("t", ("true",)))
+    elapsed = time.monotonic() - started
+    assert 0.9 <= elapsed < 3.5, elapsed
+    assert "did not complete SSH" in error.value.message
+
+
+def test_a_slow_command_is_stopped_at_its_deadline(lab_host):
+    host = lab_host_with(lab_host, command_timeout=1.0)
+    started = time.monotonic()
+    with pytest.raises(CommandTimeout, match="did not finish within 1 s"), HostConnection(host) as connection:
+        connection.run(RemoteCommand("t", ("sleep", "10")))
+    assert time.monotonic() - started < 3
+
+
+def test_output_is_capped(lab_host):
+    host = lab_host_with(lab_host, max_output_bytes=1024 * 1024)
+    with pytest.raises(OutputTooLarge, match="passed 1 MB"), HostConnection(host) as connection:
+        connection.run(RemoteCommand("t", ("head", "-c", "5000000", "/dev/zero")))

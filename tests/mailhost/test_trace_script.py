@@ -1,0 +1,121 @@
+"""The host-side trace script, run here by a real /bin/sh on real rotated files.
+
+The same script runs on the mail host over SSH; running it locally on crafted and
+third-party logs checks what it finds: rotated siblings, compressed files, the queue-id
+join, NOQUEUE and postscreen lines, invalid UTF-8, the --since cut and missing logs.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+from bot.mailhost.commands import trace_logs
+from bot.mailhost.host import _TraceReader
+from bot.mailhost.mail_flow import assemble
+from bot.mailhost.values import parse_address
+from tests.conftest import FIXTURES
+
+SILVENGA = FIXTURES / "corpus" / "silvenga-MailTrace_mail-snip.log"
+PIXELPARK = FIXTURES / "corpus" / "pixelpark-postfix-logsums_mail.log.gz"
+
+
+def run_script(address: str, logs: list[Path], since: int = 0) -> list[bytes]:
+    command = trace_logs(parse_address(address), since, tuple(str(p) for p in logs))
+    # A UTF-8 locale on purpose: the script must force LC_ALL=C itself, or grep drops lines.
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    done = subprocess.run(["/bin/sh", "-c", command.shell_line()], capture_output=True, env=env, check=True)
+    return done.stdout.splitlines()
+
+
+def log_lines(output: list[bytes]) -> list[bytes]:
+    return [line for line in output if not line.startswith(b"#mailbot ")]
+
+
+def test_every_line_of_each_matching_queue_id_comes_back(tmp_path):
+    log = tmp_path / "mail.log"
+    log.write_bytes(SILVENGA.read_bytes())
+    lines = log_lines(run_script("test@example.not.exists", [log]))
+    expected = [line for line in SILVENGA.read_bytes().splitlines() if b"29EA217F4FB" in line]
+    assert lines == expected  # client=, message-id=, from=, the bounce, the notice, removed
+    assert any(b"client=" in line for line in lines)
+
+
+def test_rotated_and_compressed_siblings_are_read_oldest_first(tmp_path):
+    lines = gzip.decompress(PIXELPARK.read_bytes()).splitlines(keepends=True)
+    third = len(lines) // 3
+    base = tmp_path / "mail.log"
+    parts = {
+        tmp_path / "mail.log-20230314.gz": lines[:third],
+        tmp_path / "mail.log.1": lines[third : 2 * third],
+        base: lines[2 * third :],
+    }
+    for age, (path, chunk) in enumerate(parts.items()):
+        data = b"".join(chunk)
+        path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+        os.utime(path, (1_700_000_000 + age * 1000, 1_700_000_000 + age * 1000))
+    address = "user01.test@uhu-banane.net"
+    output = run_script(address, [base])
+    files = [line.split(b"path=")[1].decode() for line in output if line.startswith(b"#mailbot file ")]
+    assert files == [str(p) for p in parts]
+    needle = f"<{address}>".encode()
+    expected_ids = {
+        line.split(b": ")[1] for line in lines if needle in line.lower() and b"NOQUEUE" not in line.split(b": ")[1]
+    }
+    found = log_lines(output)
+    found_ids = {line.split(b": ")[1] for line in found if b"NOQUEUE" not in line.split(b": ")[1]}
+    assert found_ids == expected_ids
+    # NOQUEUE refusals from smtpd and from postscreen come back too
+    assert sum(1 for line in found if b"NOQUEUE: reject" in line) == sum(
+        1 for line in lines if b"NOQUEUE: reject" in line and needle in line.lower()
+    )
+
+
+def test_invalid_utf8_lines_are_not_dropped(tmp_path):
+    log = tmp_path / "mail.log"
+    log.write_bytes(
+        b"Nov 28 10:00:00 mx postfix/smtpd[1]: ABCDEF12345: client=bad[192.0.2.1]\n"
+        b"Nov 28 10:00:00 mx postfix/cleanup[2]: ABCDEF12345: message-id=<caf\xe9\xff@x>\n"
+        b"Nov 28 10:00:01 mx postfix/qmgr[3]: ABCDEF12345: from=<b\xe9b@example.org>, size=10, nrcpt=1 (queue active)\n"
+        b"Nov 28 10:00:01 mx postfix/smtpd[1]: warning: non-SMTP command from bad[192.0.2.1]: "
+        b"\xff\xfe <john@lab.test>\n"
+        b"Nov 28 10:00:02 mx postfix/lmtp[4]: ABCDEF12345: to=<John@Lab.Test>, relay=l[127.0.0.1]:2400, delay=1, "
+        b"delays=0/0/0/1, dsn=2.1.5, status=sent (250 2.1.5 Ok)\n"
+    )
+    lines = log_lines(run_script("john@lab.test", [log]))
+    assert len([line for line in lines if b"ABCDEF12345" in line]) == 3 + 1
+    reader = _TraceReader("mx")
+    flow = assemble(reader.read(run_script("john@lab.test", [log])), "mx")
+    (message,) = flow.messages
+    assert message.message_id == "caf\ufffd\ufffd@x"
+    assert message.deliveries[0].recipient == "John@Lab.Test"
+
+
+def test_since_skips_files_last_written_before_it(tmp_path):
+    old, new = tmp_path / "mail.log.1", tmp_path / "mail.log"
+    old.write_bytes(SILVENGA.read_bytes())
+    new.write_bytes(b"")
+    os.utime(old, (1_000_000_000, 1_000_000_000))
+    assert log_lines(run_script("test@example.not.exists", [new], since=0))
+    output = run_script("test@example.not.exists", [new], since=1_500_000_000)
+    assert log_lines(output) == []
+    assert not any(b"mail.log.1" in line for line in output)
+
+
+def test_a_missing_log_is_reported_not_fatal(tmp_path):
+    output = run_script("john@lab.test", [tmp_path / "nowhere.log"])
+    assert f"#mailbot missing {tmp_path / 'nowhere.log'}".encode() in output
+    host_line = output[0].decode()
+    assert host_line.startswith("#mailbot host now=")
+    assert abs(int(host_line.split("now=")[1].split()[0]) - datetime.now().timestamp()) < 60
+
+
+def test_no_temporary_files_are_left_behind(tmp_path):
+    log = tmp_path / "mail.log"
+    log.write_bytes(SILVENGA.read_bytes())
+    before = set(Path("/tmp").glob("mailbot-trace.*"))
+    run_script("test@example.not.exists", [log])
+    assert set(Path("/tmp").glob("mailbot-trace.*")) == before

@@ -1,0 +1,165 @@
+"""The `mailbot` command as a user runs it: exit codes, one-sentence errors, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import LAB_CONFIG
+
+NASTY_INPUTS = [
+    "not-an-address",
+    "john@lab.test; id",
+    "$(touch /tmp/pwned)@lab.test",
+    "`id`@lab.test",
+    "--oops@lab.test",
+    "john@lab.test\nid",
+    "john@lab.test|cat /etc/shadow",
+    "a" * 10_000,
+    "jоhn@lab.test",  # Cyrillic o
+    '"john"@lab.test',
+]
+
+
+def mailbot(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+class CountingListener:
+    """A TCP port that records every connection made to it: proof that nothing was contacted."""
+
+    def __init__(self, speak: bool = False) -> None:
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(8)
+        self.port = self.server.getsockname()[1]
+        self.connections = 0
+        self._open: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        self.server.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                connection, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            self._open.append(connection)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for connection in self._open:
+            connection.close()
+        self.server.close()
+
+
+@pytest.fixture
+def listener() -> Iterator[CountingListener]:
+    port = CountingListener()
+    yield port
+    port.close()
+
+
+def config_with(tmp_path: Path, **host_changes: object) -> Path:
+    """The lab's config with some host fields changed, paths made absolute."""
+    document = yaml.safe_load(LAB_CONFIG.read_text())
+    host = document["hosts"][0]
+    for key in ("key_file", "known_hosts"):
+        host[key] = str((LAB_CONFIG.parent / host[key]).resolve())
+    host.update(host_changes)
+    document["state"] = {"path": str(tmp_path / "mailbot.db")}
+    path = tmp_path / "mailbot.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def test_help_lists_the_verbs():
+    run = mailbot("--help")
+    assert run.returncode == 0
+    assert "trace" in run.stdout and "check" in run.stdout
+    trace_help = mailbot("trace", "--help")
+    assert trace_help.returncode == 0 and "--since" in trace_help.stdout and "--json" in trace_help.stdout
+
+
+@pytest.mark.parametrize("typed", NASTY_INPUTS)
+def test_bad_input_exits_2_with_one_sentence_and_contacts_nothing(lab_config, tmp_path, listener, typed):
+    config = config_with(tmp_path, port=listener.port)
+    run = mailbot("--config", str(config), "trace", typed)
+    assert run.returncode == 2
+    assert run.stdout == ""
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert run.stderr.startswith("mailbot: ")
+    assert "Traceback" not in run.stderr
+    time.sleep(0.2)
+    assert listener.connections == 0
+
+
+def test_option_looking_values_and_usage_mistakes_exit_2(tmp_path):
+    for args in (["trace", "-rf"], ["trace"], ["trace", "john@lab.test", "--since", "soon"], ["frobnicate"]):
+        run = mailbot(*args)
+        assert run.returncode == 2, args
+        assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+
+
+def test_a_changed_host_key_exits_1_and_says_so(lab_config, tmp_path):
+    other = tmp_path / "other"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    key_type, key_base64 = Path(f"{other}.pub").read_text().split()[:2]
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text(f"[127.0.0.1]:2222 {key_type} {key_base64}\n")
+    run = mailbot("--config", str(config_with(tmp_path, known_hosts=str(known_hosts))), "trace", "john@lab.test")
+    assert run.returncode == 1
+    assert "does not match the pinned one" in run.stderr and "Nothing was run" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_an_unreachable_host_exits_1_within_its_timeout(lab_config, tmp_path, listener):
+    config = config_with(tmp_path, port=listener.port, connect_timeout=2)
+    started = time.monotonic()
+    run = mailbot("--config", str(config), "trace", "john@lab.test")
+    elapsed = time.monotonic() - started
+    assert run.returncode == 1
+    assert "did not complete SSH within 2 s" in run.stderr
+    assert elapsed < 2 + 3  # the time-out plus Python's start-up
+
+
+def test_check_reports_a_ready_lab(lab_config):
+    run = mailbot("--config", str(LAB_CONFIG), "check")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "All 1 host(s) ready" in run.stdout
+    assert "SSH login with the pinned host key" in run.stdout
+    report = json.loads(mailbot("--config", str(LAB_CONFIG), "check", "--json").stdout)
+    assert report["ok"] is True and report["hosts"][0]["problems"] == []
+
+
+def test_check_names_what_is_off(lab_config, tmp_path):
+    config = config_with(tmp_path, maillog=["/var/log/mail.log", "/var/log/no-such.log"])
+    run = mailbot("--config", str(config), "check", "--json")
+    assert run.returncode == 1
+    report = json.loads(run.stdout)
+    assert report["ok"] is False
+    assert "log /var/log/no-such.log does not exist on the host" in report["hosts"][0]["problems"]
+
+
+def test_a_missing_config_is_one_sentence(tmp_path):
+    run = mailbot("--config", str(tmp_path / "absent.yaml"), "trace", "john@lab.test")
+    assert run.returncode == 1
+    assert (
+        run.stderr.strip()
+        == f"mailbot: Cannot read the configuration file {tmp_path / 'absent.yaml'}: No such file or directory."
+    )
