@@ -249,6 +249,12 @@ def hints_for(report: TraceReport) -> list[str]:
             f"{_count(len(other_deferrals), 'message')} to {address} {'is' if len(other_deferrals) == 1 else 'are'} "
             f"waiting in the queue" + (f" ({'; '.join(reasons)[:200]})" if reasons else "") + "."
         )
+    expired = [d for d in to_address if d.status == "expired"]
+    if expired:
+        hints.append(
+            f"{_count(len(expired), 'message')} to {address} stayed in the queue until Postfix gave up "
+            "(maximal_queue_lifetime) and returned them to their senders; they must be sent again."
+        )
     held = [q for q in report.queued if q.entry.held]
     if held:
         hints.append(

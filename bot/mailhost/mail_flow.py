@@ -220,6 +220,7 @@ def _apply(builder: _Builder, line: LogLine, event: object, host: str) -> None:
     elif isinstance(event, ExpiredEvent):
         builder.expired = True
         builder.sender = builder.sender or event.sender
+        builder.deliveries.extend(_expiries(builder.deliveries, line, event))
     elif isinstance(event, NoticeEvent):
         builder.notices.append(Notice(event.kind, event.notice_queue_id))
     elif isinstance(event, RejectEvent):
@@ -228,6 +229,30 @@ def _apply(builder: _Builder, line: LogLine, event: object, host: str) -> None:
         builder.removed = True
     elif isinstance(event, QueueAdminEvent):
         builder.admin_actions.append(event.action)
+
+
+def _expiries(attempts: list[Delivery], line: LogLine, event: ExpiredEvent) -> list[Delivery]:
+    """qmgr's `status=expired, returned to sender` names no recipient: it ends every recipient
+    still deferred, so each gets a final `expired` entry carrying its last server answer."""
+    last: dict[str, Delivery] = {}
+    for attempt in attempts:
+        last[attempt.recipient.lower()] = attempt
+    reason = "force-expired" if event.forced else "expired"
+    return [
+        Delivery(
+            recipient=attempt.recipient,
+            orig_recipient=attempt.orig_recipient,
+            status="expired",
+            dsn=attempt.dsn,
+            relay=attempt.relay,
+            delay=attempt.delay,
+            at=line.at,
+            response=f"{reason}, returned to sender; last answer: {attempt.response}",
+            daemon=line.daemon,
+        )
+        for attempt in last.values()
+        if attempt.status == "deferred"
+    ]
 
 
 def _rejection(line: LogLine, event: RejectEvent, host: str) -> Rejection:

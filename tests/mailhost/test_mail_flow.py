@@ -69,3 +69,27 @@ def test_a_reused_queue_id_starts_a_new_message():
         ("ABCDEF123", "a@example.org", True),
         ("ABCDEF123", "b@example.org", False),
     ]
+
+
+def test_expiry_ends_each_deferred_recipient():
+    lines = [
+        "Nov 25 10:00:00 mx postfix/qmgr[2]: 5BC4E16E1D5: from=<bob@fournisseur.fr>, size=84898, nrcpt=2 "
+        "(queue active)",
+        "Nov 25 10:00:01 mx postfix/lmtp[3]: 5BC4E16E1D5: to=<full@lab.test>, relay=127.0.0.1[127.0.0.1]:2400, "
+        "delay=0.05, delays=0.05/0/0/0, dsn=4.2.2, status=deferred (host 127.0.0.1[127.0.0.1] said: 452 4.2.2 Over "
+        "quota SESSIONID=<cyrus-1> (in reply to RCPT TO command))",
+        "Nov 25 10:00:01 mx postfix/lmtp[3]: 5BC4E16E1D5: to=<john@lab.test>, relay=127.0.0.1[127.0.0.1]:2400, "
+        "delay=0.05, delays=0.05/0/0/0, dsn=2.1.5, status=sent (250 2.1.5 Success SESSIONID=<cyrus-2>)",
+        "Nov 28 10:00:05 mx postfix/qmgr[2]: 5BC4E16E1D5: from=<bob@fournisseur.fr>, status=expired, "
+        "returned to sender",
+        "Nov 28 10:00:05 mx postfix/bounce[4]: 5BC4E16E1D5: sender non-delivery notification: 6CD5F27F2E6",
+        "Nov 28 10:00:05 mx postfix/qmgr[2]: 5BC4E16E1D5: removed",
+    ]
+    (message,) = assemble([p for line in lines if (p := parse_line(line, REFERENCE))], "mx").messages
+    assert message.expired and message.removed
+    final = message.final_attempts()
+    assert final["full@lab.test"].status == "expired"
+    assert final["full@lab.test"].dsn == "4.2.2"
+    assert "452 4.2.2 Over quota" in final["full@lab.test"].response
+    assert final["john@lab.test"].status == "sent"
+    assert message.notices[0].queue_id == "6CD5F27F2E6"
