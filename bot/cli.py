@@ -17,30 +17,24 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 import bot.actions  # noqa: F401  (registers the verbs)
-from bot.actions.registry import VERBS, Context
+from bot.actions import render
+from bot.actions.registry import VERBS, Context, VerbArgumentParser
 from bot.config import load_config
-from bot.errors import BadInput, MailbotError
+from bot.errors import MailbotError
 from bot.mailhost.ssh import HostPool
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage mistake in one sentence instead of a usage dump."""
-
-    def error(self, message: str) -> NoReturn:
-        raise BadInput(f"{self.prog}: {message} (see {self.prog} --help).")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = VerbArgumentParser(
         prog="mailbot",
         description="Answers 'what happened to this mail?' on a BlueMind / Postfix mail platform.",
     )
     parser.add_argument(
         "--config", metavar="FILE", help="config file (default: $MAILBOT_CONFIG, ./mailbot.yaml, the lab)"
     )
-    verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=VerbArgumentParser)
     verbs.required = True
     for verb in VERBS.values():
         sub = verbs.add_parser(verb.name, help=verb.summary, description=verb.summary)
@@ -63,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.json:
             print(json.dumps(outcome.to_json(), indent=2, ensure_ascii=False))
         else:
-            sys.stdout.write(outcome.render_text())
+            sys.stdout.write(render.as_text(outcome))
         return outcome.exit_code
     except MailbotError as exc:
         print(f"mailbot: {exc.message}", file=sys.stderr)

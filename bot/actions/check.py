@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.actions import render
-from bot.actions.registry import Context, Verb, register
+from bot.actions.registry import Context, Section, Verb, register
 from bot.config import HostConfig
 from bot.errors import MailbotError
 from bot.mailhost.host import HostProbe, MailHost
@@ -39,13 +39,13 @@ class CheckReport:
             return f"All {len(self.hosts)} host(s) ready ({self.config_path})."
         return f"{len(bad)} of {len(self.hosts)} host(s) need attention: {', '.join(bad)} ({self.config_path})."
 
-    def render_text(self) -> str:
-        lines = [self.headline(), ""]
+    def sections(self) -> list[Section]:
+        sections = []
         for host in self.hosts:
-            lines.append(f"{host.host} ({host.target}): {'problems' if host.problems else 'ok'}")
-            lines.extend(f"  ok  {fact}" for fact in host.facts)
-            lines.extend(f"  !!  {problem}" for problem in host.problems)
-        return "\n".join(lines) + "\n"
+            lines = [f"ok  {fact}" for fact in host.facts] + [f"!!  {problem}" for problem in host.problems]
+            state = "problems" if host.problems else "ok"
+            sections.append(Section(f"{host.host} ({host.target}): {state}", "\n".join(lines)))
+        return sections
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -9,22 +9,49 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from bot.config import Config
+from bot.errors import BadInput
 from bot.mailhost.ssh import HostPool
 
 
+@dataclass(frozen=True)
+class Section:
+    """One part of an answer: a table (shown in monospace) or lines of prose (hints, warnings)."""
+
+    title: str
+    body: str
+    monospace: bool = True
+
+
 class Outcome(Protocol):
-    """What a verb returns: one headline, a text rendering, and the JSON contract."""
+    """What a verb returns: one headline, its sections, and the JSON contract.
+
+    The CLI prints the sections as text, the Slack adapter as blocks; both read the same ones.
+    """
 
     exit_code: int
 
     def headline(self) -> str: ...
 
-    def render_text(self) -> str: ...
+    def sections(self) -> list[Section]: ...
 
     def to_json(self) -> dict[str, Any]: ...
+
+
+class VerbArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake as one `BadInput` sentence instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise BadInput(f"{self.prog}: {message} (see {self.prog} --help).")
+
+
+def verb_parser(verb: Verb, prog: str) -> VerbArgumentParser:
+    """The argument grammar of one verb, the same for the CLI and for Slack."""
+    parser = VerbArgumentParser(prog=prog, description=verb.summary, add_help=True)
+    verb.configure(parser)
+    return parser
 
 
 def _ignore_progress(message: str) -> None:

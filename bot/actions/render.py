@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from tabulate import tabulate
+
+if TYPE_CHECKING:
+    from bot.actions.registry import Outcome
 
 TEXT_WIDTH = 100
 
@@ -44,3 +49,18 @@ def size(num_bytes: int | None) -> str:
 
 def iso(stamp: datetime | None) -> str | None:
     return stamp.isoformat() if stamp else None
+
+
+def as_text(outcome: Outcome, width: int = TEXT_WIDTH) -> str:
+    """The plain-text form of an answer, as the CLI prints it: prose items become wrapped bullets."""
+    blocks = [textwrap.fill(outcome.headline(), width)]
+    for section in outcome.sections():
+        if section.monospace:
+            body = section.body
+        else:
+            body = "\n".join(
+                textwrap.fill(item, width, initial_indent="- ", subsequent_indent="  ")
+                for item in section.body.splitlines()
+            )
+        blocks.append(f"{section.title}\n{body}" if section.title else body)
+    return "\n\n".join(blocks) + "\n"

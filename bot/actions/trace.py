@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.actions import render
-from bot.actions.registry import Context, Verb, register
+from bot.actions.registry import Context, Section, Verb, register
 from bot.errors import MailbotError
 from bot.mailhost.host import HostLog, MailHost
 from bot.mailhost.mail_flow import Delivery, Message, Rejection
@@ -82,20 +82,23 @@ class TraceReport:
             "files_read": self.files_read,
         }
 
-    def render_text(self) -> str:
-        blocks = [self.headline()]
-        blocks.extend(f"! {f.host}: {f.error}" for f in self.failures)
+    def sections(self) -> list[Section]:
+        sections = (
+            [Section("Hosts that did not answer", "\n".join(f"{f.host}: {f.error}" for f in self.failures), False)]
+            if self.failures
+            else []
+        )
         if self.messages:
-            blocks.append("Messages\n" + self.messages_table())
+            sections.append(Section("Messages", self.messages_table()))
         if self.rejected:
-            blocks.append("Refused at SMTP time (nothing was queued for these)\n" + self.rejected_table())
+            sections.append(Section("Refused at SMTP time (nothing was queued for these)", self.rejected_table()))
         if self.queued:
-            blocks.append("Still in the queue\n" + self.queue_table())
+            sections.append(Section("Still in the queue", self.queue_table()))
         if self.hints:
-            blocks.append("What to do\n" + "\n".join(f"- {hint}" for hint in self.hints))
+            sections.append(Section("What to do", "\n".join(self.hints), monospace=False))
         if self.warnings:
-            blocks.append("Warnings\n" + "\n".join(f"- {w}" for w in self.warnings))
-        return "\n\n".join(blocks) + "\n"
+            sections.append(Section("Warnings", "\n".join(self.warnings), monospace=False))
+        return sections
 
     def messages_table(self) -> str:
         several_hosts = len(self.hosts) > 1
