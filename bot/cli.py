@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+import urllib.request
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -40,7 +41,30 @@ def build_parser() -> argparse.ArgumentParser:
         sub = verbs.add_parser(verb.name, help=verb.summary, description=verb.summary)
         verb.configure(sub)
         sub.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    serve = verbs.add_parser("serve", help="run the Slack bot (Socket Mode unless --http)")
+    serve.add_argument("--http", action="store_true", help="HTTP mode: signed requests at /slack/events")
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on in HTTP mode (default 0.0.0.0)")  # noqa: S104
+    serve.add_argument("--port", type=int, default=3000, help="HTTP mode port (default 3000)")
+    serve.add_argument("--health-port", type=int, default=None, help="Socket Mode: serve GET /health on this port")
+    health = verbs.add_parser("health", help="exit 0 when a running bot answers its health check")
+    health.add_argument("--url", default="http://127.0.0.1:3000/health", help="the bot's health URL")
     return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from bot.slack.serve import serve  # Slack libraries load only for the bot itself
+
+    logging.getLogger().setLevel(os.environ.get("MAILBOT_LOG_LEVEL", "INFO"))
+    return serve(load_config(args.config), http=args.http, host=args.host, port=args.port, health_port=args.health_port)
+
+
+def _health(args: argparse.Namespace) -> int:
+    try:
+        with urllib.request.urlopen(args.url, timeout=3) as answer:  # noqa: S310  (a URL the operator gives)
+            return EXIT_OK if answer.status == 200 else EXIT_FAILED
+    except (OSError, ValueError) as exc:
+        print(f"mailbot: the bot did not answer its health check at {args.url} ({exc}).", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,6 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     pool = HostPool()
     try:
         args = build_parser().parse_args(argv)
+        if args.verb == "serve":
+            return _serve(args)
+        if args.verb == "health":
+            return _health(args)
         verb = VERBS[args.verb]
         request = verb.validate(args)
         config = load_config(args.config)

@@ -38,14 +38,26 @@ class HostConfig:
     connect_timeout: float = 10.0
     command_timeout: float = 120.0
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    max_sessions: int = 8
     key_passphrase_env: str | None = None
+
+
+@dataclass(frozen=True)
+class AccessRule:
+    """Who may ask, and where. An empty list means no restriction on that axis."""
+
+    channels: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class SlackConfig:
     api_url: str = "https://slack.com/api/"
-    allowed_channels: tuple[str, ...] = ()
-    allowed_users: tuple[str, ...] = ()
+    access: AccessRule = field(default_factory=AccessRule)
+    verb_access: dict[str, AccessRule] = field(default_factory=dict)
+    workers: int = 8
+    max_pending: int = 64
 
 
 @dataclass(frozen=True)
@@ -132,8 +144,12 @@ def parse_config(document: Any, path: Path) -> Config:
         hosts=hosts,
         slack=SlackConfig(
             api_url=slack.string("api_url", SlackConfig.api_url),
-            allowed_channels=slack.strings("allowed_channels"),
-            allowed_users=slack.strings("allowed_users"),
+            access=_access_rule(slack),
+            verb_access={
+                verb: _access_rule(slack.section("verbs").section(verb)) for verb in slack.mapping_keys("verbs")
+            },
+            workers=max(1, slack.number("workers", 8, int)),
+            max_pending=max(1, slack.number("max_pending", 64, int)),
         ),
         approvals=ApprovalsConfig(
             approvers=approvals.strings("approvers"),
@@ -172,7 +188,16 @@ def _parse_host(host: _Section, base: Path) -> HostConfig:
         connect_timeout=host.number("connect_timeout", 10.0, float),
         command_timeout=host.number("command_timeout", 120.0, float),
         max_output_bytes=host.number("max_output_bytes", DEFAULT_MAX_OUTPUT_BYTES, int),
+        max_sessions=max(1, host.number("max_sessions", 8, int)),
         key_passphrase_env=host.optional_string("key_passphrase_env"),
+    )
+
+
+def _access_rule(section: _Section) -> AccessRule:
+    return AccessRule(
+        channels=section.strings("allowed_channels"),
+        users=section.strings("allowed_users"),
+        groups=section.strings("allowed_groups"),
     )
 
 
@@ -226,6 +251,12 @@ class _Section:
         if not isinstance(value, list):
             raise ConfigError(f"{self.where}: `{key}` must be a list.")
         return value
+
+    def mapping_keys(self, key: str) -> list[str]:
+        value = self.raw.get(key) or {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{self.where}: `{key}` must be a mapping.")
+        return [str(k) for k in value]
 
     def mapping(self, key: str) -> dict[str, str]:
         value = self.raw.get(key) or {}

@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -53,10 +53,13 @@ class CommandResult:
 class RemoteStream:
     """The output of one running command, read line by line; knows its exit status after."""
 
-    def __init__(self, channel: paramiko.Channel, host: HostConfig, deadline: float) -> None:
+    def __init__(
+        self, channel: paramiko.Channel, host: HostConfig, deadline: float, on_close: Callable[[], None]
+    ) -> None:
         self._channel = channel
         self._host = host
         self._deadline = deadline
+        self._on_close: Callable[[], None] | None = on_close
         self._received = 0
         self._stderr = bytearray()
         self.exit_status: int | None = None
@@ -70,6 +73,9 @@ class RemoteStream:
 
     def close(self) -> None:
         self._channel.close()
+        release, self._on_close = self._on_close, None
+        if release is not None:
+            release()
 
     @property
     def stderr(self) -> bytes:
@@ -158,6 +164,7 @@ class HostConnection:
         self._transport: paramiko.Transport | None = None
         self._lock = threading.Lock()
         self.logins = 0  # how many times this connection had to log in (reuse keeps it at 1)
+        self._sessions = threading.BoundedSemaphore(host.max_sessions)
 
     def __enter__(self) -> HostConnection:
         return self
@@ -174,23 +181,38 @@ class HostConnection:
                 self._transport = None
 
     def open(self, command: RemoteCommand, timeout: float | None = None) -> RemoteStream:
-        """Start `command`; the caller reads the stream (and must close it)."""
-        deadline = time.monotonic() + (timeout or self.host.command_timeout)
-        for attempt in (1, 2):
-            transport = self._connected()
-            try:
-                channel = transport.open_session(timeout=self.host.connect_timeout)
-                channel.exec_command(command.shell_line())
-            except (paramiko.SSHException, OSError, EOFError) as exc:
-                # A transport that died while idle (host restarted, NAT timeout): reconnect once.
-                self._drop(transport)
-                if attempt == 2:
-                    raise HostUnreachable(
-                        self.host.name, f"{self.host.name} closed the SSH session before the command ran ({exc})."
-                    ) from None
-                continue
-            return RemoteStream(channel, self.host, deadline)
-        raise AssertionError("unreachable")
+        """Start `command`; the caller reads the stream (and must close it).
+
+        At most `max_sessions` commands run at once on one host (sshd refuses channels past
+        its MaxSessions, 10 by default); the others wait for a free one within their deadline.
+        """
+        limit = timeout or self.host.command_timeout
+        deadline = time.monotonic() + limit
+        if not self._sessions.acquire(timeout=limit):
+            raise CommandTimeout(
+                self.host.name,
+                f"{self.host.name} is busy with {self.host.max_sessions} commands already; none ended within "
+                f"{limit:g} s. Try again shortly.",
+            )
+        try:
+            for attempt in (1, 2):
+                transport = self._connected()
+                try:
+                    channel = transport.open_session(timeout=self.host.connect_timeout)
+                    channel.exec_command(command.shell_line())
+                except (paramiko.SSHException, OSError, EOFError) as exc:
+                    # A transport that died while idle (host restarted, NAT timeout): reconnect once.
+                    self._drop(transport)
+                    if attempt == 2:
+                        raise HostUnreachable(
+                            self.host.name, f"{self.host.name} closed the SSH session before the command ran ({exc})."
+                        ) from None
+                    continue
+                return RemoteStream(channel, self.host, deadline, self._sessions.release)
+            raise AssertionError("unreachable")
+        except BaseException:
+            self._sessions.release()
+            raise
 
     def run(self, command: RemoteCommand, timeout: float | None = None) -> CommandResult:
         with self.open(command, timeout) as stream:

@@ -156,3 +156,24 @@ def test_output_is_capped(lab_host):
     host = lab_host_with(lab_host, max_output_bytes=1024 * 1024)
     with pytest.raises(OutputTooLarge, match="passed 1 MB"), HostConnection(host) as connection:
         connection.run(RemoteCommand("t", ("head", "-c", "5000000", "/dev/zero")))
+
+
+def test_concurrent_commands_share_one_login_within_max_sessions(lab_host):
+    host = lab_host_with(lab_host, max_sessions=3)
+    results: list[bytes] = []
+    with HostConnection(host) as connection:
+        connection.run(RemoteCommand("t", ("true",)))
+
+        def work() -> None:
+            results.append(connection.run(RemoteCommand("t", ("sh", "-c", "sleep 0.3; echo done"))).stdout)
+
+        threads = [threading.Thread(target=work) for _ in range(9)]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - started
+    assert results == [b"done\n"] * 9
+    assert connection.logins == 1
+    assert 0.85 <= elapsed < 3  # three waves of three: the cap held, and nothing failed

@@ -1,0 +1,54 @@
+"""Who may run which verb, in which channel: checked before anything runs.
+
+A request passes when it passes the global rule and the verb's own rule. A rule with
+users and/or user groups admits a listed user or a member of a listed group (members are
+read with `usergroups.users.list` and kept for a few minutes).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from bot.config import AccessRule, SlackConfig
+
+GROUP_CACHE_SECONDS = 300
+
+GroupMembers = Callable[[str], frozenset[str]]
+
+
+class AccessPolicy:
+    def __init__(self, config: SlackConfig, group_members: GroupMembers) -> None:
+        self._config = config
+        self._group_members = group_members
+        self._cache: dict[str, tuple[float, frozenset[str]]] = {}
+        self._lock = threading.Lock()
+
+    def refusal(self, verb: str, user: str, channel: str) -> str | None:
+        """None when allowed, else the polite sentence the user reads."""
+        for rule in (self._config.access, self._config.verb_access.get(verb, AccessRule())):
+            if rule.channels and channel not in rule.channels:
+                return f"`/mail {verb}` is not available in this channel; ask in one of the mail support channels."
+            if (rule.users or rule.groups) and not self._admits(rule, user):
+                return f"Sorry, you are not on the list of people who may use `/mail {verb}`; ask a mail admin."
+        return None
+
+    def _admits(self, rule: AccessRule, user: str) -> bool:
+        if user in rule.users:
+            return True
+        return any(user in self._members(group) for group in rule.groups)
+
+    def _members(self, group: str) -> frozenset[str]:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(group)
+            if cached and now - cached[0] < GROUP_CACHE_SECONDS:
+                return cached[1]
+        try:
+            members = self._group_members(group)
+        except Exception:  # Slack unreachable: refuse rather than guess, and retry next time
+            return frozenset()
+        with self._lock:
+            self._cache[group] = (now, members)
+        return members

@@ -1,0 +1,312 @@
+"""`/mail` in Slack: every verb of the registry behind one slash command.
+
+Slack gives a command 3 seconds. The handler only validates (so a typo is answered at
+once), acknowledges with a "working on it" line, and hands the work to the bot's own
+bounded pool: bolt's listener pool has 5 threads, and a sixth slow command would miss its
+ack if the SSH work ran there. The answer then replaces the placeholder through the
+command's `response_url` (valid 30 minutes; after that, a fresh ephemeral message).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
+
+import bot.actions  # noqa: F401  (registers the verbs)
+from bot.actions.registry import VERBS, Context, Verb, verb_parser
+from bot.config import Config
+from bot.errors import BadInput, MailbotError
+from bot.mailhost.ssh import HostPool
+from bot.slack import blocks
+from bot.slack.access import AccessPolicy
+from bot.slack.text import command_words
+
+log = logging.getLogger("mailbot.slack")
+
+RESPONSE_URL_LIFETIME = 29 * 60  # Slack keeps a response_url for 30 minutes
+PROGRESS_AFTER = (5.0, 30.0)  # seconds after which a long job shows it is still working
+SHARE_KEEP_SECONDS = 30 * 60
+SHARE_KEEP_COUNT = 500
+INTERNAL_ERROR = ":warning: Something went wrong on the bot's side; it has been logged. Try again or ask a mail admin."
+
+
+@dataclass(frozen=True)
+class SlashCommand:
+    user: str
+    channel: str
+    text: str
+    response_url: str
+
+    @property
+    def line(self) -> str:
+        return f"/mail {self.text}".strip()
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    created: float
+    user: str
+    channel: str
+    answer: blocks.SlackAnswer
+    filename: str
+
+
+class ShareStore:
+    """Recent answers, so their owner can share one in the channel; bounded in time and count."""
+
+    def __init__(self) -> None:
+        self._answers: OrderedDict[str, StoredAnswer] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def new_key() -> str:
+        return secrets.token_urlsafe(12)
+
+    def put(self, key: str, stored: StoredAnswer) -> None:
+        with self._lock:
+            self._answers[key] = stored
+            while len(self._answers) > SHARE_KEEP_COUNT:
+                self._answers.popitem(last=False)
+
+    def get(self, key: str) -> StoredAnswer | None:
+        with self._lock:
+            stored = self._answers.get(key)
+        if stored is None or time.monotonic() - stored.created > SHARE_KEEP_SECONDS:
+            return None
+        return stored
+
+
+def usage() -> str:
+    verbs = [v for v in VERBS.values() if not v.cli_only]
+    lines = ["Usage: /mail VERB ARGUMENTS. Verbs:"]
+    lines += [f"{v.name}: {v.summary}" for v in verbs]
+    lines.append("Add --help after a verb for its arguments, e.g. /mail trace --help.")
+    return "\n".join(lines)
+
+
+class MailBot:
+    """The Slack side of mailbot. Thread-safe; one instance serves every user."""
+
+    def __init__(self, config: Config, client: WebClient, pool: HostPool | None = None) -> None:
+        self.config = config
+        self.client = client
+        self.pool = pool or HostPool()
+        self.jobs = ThreadPoolExecutor(max_workers=config.slack.workers, thread_name_prefix="mail-job")
+        self._slots = threading.BoundedSemaphore(config.slack.max_pending)
+        self._in_flight = 0
+        self._in_flight_lock = threading.Lock()
+        self.shares = ShareStore()
+        self.access = AccessPolicy(config.slack, self._group_members)
+
+    def register(self, app: App) -> None:
+        app.command("/mail")(self.on_command)
+        app.action(blocks.SHARE_ACTION)(self.on_share)
+
+    @property
+    def in_flight(self) -> int:
+        with self._in_flight_lock:
+            return self._in_flight
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop taking work; with `wait`, let work in flight finish and post its answer."""
+        self.jobs.shutdown(wait=wait, cancel_futures=not wait)
+        self.pool.close()
+
+    # --- the slash command ---------------------------------------------------------------
+
+    def on_command(self, ack: Ack, command: dict[str, Any]) -> None:
+        request = SlashCommand(
+            user=str(command.get("user_id", "")),
+            channel=str(command.get("channel_id", "")),
+            text=str(command.get("text", "")).strip(),
+            response_url=str(command.get("response_url", "")),
+        )
+        try:
+            verb, parsed = self._understand(request)
+        except BadInput as refused:
+            ack(response_type="ephemeral", **blocks.notice(refused.message))
+            return
+        if verb is None:
+            ack(response_type="ephemeral", **blocks.notice(str(parsed)))
+            return
+        refusal = self.access.refusal(verb.name, request.user, request.channel)
+        if refusal is None and self.config.policies.get(verb.name, verb.policy) != "read":
+            refusal = f"`/mail {verb.name}` changes the mail system and needs an approval, which is not available yet."
+        if refusal:
+            log.info("refused %s for %s in %s", verb.name, request.user, request.channel)
+            ack(response_type="ephemeral", **blocks.notice(refusal))
+            return
+        if not self._slots.acquire(blocking=False):
+            ack(
+                response_type="ephemeral", **blocks.notice("The bot is busy with many requests; try again in a minute.")
+            )
+            return
+        try:
+            self.jobs.submit(self._run, verb, parsed, request)
+        except RuntimeError:  # shutting down
+            self._slots.release()
+            ack(response_type="ephemeral", **blocks.notice("The bot is restarting; try again in a minute."))
+            return
+        ack(response_type="ephemeral", **blocks.working(request.line))
+
+    def _understand(self, request: SlashCommand) -> tuple[Verb | None, Any]:
+        """(verb, validated request), or (None, a sentence to answer with)."""
+        words = command_words(request.text)
+        if not words or words[0] in {"help", "-h", "--help"}:
+            return None, usage()
+        verb = VERBS.get(words[0].lower())
+        if verb is None or verb.cli_only:
+            return None, f"`{words[0][:40]}` is not a verb of /mail.\n{usage()}"
+        parser = verb_parser(verb, f"/mail {verb.name}")
+        if "-h" in words[1:] or "--help" in words[1:]:
+            return None, parser.format_help()
+        if "--json" in words[1:]:
+            raise BadInput("--json is for the command line; Slack answers show tables.")
+        return verb, verb.validate(parser.parse_args(words[1:]))
+
+    # --- the work, in the bot's own pool ---------------------------------------------------
+
+    def _run(self, verb: Verb, request: Any, command: SlashCommand) -> None:
+        with self._in_flight_lock:
+            self._in_flight += 1
+        started = time.monotonic()
+        progress = _Progress(self, command, started)
+        try:
+            context = Context(config=self.config, pool=self.pool, requester=command.user, progress=progress.note)
+            try:
+                outcome = verb.run(request, context)
+            except MailbotError as failure:
+                progress.finish()
+                self._deliver(command, started, blocks.notice(f":warning: {failure.message}"))
+                log.info("%s by %s failed: %s", verb.name, command.user, failure.message)
+                return
+            except Exception:
+                progress.finish()
+                log.exception("%s by %s: internal error", verb.name, command.user)
+                self._deliver(command, started, blocks.notice(INTERNAL_ERROR))
+                return
+            elapsed = time.monotonic() - started
+            filename = f"{verb.name}-{time.strftime('%Y%m%d-%H%M%S')}.txt"
+            share_id = self.shares.new_key()
+            answer = blocks.answer(outcome, command.line, elapsed, share_id, ephemeral=True)
+            self.shares.put(share_id, StoredAnswer(time.monotonic(), command.user, command.channel, answer, filename))
+            progress.finish()
+            payload = answer.payload()
+            if answer.full_text is not None:
+                where = self._upload_privately(command.user, answer.full_text, filename, answer.text)
+                payload["blocks"] = [*payload["blocks"][:-2], blocks.context(where), *payload["blocks"][-2:]]
+            self._deliver(command, started, payload)
+            log.info("%s by %s answered in %.2f s", verb.name, command.user, time.monotonic() - started)
+        finally:
+            self._slots.release()
+            with self._in_flight_lock:
+                self._in_flight -= 1
+
+    def _deliver(self, command: SlashCommand, started: float, payload: dict[str, Any]) -> None:
+        """Replace the placeholder; past the response_url's life, post a new ephemeral message."""
+        if command.response_url and time.monotonic() - started < RESPONSE_URL_LIFETIME:
+            try:
+                response = WebhookClient(command.response_url, timeout=10).send(
+                    replace_original=True, response_type="ephemeral", **payload
+                )
+                if response.status_code == 200:
+                    return
+                log.warning("response_url answered %s; posting the answer instead", response.status_code)
+            except Exception as exc:  # network trouble: fall back to the Web API
+                log.warning("response_url failed (%s); posting the answer instead", type(exc).__name__)
+        try:
+            self.client.chat_postEphemeral(channel=command.channel, user=command.user, **payload)
+        except SlackApiError as exc:
+            log.error("could not deliver an answer to %s: %s", command.user, exc.response.get("error"))
+
+    def _upload_privately(self, user: str, content: str, filename: str, title: str) -> str:
+        """Long answers hold personal data: the file goes to the asker's direct messages."""
+        try:
+            opened = self.client.conversations_open(users=user)
+            channel = opened["channel"]["id"]
+            self.client.files_upload_v2(channel=channel, content=content, filename=filename, title=title)
+            return f"The full answer is in your direct messages as `{filename}`."
+        except SlackApiError as exc:
+            log.warning("file upload failed: %s", exc.response.get("error"))
+            return "The full answer could not be uploaded as a file; run the command on the CLI for the whole table."
+
+    # --- sharing an answer in the channel ----------------------------------------------------
+
+    def on_share(self, ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        key = str(body.get("actions", [{}])[0].get("value", ""))
+        user = str(body.get("user", {}).get("id", ""))
+        response_url = str(body.get("response_url", ""))
+        stored = self.shares.get(key)
+        if stored is None:
+            self._reply(response_url, "This answer is no longer kept; run the command again to share it.")
+            return
+        if stored.user != user:
+            self._reply(response_url, "Only the person who asked can share this answer.")
+            return
+        shared = [b for b in stored.answer.blocks if b.get("type") != "actions"]
+        shared.append(blocks.context(f"Shared by <@{user}>."))
+        try:
+            posted = self.client.chat_postMessage(channel=stored.channel, text=stored.answer.text, blocks=shared)
+            if stored.answer.full_text is not None:
+                self.client.files_upload_v2(
+                    channel=stored.channel,
+                    thread_ts=posted["ts"],
+                    content=stored.answer.full_text,
+                    filename=stored.filename,
+                    title=stored.answer.text,
+                )
+        except SlackApiError as exc:
+            self._reply(response_url, f"Slack refused to post the answer here ({exc.response.get('error')}).")
+
+    def _reply(self, response_url: str, text: str) -> None:
+        if response_url:
+            WebhookClient(response_url, timeout=10).send(
+                response_type="ephemeral", replace_original=False, **blocks.notice(text)
+            )
+
+    def _group_members(self, group: str) -> frozenset[str]:
+        return frozenset(self.client.usergroups_users_list(usergroup=group).get("users") or [])
+
+
+class _Progress:
+    """Tells a waiting user that a long job is still running, at most twice."""
+
+    def __init__(self, bot: MailBot, command: SlashCommand, started: float) -> None:
+        self._bot = bot
+        self._command = command
+        self._started = started
+        self._latest: str | None = None
+        self._done = False
+        self._lock = threading.Lock()
+        self._timers = [threading.Timer(delay, self._update) for delay in PROGRESS_AFTER]
+        for timer in self._timers:
+            timer.daemon = True
+            timer.start()
+
+    def note(self, message: str) -> None:
+        self._latest = message
+
+    def finish(self) -> None:
+        with self._lock:
+            self._done = True
+        for timer in self._timers:
+            timer.cancel()
+
+    def _update(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            payload = blocks.still_working(self._command.line, time.monotonic() - self._started, self._latest)
+            self._bot._deliver(self._command, self._started, payload)

@@ -1,0 +1,137 @@
+"""Answers as Slack messages: a headline, tables in monospace, within Slack's limits.
+
+A section's text holds at most 3,000 characters and a message at most 50 blocks, so a
+table is split across sections on line boundaries. An answer that would still not fit,
+or that is too long to read in a channel, becomes a summary (headline and prose) and the
+whole text goes to a file instead: nothing is ever silently cut.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.actions import render
+from bot.actions.registry import Outcome
+
+SECTION_LIMIT = 3000
+MAX_BLOCKS = 50
+# Beyond this many table lines an answer reads better as a file than as a wall of text.
+MAX_INLINE_LINES = 60
+SHARE_ACTION = "mail_share"
+
+Block = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SlackAnswer:
+    text: str
+    blocks: list[Block]
+    full_text: str | None = None  # set when the whole answer must go to a file
+
+    def payload(self) -> dict[str, Any]:
+        return {"text": self.text, "blocks": self.blocks}
+
+
+def escape(text: str) -> str:
+    """Slack's mrkdwn reads `&`, `<` and `>` as markup, even inside code blocks."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def code_sections(title: str, body: str) -> list[Block]:
+    """A table as one or more sections of ``` blocks, each under the section limit."""
+    blocks: list[Block] = []
+    chunk: list[str] = []
+    heading = f"*{escape(title)}*\n" if title else ""
+    budget = SECTION_LIMIT - len(heading) - 8
+    size = 0
+    for line in escape(body).splitlines():
+        line = line[: budget - 1]
+        if chunk and size + len(line) + 1 > budget:
+            blocks.append(section(heading + "```\n" + "\n".join(chunk) + "\n```"))
+            heading, chunk, size = "", [], 0
+            budget = SECTION_LIMIT - 8
+        chunk.append(line)
+        size += len(line) + 1
+    if chunk:
+        blocks.append(section(heading + "```\n" + "\n".join(chunk) + "\n```"))
+    return blocks
+
+
+def prose_sections(title: str, body: str) -> list[Block]:
+    heading = f"*{escape(title)}*\n" if title else ""
+    items = [f"• {escape(item)}" for item in body.splitlines() if item.strip()]
+    blocks: list[Block] = []
+    current = heading
+    for item in items:
+        item = item[: SECTION_LIMIT - 1]
+        if len(current) + len(item) + 1 > SECTION_LIMIT:
+            blocks.append(section(current.rstrip()))
+            current = ""
+        current += item + "\n"
+    if current.strip():
+        blocks.append(section(current.rstrip()))
+    return blocks
+
+
+def share_button(share_id: str) -> Block:
+    return {
+        "type": "actions",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": SHARE_ACTION,
+                "text": {"type": "plain_text", "text": "Share in channel"},
+                "value": share_id,
+            }
+        ],
+    }
+
+
+def answer(outcome: Outcome, command: str, seconds: float, share_id: str | None, ephemeral: bool) -> SlackAnswer:
+    headline = outcome.headline()
+    sections = outcome.sections()
+    footer = f"`{escape(command)}` · {seconds:.1f} s" + (" · only you can see this" if ephemeral else "")
+    body: list[Block] = []
+    table_lines = 0
+    for part in sections:
+        if part.monospace:
+            body.extend(code_sections(part.title, part.body))
+            table_lines += part.body.count("\n") + 1
+        else:
+            body.extend(prose_sections(part.title, part.body))
+    tail = [context(footer)] + ([share_button(share_id)] if share_id else [])
+    blocks = [section(f"*{escape(headline)}*"), *body, *tail]
+    if len(blocks) <= MAX_BLOCKS and table_lines <= MAX_INLINE_LINES:
+        return SlackAnswer(text=headline, blocks=blocks)
+    summary = [section(f"*{escape(headline)}*")]
+    for part in sections:
+        if not part.monospace:
+            summary.extend(prose_sections(part.title, part.body))
+    summary = summary[: MAX_BLOCKS - 3]
+    note = f"The full answer ({table_lines} table lines) is in the attached file."
+    return SlackAnswer(text=headline, blocks=[*summary, section(note), *tail], full_text=render.as_text(outcome))
+
+
+def notice(text: str) -> dict[str, Any]:
+    """A one-sentence answer: an error, a refusal, a usage hint."""
+    return {"text": text, "blocks": [section(escape(text))]}
+
+
+def working(command: str) -> dict[str, Any]:
+    text = f"Working on `{escape(command)}`…"
+    return {"text": f"Working on {command}…", "blocks": [context(f":hourglass_flowing_sand: {text}")]}
+
+
+def still_working(command: str, seconds: float, progress: str | None) -> dict[str, Any]:
+    detail = f" {escape(progress)}" if progress else ""
+    text = f":hourglass_flowing_sand: Still working on `{escape(command)}` ({seconds:.0f} s).{detail}"
+    return {"text": f"Still working on {command}…", "blocks": [context(text)]}

@@ -1,0 +1,158 @@
+"""`mailbot serve`: run the Slack bot, in Socket Mode (default) or HTTP mode.
+
+Socket Mode needs no public URL: the bot opens a WebSocket to Slack with the app-level
+token. HTTP mode receives signed requests at `/slack/events`. Both answer `GET /health`
+(HTTP mode on its own port, Socket Mode on `--health-port`) for a container's health
+check. SIGTERM stops taking new work, lets work in flight finish and post, then exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socketserver
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
+
+from bot.config import Config
+from bot.errors import ConfigError
+from bot.slack.app import MailBot
+
+log = logging.getLogger("mailbot.serve")
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/health"
+
+
+@dataclass(frozen=True)
+class SlackSecrets:
+    bot_token: str
+    app_token: str | None
+    signing_secret: str | None
+
+
+def secrets_from_env(http: bool) -> SlackSecrets:
+    def need(name: str) -> str:
+        value = os.environ.get(name, "").strip()
+        if not value:
+            mode = "HTTP mode" if http else "Socket Mode"
+            raise ConfigError(f"{name} is not set; {mode} needs it in the environment (see the README).")
+        return value
+
+    bot_token = need("SLACK_BOT_TOKEN")
+    if http:
+        return SlackSecrets(bot_token, None, need("SLACK_SIGNING_SECRET"))
+    return SlackSecrets(bot_token, need("SLACK_APP_TOKEN"), None)
+
+
+def web_client(config: Config, token: str) -> WebClient:
+    client = WebClient(token=token, base_url=config.slack.api_url, timeout=15)
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
+    client.retry_handlers.append(ServerErrorRetryHandler(max_retry_count=2))
+    return client
+
+
+def build_app(config: Config, secrets: SlackSecrets, mailbot: MailBot | None = None) -> tuple[App, MailBot]:
+    client = web_client(config, secrets.bot_token)
+    try:
+        app = App(
+            client=client,
+            signing_secret=secrets.signing_secret,
+            request_verification_enabled=secrets.signing_secret is not None,
+            process_before_response=False,
+            logger=logging.getLogger("mailbot.bolt"),
+        )
+    except SlackApiError as exc:
+        raise ConfigError(
+            f"Slack refused the bot token ({exc.response.get('error')}); check SLACK_BOT_TOKEN."
+        ) from None
+    except Exception as exc:
+        raise ConfigError(f"Cannot reach the Slack API at {config.slack.api_url} ({type(exc).__name__}).") from None
+    bot = mailbot or MailBot(config, client)
+    bot.register(app)
+    return app, bot
+
+
+class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("http %s", format % args)
+
+
+def _wsgi(app: App | None, healthy: Callable[[], bool]) -> WSGIApplication:
+    handler = SlackRequestHandler(app) if app is not None else None
+
+    def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == HEALTH_PATH:
+            ok = healthy()
+            start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"ok\n" if ok else b"not connected\n"]
+        if handler is not None and path == EVENTS_PATH:
+            return handler(environ, start_response)
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found\n"]
+
+    return application
+
+
+def serve(config: Config, http: bool, host: str, port: int, health_port: int | None) -> int:
+    """Run until SIGTERM or SIGINT; returns the process exit code."""
+    secrets = secrets_from_env(http)
+    app, mailbot = build_app(config, secrets)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %s: finishing the work in flight", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    servers: list[WSGIServer] = []
+    socket_mode: SocketModeHandler | None = None
+    if http:
+        servers.append(make_server(host, port, _wsgi(app, lambda: True), _ThreadingWSGIServer, _QuietHandler))
+        log.info("HTTP mode: listening on %s:%s%s", host, port, EVENTS_PATH)
+    else:
+        socket_mode = SocketModeHandler(app, secrets.app_token)
+        socket_mode.connect()  # type: ignore[no-untyped-call]
+        log.info("Socket Mode: connected")
+        if health_port:
+            client = socket_mode.client
+            servers.append(
+                make_server(host, health_port, _wsgi(None, client.is_connected), _ThreadingWSGIServer, _QuietHandler)
+            )
+    threads = [threading.Thread(target=s.serve_forever, name="http", daemon=True) for s in servers]
+    for thread in threads:
+        thread.start()
+    print(
+        f"mailbot: serving ({'HTTP mode on port ' + str(port) if http else 'Socket Mode'}); Ctrl-C to stop.", flush=True
+    )
+    stop.wait()
+    # Stop taking new requests first, then let the jobs already accepted post their answers.
+    if socket_mode is not None:
+        socket_mode.close()  # type: ignore[no-untyped-call]
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+    mailbot.shutdown(wait=True)
+    log.info("stopped")
+    return 0

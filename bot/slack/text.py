@@ -1,0 +1,34 @@
+"""From the text after `/mail` to the words of a verb's command line.
+
+Slack rewrites what people type: an address becomes `<mailto:a@b|a@b>`, a link
+`<http://x|x>`, and `&`, `<`, `>` arrive escaped. The words are unwrapped here, then
+split like a shell would (quotes group words) without ever reaching a shell.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from bot.errors import BadInput
+
+MAX_TEXT = 2000
+_MAILTO = re.compile(r"<mailto:(?P<target>[^|>]*)(?:\|(?P<label>[^>]*))?>")
+_LINK = re.compile(r"<(?P<target>https?://[^|>]*)(?:\|(?P<label>[^>]*))?>")
+_MENTION = re.compile(r"<[@#!][^>]*>")
+
+
+def command_words(text: str) -> list[str]:
+    """The words of a slash command; BadInput for what cannot be a command."""
+    if len(text) > MAX_TEXT:
+        raise BadInput(f"That command is {len(text)} characters long; keep it under {MAX_TEXT}.")
+    if _MENTION.search(text):
+        raise BadInput("Mentions of people, channels or groups are not arguments; type the email address itself.")
+    unwrapped = _MAILTO.sub(lambda m: m["label"] or m["target"], text)
+    unwrapped = _LINK.sub(lambda m: m["label"] or m["target"], unwrapped)
+    unwrapped = unwrapped.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    unwrapped = unwrapped.replace("\u201c", '"').replace("\u201d", '"').replace("\u2018", "'").replace("\u2019", "'")
+    try:
+        return shlex.split(unwrapped, comments=False, posix=True)
+    except ValueError:
+        raise BadInput("A quote in that command is not closed.") from None
