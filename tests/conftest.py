@@ -14,6 +14,7 @@ import pytest
 
 from bot.config import Config, HostConfig, load_config
 from bot.mailhost.ssh import HostConnection
+from tests.fakeslack import fake_slack  # noqa: F401  (the fixture: a started FakeSlack)
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB_CONFIG = ROOT / "lab" / "mailbot-lab.yaml"
