@@ -79,6 +79,17 @@ chmod 600 "$SSHDIR/bot_key" "$SSHDIR/ssh_host_ed25519_key"
 install -d -m 700 -o bmsupport -g bmsupport /home/bmsupport/.ssh
 write_if_changed /home/bmsupport/.ssh/authorized_keys 0600 < "$SSHDIR/bot_key.pub" && CHANGES+=(authorized_keys) || true
 chown bmsupport:bmsupport /home/bmsupport/.ssh/authorized_keys
+# bmslow: the same host seen through a slow link. Its forced command waits 5 s before a trace,
+# so tests can check that slow hosts never make Slack miss its 3-second acknowledgement.
+if ! id bmslow >/dev/null 2>&1; then
+    useradd --create-home --home-dir /home/bmslow --shell /bin/bash --groups adm bmslow
+    CHANGES+=(slow-user)
+fi
+[ "$(getent shadow bmslow | cut -d: -f2)" = '*' ] || usermod -p '*' bmslow
+install -d -m 700 -o bmslow -g bmslow /home/bmslow/.ssh
+printf 'command="case \\"$SSH_ORIGINAL_COMMAND\\" in *mailbot-trace*) sleep 5;; esac; exec /bin/sh -c \\"$SSH_ORIGINAL_COMMAND\\"",no-port-forwarding,no-agent-forwarding,no-X11-forwarding,no-pty %s\n' \
+    "$(cat "$SSHDIR/bot_key.pub")" | write_if_changed /home/bmslow/.ssh/authorized_keys 0600 && CHANGES+=(slow-keys) || true
+chown bmslow:bmslow /home/bmslow/.ssh/authorized_keys
 printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$SSHDIR/ssh_host_ed25519_key.pub")" \
     | write_if_changed "$SSHDIR/known_hosts" 0644 || true
 
@@ -112,7 +123,7 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 PermitEmptyPasswords no
 PermitRootLogin no
-AllowUsers bmsupport
+AllowUsers bmsupport bmslow
 UsePAM no
 X11Forwarding no
 AllowTcpForwarding no
