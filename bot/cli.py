@@ -69,7 +69,8 @@ def _health(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("MAILBOT_LOG_LEVEL", "WARNING"), stream=sys.stderr)
-    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+    if os.environ.get("MAILBOT_LOG_LEVEL", "").upper() != "DEBUG":
+        logging.getLogger("paramiko").setLevel(logging.CRITICAL)
     pool = HostPool()
     try:
         args = build_parser().parse_args(argv)

@@ -36,6 +36,7 @@ from bot.mailhost.commands import RemoteCommand
 CHUNK = 256 * 1024
 MAX_STDERR = 64 * 1024
 KEEPALIVE_SECONDS = 30
+SESSION_RETRY_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -195,24 +196,36 @@ class HostConnection:
                 f"{limit:g} s. Try again shortly.",
             )
         try:
-            for attempt in (1, 2):
-                transport = self._connected()
-                try:
-                    channel = transport.open_session(timeout=self.host.connect_timeout)
-                    channel.exec_command(command.shell_line())
-                except (paramiko.SSHException, OSError, EOFError) as exc:
-                    # A transport that died while idle (host restarted, NAT timeout): reconnect once.
-                    self._drop(transport)
-                    if attempt == 2:
-                        raise HostUnreachable(
-                            self.host.name, f"{self.host.name} closed the SSH session before the command ran ({exc})."
-                        ) from None
-                    continue
-                return RemoteStream(channel, self.host, deadline, self._sessions.release)
-            raise AssertionError("unreachable")
+            return RemoteStream(self._start(command, deadline), self.host, deadline, self._sessions.release)
         except BaseException:
             self._sessions.release()
             raise
+
+    def _start(self, command: RemoteCommand, deadline: float) -> paramiko.Channel:
+        reconnected = False
+        while True:
+            transport = self._connected()
+            try:
+                channel = transport.open_session(timeout=self.host.connect_timeout)
+                channel.exec_command(command.shell_line())
+                return channel
+            except (paramiko.SSHException, OSError, EOFError) as exc:
+                time.sleep(SESSION_RETRY_SECONDS)
+                if not transport.is_active():
+                    # The connection died while idle (host restarted, NAT time-out): log in again, once.
+                    if reconnected:
+                        raise HostUnreachable(
+                            self.host.name, f"{self.host.name} closed the SSH connection ({exc or type(exc).__name__})."
+                        ) from None
+                    self._drop(transport)
+                    reconnected = True
+                    continue
+                # The connection is fine and carries other commands: the host refused one more
+                # session (sshd's MaxSessions, or one still closing). Wait and try again.
+                if time.monotonic() + SESSION_RETRY_SECONDS >= deadline:
+                    raise HostUnreachable(
+                        self.host.name, f"{self.host.name} refused a new SSH session until the time-out."
+                    ) from None
 
     def run(self, command: RemoteCommand, timeout: float | None = None) -> CommandResult:
         with self.open(command, timeout) as stream:

@@ -183,35 +183,38 @@ class MailBot:
         started = time.monotonic()
         progress = _Progress(self, command, started)
         try:
-            context = Context(config=self.config, pool=self.pool, requester=command.user, progress=progress.note)
             try:
-                outcome = verb.run(request, context)
-            except MailbotError as failure:
-                progress.finish()
-                self._deliver(command, started, blocks.notice(f":warning: {failure.message}"))
-                log.info("%s by %s failed: %s", verb.name, command.user, failure.message)
-                return
-            except Exception:
-                progress.finish()
+                payload = self._answer(verb, request, command, started, progress)
+            except Exception:  # a bug: the user still gets an answer, the log gets the details
                 log.exception("%s by %s: internal error", verb.name, command.user)
-                self._deliver(command, started, blocks.notice(INTERNAL_ERROR))
-                return
-            elapsed = time.monotonic() - started
-            filename = f"{verb.name}-{time.strftime('%Y%m%d-%H%M%S')}.txt"
-            share_id = self.shares.new_key()
-            answer = blocks.answer(outcome, command.line, elapsed, share_id, ephemeral=True)
-            self.shares.put(share_id, StoredAnswer(time.monotonic(), command.user, command.channel, answer, filename))
+                payload = blocks.notice(INTERNAL_ERROR)
             progress.finish()
-            payload = answer.payload()
-            if answer.full_text is not None:
-                where = self._upload_privately(command.user, answer.full_text, filename, answer.text)
-                payload["blocks"] = [*payload["blocks"][:-2], blocks.context(where), *payload["blocks"][-2:]]
             self._deliver(command, started, payload)
             log.info("%s by %s answered in %.2f s", verb.name, command.user, time.monotonic() - started)
         finally:
+            progress.finish()
             self._slots.release()
             with self._in_flight_lock:
                 self._in_flight -= 1
+
+    def _answer(
+        self, verb: Verb, request: Any, command: SlashCommand, started: float, progress: _Progress
+    ) -> dict[str, Any]:
+        context = Context(config=self.config, pool=self.pool, requester=command.user, progress=progress.note)
+        try:
+            outcome = verb.run(request, context)
+        except MailbotError as failure:
+            log.info("%s by %s failed: %s", verb.name, command.user, failure.message)
+            return blocks.notice(f":warning: {failure.message}")
+        filename = f"{verb.name}-{time.strftime('%Y%m%d-%H%M%S')}.txt"
+        share_id = self.shares.new_key()
+        answer = blocks.answer(outcome, command.line, time.monotonic() - started, share_id, ephemeral=True)
+        self.shares.put(share_id, StoredAnswer(time.monotonic(), command.user, command.channel, answer, filename))
+        payload = answer.payload()
+        if answer.full_text is not None:
+            where = self._upload_privately(command.user, answer.full_text, filename, answer.text)
+            payload["blocks"] = [*payload["blocks"][:-2], blocks.context(where), *payload["blocks"][-2:]]
+        return payload
 
     def _deliver(self, command: SlashCommand, started: float, payload: dict[str, Any]) -> None:
         """Replace the placeholder; past the response_url's life, post a new ephemeral message."""
@@ -234,11 +237,13 @@ class MailBot:
         """Long answers hold personal data: the file goes to the asker's direct messages."""
         try:
             opened = self.client.conversations_open(users=user)
-            channel = opened["channel"]["id"]
+            channel = (opened.get("channel") or {}).get("id")
+            if not channel:
+                raise LookupError("conversations.open gave no channel")
             self.client.files_upload_v2(channel=channel, content=content, filename=filename, title=title)
             return f"The full answer is in your direct messages as `{filename}`."
-        except SlackApiError as exc:
-            log.warning("file upload failed: %s", exc.response.get("error"))
+        except (SlackApiError, LookupError) as exc:
+            log.warning("file upload failed: %s", exc)
             return "The full answer could not be uploaded as a file; run the command on the CLI for the whole table."
 
     # --- sharing an answer in the channel ----------------------------------------------------

@@ -89,6 +89,7 @@ def build_app(config: Config, secrets: SlackSecrets, mailbot: MailBot | None = N
 class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # socketserver's default backlog of 5 resets a burst of slash commands
 
 
 class _QuietHandler(WSGIRequestHandler):

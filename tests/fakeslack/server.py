@@ -252,6 +252,7 @@ class FakeSlack:
             "chat.delete": self._chat_delete,
             "chat.getPermalink": self._chat_get_permalink,
             "conversations.info": self._conversations_info,
+            "conversations.open": self._conversations_open,
             "users.info": self._users_info,
             "usergroups.users.list": self._usergroups_users_list,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
@@ -833,6 +834,16 @@ class FakeSlack:
         msg = self._stored({"channel": args.get("channel"), "ts": args.get("message_ts")})
         link = f"https://{self.team_domain}.slack.com/archives/{msg.channel}/p{msg.ts.replace('.', '')}"
         return {"ok": True, "channel": msg.channel, "permalink": link}
+
+    def _conversations_open(self, args: dict[str, Any], token_kind: str) -> dict[str, Any]:
+        """Slack's DM opening: `users=U...` (one user) gives that user's `D...` channel."""
+        users = str(args.get("users", "")).split(",")
+        if len(users) != 1 or not users[0]:
+            return {"ok": False, "error": "users_list_not_supplied"}
+        if users[0] not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        chan = self._channel(users[0], allow_name=False)
+        return {"ok": True, "no_op": False, "already_open": False, "channel": {"id": chan.id}}
 
     def _conversations_info(self, args: dict[str, Any], token_kind: str) -> dict[str, Any]:
         chan = self._channel(args.get("channel"), allow_name=False)

@@ -177,3 +177,22 @@ def test_concurrent_commands_share_one_login_within_max_sessions(lab_host):
     assert results == [b"done\n"] * 9
     assert connection.logins == 1
     assert 0.85 <= elapsed < 3  # three waves of three: the cap held, and nothing failed
+
+
+def test_more_commands_than_sshd_sessions_wait_instead_of_failing(lab_host):
+    # sshd allows 10 sessions per connection; a cap above that meets its refusals and must retry
+    # them without closing the connection that carries the other commands.
+    host = lab_host_with(lab_host, max_sessions=14)
+    results: list[bytes] = []
+    with HostConnection(host) as connection:
+
+        def work() -> None:
+            results.append(connection.run(RemoteCommand("t", ("sh", "-c", "sleep 0.5; echo done"))).stdout)
+
+        threads = [threading.Thread(target=work) for _ in range(14)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert results == [b"done\n"] * 14
+    assert connection.logins == 1

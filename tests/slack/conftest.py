@@ -1,0 +1,108 @@
+"""The bot as a real process, serving Slack (the local fake) and tracing on the lab."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import LAB_CONFIG
+from tests.fakeslack import FakeSlack
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def write_config(tmp_path: Path, fake: FakeSlack, slack: dict[str, Any] | None = None, **host: Any) -> Path:
+    document = yaml.safe_load(LAB_CONFIG.read_text())
+    entry = document["hosts"][0]
+    for key in ("key_file", "known_hosts"):
+        entry[key] = str((LAB_CONFIG.parent / entry[key]).resolve())
+    entry.update(host)
+    document["slack"] = {"api_url": fake.api_url, **(slack or {})}
+    document["state"] = {"path": str(tmp_path / "mailbot.db")}
+    path = tmp_path / "mailbot.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+@dataclass
+class BotProcess:
+    process: subprocess.Popen[str]
+    url: str  # HTTP mode: the events URL
+    health: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def stop(self, timeout: float = 15) -> float:
+        """SIGTERM, then wait; returns how long the process took to exit."""
+        started = time.monotonic()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=timeout)
+        return time.monotonic() - started
+
+
+def wait_healthy(url: str, process: subprocess.Popen[str], log: Path, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the bot exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"the bot did not become healthy:\n{log.read_text()}")
+
+
+StartBot = Callable[..., BotProcess]
+
+
+@pytest.fixture
+def start_bot(tmp_path: Path, lab_config: object) -> Iterator[StartBot]:
+    """Start `mailbot serve` against a fake Slack; every process is stopped after the test."""
+    started: list[BotProcess] = []
+
+    def start(fake: FakeSlack, http: bool = True, slack: dict[str, Any] | None = None, **host: Any) -> BotProcess:
+        config = write_config(tmp_path, fake, slack, **host)
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+        env.update(SLACK_BOT_TOKEN=fake.bot_token, MAILBOT_LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")
+        args = [sys.executable, "-m", "bot", "--config", str(config), "serve"]
+        if http:
+            env["SLACK_SIGNING_SECRET"] = fake.signing_secret
+            args += ["--http", "--host", "127.0.0.1", "--port", str(port)]
+        else:
+            env["SLACK_APP_TOKEN"] = fake.app_token
+            args += ["--host", "127.0.0.1", "--health-port", str(port)]
+        log_path = tmp_path / f"bot-{len(started)}.log"
+        log = log_path.open("w")
+        process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+        bot = BotProcess(process, f"http://127.0.0.1:{port}/slack/events", f"http://127.0.0.1:{port}/health", log_path)
+        started.append(bot)
+        wait_healthy(bot.health, process, log_path)
+        return bot
+
+    yield start
+    for bot in started:
+        if bot.process.poll() is None:
+            bot.process.kill()
+            bot.process.wait()
