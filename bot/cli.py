@@ -15,13 +15,13 @@ import os
 import sys
 import urllib.request
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import bot.actions  # noqa: F401  (registers the verbs)
-from bot.actions import render
-from bot.actions.registry import VERBS, Context, VerbArgumentParser
+from bot.actions import changes, render
+from bot.actions.registry import VERBS, Context, Outcome, Verb, VerbArgumentParser
 from bot.config import load_config
-from bot.errors import MailbotError
+from bot.errors import BadInput, MailbotError
 from bot.mailhost.ssh import HostPool
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub = verbs.add_parser(verb.name, help=verb.summary, description=verb.summary)
         verb.configure(sub)
         sub.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+        if verb.changes_things:
+            sub.add_argument("--yes", action="store_true", help="really run it (audited under your user name)")
     serve = verbs.add_parser("serve", help="run the Slack bot (Socket Mode unless --http)")
     serve.add_argument("--http", action="store_true", help="HTTP mode: signed requests at /slack/events")
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on in HTTP mode (default 0.0.0.0)")  # noqa: S104
@@ -82,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         request = verb.validate(args)
         config = load_config(args.config)
         context = Context(config=config, pool=pool, requester=_operator())
-        outcome = verb.run(request, context)
+        outcome = _change(verb, request, args, context) if verb.changes_things else _read(verb, request, context)
         if args.json:
             print(json.dumps(outcome.to_json(), indent=2, ensure_ascii=False))
         else:
@@ -104,6 +106,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     finally:
         pool.close()
+
+
+def _read(verb: Verb, request: Any, context: Context) -> Outcome:
+    assert verb.run is not None
+    return verb.run(request, context)
+
+
+def _change(verb: Verb, request: Any, args: argparse.Namespace, context: Context) -> Outcome:
+    """A change from a terminal: the operator's --yes is the confirmation, audited under their name."""
+    reason = changes.check_reason(verb, getattr(args, "reason", None), context)
+    if not args.yes:
+        raise BadInput(f"`mailbot {verb.name}` changes the mail system; add --yes to run it (it is audited).")
+    change = changes.propose(verb, request, reason, "cli", context)
+    if not context.state.requests.decide(change.id, context.requester, approve=True):
+        raise MailbotError(f"Request {change.id} could not be approved: {changes.why_undecided(change)}")
+    return changes.carry_out(verb, change.id, context.requester, context)
 
 
 def _operator() -> str:

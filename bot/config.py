@@ -64,7 +64,8 @@ class SlackConfig:
 class ApprovalsConfig:
     approvers: tuple[str, ...] = ()
     approver_group: str | None = None
-    expiry_minutes: int = 15
+    expiry_minutes: float = 15
+    require_reason: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,8 @@ def parse_config(document: Any, path: Path) -> Config:
         approvals=ApprovalsConfig(
             approvers=approvals.strings("approvers"),
             approver_group=approvals.optional_string("approver_group"),
-            expiry_minutes=approvals.number("expiry_minutes", 15, int),
+            expiry_minutes=approvals.number("expiry_minutes", 15.0, float),
+            require_reason=approvals.strings("require_reason"),
         ),
         policies=policies,
         state_path=_resolve(base, state.string("path", "mailbot.db")),

@@ -163,3 +163,27 @@ def test_a_missing_config_is_one_sentence(tmp_path):
         run.stderr.strip()
         == f"mailbot: Cannot read the configuration file {tmp_path / 'absent.yaml'}: No such file or directory."
     )
+
+
+def test_a_change_needs_yes_and_is_audited_under_the_operator(lab_config, tmp_path):
+    config = config_with(tmp_path)
+    refused = mailbot("--config", str(config), "flush")
+    assert refused.returncode == 2 and "add --yes" in refused.stderr
+    done = mailbot("--config", str(config), "flush", "--yes", "--reason", "INC-7", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["command"] == "sudo -n /usr/sbin/postqueue -f" and result["exit_status"] == 0
+    records = json.loads(mailbot("--config", str(config), "audit", "--json").stdout)["records"]
+    import getpass
+
+    assert [(r["event"], r["user"]) for r in records] == [
+        (e, getpass.getuser()) for e in ("requested", "approved", "ran")
+    ]
+    assert records[0]["detail"] == "INC-7"
+    assert mailbot("--config", str(config), "audit", "--verify").returncode == 0
+
+
+def test_flushing_a_message_that_is_not_queued_says_so(lab_config, tmp_path):
+    run = mailbot("--config", str(config_with(tmp_path)), "flush", "ABCDEF12345", "--yes")
+    assert run.returncode == 1
+    assert "There is no message ABCDEF12345 in the queue of lab" in run.stderr

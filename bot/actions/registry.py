@@ -13,7 +13,10 @@ from typing import Any, NoReturn, Protocol
 
 from bot.config import Config
 from bot.errors import BadInput
-from bot.mailhost.ssh import HostPool
+from bot.mailhost.commands import RemoteCommand
+from bot.mailhost.ssh import CommandResult, HostPool
+from bot.state import State, open_state
+from bot.state.requests import ChangeRequest
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,8 @@ class Outcome(Protocol):
     The CLI prints the sections as text, the Slack adapter as blocks; both read the same ones.
     """
 
-    exit_code: int
+    @property
+    def exit_code(self) -> int: ...
 
     def headline(self) -> str: ...
 
@@ -66,20 +70,47 @@ class Context:
     pool: HostPool
     requester: str
     progress: Callable[[str], None] = field(default=_ignore_progress)
+    _state: State | None = None
+
+    @property
+    def state(self) -> State:
+        """The approvals and audit database, opened on first use."""
+        if self._state is None:
+            self._state = open_state(self.config.state_path)
+        return self._state
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a change would do, worked out just before anyone decides: shown on the card, stored, run."""
+
+    host: str
+    command: RemoteCommand
+    preview: str
+    summary: str
+    arguments: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Verb:
     """A verb: `configure` declares its arguments, `validate` turns them into a typed request
-    (raising `BadInput` before anything else happens), `run` does the work."""
+    (raising `BadInput` before anything else happens), then either `run` does the work (a
+    read verb), or `plan` says what a change would run and `report` reads the host after the
+    approved command ran (a change, which only `bot.actions.changes` carries out)."""
 
     name: str
     summary: str
     policy: str
     configure: Callable[[argparse.ArgumentParser], None]
     validate: Callable[[argparse.Namespace], Any]
-    run: Callable[[Any, Context], Outcome]
+    run: Callable[[Any, Context], Outcome] | None = None
+    plan: Callable[[Any, Context], Plan] | None = None
+    report: Callable[[ChangeRequest, CommandResult, Context], list[Section]] | None = None
     cli_only: bool = False
+
+    @property
+    def changes_things(self) -> bool:
+        return self.plan is not None
 
 
 VERBS: dict[str, Verb] = {}

@@ -112,6 +112,10 @@ def queue_text() -> RemoteCommand:
     return RemoteCommand("queue_text", (POSTQUEUE, "-p"))
 
 
+def flush_queue() -> RemoteCommand:
+    return RemoteCommand("flush_queue", ("sudo", "-n", POSTQUEUE, "-f"))
+
+
 def flush_message(queue_id: QueueId) -> RemoteCommand:
     return RemoteCommand("flush_message", ("sudo", "-n", POSTQUEUE, "-i", queue_id.value))
 

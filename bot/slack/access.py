@@ -34,10 +34,13 @@ class AccessPolicy:
                 return f"Sorry, you are not on the list of people who may use `/mail {verb}`; ask a mail admin."
         return None
 
+    def is_member(self, group: str, user: str) -> bool:
+        return user in self._members(group)
+
     def _admits(self, rule: AccessRule, user: str) -> bool:
         if user in rule.users:
             return True
-        return any(user in self._members(group) for group in rule.groups)
+        return any(self.is_member(group, user) for group in rule.groups)
 
     def _members(self, group: str) -> frozenset[str]:
         now = time.monotonic()

@@ -8,11 +8,13 @@ whole text goes to a file instead: nothing is ever silently cut.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from bot.actions import render
 from bot.actions.registry import Outcome
+from bot.state.requests import ChangeRequest
 
 SECTION_LIMIT = 3000
 MAX_BLOCKS = 50
@@ -121,9 +123,10 @@ def answer(outcome: Outcome, command: str, seconds: float, share_id: str | None,
     return SlackAnswer(text=headline, blocks=[*summary, section(note), *tail], full_text=render.as_text(outcome))
 
 
-def notice(text: str) -> dict[str, Any]:
-    """A one-sentence answer: an error, a refusal, a usage hint."""
-    return {"text": text, "blocks": [section(escape(text))]}
+def notice(text: str, markup: bool = False) -> dict[str, Any]:
+    """A one-sentence answer: an error, a refusal, a usage hint. `markup` keeps the bot's own
+    mentions and dates (`<@U…>`, `<!date…>`) live; anything that holds user text is escaped."""
+    return {"text": text, "blocks": [section(text if markup else escape(text))]}
 
 
 def working(command: str) -> dict[str, Any]:
@@ -135,3 +138,57 @@ def still_working(command: str, seconds: float, progress: str | None) -> dict[st
     detail = f" {escape(progress)}" if progress else ""
     text = f":hourglass_flowing_sand: Still working on `{escape(command)}` ({seconds:.0f} s).{detail}"
     return {"text": f"Still working on {command}…", "blocks": [context(text)]}
+
+
+APPROVE_ACTION = "mail_approve"
+REJECT_ACTION = "mail_reject"
+
+
+def slack_time(epoch: float) -> str:
+    """A time each reader sees in their own time zone (the fallback is UTC)."""
+    fallback = time.strftime("%H:%M UTC", time.gmtime(epoch))
+    return f"<!date^{int(epoch)}^{{time}}|{fallback}>"
+
+
+def change_card(change: ChangeRequest, outcome_line: str | None = None) -> dict[str, Any]:
+    """The approval card: who asks what, where, the exact command, a fresh preview, the expiry.
+
+    With `outcome_line` (decided, ran, expired) the buttons are gone and the line says what happened.
+    """
+    asks = f"<@{change.requester}> asks to {escape(change.summary)}."
+    facts = f"Verb `{change.verb}` · host `{escape(change.host)}` · request `{change.id}`"
+    if change.reason:
+        facts += f"\nReason: {escape(change.reason)}"
+    card: list[Block] = [
+        section(f"*{asks}*\n{facts}"),
+        section("*Command that will run*\n```\n" + escape(change.display)[: SECTION_LIMIT - 40] + "\n```"),
+        section("*Preview, taken when asked*\n```\n" + escape(change.preview)[: SECTION_LIMIT - 40] + "\n```"),
+    ]
+    who = "an approver other than the requester" if change.policy == "approve" else f"<@{change.requester}>"
+    if outcome_line is None:
+        card.append(context(f"Needs {who} to decide before {slack_time(change.expires_at)}."))
+        confirm = change.policy == "confirm"
+        card.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": APPROVE_ACTION,
+                        "style": "primary",
+                        "text": {"type": "plain_text", "text": "Confirm" if confirm else "Approve"},
+                        "value": change.id,
+                    },
+                    {
+                        "type": "button",
+                        "action_id": REJECT_ACTION,
+                        "style": "danger",
+                        "text": {"type": "plain_text", "text": "Cancel" if confirm else "Reject"},
+                        "value": change.id,
+                    },
+                ],
+            }
+        )
+    else:
+        card.append(section(outcome_line))
+    return {"text": f"{change.requester} asks to {change.summary}", "blocks": card}

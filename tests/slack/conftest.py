@@ -27,7 +27,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def write_config(tmp_path: Path, fake: FakeSlack, slack: dict[str, Any] | None = None, **host: Any) -> Path:
+def write_config(
+    tmp_path: Path,
+    fake: FakeSlack,
+    slack: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    **host: Any,
+) -> Path:
     document = yaml.safe_load(LAB_CONFIG.read_text())
     entry = document["hosts"][0]
     for key in ("key_file", "known_hosts"):
@@ -35,6 +41,7 @@ def write_config(tmp_path: Path, fake: FakeSlack, slack: dict[str, Any] | None =
     entry.update(host)
     document["slack"] = {"api_url": fake.api_url, **(slack or {})}
     document["state"] = {"path": str(tmp_path / "mailbot.db")}
+    document.update(extra or {})
     path = tmp_path / "mailbot.yaml"
     path.write_text(yaml.safe_dump(document))
     return path
@@ -81,8 +88,14 @@ def start_bot(tmp_path: Path, lab_config: object) -> Iterator[StartBot]:
     """Start `mailbot serve` against a fake Slack; every process is stopped after the test."""
     started: list[BotProcess] = []
 
-    def start(fake: FakeSlack, http: bool = True, slack: dict[str, Any] | None = None, **host: Any) -> BotProcess:
-        config = write_config(tmp_path, fake, slack, **host)
+    def start(
+        fake: FakeSlack,
+        http: bool = True,
+        slack: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+        **host: Any,
+    ) -> BotProcess:
+        config = write_config(tmp_path, fake, slack, extra, **host)
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
         env.update(SLACK_BOT_TOKEN=fake.bot_token, MAILBOT_LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")

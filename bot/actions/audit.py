@@ -1,0 +1,93 @@
+"""`audit [N] [--verify]`: who asked what, who decided, what ran, what came back."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any
+
+from bot.actions import render
+from bot.actions.registry import Context, Section, Verb, register
+from bot.errors import BadInput, MailbotError
+from bot.state.audit import AuditRecord
+
+DEFAULT_COUNT = 20
+MAX_COUNT = 1000
+
+
+@dataclass(frozen=True)
+class AuditRequest:
+    count: int
+    verify: bool
+
+
+@dataclass
+class AuditReport:
+    records: list[AuditRecord]
+    verified: int | None = None  # how many records the chain check covered
+    exit_code: int = 0
+
+    def headline(self) -> str:
+        if self.verified is not None:
+            return f"The audit chain of {self.verified} record(s) is intact."
+        return f"The last {len(self.records)} audit record(s)."
+
+    def sections(self) -> list[Section]:
+        if not self.records:
+            return []
+        rows = [
+            [
+                str(r.seq),
+                r.at[5:19].replace("T", " "),
+                r.event,
+                render.clip(r.user, 12),
+                r.verb or "",
+                r.request_id or "",
+                "" if r.exit_status is None else str(r.exit_status),
+                r.command or r.detail or "",
+            ]
+            for r in self.records
+        ]
+        return [
+            Section("", render.table(["#", "When (UTC)", "Event", "Who", "Verb", "Request", "Exit", "Command"], rows))
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"records": [r.to_json() for r in self.records], "verified": self.verified}
+
+
+def validate_audit(args: argparse.Namespace) -> AuditRequest:
+    count = DEFAULT_COUNT if args.count is None else args.count
+    if not 1 <= count <= MAX_COUNT:
+        raise BadInput(f"Show between 1 and {MAX_COUNT} records.")
+    return AuditRequest(count, bool(getattr(args, "verify", False)))
+
+
+def run_audit(request: AuditRequest, context: Context) -> AuditReport:
+    audit = context.state.audit
+    if request.verify:
+        broken = audit.verify()
+        if broken is not None:
+            raise MailbotError(
+                f"The audit chain is broken at record {broken.seq} ({broken.at}, {broken.event} by {broken.user}): "
+                "it was edited or removed after it was written."
+            )
+        return AuditReport(records=[], verified=len(audit.records()))
+    return AuditReport(records=audit.records(request.count))
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("count", nargs="?", type=int, metavar="N", help=f"how many records (default {DEFAULT_COUNT})")
+    parser.add_argument("--verify", action="store_true", help="check the hash chain; exit 1 at the first broken record")
+
+
+AUDIT = register(
+    Verb(
+        name="audit",
+        summary="who asked what, who approved, what ran, what came back",
+        policy="read",
+        configure=_configure,
+        validate=validate_audit,
+        run=run_audit,
+    )
+)

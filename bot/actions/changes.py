@@ -1,0 +1,161 @@
+"""The one way a change reaches a mail host: proposed, decided by the right person, run once.
+
+A change verb only says what it would run (`Verb.plan`) and how to read the host afterwards
+(`Verb.report`). This module stores the plan, lets the Slack adapter or the CLI decide it,
+and runs exactly the stored command, auditing each step. Policies (config `policies`, else
+the verb's own): `confirm`, the requester confirms; `approve`, an approver who is not the
+requester approves.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bot.actions.registry import Context, Section, Verb
+from bot.errors import BadInput, MailbotError
+from bot.mailhost.commands import RemoteCommand
+from bot.state.audit import digest
+from bot.state.requests import APPROVED, ChangeRequest, NewRequest
+
+MAX_REASON = 300
+INTERRUPTED_AFTER_SECONDS = 3600
+
+
+def policy_of(verb: Verb, context: Context) -> str:
+    return context.config.policies.get(verb.name, verb.policy)
+
+
+def check_reason(verb: Verb, reason: str | None, context: Context) -> str | None:
+    """The reason or ticket a change carries; required for the verbs the config names."""
+    text = " ".join((reason or "").split())
+    if len(text) > MAX_REASON:
+        raise BadInput(f"The reason is {len(text)} characters long; keep it under {MAX_REASON}.")
+    if not text.isprintable():
+        raise BadInput("The reason holds characters that cannot be shown; type plain text.")
+    if not text and verb.name in context.config.approvals.require_reason:
+        raise BadInput(f'`{verb.name}` needs a reason or ticket number: add --reason "...".')
+    return text or None
+
+
+def propose(verb: Verb, request: Any, reason: str | None, channel: str, context: Context) -> ChangeRequest:
+    """Work out the plan on the host now (the preview is fresh) and store it as a pending request."""
+    assert verb.plan is not None
+    policy = policy_of(verb, context)
+    if policy == "approve" and not (context.config.approvals.approvers or context.config.approvals.approver_group):
+        raise MailbotError(
+            f"`{verb.name}` needs an approver, and none is configured (approvals.approvers); ask a mail admin."
+        )
+    plan = verb.plan(request, context)
+    return context.state.requests.create(
+        NewRequest(
+            verb=verb.name,
+            arguments=plan.arguments,
+            host=plan.host,
+            template=plan.command.template,
+            argv=plan.command.argv,
+            display=plan.command.shell_line(),
+            preview=plan.preview,
+            summary=plan.summary,
+            policy=policy if policy != "read" else "confirm",
+            requester=context.requester,
+            channel=channel,
+            reason=reason,
+            lifetime_seconds=context.config.approvals.expiry_minutes * 60,
+        )
+    )
+
+
+def refusal_to_decide(change: ChangeRequest, user: str, approve: bool, is_approver: bool) -> str | None:
+    """Why `user` may not take this decision, or None. The state itself is checked by the store."""
+    if change.policy == "confirm":
+        if user != change.requester:
+            return "Only the person who asked can confirm or cancel this request."
+        return None
+    if approve and user == change.requester:
+        return "You cannot approve your own request: another approver must."
+    if not is_approver and not (not approve and user == change.requester):
+        return "Only the configured approvers can decide this request."
+    return None
+
+
+def why_undecided(change: ChangeRequest) -> str:
+    """What a click on a request that is no longer pending learns."""
+    if change.state == "expired" or (change.state == "pending" and change.expires_at <= time.time()):
+        return "This request has expired; ask again if it is still needed."
+    who = f" by <@{change.decided_by}>" if change.decided_by else ""
+    words = {"approved": "already approved", "ran": "already approved and run", "failed": "already approved and run"}
+    return f"This request was {words.get(change.state, 'already ' + change.state)}{who}."
+
+
+@dataclass
+class ChangeOutcome:
+    change: ChangeRequest
+    exit_status: int
+    stdout: str
+    stderr: str
+    seconds: float
+    report: list[Section]
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.exit_status == 0 else 1
+
+    def headline(self) -> str:
+        result = "done" if self.exit_status == 0 else f"failed (exit {self.exit_status})"
+        return f"{self.change.summary}: {result} in {self.seconds:.1f} s."
+
+    def sections(self) -> list[Section]:
+        parts = list(self.report)
+        output = "\n".join(part for part in (self.stdout.strip(), self.stderr.strip()) if part)
+        if output:
+            parts.append(Section("What the host printed", output[:3000]))
+        return parts
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "request_id": self.change.id,
+            "verb": self.change.verb,
+            "host": self.change.host,
+            "command": self.change.display,
+            "exit_status": self.exit_status,
+            "seconds": round(self.seconds, 3),
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "report": [{"title": s.title, "body": s.body} for s in self.report],
+        }
+
+
+def carry_out(verb: Verb, change_id: str, user: str, context: Context) -> ChangeOutcome:
+    """Run the stored command of an approved request, once, and audit what came back."""
+    change = context.state.requests.get(change_id)
+    if change is None or change.state != APPROVED:
+        raise MailbotError(f"Request {change_id} is not approved; nothing was run.")
+    host = context.config.host(change.host)
+    command = RemoteCommand(change.template, change.argv)
+    started = time.monotonic()
+    try:
+        result = context.pool.connection(host).run(command)
+    except MailbotError as failure:
+        context.state.requests.finish(change.id, user, -1, digest(b""), time.monotonic() - started, failure.message)
+        raise
+    seconds = time.monotonic() - started
+    context.state.requests.finish(
+        change.id, user, result.exit_status, digest(result.stdout + result.stderr), seconds, result.stderr_text or None
+    )
+    report = verb.report(change, result, context) if verb.report else []
+    return ChangeOutcome(
+        change=change,
+        exit_status=result.exit_status,
+        stdout=result.stdout.decode("utf-8", "replace"),
+        stderr=result.stderr_text,
+        seconds=seconds,
+        report=report,
+    )
+
+
+def sweep(context: Context) -> tuple[list[ChangeRequest], list[ChangeRequest]]:
+    """Expire pending requests past their time, and fail the runs a stopped bot left behind."""
+    requests = context.state.requests
+    return requests.expire_due(), requests.interrupted(INTERRUPTED_AFTER_SECONDS)

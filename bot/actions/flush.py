@@ -1,0 +1,118 @@
+"""`flush [QUEUE_ID]`: ask Postfix to retry the queue now, or one message (a change: `confirm`).
+
+The preview counts what the retry concerns; the report reads the queue again just after, so
+the answer says what changed (a message delivered once its mailbox has room, or still waiting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+
+from bot.actions import render
+from bot.actions.registry import Context, Plan, Section, Verb, register
+from bot.errors import MailbotError
+from bot.mailhost import commands
+from bot.mailhost.host import MailHost
+from bot.mailhost.postfix_log import summarize_reply
+from bot.mailhost.postqueue import QueueEntry
+from bot.mailhost.ssh import CommandResult
+from bot.mailhost.values import QueueId, parse_queue_id
+from bot.state.requests import ChangeRequest
+
+SETTLE_SECONDS = 1.0  # the queue manager needs a moment to try the retried messages
+
+
+@dataclass(frozen=True)
+class FlushRequest:
+    queue_id: QueueId | None
+    reason: str | None
+
+
+def validate_flush(args: argparse.Namespace) -> FlushRequest:
+    return FlushRequest(parse_queue_id(args.queue_id) if args.queue_id else None, args.reason)
+
+
+def _mta(context: Context) -> MailHost:
+    hosts = context.config.hosts_with_role("mta") or context.config.hosts
+    return MailHost(hosts[0], context.pool.connection(hosts[0]))
+
+
+def describe_queue(entries: list[QueueEntry]) -> str:
+    if not entries:
+        return "The queue is empty."
+    by_queue: dict[str, int] = {}
+    for entry in entries:
+        by_queue[entry.queue_name] = by_queue.get(entry.queue_name, 0) + 1
+    parts = ", ".join(f"{count} {name}" for name, count in sorted(by_queue.items()))
+    total = sum(e.size for e in entries)
+    return f"{len(entries)} message(s) in the queue ({parts}), {render.size(total)}."
+
+
+def describe_entry(entry: QueueEntry) -> str:
+    reasons = sorted({summarize_reply(r.delay_reason) for r in entry.recipients if r.delay_reason})
+    recipients = ", ".join(r.address for r in entry.recipients)
+    return (
+        f"{entry.queue_id} ({entry.queue_name}) from {entry.sender or '<>'} to {recipients}, "
+        f"{render.size(entry.size)}, queued since {render.when(entry.arrival_time)}"
+        + (f": {'; '.join(reasons)}" if reasons else "")
+    )
+
+
+def plan_flush(request: FlushRequest, context: Context) -> Plan:
+    host = _mta(context)
+    entries = host.queue()
+    if request.queue_id is None:
+        deferred = sum(1 for e in entries if e.queue_name == "deferred")
+        return Plan(
+            host=host.name,
+            command=commands.flush_queue(),
+            preview=describe_queue(entries),
+            summary=f"flush the queue of {host.name} ({deferred} deferred message(s) retried)",
+            arguments={},
+        )
+    entry = next((e for e in entries if e.queue_id == request.queue_id.value), None)
+    if entry is None:
+        raise MailbotError(f"There is no message {request.queue_id} in the queue of {host.name}; nothing to flush.")
+    return Plan(
+        host=host.name,
+        command=commands.flush_message(request.queue_id),
+        preview=describe_entry(entry),
+        summary=f"retry message {request.queue_id} on {host.name}",
+        arguments={"queue_id": request.queue_id.value},
+    )
+
+
+def report_flush(change: ChangeRequest, result: CommandResult, context: Context) -> list[Section]:
+    if result.exit_status != 0:
+        return []
+    time.sleep(SETTLE_SECONDS)
+    host = MailHost(context.config.host(change.host), context.pool.connection(context.config.host(change.host)))
+    after = host.queue()
+    lines = [f"Before: {change.preview}", f"After:  {describe_queue(after)}"]
+    queue_id = change.arguments.get("queue_id")
+    if queue_id:
+        still = next((e for e in after if e.queue_id == queue_id), None)
+        lines.append(
+            f"{queue_id} is still queued: {describe_entry(still)}" if still else f"{queue_id} has left the queue."
+        )
+    return [Section("Queue", "\n".join(lines), monospace=False)]
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("queue_id", nargs="?", metavar="QUEUE_ID", help="one message to retry (default: all)")
+    parser.add_argument("--reason", metavar="TEXT", help="why (a ticket number, for the audit)")
+
+
+FLUSH = register(
+    Verb(
+        name="flush",
+        summary="ask Postfix to retry the whole queue now, or one message",
+        policy="confirm",
+        configure=_configure,
+        validate=validate_flush,
+        plan=plan_flush,
+        report=report_flush,
+    )
+)

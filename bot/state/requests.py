@@ -1,0 +1,234 @@
+"""Requests to change the mail system, and their one-way life: pending -> decided -> ran.
+
+Each move is one conditional UPDATE (`WHERE state = 'pending' AND expires_at > now`), so two
+clicks at the same instant, a click after expiry or a payload Slack sends twice find the
+row already moved and do nothing. The command that runs is the one stored here when the
+request was made, never rebuilt from a click.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bot.state.audit import AuditLog
+from bot.state.db import Database
+
+PENDING, APPROVED, REJECTED, EXPIRED, RAN, FAILED = "pending", "approved", "rejected", "expired", "ran", "failed"
+
+
+@dataclass(frozen=True)
+class ChangeRequest:
+    id: str
+    verb: str
+    arguments: dict[str, Any]
+    host: str
+    template: str
+    argv: tuple[str, ...]
+    display: str
+    preview: str
+    summary: str
+    policy: str
+    requester: str
+    channel: str
+    reason: str | None
+    state: str
+    created_at: float
+    expires_at: float
+    decided_by: str | None
+    decided_at: float | None
+    card_channel: str | None
+    card_ts: str | None
+    response_url: str | None
+    exit_status: int | None
+    finished_at: float | None
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    verb: str
+    arguments: dict[str, Any]
+    host: str
+    template: str
+    argv: tuple[str, ...]
+    display: str
+    preview: str
+    summary: str
+    policy: str
+    requester: str
+    channel: str
+    reason: str | None
+    lifetime_seconds: float
+
+
+class RequestStore:
+    def __init__(self, database: Database, audit: AuditLog) -> None:
+        self.database = database
+        self.audit = audit
+
+    def create(self, new: NewRequest) -> ChangeRequest:
+        request_id = "R" + secrets.token_hex(6)
+        now = time.time()
+        with self.database.connect() as connection:
+            connection.execute(
+                "INSERT INTO requests (id, verb, arguments, host, template, argv, display, preview, summary, policy,"
+                " requester, channel, reason, state, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                " ?, ?, ?, ?, ?, ?)",
+                (
+                    request_id,
+                    new.verb,
+                    json.dumps(new.arguments, sort_keys=True),
+                    new.host,
+                    new.template,
+                    json.dumps(list(new.argv)),
+                    new.display,
+                    new.preview,
+                    new.summary,
+                    new.policy,
+                    new.requester,
+                    new.channel,
+                    new.reason,
+                    PENDING,
+                    now,
+                    now + new.lifetime_seconds,
+                ),
+            )
+            self.audit.append(
+                connection,
+                "requested",
+                new.requester,
+                request_id=request_id,
+                verb=new.verb,
+                host=new.host,
+                command=new.display,
+                detail=new.reason,
+            )
+        found = self.get(request_id)
+        assert found is not None
+        return found
+
+    def get(self, request_id: str) -> ChangeRequest | None:
+        with self.database.connect() as connection:
+            row = connection.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
+        return _request(row) if row else None
+
+    def attach_card(self, request_id: str, channel: str, ts: str | None, response_url: str | None = None) -> None:
+        with self.database.connect() as connection:
+            connection.execute(
+                "UPDATE requests SET card_channel = ?, card_ts = ?, response_url = ? WHERE id = ?",
+                (channel, ts, response_url, request_id),
+            )
+
+    def decide(self, request_id: str, user: str, approve: bool) -> bool:
+        """Move a pending, unexpired request to approved or rejected; False if it was not pending."""
+        state, event = (APPROVED, "approved") if approve else (REJECTED, "rejected")
+        now = time.time()
+        with self.database.connect() as connection:
+            moved = connection.execute(
+                "UPDATE requests SET state = ?, decided_by = ?, decided_at = ? "
+                "WHERE id = ? AND state = 'pending' AND expires_at > ?",
+                (state, user, now, request_id, now),
+            ).rowcount
+            if moved:
+                row = connection.execute(
+                    "SELECT verb, host, display FROM requests WHERE id = ?", (request_id,)
+                ).fetchone()
+                self.audit.append(
+                    connection,
+                    event,
+                    user,
+                    request_id=request_id,
+                    verb=row["verb"],
+                    host=row["host"],
+                    command=row["display"],
+                )
+        return bool(moved)
+
+    def finish(
+        self, request_id: str, user: str, exit_status: int, output_digest: str, duration: float, detail: str | None
+    ) -> None:
+        """Record the run of an approved request (only an approved one: a run is never recorded twice)."""
+        with self.database.connect() as connection:
+            moved = connection.execute(
+                "UPDATE requests SET state = ?, exit_status = ?, finished_at = ? WHERE id = ? AND state = 'approved'",
+                (RAN if exit_status == 0 else FAILED, exit_status, time.time(), request_id),
+            ).rowcount
+            if not moved:
+                raise RuntimeError(f"request {request_id} was not approved when its run ended")
+            row = connection.execute("SELECT verb, host, display FROM requests WHERE id = ?", (request_id,)).fetchone()
+            self.audit.append(
+                connection,
+                "ran",
+                user,
+                request_id=request_id,
+                verb=row["verb"],
+                host=row["host"],
+                command=row["display"],
+                exit_status=exit_status,
+                output_digest=output_digest,
+                duration=duration,
+                detail=detail,
+            )
+
+    def expire_due(self) -> list[ChangeRequest]:
+        """Mark every pending request past its expiry; returns them so their cards can be edited."""
+        now = time.time()
+        with self.database.connect() as connection:
+            rows = connection.execute(
+                "SELECT * FROM requests WHERE state = 'pending' AND expires_at <= ?", (now,)
+            ).fetchall()
+            expired = []
+            for row in rows:
+                moved = connection.execute(
+                    "UPDATE requests SET state = 'expired', decided_at = ? WHERE id = ? AND state = 'pending'",
+                    (now, row["id"]),
+                ).rowcount
+                if moved:
+                    self.audit.append(
+                        connection,
+                        "expired",
+                        "mailbot",
+                        request_id=row["id"],
+                        verb=row["verb"],
+                        host=row["host"],
+                        command=row["display"],
+                    )
+                    expired.append(row["id"])
+        return [r for r in (self.get(i) for i in expired) if r is not None]
+
+    def interrupted(self, older_than_seconds: float) -> list[ChangeRequest]:
+        """Approved requests whose run never recorded an end long after approval (the bot stopped
+        mid-run). They are not run again (at most once): they are marked failed for a human to check.
+        """
+        with self.database.connect() as connection:
+            rows = connection.execute(
+                "SELECT * FROM requests WHERE state = 'approved' AND decided_at < ?",
+                (time.time() - older_than_seconds,),
+            ).fetchall()
+            for row in rows:
+                connection.execute(
+                    "UPDATE requests SET state = 'failed', finished_at = ? WHERE id = ? AND state = 'approved'",
+                    (time.time(), row["id"]),
+                )
+                self.audit.append(
+                    connection,
+                    "interrupted",
+                    "mailbot",
+                    request_id=row["id"],
+                    verb=row["verb"],
+                    host=row["host"],
+                    command=row["display"],
+                    detail="the bot stopped before the command's end was recorded; check the host",
+                )
+        return [_request(row) for row in rows]
+
+
+def _request(row: sqlite3.Row) -> ChangeRequest:
+    values = {key: row[key] for key in row.keys()}  # noqa: SIM118  (sqlite3.Row)
+    values["arguments"] = json.loads(values["arguments"])
+    values["argv"] = tuple(json.loads(values["argv"]))
+    return ChangeRequest(**values)

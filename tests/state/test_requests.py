@@ -1,0 +1,125 @@
+"""The request store and the audit chain on a real SQLite file, with real threads."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from bot.state import open_state
+from bot.state.requests import NewRequest
+
+
+def new(lifetime: float = 60) -> NewRequest:
+    return NewRequest(
+        verb="flush",
+        arguments={},
+        host="lab",
+        template="flush_queue",
+        argv=("sudo", "-n", "/usr/sbin/postqueue", "-f"),
+        display="sudo -n /usr/sbin/postqueue -f",
+        preview="3 message(s) in the queue",
+        summary="flush the queue of lab",
+        policy="approve",
+        requester="U1",
+        channel="C1",
+        reason="INC-1",
+        lifetime_seconds=lifetime,
+    )
+
+
+def test_twenty_simultaneous_approvals_let_exactly_one_through(tmp_path):
+    state = open_state(tmp_path / "state.db")
+    change = state.requests.create(new())
+    barrier = threading.Barrier(20)
+    wins: list[bool] = []
+
+    def click(user: str) -> None:
+        barrier.wait()
+        wins.append(state.requests.decide(change.id, user, approve=True))
+
+    threads = [threading.Thread(target=click, args=(f"U{n}",)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(wins) == [False] * 19 + [True]
+    assert [r.event for r in state.audit.records()] == ["requested", "approved"]
+
+
+def test_the_stored_command_is_what_comes_back(tmp_path):
+    state = open_state(tmp_path / "state.db")
+    change = state.requests.create(new())
+    again = state.requests.get(change.id)
+    assert again is not None
+    assert again.argv == ("sudo", "-n", "/usr/sbin/postqueue", "-f")
+    assert (again.state, again.reason, again.requester) == ("pending", "INC-1", "U1")
+
+
+def test_expired_requests_cannot_be_decided_and_are_swept(tmp_path):
+    state = open_state(tmp_path / "state.db")
+    change = state.requests.create(new(lifetime=0.2))
+    time.sleep(0.3)
+    assert state.requests.decide(change.id, "U2", approve=True) is False
+    (swept,) = state.requests.expire_due()
+    assert swept.id == change.id and swept.state == "expired"
+    assert state.requests.expire_due() == []
+
+
+def test_a_run_is_recorded_once_and_only_after_approval(tmp_path):
+    state = open_state(tmp_path / "state.db")
+    change = state.requests.create(new())
+    with pytest.raises(RuntimeError):
+        state.requests.finish(change.id, "U2", 0, "sha256:x", 0.1, None)
+    assert state.requests.decide(change.id, "U2", approve=True)
+    state.requests.finish(change.id, "U2", 0, "sha256:x", 0.1, None)
+    with pytest.raises(RuntimeError):
+        state.requests.finish(change.id, "U2", 0, "sha256:x", 0.1, None)
+    done = state.requests.get(change.id)
+    assert done is not None and done.state == "ran" and done.exit_status == 0
+
+
+def test_a_run_left_unfinished_is_failed_not_repeated(tmp_path):
+    state = open_state(tmp_path / "state.db")
+    change = state.requests.create(new())
+    state.requests.decide(change.id, "U2", approve=True)
+    assert state.requests.interrupted(older_than_seconds=3600) == []  # may still be running
+    (stuck,) = state.requests.interrupted(older_than_seconds=0)
+    assert stuck.id == change.id
+    after = state.requests.get(change.id)
+    assert after is not None and after.state == "failed"
+    assert state.audit.records()[-1].event == "interrupted"
+
+
+def test_the_audit_chain_shows_edits_and_deletions(tmp_path):
+    state = open_state(tmp_path / "state.db")
+    for _ in range(3):
+        change = state.requests.create(new())
+        state.requests.decide(change.id, "U2", approve=False)
+    assert state.audit.verify() is None
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        db.execute("DELETE FROM audit WHERE seq = 3")
+    broken = state.audit.verify()
+    assert broken is not None and broken.seq == 4
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        db.execute("DELETE FROM audit")
+    state.audit.record("requested", "U1")
+    assert state.audit.verify() is None
+
+
+def test_a_locked_database_makes_writers_wait_not_fail(tmp_path):
+    state = open_state(tmp_path / "state.db")
+    change = state.requests.create(new())
+    blocker = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    result: list[bool] = []
+    thread = threading.Thread(target=lambda: result.append(state.requests.decide(change.id, "U2", True)))
+    thread.start()
+    time.sleep(1.0)
+    assert result == []  # waiting for the lock
+    blocker.execute("COMMIT")
+    blocker.close()
+    thread.join(timeout=5)
+    assert result == [True]
