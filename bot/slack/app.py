@@ -408,11 +408,15 @@ class MailBot:
         line = f"{mark} {word} by <@{user}>. Ran in {outcome.seconds:.1f} s, exit {outcome.exit_status}."
         self._update_card(change, line, response_url)
         answer = blocks.answer(outcome, f"/mail {change.verb}", outcome.seconds, None, ephemeral=False)
-        if change.card_ts and change.card_channel:
-            try:
+        try:
+            if change.card_ts and change.card_channel:
                 self.client.chat_postMessage(channel=change.card_channel, thread_ts=change.card_ts, **answer.payload())
-            except SlackApiError as exc:
-                log.warning("could not post the result of %s: %s", change.id, exc.response.get("error"))
+            elif response_url:  # a private confirmation: the result stays private too
+                WebhookClient(response_url, timeout=10).send(
+                    replace_original=False, response_type="ephemeral", **answer.payload()
+                )
+        except (SlackApiError, OSError) as exc:
+            log.warning("could not post the result of %s: %s", change.id, exc)
 
     def _update_card(self, change: ChangeRequest, outcome_line: str, response_url: str | None = None) -> None:
         card = blocks.change_card(change, outcome_line)

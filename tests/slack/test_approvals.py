@@ -206,3 +206,24 @@ def test_the_audit_is_readable_in_slack(fake_slack, start_bot, tmp_path):
     answer = fake_slack.wait_for("response_url", lambda c: "audit record" in str(c.args), timeout=10)
     text = answer_text(fake_slack, answer)
     assert "requested" in text and "sudo -n /usr/sbin/postqueue -f" in text
+
+
+def test_confirm_policy_lets_only_the_requester_confirm_privately(fake_slack, start_bot, tmp_path):
+    bot = start_bot(fake_slack)  # flush's own policy: confirm
+    fake_slack.send_slash_command(bot.url, text="flush", user_id=REQUESTER, channel_id="C123")
+    card = fake_slack.wait_for("response_url", lambda c: "asks to flush" in str(c.args), timeout=20)
+    assert card.args["response_type"] == "ephemeral"
+    assert fake_slack.calls("chat.postMessage") == []  # nothing in the channel
+    buttons = next(b for b in card.args["blocks"] if b["type"] == "actions")["elements"]
+    assert [b["text"]["text"] for b in buttons] == ["Confirm", "Cancel"]
+    request_id = buttons[0]["value"]
+    fake_slack.send_block_action(bot.url, action_id="mail_approve", value=request_id, user_id=APPROVER)
+    fake_slack.wait_for("response_url", lambda c: "Only the person who asked" in str(c.args))
+    fake_slack.send_block_action(bot.url, action_id="mail_approve", value=request_id, user_id=REQUESTER)
+    done = fake_slack.wait_for("response_url", lambda c: "Ran in" in str(c.args), timeout=20)
+    assert done.args["replace_original"] is True
+    assert f"Confirmed by <@{REQUESTER}>" in answer_text(fake_slack, done)
+    result = fake_slack.wait_for("response_url", lambda c: "Before:" in str(c.args), timeout=10)
+    assert result.args["response_type"] == "ephemeral" and "After:" in answer_text(fake_slack, result)
+    (ran,) = ran_records(tmp_path)
+    assert ran["user"] == REQUESTER
