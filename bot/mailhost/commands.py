@@ -12,25 +12,28 @@ import shlex
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from bot.mailhost.values import Address, QueueId
+from bot.mailhost.values import Address, MessageId, QueueId
 
 POSTQUEUE = "/usr/sbin/postqueue"
 POSTCONF = "/usr/sbin/postconf"
 
-# The trace, run on the host in one go (PERFORMANCE.md: filtering on the host costs 1-9 %
-# over its own time, copying logs costs 5-6x). Arguments: the address (validated,
-# lower-case), the oldest time of interest (epoch seconds, 0 for all), then the configured
-# log paths; each log's rotated siblings (`.1`, `.2.gz`, `-YYYYMMDD[.gz]`) are found here.
-# Pass 1: the lines that name `<address>` (one fixed string, case-insensitive, LC_ALL=C so
-# no line is dropped for invalid UTF-8). Their queue ids go to a file (an argument would
-# hit the 128 kB limit). Pass 2: every line of those queue ids, joined with an awk hash.
+# The log search, run on the host in one go (PERFORMANCE.md: filtering on the host costs
+# 1-9 % over its own time, copying logs costs 5-6x). Arguments: how to match (`anycase` or
+# `exact`), the needle (a fixed string built from a validated value: `<address>` for a
+# trace, a queue id or `message-id=<...>` for one message), the oldest time of interest
+# (epoch seconds, 0 for all), then the configured log paths; each log's rotated siblings
+# (`.1`, `.2.gz`, `-YYYYMMDD[.gz]`) are found here.
+# Pass 1: the lines holding the needle (one fixed string, LC_ALL=C so no line is dropped
+# for invalid UTF-8). Their queue ids go to a file (an argument would hit the 128 kB
+# limit). Pass 2: every line of those queue ids, joined with an awk hash.
 # Lines of pass 1 without a queue id (NOQUEUE and postscreen rejects) are printed as they are.
 # Markers starting with `#mailbot ` tell the bot each file's mtime (for the year of
 # classic syslog stamps) and the host's clock and offset.
 TRACE_SCRIPT = r"""
 set -u
 export LC_ALL=C
-addr=$1; since=$2; shift 2
+case $1 in anycase) case_flag=-i ;; *) case_flag= ;; esac
+needle=$2; since=$3; shift 3
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mailbot-trace.XXXXXX") || exit 70
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 143' HUP INT TERM
@@ -56,7 +59,7 @@ for log do
     [ "$mtime" -lt "$since" ] && continue
     n=$((n + 1))
     printf '%s %s %s\n' "$n" "$mtime" "$f" >> "$tmp/files"
-    inflate "$f" | grep -iF -e "<$addr>" > "$tmp/hits.$n"
+    inflate "$f" | grep $case_flag -F -e "$needle" > "$tmp/hits.$n"
   done
   [ "$found" = 1 ] || printf '#mailbot missing %s\n' "$log"
 done
@@ -95,13 +98,24 @@ def _log_paths(maillogs: tuple[str, ...]) -> tuple[str, ...]:
     return maillogs
 
 
-def trace_logs(address: Address, since_epoch: int, maillogs: tuple[str, ...]) -> RemoteCommand:
+def _search_logs(mode: str, needle: str, since_epoch: int, maillogs: tuple[str, ...]) -> RemoteCommand:
     if since_epoch < 0:
         raise ValueError("since_epoch must be >= 0")
     return RemoteCommand(
-        "trace_logs",
-        ("/bin/sh", "-c", TRACE_SCRIPT, "mailbot-trace", address.value, str(since_epoch), *_log_paths(maillogs)),
+        "search_logs",
+        ("/bin/sh", "-c", TRACE_SCRIPT, "mailbot-trace", mode, needle, str(since_epoch), *_log_paths(maillogs)),
     )
+
+
+def trace_logs(address: Address, since_epoch: int, maillogs: tuple[str, ...]) -> RemoteCommand:
+    """Every message naming `<address>` (as from=, to= or orig_to=), any case."""
+    return _search_logs("anycase", f"<{address.value}>", since_epoch, maillogs)
+
+
+def message_logs(message: QueueId | MessageId, maillogs: tuple[str, ...]) -> RemoteCommand:
+    """One message by queue id (its lines, and the hop or notice that names it) or by Message-ID."""
+    needle = f"message-id=<{message.value}>" if isinstance(message, MessageId) else message.value
+    return _search_logs("exact", needle, 0, maillogs)
 
 
 def queue_json() -> RemoteCommand:

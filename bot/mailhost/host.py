@@ -15,11 +15,12 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from bot.config import HostConfig
 from bot.errors import RemoteCommandFailed
 from bot.mailhost import commands
+from bot.mailhost.commands import RemoteCommand
 from bot.mailhost.mail_flow import MailFlow, assemble
 from bot.mailhost.postfix_log import LogLine, parse_line
 from bot.mailhost.postqueue import QueueEntry, QueueFormatError, parse_postqueue_json, parse_postqueue_text
 from bot.mailhost.ssh import CommandResult, HostConnection
-from bot.mailhost.values import Address
+from bot.mailhost.values import Address, MessageId, QueueId
 
 _HOST_MARKER = re.compile(r"#mailbot host now=(?P<now>\d+) tz=(?P<tz>[+-]\d{4})")
 _FILE_MARKER = re.compile(r"#mailbot file mtime=(?P<mtime>\d+) path=(?P<path>.*)")
@@ -58,7 +59,13 @@ class MailHost:
         since_epoch = 0
         if since is not None:
             since_epoch = max(0, int(((now or datetime.now(UTC)) - since).timestamp()))
-        command = commands.trace_logs(address, since_epoch, self.config.maillog)
+        return self._search(commands.trace_logs(address, since_epoch, self.config.maillog), since)
+
+    def message_log(self, message: QueueId | MessageId) -> HostLog:
+        """Every line of one message: by queue id (with the hop or notice that names it) or Message-ID."""
+        return self._search(commands.message_logs(message, self.config.maillog), None)
+
+    def _search(self, command: RemoteCommand, since: timedelta | None) -> HostLog:
         with self.connection.open(command) as stream:
             reader = _TraceReader(self.name)
             lines = list(reader.read(stream.lines()))

@@ -108,3 +108,25 @@ def parse_duration(text: str) -> timedelta:
     if duration > MAX_DURATION:
         raise BadInput(f"{candidate} reaches back more than 400 days; logs are not kept that long.")
     return duration
+
+
+@dataclass(frozen=True)
+class MessageId:
+    """A Message-ID header value, without its angle brackets."""
+
+    value: str
+
+    def __str__(self) -> str:
+        return f"<{self.value}>"
+
+
+_MESSAGE_ID = re.compile(r"[!-;=?-~]{1,250}")  # printable ASCII without space, < and >
+
+
+def parse_message_id(text: str) -> MessageId:
+    candidate = text.strip()
+    if candidate.startswith("<") and candidate.endswith(">"):
+        candidate = candidate[1:-1]
+    if not _MESSAGE_ID.fullmatch(candidate) or candidate.startswith("-"):
+        raise BadInput(f"{_describe(text)} is neither a queue id nor a Message-ID (like <20261128.1234@example.org>).")
+    return MessageId(candidate)

@@ -29,8 +29,8 @@ def test_trace_command_carries_the_address_as_one_argument():
     argv = shlex.split(command.shell_line())
     assert argv[:2] == ["/bin/sh", "-c"]
     assert argv[2] == commands.TRACE_SCRIPT
-    assert argv[3:] == ["mailbot-trace", "john@lab.test", "0", "/var/log/mail.log"]
-    assert str(command) == "/bin/sh -c <trace script> mailbot-trace john@lab.test 0 /var/log/mail.log"
+    assert argv[3:] == ["mailbot-trace", "anycase", "<john@lab.test>", "0", "/var/log/mail.log"]
+    assert str(command) == "/bin/sh -c <trace script> mailbot-trace anycase '<john@lab.test>' 0 /var/log/mail.log"
 
 
 def test_templates_refuse_values_that_were_not_validated():
