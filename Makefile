@@ -1,7 +1,7 @@
 # mailbot: the two commands of the README, and their parts.
 #   make run    installs the bot in .venv, starts the lab (a real Postfix + Cyrus + OpenSSH on
 #               loopback, needs root), sends it mail, and runs the bot against it
-#   make test   the same set-up, then lint, type checks and the whole test suite
+#   make test   the same set-up and the Docker image, then lint, type checks and the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -31,9 +31,15 @@ lint: install
 	$(BIN)/ruff format --check bot tests
 	$(BIN)/mypy
 
-test: install traffic lint
+test: install traffic image lint
 	$(BIN)/pytest -q
 
 # Refresh the parser fixtures from what the lab really printed.
 fixtures: traffic
 	bash lab/capture-fixtures.sh
+
+# The Docker image (localhost/mailbot:latest) built with podman from a locally made Debian base, no
+# registry needed, and the Dockerfile linted with hadolint; needs root. Tested by tests/image.
+.PHONY: image
+image:
+	bash .ci/image

@@ -159,7 +159,9 @@ def parse_config(document: Any, path: Path) -> Config:
             require_reason=approvals.strings("require_reason"),
         ),
         policies=policies,
-        state_path=_resolve(base, state.string("path", "mailbot.db")),
+        # No path given: the working folder (a container's writable /var/lib/mailbot), not the
+        # config's folder, which is often a read-only mount.
+        state_path=_resolve(base, state.string("path")) if state.raw.get("path") else Path("mailbot.db").resolve(),
         domains={k.lower(): v.lower() for k, v in reader.mapping("domains").items()},
     )
 

@@ -23,7 +23,9 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path):
     assert host.maillog == ("/var/log/mail.log", "/var/log/mail.err")
     assert host.port == 22
     assert host.roles == frozenset({"mta", "store"})
-    assert config.state_path == tmp_path.resolve() / "mailbot.db"
+    assert config.state_path == Path("mailbot.db").resolve()  # the working folder by default
+    with_state = parse_config({"hosts": [HOST], "state": {"path": "state/bot.db"}}, tmp_path / "mailbot.yaml")
+    assert with_state.state_path == tmp_path.resolve() / "state/bot.db"
 
 
 def test_one_log_path_may_be_a_plain_string(tmp_path):
