@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install lab traffic run lint test fixtures
+.PHONY: install lab traffic run lint test fixtures bench
 
 $(BIN)/mailbot: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,12 +27,17 @@ run: install traffic
 	$(BIN)/mailbot trace full@lab.test
 
 lint: install
-	$(BIN)/ruff check bot tests
-	$(BIN)/ruff format --check bot tests
+	$(BIN)/ruff check bot tests bench
+	$(BIN)/ruff format --check bot tests bench
 	$(BIN)/mypy
 
 test: install traffic image lint
 	$(BIN)/pytest -q
+	$(BIN)/python bench/queue_summary.py --count 2000 --runs 1
+
+# The benchmarks at full size (figures quoted in the README).
+bench: install
+	$(BIN)/python bench/queue_summary.py
 
 # Refresh the parser fixtures from what the lab really printed.
 fixtures: traffic

@@ -27,6 +27,10 @@ def when(stamp: datetime | None) -> str:
     return stamp.strftime("%m-%d %H:%M") if stamp else ""
 
 
+def when_seconds(stamp: datetime | None) -> str:
+    return stamp.strftime("%m-%d %H:%M:%S") if stamp else ""
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int = TEXT_WIDTH) -> str:
     """A plain table whose last column is clipped so that no line passes `width`."""
     if not rows:

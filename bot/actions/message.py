@@ -1,0 +1,185 @@
+"""`message QUEUE_ID|MESSAGE_ID`: one message's whole journey, across every mta host.
+
+A queue id finds its own lines, and the line of the hop before it (`queued as QID`) or of
+the message a notice is about; a Message-ID finds every hop at once (cleanup logs it on
+each). Each `queued as NEXT` or notice id found is then searched for in turn, on every
+host, so a mail is followed from the edge relay to its delivery in the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.actions import mail, render
+from bot.actions.mail import HostFailure
+from bot.actions.registry import Context, Section, Verb, register
+from bot.errors import MailbotError
+from bot.mailhost.host import HostLog, MailHost
+from bot.mailhost.mail_flow import Message
+from bot.mailhost.postfix_log import DeliveryEvent, LogLine, parse_event, summarize_reply
+from bot.mailhost.values import MessageId, QueueId, is_queue_id, parse_message_id, parse_queue_id
+
+MAX_ROUNDS = 6  # hops followed: edge -> filter -> backend -> notice... is never this deep
+
+
+@dataclass
+class Journey:
+    query: QueueId | MessageId
+    hosts: tuple[str, ...]
+    hops: list[Message] = field(default_factory=list)
+    failures: list[HostFailure] = field(default_factory=list)
+    exit_code: int = 0
+
+    def headline(self) -> str:
+        if not self.hops:
+            return f"No trace of {self.query} in the logs of {', '.join(self.hosts)}."
+        chain = " -> ".join(f"{m.host}:{m.queue_id}" for m in self.hops)
+        return f"Message {self.query} ({chain}): {self.where_now()}"
+
+    def where_now(self) -> str:
+        """Where the mail is now: the last attempt per recipient on each hop that did not hand it on."""
+        notices = {n.queue_id for m in self.hops for n in m.notices}
+        states: list[str] = []
+        for message in self.hops:
+            if any(d.next_queue_id for d in message.deliveries):
+                continue  # handed to the next hop, which tells the rest
+            label = "notice to " if message.queue_id in notices else ""
+            finals = message.final_attempts()
+            states += [f"{label}{recipient}: {_state_words(a, message)}" for recipient, a in finals.items()]
+            if not finals:
+                state = "removed from the queue" if message.removed else "in the queue, not tried yet"
+                states.append(f"{message.queue_id} on {message.host}: {state}")
+        return "; ".join(states) + "." if states else "no delivery attempt logged."
+
+    def sections(self) -> list[Section]:
+        parts: list[Section] = []
+        if self.failures:
+            parts.append(
+                Section("Hosts that did not answer", "\n".join(f"{f.host}: {f.error}" for f in self.failures), False)
+            )
+        if self.hops:
+            several = len(self.hosts) > 1
+            rows = [
+                [render.when_seconds(line.at)]
+                + ([render.clip(message.host, 10)] if several else [])
+                + [message.queue_id, line.daemon, describe(line)]
+                for message in self.hops
+                for line in message.lines
+            ]
+            rows.sort(key=lambda row: row[0])
+            headers = ["When"] + (["Host"] if several else []) + ["Queue id", "Daemon", "What"]
+            parts.append(Section("Timeline", render.table(headers, rows)))
+        return parts
+
+    def to_json(self) -> dict[str, Any]:
+        origins = mail.origins(self.hops)
+        return {
+            "query": str(self.query),
+            "hosts": list(self.hosts),
+            "hops": [mail.message_json(m, origins.get(m.queue_id)) for m in self.hops],
+            "timeline": [
+                {
+                    "at": render.iso(line.at),
+                    "host": m.host,
+                    "queue_id": m.queue_id,
+                    "program": line.program,
+                    "text": line.text,
+                }
+                for m in self.hops
+                for line in m.lines
+            ],
+            "where": self.where_now() if self.hops else None,
+            "errors": [{"host": f.host, "error": f.error} for f in self.failures],
+        }
+
+
+def describe(line: LogLine) -> str:
+    """A log line in few words: a delivery attempt's outcome first, the rest as Postfix wrote it."""
+    event = parse_event(line)
+    if isinstance(event, DeliveryEvent):
+        gist = summarize_reply(event.response)
+        alias = f" (for {event.orig_recipient})" if event.orig_recipient else ""
+        return f"{event.status} to {event.recipient}{alias} via {mail.short_relay(event.relay)}: {gist}"
+    return line.text
+
+
+def _state_words(attempt: Any, message: Message) -> str:
+    if attempt.status == "sent":
+        where = f" in {attempt.folder}, UID {attempt.imap_uid}" if attempt.imap_uid is not None else ""
+        return f"delivered by {message.host}{where} ({summarize_reply(attempt.response)[:60]})"
+    if attempt.status == "deferred":
+        return f"deferred on {message.host}: {summarize_reply(attempt.response)}"
+    notice = next((n.queue_id for n in message.notices if n.kind.endswith("non-delivery")), None)
+    return f"{attempt.status} on {message.host}: {summarize_reply(attempt.response)}" + (
+        f" (notice {notice})" if notice else ""
+    )
+
+
+@dataclass(frozen=True)
+class MessageRequest:
+    query: QueueId | MessageId
+
+
+def validate_message(args: argparse.Namespace) -> MessageRequest:
+    text = str(args.id).strip()
+    return MessageRequest(parse_queue_id(text) if is_queue_id(text) else parse_message_id(text))
+
+
+def run_message(request: MessageRequest, context: Context) -> Journey:
+    hosts = mail.mta_hosts(context)
+    journey = Journey(request.query, tuple(h.name for h in hosts))
+    context.progress(f"Following {request.query} through {', '.join(journey.hosts)}…")
+    found: dict[tuple[str, str, str], Message] = {}  # (host, queue id, first seen) -> message
+    wanted: set[str] = {request.query.value} if isinstance(request.query, QueueId) else set()
+    searched: set[str] = set()
+    needles: list[QueueId | MessageId] = [request.query]
+    for _ in range(MAX_ROUNDS):
+        if not needles:
+            break
+
+        def ask(host: MailHost, needles: list[QueueId | MessageId] = needles) -> list[HostLog]:
+            return [host.message_log(needle) for needle in needles]
+
+        answers, failures = mail.ask_each_host(hosts, ask)
+        journey.failures = failures
+        searched.update(n.value for n in needles)
+        for _, logs in answers:
+            for log in logs:
+                for message in log.flow.messages:
+                    if _belongs(message, request.query, wanted):
+                        found[(message.host, message.queue_id, message.first_seen.isoformat())] = message
+        for message in found.values():
+            wanted.add(message.queue_id)
+            wanted.update(d.next_queue_id for d in message.deliveries if d.next_queue_id)
+            wanted.update(n.queue_id for n in message.notices)
+        needles = [QueueId(q) for q in sorted(wanted - searched)]
+    journey.hops = sorted(found.values(), key=lambda m: (m.first_seen, m.host))
+    if journey.failures:
+        journey.exit_code = 1
+    if not journey.hops and journey.failures:
+        raise MailbotError(" ".join(f"{f.host}: {f.error}" for f in journey.failures))
+    return journey
+
+
+def _belongs(message: Message, query: QueueId | MessageId, wanted: set[str]) -> bool:
+    if isinstance(query, MessageId) and message.message_id == query.value:
+        return True
+    return message.queue_id in wanted or any(d.next_queue_id in wanted for d in message.deliveries)
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("id", metavar="QUEUE_ID|MESSAGE_ID", help="a queue id (C5BF3135FAF) or a Message-ID")
+
+
+MESSAGE = register(
+    Verb(
+        name="message",
+        summary="one message's whole journey, by queue id or Message-ID, across every host",
+        policy="read",
+        configure=_configure,
+        validate=validate_message,
+        run=run_message,
+    )
+)

@@ -1,0 +1,81 @@
+"""`queue`: the summary on the lab's real queue, and on third-party listings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.actions import render
+from bot.actions.queue import QueueRequest, age_band, reason_of, summarize, validate_queue
+from bot.errors import BadInput
+from bot.mailhost.postqueue import parse_postqueue_json, parse_postqueue_text
+from bot.mailhost.values import parse_address
+from tests.actions.test_trace_lab import mailbot
+from tests.conftest import FIXTURES, lab_queue
+
+
+def test_reasons_are_grouped_whatever_the_session_id():
+    entries = parse_postqueue_json((FIXTURES / "lab" / "postqueue-j.txt").read_text().splitlines())
+    report = summarize(QueueRequest(None, None), [("lab", entries)], datetime.now(UTC))
+    text = render.as_text(report)
+    assert f"{len(entries):<10}  452 4.2.2 Over quota" in text
+    assert "SESSIONID" not in text
+    assert json.loads(json.dumps(report.to_json()))["by_reason"] == {"452 4.2.2 Over quota": len(entries)}
+
+
+def test_held_and_active_are_counted_and_marked():
+    entries = parse_postqueue_text(
+        (FIXTURES / "corpus" / "kumina-postfix_exporter_showq.txt").read_text(), datetime(2026, 11, 28)
+    )
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    report = summarize(QueueRequest(None, "lerum.se"), [("mx", entries)], now)
+    assert "active" in report.headline()
+    active = sum(1 for e in entries if e.active)
+    assert f"{active} active" in report.headline()
+    listed = report._matching_table()
+    assert any(line.split()[0].endswith("*") for line in listed.splitlines()[2:])
+
+
+def test_age_bands():
+    assert [age_band(s) for s in (60, 2 * 3600, 10 * 3600, 2 * 86400, 5 * 86400)] == [
+        "< 1 h",
+        "1-6 h",
+        "6-24 h",
+        "1-3 days",
+        "> 3 days",
+    ]
+
+
+def test_filters_are_validated():
+    assert validate_queue(argparse.Namespace(target="Full@Lab.Test")).address == parse_address("full@lab.test")
+    assert validate_queue(argparse.Namespace(target="lab.test")).domain == "lab.test"
+    for bad in ("lab", "-x.example", "la b.test", "$(id).test"):
+        with pytest.raises(BadInput):
+            validate_queue(argparse.Namespace(target=bad))
+
+
+def test_queue_on_the_lab_matches_postqueue(lab_config):
+    run = mailbot("queue", "full@lab.test", "--json")
+    assert run.returncode == 0, run.stderr
+    answer = json.loads(run.stdout)
+    truth = lab_queue()
+    assert answer["total"] == len(truth)
+    expected = {e["queue_id"] for e in truth if any(r["address"] == "full@lab.test" for r in e["recipients"])}
+    assert {m["queue_id"] for m in answer["messages"]} == expected
+    assert all(m["reason"] == "452 4.2.2 Over quota" for m in answer["messages"])
+    text = mailbot("queue", "full@lab.test").stdout
+    assert "Mailbox full: ask the user to free space" in text
+    assert max(len(line) for line in text.splitlines()) <= 100
+
+
+def test_reason_of_an_entry_without_reason():
+    (entry,) = parse_postqueue_json(
+        [
+            '{"queue_name": "active", "queue_id": "ABC123DEF", "arrival_time": 1, "message_size": 1, "sender": "", '
+            '"recipients": [{"address": "a@b.example"}]}'
+        ]
+    )
+    assert reason_of(entry) == "being delivered"
