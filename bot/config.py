@@ -40,6 +40,7 @@ class HostConfig:
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
     max_sessions: int = 8
     key_passphrase_env: str | None = None
+    regen_maps: tuple[tuple[str, ...], ...] = ()  # commands that rebuild the Postfix maps, in order
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,21 @@ def _parse_host(host: _Section, base: Path) -> HostConfig:
         max_output_bytes=host.number("max_output_bytes", DEFAULT_MAX_OUTPUT_BYTES, int),
         max_sessions=max(1, host.number("max_sessions", 8, int)),
         key_passphrase_env=host.optional_string("key_passphrase_env"),
+        regen_maps=_commands(host, "regen_maps"),
     )
+
+
+def _commands(host: _Section, key: str) -> tuple[tuple[str, ...], ...]:
+    """A list of commands, each a list of words (never one string: no shell parses them here)."""
+    raw = host.raw.get(key) or []
+    if not isinstance(raw, list) or not all(
+        isinstance(command, list) and command and all(isinstance(word, str) and word for word in command)
+        for command in raw
+    ):
+        raise ConfigError(f"{host.where}: `{key}` must be a list of commands, each a list of words.")
+    if any(not command[0].startswith("/") and command[0] not in ("sudo", "bm-cli") for command in raw):
+        raise ConfigError(f"{host.where}: each command of `{key}` must start with an absolute path (or sudo).")
+    return tuple(tuple(command) for command in raw)
 
 
 def _access_rule(section: _Section) -> AccessRule:

@@ -98,6 +98,7 @@ cat > "$RUN/sudoers.tmp" <<'EOF'
 # Written by lab/up.sh: what the bot's account may run, exact tools by absolute path.
 Defaults:bmsupport !lecture, !syslog
 bmsupport ALL=(root) NOPASSWD: /usr/sbin/postqueue -f, /usr/sbin/postqueue -i *, /usr/sbin/postcat -hq *, /usr/sbin/postsuper -r *
+bmsupport ALL=(root) NOPASSWD: /usr/sbin/postmap hash\:/etc/postfix/lab_virtual_mailboxes, /usr/sbin/postmap hash\:/etc/postfix/lab_virtual_alias, /usr/sbin/postfix reload
 bmsupport ALL=(cyrus) NOPASSWD: /usr/lib/cyrus/bin/unexpunge *, /usr/lib/cyrus/bin/mbpath *
 EOF
 visudo -c -q -f "$RUN/sudoers.tmp" >/dev/null || die "sudoers rules do not validate"
@@ -391,6 +392,11 @@ hosts:
     roles: [mta, store]
     connect_timeout: 5
     command_timeout: 60
+    # BlueMind 4's rebuild, as the lab's admins would run it (BlueMind 5: bm-cli maintenance repair).
+    regen_maps:
+      - [sudo, -n, /usr/sbin/postmap, hash:/etc/postfix/lab_virtual_mailboxes]
+      - [sudo, -n, /usr/sbin/postmap, hash:/etc/postfix/lab_virtual_alias]
+      - [sudo, -n, /usr/sbin/postfix, reload]
 state:
   path: run/mailbot.db
 domains:

@@ -187,3 +187,20 @@ def test_flushing_a_message_that_is_not_queued_says_so(lab_config, tmp_path):
     run = mailbot("--config", str(config_with(tmp_path)), "flush", "ABCDEF12345", "--yes")
     assert run.returncode == 1
     assert "There is no message ABCDEF12345 in the queue of lab" in run.stderr
+
+
+def test_only_one_map_rebuild_at_a_time(lab_config, tmp_path):
+    config = config_with(tmp_path)
+    holder = subprocess.Popen(
+        ["su", "-s", "/bin/sh", "bmsupport", "-c", "cd && exec flock .mailbot-regen-maps.lock sleep 3"]
+    )
+    try:
+        time.sleep(0.5)
+        busy = mailbot("--config", str(config), "regen-maps", "--yes")
+        assert busy.returncode == 1
+        assert "Another map rebuild was running on the host" in busy.stdout
+    finally:
+        holder.wait()
+    done = mailbot("--config", str(config), "regen-maps", "--yes", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["exit_status"] == 0

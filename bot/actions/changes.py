@@ -43,10 +43,6 @@ def propose(verb: Verb, request: Any, reason: str | None, channel: str, context:
     """Work out the plan on the host now (the preview is fresh) and store it as a pending request."""
     assert verb.plan is not None
     policy = policy_of(verb, context)
-    if policy == "approve" and not (context.config.approvals.approvers or context.config.approvals.approver_group):
-        raise MailbotError(
-            f"`{verb.name}` needs an approver, and none is configured (approvals.approvers); ask a mail admin."
-        )
     plan = verb.plan(request, context)
     return context.state.requests.create(
         NewRequest(
@@ -65,6 +61,14 @@ def propose(verb: Verb, request: Any, reason: str | None, channel: str, context:
             lifetime_seconds=context.config.approvals.expiry_minutes * 60,
         )
     )
+
+
+def missing_approvers(verb: Verb, context: Context) -> str | None:
+    """In Slack, an `approve` verb with nobody to approve it is refused before anything is asked."""
+    approvals = context.config.approvals
+    if policy_of(verb, context) == "approve" and not (approvals.approvers or approvals.approver_group):
+        return f"`{verb.name}` needs an approver, and none is configured (approvals.approvers); ask a mail admin."
+    return None
 
 
 def refusal_to_decide(change: ChangeRequest, user: str, approve: bool, is_approver: bool) -> str | None:

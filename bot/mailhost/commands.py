@@ -16,6 +16,7 @@ from bot.mailhost.values import Address, MessageId, QueueId
 
 POSTQUEUE = "/usr/sbin/postqueue"
 POSTCONF = "/usr/sbin/postconf"
+REGEN_LOCK = ".mailbot-regen-maps.lock"  # in the account's home, where sshd starts commands
 
 # The log search, run on the host in one go (PERFORMANCE.md: filtering on the host costs
 # 1-9 % over its own time, copying logs costs 5-6x). Arguments: how to match (`anycase` or
@@ -136,6 +137,15 @@ def flush_message(queue_id: QueueId) -> RemoteCommand:
 
 def postfix_version() -> RemoteCommand:
     return RemoteCommand("postfix_version", (POSTCONF, "-h", "mail_version"))
+
+
+def regen_maps(steps: tuple[tuple[str, ...], ...]) -> RemoteCommand:
+    """The host's map rebuild (operator-configured words, each quoted), one at a time per host:
+    `flock -n` makes a second rebuild started meanwhile, by any bot or admin, fail at once."""
+    if not steps:
+        raise ValueError("no map rebuild command configured")
+    chain = " && ".join(" ".join(shlex.quote(word) for word in step) for step in steps)
+    return RemoteCommand("regen_maps", ("flock", "-n", "-E", "75", REGEN_LOCK, "/bin/sh", "-c", chain))
 
 
 # `check` probes: what each configured log and tool looks like, read-only.

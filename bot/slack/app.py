@@ -185,10 +185,15 @@ class MailBot:
             ack(response_type="ephemeral", **blocks.notice(refusal))
             return
         if verb.changes_things:
+            context = self.context(request.user)
             try:
-                reason = changes.check_reason(verb, getattr(parsed, "reason", None), self.context(request.user))
+                reason = changes.check_reason(verb, getattr(parsed, "reason", None), context)
             except BadInput as refused:
                 ack(response_type="ephemeral", **blocks.notice(refused.message))
+                return
+            nobody = changes.missing_approvers(verb, context)
+            if nobody:
+                ack(response_type="ephemeral", **blocks.notice(nobody))
                 return
             busy = self._submit(lambda: self._propose(verb, parsed, reason, request))
             placeholder = blocks.working(request.line)

@@ -227,3 +227,21 @@ def test_confirm_policy_lets_only_the_requester_confirm_privately(fake_slack, st
     assert result.args["response_type"] == "ephemeral" and "After:" in answer_text(fake_slack, result)
     (ran,) = ran_records(tmp_path)
     assert ran["user"] == REQUESTER
+
+
+def test_a_map_rebuild_runs_only_after_approval(fake_slack, start_bot, tmp_path):
+    maps = Path("/etc/postfix/lab_virtual_mailboxes.db")
+    bot = start_bot(fake_slack, extra={"approvals": {"approvers": [APPROVER]}})
+    before = maps.stat().st_mtime_ns
+    fake_slack.send_slash_command(bot.url, text="regen-maps --reason INC-9", user_id=REQUESTER, channel_id="C123")
+    card = fake_slack.wait_for(
+        "chat.postMessage", lambda c: "rebuild the Postfix maps of lab" in str(c.args), timeout=20
+    )
+    assert "postmap hash:/etc/postfix/lab_virtual_mailboxes" in answer_text(fake_slack, card)
+    time.sleep(1.1)
+    assert maps.stat().st_mtime_ns == before  # asking changed nothing
+    click(fake_slack, bot.url, card, "mail_approve", APPROVER)
+    fake_slack.wait_for("chat.update", lambda c: "Ran in" in str(c.args), timeout=20)
+    assert maps.stat().st_mtime_ns > before
+    (ran,) = ran_records(tmp_path)
+    assert ran["verb"] == "regen-maps" and ran["exit_status"] == 0
