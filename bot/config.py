@@ -22,6 +22,7 @@ LAB_CONFIG = Path(__file__).resolve().parent.parent / "lab" / "mailbot-lab.yaml"
 HOST_ROLES = frozenset({"mta", "store", "bmcli"})
 POLICIES = frozenset({"read", "confirm", "approve"})
 DEFAULT_MAX_OUTPUT_BYTES = 256 * 1024 * 1024
+DEFAULT_BM_CLI = "/usr/bin/bm-cli"  # where BlueMind's package links it
 _Number = TypeVar("_Number", int, float)
 
 
@@ -40,6 +41,9 @@ class HostConfig:
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
     max_sessions: int = 8
     key_passphrase_env: str | None = None
+    bluemind: int | None = None  # 4 (Cyrus) or 5; None: detected on the host
+    bm_cli: str = DEFAULT_BM_CLI
+    retention_days: int = 7  # how long the host keeps expunged mails (cyr_expire -X)
     regen_maps: tuple[tuple[str, ...], ...] = ()  # commands that rebuild the Postfix maps, in order
 
 
@@ -59,6 +63,8 @@ class SlackConfig:
     verb_access: dict[str, AccessRule] = field(default_factory=dict)
     workers: int = 8
     max_pending: int = 64
+    user_limit: tuple[int, float] = (20, 60.0)  # commands per user per window (seconds)
+    channel_limit: tuple[int, float] = (120, 60.0)
 
 
 @dataclass(frozen=True)
@@ -152,6 +158,8 @@ def parse_config(document: Any, path: Path) -> Config:
             },
             workers=max(1, slack.number("workers", 8, int)),
             max_pending=max(1, slack.number("max_pending", 64, int)),
+            user_limit=_rate(slack, "per_user", (20, 60.0)),
+            channel_limit=_rate(slack, "per_channel", (120, 60.0)),
         ),
         approvals=ApprovalsConfig(
             approvers=approvals.strings("approvers"),
@@ -181,6 +189,15 @@ def _parse_host(host: _Section, base: Path) -> HostConfig:
     port = host.number("port", 22, int)
     if not 0 < port < 65536:
         raise ConfigError(f"{host.where}: port {port} is not a TCP port.")
+    bluemind = host.raw.get("bluemind")
+    if bluemind is not None and bluemind not in (4, 5):
+        raise ConfigError(f"{host.where}: `bluemind` is {bluemind!r}; use 4 (Cyrus) or 5, or leave it out.")
+    bm_cli = host.string("bm_cli", DEFAULT_BM_CLI)
+    if not bm_cli.startswith("/") or any(c.isspace() for c in bm_cli):
+        raise ConfigError(f"{host.where}: bm_cli {bm_cli!r} must be an absolute path on the host, without spaces.")
+    retention_days = host.number("retention_days", 7, int)
+    if not 1 <= retention_days <= 3650:
+        raise ConfigError(f"{host.where}: retention_days must be between 1 and 3650.")
     return HostConfig(
         name=host.string("name"),
         address=host.string("address"),
@@ -210,6 +227,21 @@ def _commands(host: _Section, key: str) -> tuple[tuple[str, ...], ...]:
     if any(not command[0].startswith("/") and command[0] not in ("sudo", "bm-cli") for command in raw):
         raise ConfigError(f"{host.where}: each command of `{key}` must start with an absolute path (or sudo).")
     return tuple(tuple(command) for command in raw)
+
+
+def _rate(slack: _Section, key: str, default: tuple[int, float]) -> tuple[int, float]:
+    """`per_user: 20/60s`: at most 20 commands in 60 seconds."""
+    raw = slack.section("rate_limits").raw.get(key)
+    if raw is None:
+        return default
+    count, _, window = str(raw).partition("/")
+    try:
+        limit = (int(count), float(window.rstrip("s") or "60"))
+    except ValueError:
+        raise ConfigError(f"{slack.where}: rate_limits.{key} must look like 20/60s.") from None
+    if limit[0] < 1 or limit[1] <= 0:
+        raise ConfigError(f"{slack.where}: rate_limits.{key} must allow at least 1 command in a positive window.")
+    return limit
 
 
 def _access_rule(section: _Section) -> AccessRule:

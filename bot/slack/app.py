@@ -32,6 +32,7 @@ from bot.errors import BadInput, MailbotError
 from bot.mailhost.ssh import HostPool
 from bot.slack import blocks
 from bot.slack.access import AccessPolicy
+from bot.slack.limits import Limit, RateLimiter
 from bot.slack.text import command_words
 from bot.state import open_state
 from bot.state.requests import ChangeRequest
@@ -114,6 +115,8 @@ class MailBot:
         self.shares = ShareStore()
         self.access = AccessPolicy(config.slack, self._group_members)
         self.state = open_state(config.state_path)
+        self.user_rate = RateLimiter(Limit(*config.slack.user_limit))
+        self.channel_rate = RateLimiter(Limit(*config.slack.channel_limit))
         self._sweeping = threading.Event()
 
     def register(self, app: App) -> None:
@@ -179,7 +182,7 @@ class MailBot:
         if verb is None:
             ack(response_type="ephemeral", **blocks.notice(str(parsed)))
             return
-        refusal = self.access.refusal(verb.name, request.user, request.channel)
+        refusal = self.access.refusal(verb.name, request.user, request.channel) or self._too_fast(request)
         if refusal:
             log.info("refused %s for %s in %s", verb.name, request.user, request.channel)
             ack(response_type="ephemeral", **blocks.notice(refusal))
@@ -201,6 +204,15 @@ class MailBot:
             busy = self._submit(lambda: self._run(verb, parsed, request))
             placeholder = blocks.working(request.line)
         ack(response_type="ephemeral", **(blocks.notice(busy) if busy else placeholder))
+
+    def _too_fast(self, request: SlashCommand) -> str | None:
+        wait = self.user_rate.wait_needed(request.user)
+        if wait:
+            return f"You are sending commands faster than the bot allows; try again in {wait:.0f} s."
+        wait = self.channel_rate.wait_needed(request.channel)
+        if wait:
+            return f"This channel is sending commands faster than the bot allows; try again in {wait:.0f} s."
+        return None
 
     def _submit(self, work: Callable[[], None]) -> str | None:
         """Queue work in the bot's own pool; a sentence for the user when it cannot take more."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -53,6 +54,7 @@ class BotProcess:
     url: str  # HTTP mode: the events URL
     health: str
     log_path: Path
+    fake: FakeSlack
 
     def log(self) -> str:
         return self.log_path.read_text()
@@ -109,7 +111,9 @@ def start_bot(tmp_path: Path, lab_config: object) -> Iterator[StartBot]:
         log_path = tmp_path / f"bot-{len(started)}.log"
         log = log_path.open("w")
         process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
-        bot = BotProcess(process, f"http://127.0.0.1:{port}/slack/events", f"http://127.0.0.1:{port}/health", log_path)
+        bot = BotProcess(
+            process, f"http://127.0.0.1:{port}/slack/events", f"http://127.0.0.1:{port}/health", log_path, fake
+        )
         started.append(bot)
         wait_healthy(bot.health, process, log_path)
         return bot
@@ -119,3 +123,20 @@ def start_bot(tmp_path: Path, lab_config: object) -> Iterator[StartBot]:
         if bot.process.poll() is None:
             bot.process.kill()
             bot.process.wait()
+    for bot in started:
+        assert_no_secret(bot.fake, bot.log(), f"the log of {bot.log_path.name}")
+        for call in bot.fake.calls():
+            assert_no_secret(
+                bot.fake, call.body.decode("utf-8", "replace") + json.dumps(call.args, default=str), call.method
+            )
+
+
+def assert_no_secret(fake: FakeSlack, text: str, where: str) -> None:
+    """Tokens and the signing secret never appear in logs, replies or anything sent to Slack
+    (the Authorization header, which the fake redacts, is the only place a token may travel)."""
+    for name, secret in (
+        ("bot token", fake.bot_token),
+        ("app token", fake.app_token),
+        ("signing secret", fake.signing_secret),
+    ):
+        assert secret not in text, f"the {name} appears in {where}"
