@@ -34,9 +34,11 @@ from bot.errors import (
 from bot.mailhost.commands import RemoteCommand
 
 CHUNK = 256 * 1024
+MAX_LINE = 64 * 1024
 MAX_STDERR = 64 * 1024
 KEEPALIVE_SECONDS = 30
 SESSION_RETRY_SECONDS = 0.2
+KILL_GRACE_SECONDS = 2  # after the time-out's TERM, KILL
 
 
 @dataclass(frozen=True)
@@ -83,14 +85,30 @@ class RemoteStream:
         return bytes(self._stderr)
 
     def lines(self) -> Iterator[bytes]:
-        """Each line of stdout without its newline; the last one even if it has none."""
-        pending = b""
+        """Each line of stdout without its newline; the last one even if it has none.
+
+        A line longer than MAX_LINE (no log line is) is cut there and the rest of it skipped,
+        so memory stays bounded whatever the host prints.
+        """
+        pending = bytearray()
+        skipping = False
         for chunk in self._chunks():
-            pending += chunk
-            *complete, pending = pending.split(b"\n")
-            yield from complete
+            start = 0
+            while (end := chunk.find(b"\n", start)) >= 0:
+                if not skipping:
+                    pending += chunk[start:end]
+                    yield bytes(pending[:MAX_LINE])
+                pending.clear()
+                skipping = False
+                start = end + 1
+            if not skipping:
+                pending += chunk[start:]
+                if len(pending) > MAX_LINE:
+                    yield bytes(pending[:MAX_LINE])
+                    pending.clear()
+                    skipping = True
         if pending:
-            yield pending
+            yield bytes(pending)
         self._finish()
 
     def read_all(self) -> bytes:
@@ -155,6 +173,11 @@ class RemoteStream:
             pass
         self.exit_status = channel.recv_exit_status()
         channel.close()
+        if self.exit_status == -1:  # the channel closed without an exit status: the link broke
+            raise HostUnreachable(
+                self._host.name,
+                f"The connection to {self._host.name} broke before the command ended; it may or may not have run.",
+            )
 
 
 class HostConnection:
@@ -207,7 +230,7 @@ class HostConnection:
             transport = self._connected()
             try:
                 channel = transport.open_session(timeout=self.host.connect_timeout)
-                channel.exec_command(command.shell_line())
+                channel.exec_command(_bounded(command, deadline))
                 return channel
             except (paramiko.SSHException, OSError, EOFError) as exc:
                 time.sleep(SESSION_RETRY_SECONDS)
@@ -246,6 +269,13 @@ class HostConnection:
             self._transport = connect(self.host)
             self.logins += 1
             return self._transport
+
+
+def _bounded(command: RemoteCommand, deadline: float) -> str:
+    """The command line, under the host's own `timeout`: closing our channel at the deadline
+    does not stop a remote process that writes nothing, so the host ends it by itself."""
+    seconds = max(1, int(deadline - time.monotonic()) + 1)
+    return f"timeout -k {KILL_GRACE_SECONDS} {seconds} {command.shell_line()}"
 
 
 def connect(host: HostConfig) -> paramiko.Transport:

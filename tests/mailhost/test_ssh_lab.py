@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ import pytest
 from bot.errors import AuthenticationFailed, CommandTimeout, HostKeyRejected, HostUnreachable, OutputTooLarge
 from bot.mailhost.commands import RemoteCommand
 from bot.mailhost.ssh import HostConnection
-from tests.conftest import lab_host_with
+from tests.conftest import LAB_CONFIG, lab_host_with
 
 
 def lab_fingerprint(host_config) -> str:
@@ -196,3 +197,63 @@ def test_more_commands_than_sshd_sessions_wait_instead_of_failing(lab_host):
             thread.join()
     assert results == [b"done\n"] * 14
     assert connection.logins == 1
+
+
+def remote_sleepers(marker: str) -> list[str]:
+    found = subprocess.run(["pgrep", "-u", "bmsupport", "-f", marker], capture_output=True, text=True, check=False)
+    return found.stdout.split()
+
+
+def test_a_command_past_its_deadline_is_killed_on_the_host(lab_host):
+    host = lab_host_with(lab_host, command_timeout=1.0)
+    with pytest.raises(CommandTimeout), HostConnection(host) as connection:
+        connection.run(RemoteCommand("t", ("sleep", "31.5")))
+    deadline = time.monotonic() + 5
+    while remote_sleepers("sleep 31.5") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert remote_sleepers("sleep 31.5") == []
+
+
+def test_a_connection_cut_in_the_middle_of_a_command(lab_connection):
+    lab_connection.run(RemoteCommand("t", ("true",)))
+
+    def cut() -> None:
+        time.sleep(0.5)
+        subprocess.run(["pkill", "-f", "sshd: bmsupport"], check=False)
+
+    threading.Thread(target=cut).start()
+    started = time.monotonic()
+    with pytest.raises((HostUnreachable, CommandTimeout)) as broken:
+        lab_connection.run(RemoteCommand("t", ("sleep", "5")))
+    assert time.monotonic() - started < 3
+    assert "lab" in broken.value.message
+    assert lab_connection.run(RemoteCommand("t", ("echo", "again"))).stdout == b"again\n"  # a fresh login
+
+
+@pytest.mark.parametrize(
+    "producer",
+    [("head", "-c", "100000000", "/dev/zero"), ("sh", "-c", "yes mail.log line | head -c 100000000")],
+    ids=["one endless line", "short lines"],
+)
+def test_a_hundred_megabytes_of_output_are_cut_with_bounded_memory(lab_host, producer):
+    script = (
+        "import resource, sys\n"
+        "from dataclasses import replace\n"
+        "from bot.config import load_config\n"
+        "from bot.errors import OutputTooLarge\n"
+        "from bot.mailhost.commands import RemoteCommand\n"
+        "from bot.mailhost.ssh import HostConnection\n"
+        f"host = replace(load_config({str(LAB_CONFIG)!r}).hosts[0], max_output_bytes=64 * 1024 * 1024)\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        f"    with HostConnection(host).open(RemoteCommand('t', {producer!r})) as s:\n"
+        "        for _ in s.lines(): pass\n"
+        "except OutputTooLarge as e:\n"
+        "    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "    print('capped', before // 1024, after // 1024)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    word, before_mb, peak_mb = done.stdout.split()
+    assert word == "capped"
+    print(f"\n100 MB of output ({producer[0]}): cut at 64 MB; peak RSS {peak_mb} MB (after imports: {before_mb} MB)")
+    assert int(peak_mb) - int(before_mb) < 32  # streamed: never the whole output in memory
