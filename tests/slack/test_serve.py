@@ -181,3 +181,17 @@ def test_thirty_commands_at_once_on_a_slow_host(fake_slack, start_bot):
         f"\n30 slash commands, 5-second host: ack median {statistics.median(acks) * 1000:.0f} ms, "
         f"worst {max(acks) * 1000:.0f} ms; all answered in {time.monotonic() - started:.1f} s"
     )
+
+
+def test_slack_rate_limits_and_errors_are_survived(fake_slack, start_bot):
+    bot = start_bot(fake_slack, extra={"approvals": {"approvers": ["U456"]}, "policies": {"flush": "approve"}})
+    fake_slack.fail_next("chat.postMessage", status=429, retry_after=1)
+    fake_slack.send_slash_command(bot.url, text="flush", user_id="U123")
+    card = fake_slack.wait_for("chat.postMessage", lambda c: c.ok, timeout=20)
+    refused = [c for c in fake_slack.calls("chat.postMessage") if c.status == 429]
+    assert len(refused) == 1 and card.at - refused[0].at >= 1  # waited for Retry-After, then posted
+    # The response_url answering 500: the answer still arrives, as an ephemeral message.
+    fake_slack.fail_next("response_url", status=500, count=5)
+    fake_slack.send_slash_command(bot.url, text="trace quota2@lab.test", user_id="U123")
+    fallback = fake_slack.wait_for("chat.postEphemeral", lambda c: "Trace of quota2" in str(c.args), timeout=30)
+    assert fallback.args["user"] == "U123" and "Trace of quota2@lab.test" in answer_text(fake_slack, fallback)
