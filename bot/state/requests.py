@@ -22,8 +22,9 @@ PENDING, APPROVED, REJECTED, EXPIRED, RAN, FAILED = "pending", "approved", "reje
 
 
 @dataclass(frozen=True)
-class ChangeRequest:
-    id: str
+class Proposal:
+    """What is asked: the verb, where, the exact command, and what the host looked like."""
+
     verb: str
     arguments: dict[str, Any]
     host: str
@@ -36,6 +37,18 @@ class ChangeRequest:
     requester: str
     channel: str
     reason: str | None
+
+
+@dataclass(frozen=True)
+class NewRequest(Proposal):
+    lifetime_seconds: float
+
+
+@dataclass(frozen=True)
+class ChangeRequest(Proposal):
+    """A stored request and where it stands."""
+
+    id: str
     state: str
     created_at: float
     expires_at: float
@@ -46,23 +59,6 @@ class ChangeRequest:
     response_url: str | None
     exit_status: int | None
     finished_at: float | None
-
-
-@dataclass(frozen=True)
-class NewRequest:
-    verb: str
-    arguments: dict[str, Any]
-    host: str
-    template: str
-    argv: tuple[str, ...]
-    display: str
-    preview: str
-    summary: str
-    policy: str
-    requester: str
-    channel: str
-    reason: str | None
-    lifetime_seconds: float
 
 
 class RequestStore:
