@@ -32,10 +32,10 @@ from bot.errors import BadInput, MailbotError
 from bot.mailhost.ssh import HostPool
 from bot.slack import blocks
 from bot.slack.access import AccessPolicy
+from bot.slack.approvals import ApprovalDesk
 from bot.slack.limits import Limit, RateLimiter
 from bot.slack.text import command_words
 from bot.state import open_state
-from bot.state.requests import ChangeRequest
 
 log = logging.getLogger("mailbot.slack")
 
@@ -43,7 +43,6 @@ RESPONSE_URL_LIFETIME = 29 * 60  # Slack keeps a response_url for 30 minutes
 PROGRESS_AFTER = (5.0, 30.0)  # seconds after which a long job shows it is still working
 SHARE_KEEP_SECONDS = 30 * 60
 SHARE_KEEP_COUNT = 500
-SWEEP_SECONDS = 5.0
 INTERNAL_ERROR = ":warning: Something went wrong on the bot's side; it has been logged. Try again or ask a mail admin."
 
 
@@ -110,20 +109,18 @@ class MailBot:
         self.pool = pool or HostPool()
         self.jobs = ThreadPoolExecutor(max_workers=config.slack.workers, thread_name_prefix="mail-job")
         self._slots = threading.BoundedSemaphore(config.slack.max_pending)
-        self._in_flight = 0
-        self._in_flight_lock = threading.Lock()
         self.shares = ShareStore()
         self.access = AccessPolicy(config.slack, self._group_members)
         self.state = open_state(config.state_path)
         self.user_rate = RateLimiter(Limit(*config.slack.user_limit))
         self.channel_rate = RateLimiter(Limit(*config.slack.channel_limit))
-        self._sweeping = threading.Event()
+        self.approvals = ApprovalDesk(self)
 
     def register(self, app: App) -> None:
         app.command("/mail")(self.on_command)
         app.action(blocks.SHARE_ACTION)(self.on_share)
-        app.action(blocks.APPROVE_ACTION)(self.on_approve)
-        app.action(blocks.REJECT_ACTION)(self.on_reject)
+        app.action(blocks.APPROVE_ACTION)(self.approvals.on_approve)
+        app.action(blocks.REJECT_ACTION)(self.approvals.on_reject)
 
     def context(self, user: str, progress: Callable[[str], None] | None = None) -> Context:
         return Context(
@@ -134,34 +131,9 @@ class MailBot:
             _state=self.state,
         )
 
-    def start_sweeper(self, every_seconds: float = SWEEP_SECONDS) -> None:
-        """Expire requests past their time, now (after a restart) and then regularly."""
-
-        def loop() -> None:
-            while not self._sweeping.is_set():
-                try:
-                    self.sweep()
-                except Exception:
-                    log.exception("sweeping expired requests failed")
-                self._sweeping.wait(every_seconds)
-
-        threading.Thread(target=loop, name="mail-sweeper", daemon=True).start()
-
-    def sweep(self) -> None:
-        expired, interrupted = changes.sweep(self.context("mailbot"))
-        for change in expired:
-            self._update_card(change, f":hourglass: Expired at {blocks.slack_time(change.decided_at or time.time())}.")
-        for change in interrupted:
-            self._update_card(change, ":warning: The bot stopped while this ran; check the host before asking again.")
-
-    @property
-    def in_flight(self) -> int:
-        with self._in_flight_lock:
-            return self._in_flight
-
     def shutdown(self, wait: bool = True) -> None:
         """Stop taking work; with `wait`, let work in flight finish and post its answer."""
-        self._sweeping.set()
+        self.approvals.stop_sweeper()
         self.jobs.shutdown(wait=wait, cancel_futures=not wait)
         self.pool.close()
 
@@ -198,12 +170,10 @@ class MailBot:
             if nobody:
                 ack(response_type="ephemeral", **blocks.notice(nobody))
                 return
-            busy = self._submit(lambda: self._propose(verb, parsed, reason, request))
-            placeholder = blocks.working(request.line)
+            busy = self.submit(lambda: self.approvals.propose(verb, parsed, reason, request))
         else:
-            busy = self._submit(lambda: self._run(verb, parsed, request))
-            placeholder = blocks.working(request.line)
-        ack(response_type="ephemeral", **(blocks.notice(busy) if busy else placeholder))
+            busy = self.submit(lambda: self._run(verb, parsed, request))
+        ack(response_type="ephemeral", **(blocks.notice(busy) if busy else blocks.working(request.line)))
 
     def _too_fast(self, request: SlashCommand) -> str | None:
         wait = self.user_rate.wait_needed(request.user)
@@ -214,7 +184,7 @@ class MailBot:
             return f"This channel is sending commands faster than the bot allows; try again in {wait:.0f} s."
         return None
 
-    def _submit(self, work: Callable[[], None]) -> str | None:
+    def submit(self, work: Callable[[], None]) -> str | None:
         """Queue work in the bot's own pool; a sentence for the user when it cannot take more."""
         if not self._slots.acquire(blocking=False):
             return "The bot is busy with many requests; try again in a minute."
@@ -226,16 +196,12 @@ class MailBot:
         return None
 
     def _guarded(self, work: Callable[[], None]) -> None:
-        with self._in_flight_lock:
-            self._in_flight += 1
         try:
             work()
         except Exception:
             log.exception("a job failed")
         finally:
             self._slots.release()
-            with self._in_flight_lock:
-                self._in_flight -= 1
 
     def _understand(self, request: SlashCommand) -> tuple[Verb | None, Any]:
         """(verb, validated request), or (None, a sentence to answer with)."""
@@ -264,7 +230,7 @@ class MailBot:
             payload = blocks.notice(INTERNAL_ERROR)
         finally:
             progress.finish()
-        self._deliver(command, started, payload)
+        self.deliver(command, started, payload)
         log.info("%s by %s answered in %.2f s", verb.name, command.user, time.monotonic() - started)
 
     def _answer(
@@ -286,7 +252,7 @@ class MailBot:
             payload["blocks"] = [*payload["blocks"][:-2], blocks.context(where), *payload["blocks"][-2:]]
         return payload
 
-    def _deliver(self, command: SlashCommand, started: float, payload: dict[str, Any]) -> None:
+    def deliver(self, command: SlashCommand, started: float, payload: dict[str, Any]) -> None:
         """Replace the placeholder; past the response_url's life, post a new ephemeral message."""
         if command.response_url and time.monotonic() - started < RESPONSE_URL_LIFETIME:
             try:
@@ -325,10 +291,10 @@ class MailBot:
         response_url = str(body.get("response_url", ""))
         stored = self.shares.get(key)
         if stored is None:
-            self._reply(response_url, "This answer is no longer kept; run the command again to share it.")
+            self.reply(response_url, "This answer is no longer kept; run the command again to share it.")
             return
         if stored.user != user:
-            self._reply(response_url, "Only the person who asked can share this answer.")
+            self.reply(response_url, "Only the person who asked can share this answer.")
             return
         shared = [b for b in stored.answer.blocks if b.get("type") != "actions"]
         shared.append(blocks.context(f"Shared by <@{user}>."))
@@ -343,117 +309,9 @@ class MailBot:
                     title=stored.answer.text,
                 )
         except SlackApiError as exc:
-            self._reply(response_url, f"Slack refused to post the answer here ({exc.response.get('error')}).")
+            self.reply(response_url, f"Slack refused to post the answer here ({exc.response.get('error')}).")
 
-    # --- changes: the request, its card, the decision, the run --------------------------------
-
-    def _propose(self, verb: Verb, request: Any, reason: str | None, command: SlashCommand) -> None:
-        started = time.monotonic()
-        try:
-            change = changes.propose(verb, request, reason, command.channel, self.context(command.user))
-        except MailbotError as failure:
-            self._deliver(command, started, blocks.notice(f":warning: {failure.message}"))
-            return
-        card = blocks.change_card(change)
-        if change.policy == "confirm":
-            # Only the requester decides: the card is theirs alone, updated through the command's response_url.
-            self.state.requests.attach_card(change.id, command.channel, None, command.response_url)
-            self._deliver(command, started, card)
-            return
-        try:
-            posted = self.client.chat_postMessage(channel=command.channel, **card)
-        except SlackApiError as exc:
-            error = exc.response.get("error")
-            self._deliver(
-                command, started, blocks.notice(f":warning: The approval card could not be posted ({error}).")
-            )
-            return
-        self.state.requests.attach_card(change.id, str(posted["channel"]), str(posted["ts"]))
-        until = blocks.slack_time(change.expires_at)
-        note = f"Your request `{change.id}` is waiting for an approver in this channel (until {until})."
-        self._deliver(command, started, blocks.notice(note, markup=True))
-
-    def on_approve(self, ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        self._decide(body, approve=True)
-
-    def on_reject(self, ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        self._decide(body, approve=False)
-
-    def _decide(self, body: dict[str, Any], approve: bool) -> None:
-        change_id = str(body.get("actions", [{}])[0].get("value", ""))
-        user = str(body.get("user", {}).get("id", ""))
-        response_url = str(body.get("response_url", ""))
-        change = self.state.requests.get(change_id)
-        verb = VERBS.get(change.verb) if change else None
-        if change is None or verb is None:
-            self._reply(response_url, "This request is unknown to the bot.")
-            return
-        refusal = changes.refusal_to_decide(change, user, approve, self._is_approver(user))
-        if refusal:
-            log.info("%s refused to decide %s: %s", user, change.id, refusal)
-            self._reply(response_url, refusal)
-            return
-        if not self.state.requests.decide(change.id, user, approve):
-            current = self.state.requests.get(change.id) or change
-            self._reply(response_url, changes.why_undecided(current), markup=True)
-            if current.state == "pending":  # expired but not swept yet
-                self.sweep()
-            return
-        change = self.state.requests.get(change.id) or change
-        when = blocks.slack_time(time.time())
-        if not approve:
-            word = "Cancelled" if change.policy == "confirm" else "Rejected"
-            self._update_card(change, f":no_entry_sign: {word} by <@{user}> at {when}.", response_url)
-            return
-        word = "Confirmed" if change.policy == "confirm" else "Approved"
-        self._update_card(change, f":white_check_mark: {word} by <@{user}> at {when}; running…", response_url)
-        busy = self._submit(lambda: self._carry_out(verb, change, user, word, response_url))
-        if busy:  # approved but not run: say so on the card; the request stays approved, never re-run
-            self._update_card(change, f":warning: {word} by <@{user}>, but the bot could not run it: {busy}")
-
-    def _carry_out(self, verb: Verb, change: ChangeRequest, user: str, word: str, response_url: str) -> None:
-        try:
-            outcome = changes.carry_out(verb, change.id, user, self.context(user))
-        except MailbotError as failure:
-            self._update_card(
-                change, f":x: {word} by <@{user}>; the run failed: {blocks.escape(failure.message)}", response_url
-            )
-            return
-        mark = ":white_check_mark:" if outcome.exit_status == 0 else ":x:"
-        line = f"{mark} {word} by <@{user}>. Ran in {outcome.seconds:.1f} s, exit {outcome.exit_status}."
-        self._update_card(change, line, response_url)
-        answer = blocks.answer(outcome, f"/mail {change.verb}", outcome.seconds, None, ephemeral=False)
-        try:
-            if change.card_ts and change.card_channel:
-                self.client.chat_postMessage(channel=change.card_channel, thread_ts=change.card_ts, **answer.payload())
-            elif response_url:  # a private confirmation: the result stays private too
-                WebhookClient(response_url, timeout=10).send(
-                    replace_original=False, response_type="ephemeral", **answer.payload()
-                )
-        except (SlackApiError, OSError) as exc:
-            log.warning("could not post the result of %s: %s", change.id, exc)
-
-    def _update_card(self, change: ChangeRequest, outcome_line: str, response_url: str | None = None) -> None:
-        card = blocks.change_card(change, outcome_line)
-        try:
-            if change.card_ts and change.card_channel:
-                self.client.chat_update(channel=change.card_channel, ts=change.card_ts, **card)
-                return
-            url = response_url or change.response_url
-            if url:
-                WebhookClient(url, timeout=10).send(replace_original=True, response_type="ephemeral", **card)
-        except (SlackApiError, OSError) as exc:
-            log.warning("could not update the card of %s: %s", change.id, exc)
-
-    def _is_approver(self, user: str) -> bool:
-        approvals = self.config.approvals
-        if user in approvals.approvers:
-            return True
-        return bool(approvals.approver_group) and self.access.is_member(str(approvals.approver_group), user)
-
-    def _reply(self, response_url: str, text: str, markup: bool = False) -> None:
+    def reply(self, response_url: str, text: str, markup: bool = False) -> None:
         if response_url:
             WebhookClient(response_url, timeout=10).send(
                 response_type="ephemeral", replace_original=False, **blocks.notice(text, markup)
@@ -492,4 +350,4 @@ class _Progress:
             if self._done:
                 return
             payload = blocks.still_working(self._command.line, time.monotonic() - self._started, self._latest)
-            self._bot._deliver(self._command, self._started, payload)
+            self._bot.deliver(self._command, self._started, payload)

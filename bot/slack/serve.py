@@ -118,7 +118,7 @@ def serve(config: Config, http: bool, host: str, port: int, health_port: int | N
     """Run until SIGTERM or SIGINT; returns the process exit code."""
     secrets = secrets_from_env(http)
     app, mailbot = build_app(config, secrets)
-    mailbot.start_sweeper()
+    mailbot.approvals.start_sweeper()
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -1,0 +1,168 @@
+"""Changes in Slack: the approval card, the decision, the run, the expiry.
+
+`bot.actions.changes` holds the rules (who may decide, what is stored, what runs once);
+this module shows them in Slack: it posts the card (in the channel for `approve`, privately
+for `confirm`), takes the Approve/Reject clicks, runs the stored command in the bot's pool,
+edits the card with the outcome, and sweeps expired requests, also right after a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import Ack
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
+
+from bot.actions import changes
+from bot.actions.registry import VERBS, Verb
+from bot.errors import MailbotError
+from bot.slack import blocks
+from bot.state.requests import ChangeRequest
+
+if TYPE_CHECKING:
+    from bot.slack.app import MailBot, SlashCommand
+
+log = logging.getLogger("mailbot.slack")
+
+SWEEP_SECONDS = 5.0
+
+
+class ApprovalDesk:
+    def __init__(self, bot: MailBot) -> None:
+        self.bot = bot
+        self._stopping = threading.Event()
+
+    def stop_sweeper(self) -> None:
+        self._stopping.set()
+
+    def start_sweeper(self, every_seconds: float = SWEEP_SECONDS) -> None:
+        """Expire requests past their time, now (after a restart) and then regularly."""
+
+        def loop() -> None:
+            while not self._stopping.is_set():
+                try:
+                    self.sweep()
+                except Exception:
+                    log.exception("sweeping expired requests failed")
+                self._stopping.wait(every_seconds)
+
+        threading.Thread(target=loop, name="mail-sweeper", daemon=True).start()
+
+    def sweep(self) -> None:
+        expired, interrupted = changes.sweep(self.bot.context("mailbot"))
+        for change in expired:
+            self._update_card(change, f":hourglass: Expired at {blocks.slack_time(change.decided_at or time.time())}.")
+        for change in interrupted:
+            self._update_card(change, ":warning: The bot stopped while this ran; check the host before asking again.")
+
+    def propose(self, verb: Verb, request: Any, reason: str | None, command: SlashCommand) -> None:
+        started = time.monotonic()
+        try:
+            change = changes.propose(verb, request, reason, command.channel, self.bot.context(command.user))
+        except MailbotError as failure:
+            self.bot.deliver(command, started, blocks.notice(f":warning: {failure.message}"))
+            return
+        card = blocks.change_card(change)
+        if change.policy == "confirm":
+            # Only the requester decides: the card is theirs alone, updated through the command's response_url.
+            self.bot.state.requests.attach_card(change.id, command.channel, None, command.response_url)
+            self.bot.deliver(command, started, card)
+            return
+        try:
+            posted = self.bot.client.chat_postMessage(channel=command.channel, **card)
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            self.bot.deliver(
+                command, started, blocks.notice(f":warning: The approval card could not be posted ({error}).")
+            )
+            return
+        self.bot.state.requests.attach_card(change.id, str(posted["channel"]), str(posted["ts"]))
+        until = blocks.slack_time(change.expires_at)
+        note = f"Your request `{change.id}` is waiting for an approver in this channel (until {until})."
+        self.bot.deliver(command, started, blocks.notice(note, markup=True))
+
+    def on_approve(self, ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        self._decide(body, approve=True)
+
+    def on_reject(self, ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        self._decide(body, approve=False)
+
+    def _decide(self, body: dict[str, Any], approve: bool) -> None:
+        change_id = str(body.get("actions", [{}])[0].get("value", ""))
+        user = str(body.get("user", {}).get("id", ""))
+        response_url = str(body.get("response_url", ""))
+        change = self.bot.state.requests.get(change_id)
+        verb = VERBS.get(change.verb) if change else None
+        if change is None or verb is None:
+            self.bot.reply(response_url, "This request is unknown to the bot.")
+            return
+        refusal = changes.refusal_to_decide(change, user, approve, self._is_approver(user))
+        if refusal:
+            log.info("%s refused to decide %s: %s", user, change.id, refusal)
+            self.bot.reply(response_url, refusal)
+            return
+        if not self.bot.state.requests.decide(change.id, user, approve):
+            current = self.bot.state.requests.get(change.id) or change
+            self.bot.reply(response_url, changes.why_undecided(current), markup=True)
+            if current.state == "pending":  # expired but not swept yet
+                self.sweep()
+            return
+        change = self.bot.state.requests.get(change.id) or change
+        when = blocks.slack_time(time.time())
+        if not approve:
+            word = "Cancelled" if change.policy == "confirm" else "Rejected"
+            self._update_card(change, f":no_entry_sign: {word} by <@{user}> at {when}.", response_url)
+            return
+        word = "Confirmed" if change.policy == "confirm" else "Approved"
+        self._update_card(change, f":white_check_mark: {word} by <@{user}> at {when}; running…", response_url)
+        busy = self.bot.submit(lambda: self._carry_out(verb, change, user, word, response_url))
+        if busy:  # approved but not run: say so on the card; the request stays approved, never re-run
+            self._update_card(change, f":warning: {word} by <@{user}>, but the bot could not run it: {busy}")
+
+    def _carry_out(self, verb: Verb, change: ChangeRequest, user: str, word: str, response_url: str) -> None:
+        try:
+            outcome = changes.carry_out(verb, change.id, user, self.bot.context(user))
+        except MailbotError as failure:
+            self._update_card(
+                change, f":x: {word} by <@{user}>; the run failed: {blocks.escape(failure.message)}", response_url
+            )
+            return
+        mark = ":white_check_mark:" if outcome.exit_status == 0 else ":x:"
+        line = f"{mark} {word} by <@{user}>. Ran in {outcome.seconds:.1f} s, exit {outcome.exit_status}."
+        self._update_card(change, line, response_url)
+        answer = blocks.answer(outcome, f"/mail {change.verb}", outcome.seconds, None, ephemeral=False)
+        try:
+            if change.card_ts and change.card_channel:
+                self.bot.client.chat_postMessage(
+                    channel=change.card_channel, thread_ts=change.card_ts, **answer.payload()
+                )
+            elif response_url:  # a private confirmation: the result stays private too
+                WebhookClient(response_url, timeout=10).send(
+                    replace_original=False, response_type="ephemeral", **answer.payload()
+                )
+        except (SlackApiError, OSError) as exc:
+            log.warning("could not post the result of %s: %s", change.id, exc)
+
+    def _update_card(self, change: ChangeRequest, outcome_line: str, response_url: str | None = None) -> None:
+        card = blocks.change_card(change, outcome_line)
+        try:
+            if change.card_ts and change.card_channel:
+                self.bot.client.chat_update(channel=change.card_channel, ts=change.card_ts, **card)
+                return
+            url = response_url or change.response_url
+            if url:
+                WebhookClient(url, timeout=10).send(replace_original=True, response_type="ephemeral", **card)
+        except (SlackApiError, OSError) as exc:
+            log.warning("could not update the card of %s: %s", change.id, exc)
+
+    def _is_approver(self, user: str) -> bool:
+        approvals = self.bot.config.approvals
+        if user in approvals.approvers:
+            return True
+        return bool(approvals.approver_group) and self.bot.access.is_member(str(approvals.approver_group), user)
