@@ -15,13 +15,15 @@ import os
 import sys
 import urllib.request
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 import bot.actions  # noqa: F401  (registers the verbs)
 from bot.actions import changes, render
 from bot.actions.registry import VERBS, Context, Outcome, Verb, VerbArgumentParser
 from bot.config import load_config
-from bot.errors import BadInput, MailbotError
+from bot.errors import BadInput, ConfigError, MailbotError
+from bot.mailhost import guard
 from bot.mailhost.ssh import HostPool
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -48,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on in HTTP mode (default 0.0.0.0)")  # noqa: S104
     serve.add_argument("--port", type=int, default=3000, help="HTTP mode port (default 3000)")
     serve.add_argument("--health-port", type=int, default=None, help="Socket Mode: serve GET /health on this port")
+    guard = verbs.add_parser("guard", help="the host-side guard: its program and the authorized_keys line")
+    guard.add_argument("--host", metavar="NAME", help="the configured host (default: the first)")
+    guard.add_argument("--mode", choices=("read", "write", "all"), default="all", help="which commands the key may run")
+    guard.add_argument("--path", default="/usr/local/lib/mailbot-guard", help="where the program lives on the host")
+    guard.add_argument("--log", metavar="FILE", help="also log decisions to FILE on the host (besides syslog)")
+    guard.add_argument("--write-program", metavar="FILE", help="write the program to FILE (to copy to the host)")
     health = verbs.add_parser("health", help="exit 0 when a running bot answers its health check")
     health.add_argument("--url", default="http://127.0.0.1:3000/health", help="the bot's health URL")
     return parser
@@ -58,6 +66,25 @@ def _serve(args: argparse.Namespace) -> int:
 
     logging.getLogger().setLevel(os.environ.get("MAILBOT_LOG_LEVEL", "INFO"))
     return serve(load_config(args.config), http=args.http, host=args.host, port=args.port, health_port=args.health_port)
+
+
+def _guard(args: argparse.Namespace) -> int:
+    """Print the authorized_keys line for the host's key; write the guard program if asked."""
+    config = load_config(args.config)
+    host = config.host(args.host) if args.host else config.hosts[0]
+    shapes = guard.shapes_for(host)
+    if args.write_program:
+        Path(args.write_program).write_text(guard.program(shapes))
+        Path(args.write_program).chmod(0o755)
+    public = Path(f"{host.key_file}.pub")
+    try:
+        key = public.read_text()
+    except OSError:
+        raise ConfigError(
+            f"Cannot read {public}: the guard line needs the bot's public key beside its private key."
+        ) from None
+    print(guard.authorized_keys_line(key, args.path, args.mode, args.log))
+    return EXIT_OK
 
 
 def _health(args: argparse.Namespace) -> int:
@@ -80,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.verb == "health":
             return _health(args)
+        if args.verb == "guard":
+            return _guard(args)
         verb = VERBS[args.verb]
         request = verb.validate(args)
         config = load_config(args.config)

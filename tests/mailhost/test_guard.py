@@ -1,0 +1,192 @@
+"""The guard program, generated from the templates, run here as sshd would run it."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.config import parse_config
+from bot.errors import BadInput
+from bot.mailhost import commands, guard
+from bot.mailhost.values import parse_address, parse_message_id, parse_queue_id
+
+HOST = parse_config(
+    {
+        "hosts": [
+            {
+                "name": "mx",
+                "address": "192.0.2.1",
+                "user": "bmsupport",
+                "key_file": "/k",
+                "known_hosts": "/kh",
+                "maillog": ["/var/log/mail.log", "/var/log/mail.err"],
+                "regen_maps": [["sudo", "-n", "/usr/sbin/postmap", "hash:/etc/postfix/vmailbox"]],
+            }
+        ]
+    },
+    Path("/etc/mailbot/mailbot.yaml"),
+).hosts[0]
+SHAPES = guard.shapes_for(HOST)
+
+
+def allowed(command: commands.RemoteCommand, mode: str = "all") -> str | None:
+    argv = list(command.argv)
+    for shape in SHAPES:
+        if (mode == "read" and shape.writes) or (mode == "write" and not shape.writes):
+            continue
+        if shape.matches(argv):
+            return shape.name
+    return None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=st.from_regex(r"[a-zA-Z0-9._%+=~'-]{1,20}@[a-z0-9-]{1,10}\.[a-z]{2,6}", fullmatch=True),
+    since=st.integers(0, 2**33),
+)
+def test_every_trace_the_bot_can_send_is_allowed(text, since):
+    try:
+        address = parse_address(text)
+    except BadInput:
+        return
+    assert allowed(commands.trace_logs(address, since, HOST.maillog), "read") == "trace_logs"
+
+
+@pytest.mark.parametrize(
+    ("command", "name"),
+    [
+        (commands.message_logs(parse_queue_id("4PcV4K5FPLz3tBr"), HOST.maillog), "message_by_queue_id"),
+        (commands.message_logs(parse_message_id("<a.b$c@example.org>"), HOST.maillog), "message_by_message_id"),
+        (commands.queue_json(), "queue_json"),
+        (commands.queue_text(), "queue_text"),
+        (commands.probe_host(HOST.maillog), "probe_host"),
+        (commands.postfix_version(), "postfix_version"),
+        (commands.flush_queue(), "flush_queue"),
+        (commands.flush_message(parse_queue_id("C5BF3135FAF")), "flush_message"),
+        (commands.regen_maps(HOST.regen_maps), "regen_maps"),
+    ],
+)
+def test_each_template_matches_its_own_shape(command, name):
+    assert allowed(command) == name
+
+
+def test_a_read_only_key_cannot_change_anything():
+    assert allowed(commands.flush_queue(), "read") is None
+    assert allowed(commands.queue_json(), "write") is None
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["rm", "-rf", "/"],
+        ["/bin/sh", "-c", "id"],
+        ["/usr/sbin/postqueue", "-j", "-c", "/tmp/evil"],
+        ["sudo", "-n", "/usr/sbin/postqueue", "-i", "ABC; id"],
+        [
+            "/bin/sh",
+            "-c",
+            commands.TRACE_SCRIPT + "\nid",
+            "mailbot-trace",
+            "anycase",
+            "<a@b.example>",
+            "0",
+            "/var/log/mail.log",
+        ],
+        ["/bin/sh", "-c", commands.TRACE_SCRIPT, "mailbot-trace", "anycase", "<a@b.example>", "0", "/etc/shadow"],
+        [
+            "/bin/sh",
+            "-c",
+            commands.TRACE_SCRIPT,
+            "mailbot-trace",
+            "anycase",
+            "<$(id)@b.example>",
+            "0",
+            "/var/log/mail.log",
+            "/var/log/mail.err",
+        ],
+        [
+            "/bin/sh",
+            "-c",
+            commands.TRACE_SCRIPT,
+            "mailbot-trace",
+            "exact",
+            "-f/etc/passwd",
+            "0",
+            "/var/log/mail.log",
+            "/var/log/mail.err",
+        ],
+    ],
+)
+def test_anything_else_is_refused(argv):
+    assert allowed(commands.RemoteCommand("x", tuple(argv))) is None
+
+
+@pytest.fixture
+def program(tmp_path) -> Path:
+    path = tmp_path / "mailbot-guard"
+    path.write_text(guard.program(SHAPES))
+    path.chmod(0o755)
+    return path
+
+
+def run_guard(program: Path, log: Path, original: str | None, mode: str = "all") -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
+    if original is not None:
+        env["SSH_ORIGINAL_COMMAND"] = original
+    return subprocess.run(
+        [sys.executable, str(program), "--log", str(log), mode], env=env, capture_output=True, text=True, check=False
+    )
+
+
+def test_the_program_runs_an_allowed_command_without_a_shell(program, tmp_path):
+    log = tmp_path / "guard.log"
+    line = "timeout -k 2 30 " + commands.postfix_version().shell_line()
+    done = run_guard(program, log, line)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip()[0].isdigit()  # the Postfix version
+    assert "allowed postfix_version: '/usr/sbin/postconf -h mail_version'" in log.read_text()
+
+
+@pytest.mark.parametrize(
+    "original",
+    [
+        "rm -rf /tmp/mailbot-guard-victim",
+        "timeout -k 2 30 rm -rf /tmp/mailbot-guard-victim",
+        "/usr/sbin/postconf -h mail_version; rm -rf /tmp/mailbot-guard-victim",
+        "sudo -n /usr/sbin/postqueue -f",  # a write, on a read-only key
+        "'unclosed",
+    ],
+)
+def test_the_program_refuses_and_logs(program, tmp_path, original):
+    victim = Path("/tmp/mailbot-guard-victim")
+    victim.mkdir(exist_ok=True)
+    log = tmp_path / "guard.log"
+    done = run_guard(program, log, original, mode="read")
+    assert done.returncode == 126
+    assert "mailbot-guard: refused" in done.stderr
+    assert victim.exists()
+    assert log.read_text().startswith(tuple("0123456789")) and "refused: " in log.read_text()
+    victim.rmdir()
+
+
+def test_an_interactive_login_is_refused(program, tmp_path):
+    done = run_guard(program, tmp_path / "guard.log", None)
+    assert done.returncode == 126 and "no shell" in done.stderr
+
+
+def test_the_authorized_keys_line():
+    line = guard.authorized_keys_line(
+        "ssh-ed25519 AAAAC3Nza mailbot@x\n", "/usr/local/lib/mailbot-guard", "read", "/home/b/g.log"
+    )
+    assert line == (
+        'command="/usr/local/lib/mailbot-guard --log /home/b/g.log read",restrict ssh-ed25519 AAAAC3Nza mailbot@x'
+    )
+    assert shlex.split(line.split('"')[1])[-1] == "read"
+    assert os.sep in line
