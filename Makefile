@@ -48,3 +48,13 @@ fixtures: traffic
 .PHONY: image
 image:
 	bash .ci/image
+
+# The trace benchmark (bench/README.md): about 1 GB of generated Postfix logs searched over the
+# lab's SSH, a table of ratios to baselines measured in the same run. Needs the lab (root).
+.PHONY: bench-trace bench-small
+bench-trace: install lab
+	$(BIN)/python bench/run.py
+
+# The same in small mode (8 MB of logs, one run of each figure, no timing assertion): for CI.
+bench-small: install lab
+	$(BIN)/python bench/run.py --small

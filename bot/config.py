@@ -10,6 +10,7 @@ come from the environment.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +24,9 @@ HOST_ROLES = frozenset({"mta", "store", "bmcli"})
 POLICIES = frozenset({"read", "confirm", "approve"})
 DEFAULT_MAX_OUTPUT_BYTES = 256 * 1024 * 1024
 DEFAULT_BM_CLI = "/usr/bin/bm-cli"  # where BlueMind's package links it
+# A Postfix instance's config directory (`postfix_config`): an absolute path of plain names
+# (none starting with a dot, so no `..`), as `postqueue -c` and `postconf -c` take it.
+_CONFIG_DIR = re.compile(r"(/[A-Za-z0-9_][A-Za-z0-9._+-]*)+/?")
 _Number = TypeVar("_Number", int, float)
 
 
@@ -45,6 +49,7 @@ class HostConfig:
     bm_cli: str = DEFAULT_BM_CLI
     retention_days: int = 7  # how long the host keeps expunged mails (cyr_expire -X)
     regen_maps: tuple[tuple[str, ...], ...] = ()  # commands that rebuild the Postfix maps, in order
+    postfix_config: str | None = None  # a Postfix instance's config directory (postqueue/postconf -c); None: default
 
 
 @dataclass(frozen=True)
@@ -198,6 +203,14 @@ def _parse_host(host: _Section, base: Path) -> HostConfig:
     retention_days = host.number("retention_days", 7, int)
     if not 1 <= retention_days <= 3650:
         raise ConfigError(f"{host.where}: retention_days must be between 1 and 3650.")
+    postfix_config = host.optional_string("postfix_config")
+    if postfix_config is not None:
+        if not _CONFIG_DIR.fullmatch(postfix_config):
+            raise ConfigError(
+                f"{host.where}: postfix_config {postfix_config!r} must be the absolute path of a Postfix "
+                "instance's config directory on the host (like /etc/postfix-edge), without spaces or `..`."
+            )
+        postfix_config = postfix_config.rstrip("/")
     return HostConfig(
         name=host.string("name"),
         address=host.string("address"),
@@ -213,6 +226,10 @@ def _parse_host(host: _Section, base: Path) -> HostConfig:
         max_sessions=max(1, host.number("max_sessions", 8, int)),
         key_passphrase_env=host.optional_string("key_passphrase_env"),
         regen_maps=_commands(host, "regen_maps"),
+        bluemind=bluemind,
+        bm_cli=bm_cli,
+        retention_days=retention_days,
+        postfix_config=postfix_config,
     )
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# lab/down.sh: stop the lab's sshd (only the one started by lab/up.sh), Postfix and Cyrus.
+# lab/down.sh: stop the lab's sshd (only the one started by lab/up.sh), Postfix (the backend and
+# the edge relay) and Cyrus.
 # Idempotent: stopping what is already stopped is fine. Data (mailboxes, queue, logs) is kept.
 set -euo pipefail
 LAB="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,13 +27,18 @@ stop_pidfile() {
 
 stop_pidfile "$RUN/sshd.pid" "sshd"
 
-if command -v postfix >/dev/null && postfix status >/dev/null 2>&1; then
-    postfix stop >/dev/null 2>&1 || true
-    for _ in $(seq 50); do postfix status >/dev/null 2>&1 || break; sleep 0.1; done
-    say "postfix: stopped"
-else
-    say "postfix: not running"
-fi
+# Postfix: the edge relay (instance postfix-edge), then the backend ("-"), one at a time, so
+# that one already stopped does not keep the other running
+for instance in postfix-edge -; do
+    label=postfix; [ "$instance" = - ] || label=$instance
+    if command -v postmulti >/dev/null && postmulti -i "$instance" -p status >/dev/null 2>&1; then
+        postmulti -i "$instance" -p stop >/dev/null 2>&1 || true
+        for _ in $(seq 50); do postmulti -i "$instance" -p status >/dev/null 2>&1 || break; sleep 0.1; done
+        say "$label: stopped"
+    else
+        say "$label: not running"
+    fi
+done
 
 stop_pidfile "$RUN/cyrus.pid" "cyrmaster"
 # children left behind by a master that died (they would hold ports 143/2400)

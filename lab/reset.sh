@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # lab/reset.sh: back to an empty lab: stops everything, deletes all Cyrus mailboxes and mails,
-# the Postfix queue and /var/log/mail.log*, then runs lab/up.sh (which recreates the mailboxes,
-# sends one welcome mail to john@lab.test and checks it is delivered). Keys in lab/run/ are kept.
+# the Postfix queues (backend and edge relay) and /var/log/mail.log*, /var/log/mail-edge.log*,
+# then runs lab/up.sh (which recreates the mailboxes, sends one welcome mail to john@lab.test and
+# checks it is delivered). Keys in lab/run/ are kept.
 set -euo pipefail
 LAB="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 [ "$(id -u)" = 0 ] || { echo "reset.sh: run as root" >&2; exit 1; }
@@ -14,6 +15,7 @@ if [ -d /var/lib/cyrus ]; then
 fi
 [ -d /var/spool/cyrus/mail ] && rm -rf /var/spool/cyrus/mail/domain /var/spool/cyrus/mail/uuid
 command -v postsuper >/dev/null && postsuper -d ALL >/dev/null 2>&1 || true
-rm -f /var/log/mail.log /var/log/mail.log.[0-9]*
+[ -d /etc/postfix-edge ] && { postsuper -c /etc/postfix-edge -d ALL >/dev/null 2>&1 || true; }
+rm -f /var/log/mail.log /var/log/mail.log.[0-9]* /var/log/mail-edge.log /var/log/mail-edge.log.[0-9]*
 echo "reset.sh: lab data wiped"
 exec bash "$LAB/up.sh"

@@ -5,13 +5,21 @@
 #   /var/log/mail.log.2.gz  ordinary deliveries, aliases, internal mail, RCPT reject with a queue id,
 #                           stale map (ghost@lab.test) bounce + non-delivery notice
 #   /var/log/mail.log.1     NOQUEUE rejects (unknown user, relay, sender), over quota (full@lab.test)
-#   /var/log/mail.log       deferred then sent (quota2@lab.test), a few more deliveries
+#   /var/log/mail.log       deferred then sent (quota2@lab.test), a few more deliveries, and
+#                           john@lab.test's deleted-mail stories (real expunges, a move to Trash,
+#                           to Archives, to the shared mailbox projet@lab.test); then mail that came
+#                           through the edge relay (the backend's hop of it)
+#   /var/log/mail-edge.log  the edge relay (Postfix instance postfix-edge, 127.0.0.1:2526, long queue
+#                           ids): mail to john@lab.test and full@lab.test relayed to the backend
+#                           (status=sent (250 2.0.0 Ok: queued as BACKENDQID)); not rotated
 # (older rotations shift to .3.gz, .4.gz; .$MAX_ROT.gz is dropped).
 set -euo pipefail
 
 T0=$(date +%s.%N)
 LAB="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LOG=/var/log/mail.log
+EDGE_LOG=/var/log/mail-edge.log
+EDGE_PORT=2526
 MAX_ROT=5
 TIMEOUT=${TRAFFIC_TIMEOUT:-30}
 RUNID=$(date +%Y%m%d%H%M%S).$$
@@ -23,8 +31,10 @@ N=0
 say() { printf 'traffic: %s\n' "$*"; }
 die() { printf 'traffic: FAILED: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root"
-postfix status >/dev/null 2>&1 || die "postfix is not running: run lab/up.sh first"
+# (with the edge instance, "postfix status" answers for both: the backend and the edge relay)
+postfix status >/dev/null 2>&1 || die "postfix (the backend or the edge relay) is not running: run lab/up.sh first"
 [ -e "$LOG" ] || die "$LOG missing: run lab/up.sh first"
+[ -e "$EDGE_LOG" ] || die "$EDGE_LOG missing: run lab/up.sh first"
 
 # wait_until DESCRIPTION CMD...: poll CMD every 0.2 s until it succeeds, else fail
 wait_until() {
@@ -36,13 +46,14 @@ wait_until() {
     done
 }
 
-# send TAG FROM TO[,TO...] SUBJECT [swaks args...]: one message with a known Message-Id.
-# Sets MID. swaks' exit code is ignored (rejected recipients make it fail): the log decides.
+# send TAG FROM TO[,TO...] SUBJECT [swaks args...]: one message with a known Message-Id, to the
+# backend (or to $PORT: the edge relay). Sets MID. swaks' exit code is ignored (rejected
+# recipients make it fail): the log decides.
 send() {
     local tag=$1 from=$2 to=$3 subject=$4; shift 4
     N=$((N + 1))
     MID="$RUNID.$N.$tag@${from#*@}"
-    swaks --silent 2 --server 127.0.0.1 --port 2525 --helo "mx.${from#*@}" \
+    swaks --silent 2 --server 127.0.0.1 --port "${PORT:-2525}" --helo "mx.${from#*@}" \
         --from "$from" --to "$to" \
         --header "Subject: $subject" --header "Message-Id: <$MID>" \
         "$@" >"$TMP/swaks.out" 2>&1 || true
@@ -194,8 +205,81 @@ deliver g1 ceo@lab.test             john@lab.test         "Bonjour"
 deliver g2 alice@partner.example    marie.durand@lab.test "Photos seminaire"
 deliver g3 newsletter@shop.example  john@lab.test         "Newsletter mars"
 
+# ---- phase D: deleted mail (real Cyrus expunges, kept until cyr_expire -X) ------------------
+# The three stories of the support page, for john@lab.test, and true deletions:
+#   unread      "Rappel: convocation CSE" stays unread in INBOX
+#   trashed     "Rappel: facture impayee" is read, then moved to Trash (copy + expunge)
+#   mailshare   "Rappel: projet Apollon" is moved to the shared mailbox projet@lab.test
+#   archived    "Compte rendu reunion" is moved to Archives
+#   deleted     three mails expunged from INBOX (a literal subject, a MIME-encoded one, a plain one),
+#               and one moved to Trash whose Trash copy is then expunged (emptied Trash)
+say "deleted mail: stories of john@lab.test (unread, trashed, moved to the shared mailbox, deleted)"
+uid_of() { # uid_of MID [FOLDER]: the mail's UID in john's folder, once delivered
+    "${IMAP[@]}" find john@lab.test "$1" ${2:+--folder "$2"}
+}
+story() { # story TAG FROM SUBJECT: deliver to john, set UID
+    deliver "$1" "$2" john@lab.test "$3"
+    UID_=$(uid_of "$MID") || die "no UID for $MID in john's INBOX"
+}
+story s1 rh@lab.test "Rappel: convocation CSE"
+story s2 compta@lab.test "Rappel: facture impayee"; S2=$UID_
+story s3 ceo@lab.test "Rappel: projet Apollon"; S3=$UID_
+story s4 marie.durand@lab.test "Compte rendu reunion"; S4=$UID_
+ENCODED="=?UTF-8?B?$(printf 'Échéance TVA – relance' | base64 -w0)?="
+DELETE=()
+for spec in "d1|alerts@monitoring.example|Alerte disque /var 91%" "d2|noreply@impots.gouv.fr|$ENCODED" \
+            "d3|newsletter@shop.example|Promotions de printemps"; do
+    IFS='|' read -r tag from subject <<<"$spec"
+    story "$tag" "$from" "$subject"
+    DELETE+=("$UID_")
+done
+story d4 support@editeur.example "Votre ticket est clos"; D4=$UID_ D4_MID=$MID
+sleep 1  # the user acts a moment after the delivery: the history's times then tell the order
+"${IMAP[@]}" flag john@lab.test "$S2" '\Seen' >/dev/null
+"${IMAP[@]}" move john@lab.test "$S2" INBOX/Trash >/dev/null
+"${IMAP[@]}" move john@lab.test "$S3" projet >/dev/null
+"${IMAP[@]}" move john@lab.test "$S4" INBOX/Archives >/dev/null
+"${IMAP[@]}" expunge john@lab.test "${DELETE[@]}" >/dev/null
+"${IMAP[@]}" move john@lab.test "$D4" INBOX/Trash >/dev/null
+TRASH_UID=$(uid_of "$D4_MID" INBOX/Trash) || die "no copy of $D4_MID in john's Trash"
+"${IMAP[@]}" expunge john@lab.test "$TRASH_UID" --folder INBOX/Trash >/dev/null
+n_expunged=$(sudo -n -u cyrus /usr/lib/cyrus/bin/unexpunge -l user/john@lab.test | grep -c '^UID: ' || true)
+[ "$n_expunged" -ge 7 ] || die "expected >= 7 expunged mails for john@lab.test, unexpunge -l shows $n_expunged"
+
+# ---- phase E: through the edge relay (the second Postfix instance, in front of the backend) ----
+# Each mail has two queue ids: the edge's (long) and the backend's, linked by the edge's
+# "status=sent (250 2.0.0 Ok: queued as BACKENDQID)". john@lab.test's is delivered by LMTP;
+# full@lab.test's is deferred at the backend (over quota) and waits in the backend's queue.
+say "through the edge relay (127.0.0.1:$EDGE_PORT -> [127.0.0.1]:2525): john@lab.test, full@lab.test (over quota)"
+edge_qid_of() { grep -F "message-id=<$1>" "$EDGE_LOG" | sed -n 's/.*: \([0-9A-Za-z]\{6,\}\): message-id=.*/\1/p' | head -n1; }
+edge_has_qid() { [ -n "$(edge_qid_of "$1")" ]; }
+# next_qid EDGEQID RCPT: the backend's queue id, from the edge's "queued as" reply
+next_qid() { grep -F "$1: to=<$2>" "$EDGE_LOG" | sed -n 's/.* status=sent (250 2\.0\.0 Ok: queued as \([0-9A-Za-z]*\))$/\1/p' | tail -n1; }
+has_next_qid() { [ -n "$(next_qid "$1" "$2")" ]; }
+# through_edge TAG FROM TO SUBJECT STATUS [swaks args...]: send to the edge, wait for the hand-over,
+# then for STATUS at the backend. Sets EDGE_QID and BACKEND_QID.
+through_edge() {
+    local tag=$1 from=$2 to=$3 subject=$4 st=$5; shift 5
+    PORT=$EDGE_PORT send "$tag" "$from" "$to" "$subject" "$@"
+    wait_until "message-id=<$MID> in $EDGE_LOG" edge_has_qid "$MID"
+    EDGE_QID=$(edge_qid_of "$MID")
+    wait_until "$EDGE_QID handed to the backend (queued as ...)" has_next_qid "$EDGE_QID" "$to"
+    BACKEND_QID=$(next_qid "$EDGE_QID" "$to")
+    wait_until "$BACKEND_QID (from the edge's $EDGE_QID): status=$st" has_status "$BACKEND_QID" "$st"
+    wait_until "$EDGE_QID removed from the edge's queue" grep -qF "$EDGE_QID: removed" "$EDGE_LOG"
+}
+through_edge h1 alice@partner.example john@lab.test "Ordre du jour via le relais" sent --body "Bonjour John, voici l'ordre du jour."
+EDGE_JOHN=$EDGE_QID BACKEND_JOHN=$BACKEND_QID
+grep -F "$BACKEND_JOHN: to=<john@lab.test>" "$LOG" | grep -q 'status=sent (250 2.1.5 ' || die "$BACKEND_JOHN: not delivered by LMTP"
+through_edge h2 bob@fournisseur.fr full@lab.test "Gros fichier via le relais" deferred \
+    --body "Voir la piece jointe." --attach-type application/octet-stream --attach "@$BIG30"
+grep -F "$BACKEND_QID: to=<full@lab.test>" "$LOG" | grep -q 'status=deferred .*452 4.2.2 Over quota' \
+    || die "$BACKEND_QID: deferred but not 'Over quota'"
+EDGE_FULL=$EDGE_QID BACKEND_FULL=$BACKEND_QID
+[ -z "$(/usr/sbin/postqueue -c /etc/postfix-edge -j)" ] || die "the edge relay's queue is not empty"
+
 # ---- checks and summary ------------------------------------------------------------------
-for f in "$LOG" "$LOG".[0-9]*; do
+for f in "$LOG" "$LOG".[0-9]* "$EDGE_LOG"; do
     [ "$(stat -c '%U:%G %a' "$f")" = "root:adm 640" ] || die "$f is not root:adm 0640"
 done
 gzip -t "$LOG.2.gz" || die "$LOG.2.gz is not valid gzip"
@@ -207,6 +291,9 @@ c() { grep -c -- "$1" <<<"$ALL" || true; }
 T1=$(date +%s.%N)
 say "files: $(ls "$LOG"* | tr '\n' ' ')"
 say "examples: bounce $BOUNCE_QID (notice $NDN), deferred-then-sent $LATE_QID"
+say "edge hops: edge $EDGE_JOHN -> lab $BACKEND_JOHN (john@lab.test, sent); edge $EDGE_FULL -> lab $BACKEND_FULL (full@lab.test, deferred)"
+say "  edge: $(grep -F "$EDGE_JOHN: to=<john@lab.test>" "$EDGE_LOG" | tail -n1)"
+say "  lab:  $(grep -F "$BACKEND_JOHN: to=<john@lab.test>" "$LOG" | tail -n1)"
 printf 'traffic done in %.1fs: log totals sent=%s deferred=%s bounced=%s noqueue_rejects=%s qid_rejects=%s; queue now %s message(s), %s over quota for full@lab.test\n' \
     "$(awk -v a="$T0" -v b="$T1" 'BEGIN{print b-a}')" \
     "$(c ' status=sent ')" "$(c ' status=deferred ')" "$(c ' status=bounced ')" \

@@ -2,6 +2,8 @@
 # lab/up.sh: bring up the local stand-in of a BlueMind 4 mail host (Debian 12, run as root).
 #   OpenSSH on 127.0.0.1:2222 (own config + host key under lab/run/ssh), account bmsupport
 #   Postfix (system instance) smtpd on 127.0.0.1:2525, log in /var/log/mail.log (root:adm 0640)
+#   Postfix edge relay (second instance postfix-edge, postmulti, /etc/postfix-edge): smtpd on
+#     127.0.0.1:2526, long queue ids, relays lab.test to [127.0.0.1]:2525, log /var/log/mail-edge.log
 #   Cyrus IMAP 3.6: imap 127.0.0.1:143, lmtp 127.0.0.1:2400, virtual domain lab.test
 # Idempotent: a second run only checks that everything is up and restarts what is down.
 # Works without systemd. Writes lab/mailbot-lab.yaml at the end.
@@ -12,6 +14,9 @@ LAB="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 RUN="$LAB/run"
 SSHDIR="$RUN/ssh"
 LOG=/var/log/mail.log
+EDGE=/etc/postfix-edge           # the edge relay's config directory (Postfix instance postfix-edge)
+EDGE_LOG=/var/log/mail-edge.log
+EDGE_PORT=2526
 SSH_PORT=2222
 LAB_PASS=labpass
 PKGS=(openssh-server postfix cyrus-imapd cyrus-admin sasl2-bin swaks sudo procps netcat-openbsd)
@@ -19,6 +24,7 @@ PKGS=(openssh-server postfix cyrus-imapd cyrus-admin sasl2-bin swaks sudo procps
 CYRUS_USERS=(john marie.durand rh compta ceo bob.martin full quota2)
 declare -A QUOTA=([full]=10 [quota2]=10)
 MAP_ONLY_USERS=(ghost)
+SHARED=projet  # a shared mailbox (mailshare): projet@lab.test
 CHANGES=()
 
 say() { printf 'up.sh: %s\n' "$*"; }
@@ -98,8 +104,14 @@ cat > "$RUN/sudoers.tmp" <<'EOF'
 # Written by lab/up.sh: what the bot's account may run, exact tools by absolute path.
 Defaults:bmsupport !lecture, !syslog
 bmsupport ALL=(root) NOPASSWD: /usr/sbin/postqueue -f, /usr/sbin/postqueue -i *, /usr/sbin/postcat -hq *, /usr/sbin/postsuper -r *
+# the same for the edge relay (Postfix instance postfix-edge)
+bmsupport ALL=(root) NOPASSWD: /usr/sbin/postqueue -c /etc/postfix-edge -f, /usr/sbin/postqueue -c /etc/postfix-edge -i *
 bmsupport ALL=(root) NOPASSWD: /usr/sbin/postmap hash\:/etc/postfix/lab_virtual_mailboxes, /usr/sbin/postmap hash\:/etc/postfix/lab_virtual_alias, /usr/sbin/postfix reload
-bmsupport ALL=(cyrus) NOPASSWD: /usr/lib/cyrus/bin/unexpunge *, /usr/lib/cyrus/bin/mbpath *
+bmsupport ALL=(cyrus) NOPASSWD: /usr/lib/cyrus/bin/unexpunge *, /usr/lib/cyrus/bin/mbpath *, /usr/lib/cyrus/bin/mbexamine *
+# a mail file's headers: one spool file ("N."), no other argument, no ".." (sudo 1.9.10+ regex)
+bmsupport ALL=(cyrus) NOPASSWD: /usr/bin/head ^-c 65536 -- /var/spool/cyrus/mail(/[A-Za-z0-9_^&,+=-][A-Za-z0-9._^&,+=-]*)+/[0-9]+\.$
+# the bm-cli stand-in (BlueMind's bm-cli needs root too: it reads the admin token)
+bmsupport ALL=(root) NOPASSWD: /usr/local/bin/bm-cli --version, /usr/local/bin/bm-cli user get *, /usr/local/bin/bm-cli mail history-imap *, /usr/local/bin/bm-cli mail history-query *, /usr/local/bin/bm-cli mail unexpunge *
 EOF
 visudo -c -q -f "$RUN/sudoers.tmp" >/dev/null || die "sudoers rules do not validate"
 write_if_changed "$SUDOERS" 0440 < "$RUN/sudoers.tmp" && CHANGES+=(sudoers) || true
@@ -250,8 +262,13 @@ for u in "${!QUOTA[@]}"; do quota_args+=(--quota "user/$u@lab.test=${QUOTA[$u]}"
 mb_args=()
 for u in "${CYRUS_USERS[@]}"; do mb_args+=("user/$u@lab.test"); done
 created=$(python3 "$LAB/bin/imap_admin.py" ensure "${quota_args[@]}" \
-    "${mb_args[@]}" user/john/Archives@lab.test user/john/Trash@lab.test) || die "mailbox setup failed"
+    "${mb_args[@]}" user/john/Archives@lab.test user/john/Trash@lab.test "$SHARED@lab.test") || die "mailbox setup failed"
 [ -n "$created" ] && { say "created mailboxes: $created"; CHANGES+=(mailboxes); }
+# the shared mailbox (a BlueMind "mailshare") where john may file mail
+python3 "$LAB/bin/imap_admin.py" setacl "$SHARED@lab.test" john@lab.test lrswipkxtecdan >/dev/null \
+    || die "ACL of $SHARED@lab.test"
+# the bm-cli stand-in (named so in its --version): BlueMind's own cannot be installed here
+write_if_changed /usr/local/bin/bm-cli 0755 < "$LAB/bin/bm-cli" && CHANGES+=(bm-cli) || true
 
 # --- 5. Postfix --------------------------------------------------------------------------------
 PF=/etc/postfix
@@ -291,6 +308,12 @@ bounce_queue_lifetime = 3d
 queue_run_delay = 60s
 minimal_backoff_time = 60s
 maximal_backoff_time = 300s
+
+# the edge relay is a second instance (what "postmulti -e init" and "postmulti -e create" write):
+# "postfix start", "stop", "reload" and "status" act on both, "postmulti -i NAME -p CMD" on one
+multi_instance_directories = $EDGE
+multi_instance_enable = yes
+multi_instance_wrapper = \${command_directory}/postmulti -p --
 EOF
 write_if_changed $PF/lab_virtual_mailboxes 0644 <<EOF && CHANGES+=(maps) || true
 # Written by lab/up.sh. ghost@lab.test is listed here but has no Cyrus mailbox (stale map).
@@ -311,54 +334,106 @@ done
 [ /etc/aliases.db -nt /etc/aliases ] || newaliases
 
 [ -f $PF/master.cf.dist ] || cp -p $PF/master.cf $PF/master.cf.dist
-cp $PF/master.cf.dist "$RUN/master.cf.new"
-# build master.cf from Debian's: no port 25, smtpd on 127.0.0.1:2525, nothing chrooted
-# (chroot needs copies of /etc files that only Debian's init script makes)
-python3 - "$RUN/master.cf.new" <<'PY'
+# build master.cf from Debian's, for the backend and for the edge relay (section below): no port
+# 25, smtpd on 127.0.0.1:2525 (edge: :2526) only, nothing chrooted (chroot needs copies of /etc
+# files that only Debian's init script makes)
+python3 - "$PF/master.cf.dist" 127.0.0.1:2525 "$RUN/master.cf.new" 127.0.0.1:$EDGE_PORT "$RUN/master-edge.cf.new" <<'PY'
 import re, sys
-p = sys.argv[1]
-out = []
-for line in open(p):
+src, *targets = sys.argv[1:]
+base = []
+for line in open(src):
     if re.match(r'^smtp\s+inet\s', line):
         line = '#' + line
     m = re.match(r'^(\S+\s+\S+\s+\S+\s+\S+\s+)(\S+)(\s+.*)$', line)
     if m and not line.startswith('#') and not line[0].isspace() and m.group(2) == 'y':
         line = m.group(1) + 'n' + m.group(3) + '\n'
-    out.append(line)
-out.append('127.0.0.1:2525 inet  n       -       n       -       -       smtpd\n')
-open(p, 'w').write(''.join(out))
+    base.append(line)
+for listen, dest in zip(targets[::2], targets[1::2]):
+    open(dest, 'w').write(''.join(base) + f'{listen} inet  n       -       n       -       -       smtpd\n')
 PY
 write_if_changed $PF/master.cf 0644 < "$RUN/master.cf.new" && CHANGES+=(master.cf) || true
 rm -f "$RUN/master.cf.new"
 
-# the log: group adm may read it (bmsupport is in adm)
-for f in "$LOG" "$LOG".[0-9]*; do
+# the edge relay: a second Postfix instance in front of the backend above, managed by postmulti
+# (the files `postmulti -I postfix-edge -G mta -e create` would make, written here so that each
+# run is idempotent); own queue /var/spool/postfix-edge, long queue ids, own log
+install -d -m 755 $EDGE
+write_if_changed $EDGE/main.cf 0644 <<EOF && CHANGES+=(edge-main.cf) || true
+# Written by lab/up.sh: the edge relay of the mailbot lab (Postfix instance postfix-edge, postmulti).
+# Mail for lab.test comes in on 127.0.0.1:$EDGE_PORT and is relayed to the backend at [127.0.0.1]:2525.
+compatibility_level = 3.6
+multi_instance_name = postfix-edge
+multi_instance_group = mta
+multi_instance_enable = yes
+queue_directory = /var/spool/postfix-edge
+data_directory = /var/lib/postfix-edge
+myhostname = edge.lab.test
+mydomain = lab.test
+myorigin = \$mydomain
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+biff = no
+append_dot_mydomain = no
+readme_directory = no
+smtpd_banner = \$myhostname ESMTP \$mail_name
+maillog_file = $EDGE_LOG
+enable_long_queue_ids = yes
+
+relay_domains = lab.test, lab-alias.test
+relay_transport = smtp:[127.0.0.1]:2525
+smtpd_relay_restrictions = reject_unauth_destination
+smtpd_recipient_restrictions = reject_unauth_destination
+maximal_queue_lifetime = 3d
+bounce_queue_lifetime = 3d
+EOF
+write_if_changed $EDGE/master.cf 0644 < "$RUN/master-edge.cf.new" && CHANGES+=(edge-master.cf) || true
+rm -f "$RUN/master-edge.cf.new"
+
+# the logs: group adm may read them (bmsupport is in adm)
+for f in "$LOG" "$LOG".[0-9]* "$EDGE_LOG" "$EDGE_LOG".[0-9]*; do
     [ -e "$f" ] || continue
     chown root:adm "$f"; chmod 0640 "$f"
 done
-[ -e "$LOG" ] || install -m 0640 -o root -g adm /dev/null "$LOG"
+for f in "$LOG" "$EDGE_LOG"; do [ -e "$f" ] || install -m 0640 -o root -g adm /dev/null "$f"; done
 
+# the edge's queue and data directories (postmulti's create makes them like this); "postfix check"
+# then makes what is missing inside, for both instances
+install -d -m 755 /var/spool/postfix-edge
+install -d -m 700 -o postfix -g root /var/lib/postfix-edge
 postfix check >/dev/null 2>&1 || postfix check
-if postfix status >/dev/null 2>&1; then
-    if [[ " ${CHANGES[*]} " == *" main.cf "* || " ${CHANGES[*]} " == *" master.cf "* ]]; then
-        postfix reload >/dev/null 2>&1; say "postfix reloaded"
+# start_instance NAME PORT TAG CHANGED...: start one instance (postmulti -i NAME; "-" is the
+# backend), or reload it when one of the CHANGED tags is in CHANGES; no systemd
+start_instance() {
+    local name=$1 port=$2 tag=$3 c; shift 3
+    if postmulti -i "$name" -p status >/dev/null 2>&1; then
+        for c in "$@"; do
+            if [[ " ${CHANGES[*]} " == *" $c "* ]]; then
+                postmulti -i "$name" -p reload >/dev/null 2>&1; say "$tag reloaded"; break
+            fi
+        done
+    else
+        postmulti -i "$name" -p start >/dev/null 2>&1 || { postmulti -i "$name" -p start; die "$tag did not start"; }
+        CHANGES+=("$tag-started")
+        # (a port probe shows in the log as "lost connection after CONNECT": only after a start)
+        for _ in $(seq 100); do nc -z 127.0.0.1 "$port" 2>/dev/null && break; sleep 0.1; done
+        nc -z 127.0.0.1 "$port" || die "$tag does not listen on 127.0.0.1:$port"
     fi
-else
-    postfix start >/dev/null 2>&1 || { postfix start; die "postfix did not start"; }
-    CHANGES+=(postfix-started)
-fi
-# (a port probe shows in the log as "lost connection after CONNECT": only after a start)
-if [[ " ${CHANGES[*]} " == *" postfix-started "* ]]; then
-    for _ in $(seq 100); do nc -z 127.0.0.1 2525 2>/dev/null && break; sleep 0.1; done
-    nc -z 127.0.0.1 2525 || die "postfix does not listen on 127.0.0.1:2525"
-fi
+}
+start_instance - 2525 postfix main.cf master.cf
+start_instance postfix-edge "$EDGE_PORT" postfix-edge edge-main.cf edge-master.cf
 
 # --- 6. checks ---------------------------------------------------------------------------------
 for _ in $(seq 50); do nc -z 127.0.0.1 $SSH_PORT 2>/dev/null && break; sleep 0.1; done
 SSH=(ssh -p $SSH_PORT -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o BatchMode=yes
      -o UserKnownHostsFile="$SSHDIR/known_hosts" -o ConnectTimeout=5 -i "$SSHDIR/bot_key" bmsupport@127.0.0.1)
-out=$("${SSH[@]}" 'test -r /var/log/mail.log && /usr/sbin/postqueue -j >/dev/null && sudo -n -u cyrus /usr/lib/cyrus/bin/mbpath user/john@lab.test' 2>&1) \
-    || die "ssh check failed: $out"
+# (the edge relay too: its log, and its queue through postqueue -c)
+out=$("${SSH[@]}" "test -r $LOG && /usr/sbin/postqueue -j >/dev/null && sudo -n -u cyrus /usr/lib/cyrus/bin/mbpath user/john@lab.test \
+    && test -r $EDGE_LOG && /usr/sbin/postqueue -c $EDGE -j >/dev/null" 2>&1) || die "ssh check failed: $out"
 # LMTP answers for a mailbox (no mail sent): 250 2.1.5 to RCPT TO
 lmtp=$(python3 "$LAB/bin/imap_admin.py" lmtp-probe john@lab.test) || die "LMTP probe failed: $lmtp"
 
@@ -377,6 +452,21 @@ if [[ " ${CHANGES[*]} " == *" mailboxes "* ]]; then
     [ $ok = 1 ] || die "first delivery to john@lab.test not seen as status=sent in $LOG"
     say "delivery check: $(grep -F "$qid: to=<john@lab.test>" "$LOG" | tail -n1 | sed 's/.*status=/status=/')"
 fi
+# the edge relay (re)configured: one real mail through it must be handed to the backend
+if [[ " ${CHANGES[*]} " == *" edge-main.cf "* || " ${CHANGES[*]} " == *" edge-master.cf "* ]]; then
+    mark="lab-edge-$(date +%s%N)"
+    swaks --silent 2 -s 127.0.0.1 -p $EDGE_PORT --helo client.partner.example -f alice@partner.example \
+        -t john@lab.test --header "Subject: Bienvenue par le relais" --header "Message-Id: <$mark@partner.example>" \
+        --body "Bienvenue, via le relais du lab." >/dev/null
+    ok=0
+    for _ in $(seq 100); do
+        qid=$(grep -F "message-id=<$mark@partner.example>" "$EDGE_LOG" | sed -n 's/.*: \([0-9A-Za-z]\{6,\}\): message-id=.*/\1/p' | head -n1)
+        if [ -n "$qid" ] && grep -F "$qid: to=<john@lab.test>" "$EDGE_LOG" | grep -q 'status=sent (250 2.0.0 Ok: queued as '; then ok=1; break; fi
+        sleep 0.2
+    done
+    [ $ok = 1 ] || die "the edge relay did not hand a mail for john@lab.test to the backend (see $EDGE_LOG)"
+    say "edge check: $(grep -F "$qid: to=<john@lab.test>" "$EDGE_LOG" | tail -n1 | sed 's/.*status=/status=/')"
+fi
 
 # --- 7. the bot's config -----------------------------------------------------------------------
 cat > "$LAB/mailbot-lab.yaml" <<EOF
@@ -389,7 +479,10 @@ hosts:
     key_file: run/ssh/bot_key
     known_hosts: run/ssh/known_hosts
     maillog: $LOG
-    roles: [mta, store]
+    roles: [mta, store, bmcli]
+    bluemind: 4                    # Cyrus tools for deleted mail (5: bm-cli mail unexpunge)
+    bm_cli: /usr/local/bin/bm-cli  # the lab's stand-in (BlueMind's own: /usr/bin/bm-cli)
+    retention_days: 7              # cyr_expire -X 7 in lab/run/cyrus.conf
     connect_timeout: 5
     command_timeout: 60
     # BlueMind 4's rebuild, as the lab's admins would run it (BlueMind 5: bm-cli maintenance repair).
@@ -397,6 +490,18 @@ hosts:
       - [sudo, -n, /usr/sbin/postmap, hash:/etc/postfix/lab_virtual_mailboxes]
       - [sudo, -n, /usr/sbin/postmap, hash:/etc/postfix/lab_virtual_alias]
       - [sudo, -n, /usr/sbin/postfix, reload]
+  # the edge relay in front of it: a second Postfix instance on the same machine, reached the same way
+  - name: edge
+    address: 127.0.0.1
+    port: $SSH_PORT
+    user: bmsupport
+    key_file: run/ssh/bot_key
+    known_hosts: run/ssh/known_hosts
+    maillog: $EDGE_LOG
+    postfix_config: $EDGE  # postqueue/postconf -c: this instance, not the default one
+    roles: [mta]
+    connect_timeout: 5
+    command_timeout: 60
 state:
   path: run/mailbot.db
 domains:
@@ -404,6 +509,6 @@ domains:
 EOF
 
 T1=$(date +%s.%N)
-printf 'lab up in %.1fs: sshd 127.0.0.1:%s, postfix 127.0.0.1:2525, cyrus imap :143 lmtp :2400; changes: %s; config %s\n' \
-    "$(awk -v a="$T0" -v b="$T1" 'BEGIN{print b-a}')" "$SSH_PORT" \
+printf 'lab up in %.1fs: sshd 127.0.0.1:%s, postfix 127.0.0.1:2525, edge relay 127.0.0.1:%s, cyrus imap :143 lmtp :2400; changes: %s; config %s\n' \
+    "$(awk -v a="$T0" -v b="$T1" 'BEGIN{print b-a}')" "$SSH_PORT" "$EDGE_PORT" \
     "$(printf '%s\n' "${CHANGES[@]:-none}" | awk '!seen[$0]++' | paste -sd' ')" "$LAB/mailbot-lab.yaml"

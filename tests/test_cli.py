@@ -76,12 +76,13 @@ def listener() -> Iterator[CountingListener]:
 
 
 def config_with(tmp_path: Path, **host_changes: object) -> Path:
-    """The lab's config with some host fields changed, paths made absolute."""
+    """The lab's backend host alone (not its edge relay), with some fields changed, paths made absolute."""
     document = yaml.safe_load(LAB_CONFIG.read_text())
     host = document["hosts"][0]
     for key in ("key_file", "known_hosts"):
         host[key] = str((LAB_CONFIG.parent / host[key]).resolve())
     host.update(host_changes)
+    document["hosts"] = [host]
     document["state"] = {"path": str(tmp_path / "mailbot.db")}
     path = tmp_path / "mailbot.yaml"
     path.write_text(yaml.safe_dump(document))
@@ -141,10 +142,14 @@ def test_an_unreachable_host_exits_1_within_its_timeout(lab_config, tmp_path, li
 def test_check_reports_a_ready_lab(lab_config):
     run = mailbot("--config", str(LAB_CONFIG), "check")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "All 1 host(s) ready" in run.stdout
+    assert "All 2 host(s) ready" in run.stdout  # the backend and the edge relay
     assert "SSH login with the pinned host key" in run.stdout
     report = json.loads(mailbot("--config", str(LAB_CONFIG), "check", "--json").stdout)
-    assert report["ok"] is True and report["hosts"][0]["problems"] == []
+    assert report["ok"] is True
+    assert [(h["host"], h["problems"]) for h in report["hosts"]] == [("lab", []), ("edge", [])]
+    (edge,) = [h for h in report["hosts"] if h["host"] == "edge"]
+    assert any(fact.startswith("Postfix 3.") for fact in edge["facts"])  # postconf -c /etc/postfix-edge
+    assert any(fact.startswith("/var/log/mail-edge.log: ") for fact in edge["facts"])
 
 
 def test_check_names_what_is_off(lab_config, tmp_path):

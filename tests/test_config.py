@@ -45,6 +45,11 @@ def test_one_log_path_may_be_a_plain_string(tmp_path):
         ({"hosts": [{**HOST, "roles": ["mx"]}]}, "unknown role 'mx'"),
         ({"hosts": [HOST, HOST]}, "bm1 appears twice"),
         ({"hosts": [HOST], "policies": {"restore": "yolo"}}, "use one of read, confirm, approve"),
+        ({"hosts": [{**HOST, "postfix_config": "etc/postfix-edge"}]}, "postfix_config 'etc/postfix-edge' must be"),
+        ({"hosts": [{**HOST, "postfix_config": "/etc/postfix edge"}]}, "without spaces or `..`"),
+        ({"hosts": [{**HOST, "postfix_config": "/etc/../tmp/evil"}]}, "without spaces or `..`"),
+        ({"hosts": [{**HOST, "postfix_config": "/etc/postfix-edge;id"}]}, "must be the absolute path"),
+        ({"hosts": [{**HOST, "postfix_config": "-c/tmp"}]}, "must be the absolute path"),
         (["not", "a", "mapping"], "must be a mapping"),
     ],
 )
@@ -52,6 +57,14 @@ def test_mistakes_are_named(tmp_path, document, says):
     with pytest.raises(ConfigError) as error:
         parse_config(document, tmp_path / "mailbot.yaml")
     assert says in error.value.message
+
+
+def test_a_postfix_instance_is_named_by_its_config_directory(tmp_path):
+    plain, edge = parse_config(
+        {"hosts": [HOST, {**HOST, "name": "edge", "postfix_config": "/etc/postfix-edge/"}]}, tmp_path / "c.yaml"
+    ).hosts
+    assert plain.postfix_config is None  # the default instance
+    assert edge.postfix_config == "/etc/postfix-edge"
 
 
 def test_invalid_yaml_names_the_line(tmp_path):

@@ -1,3 +1,15 @@
 """The verbs. Importing this package registers every verb in `registry.VERBS`."""
 
-from bot.actions import audit, check, flush, message, queue, regen_maps, trace  # noqa: F401
+from bot.actions import (  # noqa: F401
+    audit,
+    check,
+    deleted,
+    flush,
+    history,
+    locate,
+    message,
+    queue,
+    regen_maps,
+    restore,
+    trace,
+)

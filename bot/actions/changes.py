@@ -118,7 +118,10 @@ class ChangeOutcome:
         return parts
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {}
+        for section in self.report:
+            data.update(section.data)
+        return data | {
             "request_id": self.change.id,
             "verb": self.change.verb,
             "host": self.change.host,

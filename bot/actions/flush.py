@@ -67,7 +67,7 @@ def plan_flush(request: FlushRequest, context: Context) -> Plan:
         deferred = sum(1 for e in entries if e.queue_name == "deferred")
         return Plan(
             host=host.name,
-            command=commands.flush_queue(),
+            command=commands.flush_queue(host.config.postfix_config),
             preview=describe_queue(entries),
             summary=f"flush the queue of {host.name} ({deferred} deferred message(s) retried)",
             arguments={},
@@ -77,7 +77,7 @@ def plan_flush(request: FlushRequest, context: Context) -> Plan:
         raise MailbotError(f"There is no message {request.queue_id} in the queue of {host.name}; nothing to flush.")
     return Plan(
         host=host.name,
-        command=commands.flush_message(request.queue_id),
+        command=commands.flush_message(request.queue_id, host.config.postfix_config),
         preview=describe_entry(entry),
         summary=f"retry message {request.queue_id} on {host.name}",
         arguments={"queue_id": request.queue_id.value},

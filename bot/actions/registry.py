@@ -21,11 +21,15 @@ from bot.state.requests import ChangeRequest
 
 @dataclass(frozen=True)
 class Section:
-    """One part of an answer: a table (shown in monospace) or lines of prose (hints, warnings)."""
+    """One part of an answer: a table (shown in monospace) or lines of prose (hints, warnings).
+
+    `data` is what the section adds to the JSON answer (e.g. a restore's `restored` list).
+    """
 
     title: str
     body: str
     monospace: bool = True
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 class Outcome(Protocol):

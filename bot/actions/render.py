@@ -35,7 +35,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int = TE
     """A plain table whose last column is clipped so that no line passes `width`."""
     if not rows:
         return tabulate([], headers=headers, tablefmt="simple")
-    fixed = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(len(headers) - 1)]
+    # tabulate makes a column at least its header plus 2 wide (its MIN_PADDING): a "Host" column
+    # of 3- and 4-letter names is 6 wide
+    fixed = [max(len(headers[i]) + 2, *(len(row[i]) for row in rows)) for i in range(len(headers) - 1)]
     room = max(16, width - sum(fixed) - 2 * (len(headers) - 1))
     fitted = [[*row[:-1], clip(row[-1], room)] for row in rows]
     return tabulate(fitted, headers=headers, tablefmt="simple", disable_numparse=True)

@@ -67,18 +67,19 @@ def shapes_for(host: HostConfig) -> list[Shape]:
     queue_id = QueueId("\x00QUEUEID\x00")
     message_id = MessageId("\x00MESSAGEID\x00")
     logs = host.maillog
+    instance = host.postfix_config  # a Postfix instance's config directory: a literal part, like the logs
     reads: list[tuple[str, Callable[[], commands.RemoteCommand]]] = [
         ("trace_logs", lambda: _with_epoch(commands.trace_logs(address, 0, logs))),
         ("message_by_queue_id", lambda: commands.message_logs(queue_id, logs)),
         ("message_by_message_id", lambda: commands.message_logs(message_id, logs)),
-        ("queue_json", commands.queue_json),
-        ("queue_text", commands.queue_text),
-        ("postfix_version", commands.postfix_version),
+        ("queue_json", lambda: commands.queue_json(instance)),
+        ("queue_text", lambda: commands.queue_text(instance)),
+        ("postfix_version", lambda: commands.postfix_version(instance)),
         ("probe_host", lambda: commands.probe_host(logs)),
     ]
     writes: list[tuple[str, Callable[[], commands.RemoteCommand]]] = [
-        ("flush_queue", commands.flush_queue),
-        ("flush_message", lambda: commands.flush_message(queue_id)),
+        ("flush_queue", lambda: commands.flush_queue(instance)),
+        ("flush_message", lambda: commands.flush_message(queue_id, instance)),
     ]
     if host.regen_maps:
         writes.append(("regen_maps", lambda: commands.regen_maps(host.regen_maps)))

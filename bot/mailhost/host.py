@@ -13,14 +13,44 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 from bot.config import HostConfig
-from bot.errors import RemoteCommandFailed
+from bot.errors import MailbotError, RemoteCommandFailed
 from bot.mailhost import commands
+from bot.mailhost.bmcli import (
+    BmCliFormatError,
+    BmUser,
+    DeletedItem,
+    MailHistory,
+    parse_bm5_unexpunge,
+    parse_history,
+    parse_user_get,
+)
 from bot.mailhost.commands import RemoteCommand
+from bot.mailhost.cyrus import (
+    CyrusFormatError,
+    ExpungedMail,
+    IndexRecord,
+    MailHeaders,
+    parse_mail_headers,
+    parse_mbexamine,
+    parse_mbpath,
+    parse_unexpunge_list,
+)
 from bot.mailhost.mail_flow import MailFlow, assemble
-from bot.mailhost.postfix_log import LogLine, parse_line
+from bot.mailhost.postfix_log import LogLine, parse_line, parse_timestamp
 from bot.mailhost.postqueue import QueueEntry, QueueFormatError, parse_postqueue_json, parse_postqueue_text
 from bot.mailhost.ssh import CommandResult, HostConnection
-from bot.mailhost.values import Address, MessageId, QueueId
+from bot.mailhost.values import (
+    INBOX,
+    Address,
+    Folder,
+    Mailbox,
+    MessageId,
+    QueueId,
+    SearchQuery,
+    Uid,
+    is_queue_id,
+    spool_file,
+)
 
 _HOST_MARKER = re.compile(r"#mailbot host now=(?P<now>\d+) tz=(?P<tz>[+-]\d{4})")
 _FILE_MARKER = re.compile(r"#mailbot file mtime=(?P<mtime>\d+) path=(?P<path>.*)")
@@ -66,16 +96,17 @@ class MailHost:
         return self._search(commands.message_logs(message, self.config.maillog), None)
 
     def _search(self, command: RemoteCommand, since: timedelta | None) -> HostLog:
+        """Runs the search and assembles its lines as they arrive: the output (tens of MB for a
+        busy address) is never held whole, only the parsed lines the messages keep."""
         with self.connection.open(command) as stream:
             reader = _TraceReader(self.name)
-            lines = list(reader.read(stream.lines()))
+            flow = assemble(reader.read(stream.lines()), self.name)
             status = stream.exit_status
             stderr = stream.stderr.decode("utf-8", "replace").strip()
         if status != 0:
             raise RemoteCommandFailed(
                 self.name, f"Searching the logs on {self.name} failed (exit {status}): {_first_line(stderr)}"
             )
-        flow = assemble(lines, self.name)
         if since is not None:
             cutoff = reader.now - since
             flow = MailFlow(
@@ -85,8 +116,9 @@ class MailHost:
         return HostLog(self.name, reader.now, flow, tuple(reader.files), tuple(reader.warnings))
 
     def queue(self) -> list[QueueEntry]:
-        """The whole queue, from `postqueue -j`, or `-p` on Postfix older than 3.1."""
-        result = self.connection.run(commands.queue_json())
+        """The whole queue, from `postqueue -j`, or `-p` on Postfix older than 3.1 (of the host's
+        Postfix instance: `-c DIR` when the host entry names one)."""
+        result = self.connection.run(commands.queue_json(self.config.postfix_config))
         if result.exit_status == 0:
             try:
                 return parse_postqueue_json(result.stdout.decode("utf-8", "replace").splitlines())
@@ -95,7 +127,7 @@ class MailHost:
                     self.name, f"postqueue -j on {self.name} printed something else: {exc}."
                 ) from None
         if "invalid option" in result.stderr_text or "illegal option" in result.stderr_text:
-            text_result = self.connection.run(commands.queue_text())
+            text_result = self.connection.run(commands.queue_text(self.config.postfix_config))
             self._require_success(text_result, "postqueue -p")
             try:
                 return parse_postqueue_text(text_result.stdout.decode("utf-8", "replace"), datetime.now())
@@ -118,7 +150,13 @@ class MailHost:
                 logs.append((state, path, int(size) if size.isdigit() else 0))
             elif kind == "tool":
                 tools[rest] = state == "present"
-        version_result = self.connection.run(commands.postfix_version())
+        version_result = self.connection.run(commands.postfix_version(self.config.postfix_config))
+        if self.config.postfix_config and version_result.exit_status != 0:
+            raise RemoteCommandFailed(
+                self.name,
+                f"The Postfix instance {self.config.postfix_config} cannot be read on {self.name}: "
+                f"{_first_line(version_result.stderr_text) or f'exit {version_result.exit_status}'}.",
+            )
         version = version_result.stdout.decode().strip() if version_result.exit_status == 0 else None
         return HostProbe(tuple(logs), tools, version or None)
 
@@ -137,6 +175,171 @@ class MailHost:
             f"{what} failed on {self.name} (exit {result.exit_status}): {_first_line(stderr) or 'no message'}.",
         )
 
+    # --- deleted mail (issue 5): Cyrus tools on a BlueMind 4 store, bm-cli on any ------------
+
+    def bluemind_version(self) -> int:
+        """4 (Cyrus's tools on the host) or 5 (bm-cli only): the host entry's `bluemind`, else probed once."""
+        if self.config.bluemind is not None:
+            return self.config.bluemind
+        known = _DETECTED_VERSIONS.get(self.name)
+        if known is not None:
+            return known
+        result = self.connection.run(commands.bluemind_probe(self.config.bm_cli))
+        self._require_success(result, "the BlueMind probe")
+        present = {line.split(" ", 1)[1] for line in result.stdout.decode().splitlines() if line.startswith("present ")}
+        if commands.UNEXPUNGE in present:
+            version = 4
+        elif self.config.bm_cli in present:
+            version = 5
+        else:
+            raise RemoteCommandFailed(
+                self.name,
+                f"{self.name} has neither Cyrus's {commands.UNEXPUNGE} (BlueMind 4) nor bm-cli at {self.config.bm_cli} "
+                "(BlueMind 5); set `bluemind` and `bm_cli` in its host entry.",
+            )
+        _DETECTED_VERSIONS[self.name] = version
+        return version
+
+    def folder_path(self, mailbox: Mailbox, folder: Folder = INBOX) -> str | None:
+        """The folder's directory in the spool (`mbpath`), or None when Cyrus has no such folder."""
+        result = self.connection.run(commands.mailbox_path(mailbox, folder))
+        text = result.stdout.decode("utf-8", "replace")
+        if result.exit_status != 0 or not text.strip():
+            if _NO_MAILBOX.search(result.stderr_text) or (result.exit_status == 65 and not text.strip()):
+                return None
+            self._require_tool(result, "mbpath", "cyrus")
+        try:
+            return parse_mbpath(text)
+        except CyrusFormatError as exc:
+            raise RemoteCommandFailed(self.name, f"mbpath on {self.name} printed something else: {exc}.") from None
+
+    def expunged(self, mailbox: Mailbox, folder: Folder = INBOX) -> ExpungedOnHost:
+        """`unexpunge -l`: the mails that can be restored, with the host's clock (the dates are local)."""
+        name = mailbox.folder_name(folder)
+        result = self.connection.run(commands.list_expunged(mailbox, folder))
+        self._require_tool(result, "unexpunge -l", "cyrus")
+        clock, text = _split_clock(result.stdout.decode("utf-8", "replace"))
+        try:
+            listing = parse_unexpunge_list(text)
+        except CyrusFormatError as exc:
+            raise RemoteCommandFailed(
+                self.name, f"unexpunge -l on {self.name} printed something else: {exc}."
+            ) from None
+        if listing.failure is not None:  # exit 0 all the same
+            if listing.mailbox_missing:
+                raise MailboxNotFound(f"There is no mailbox {name} on {self.name} (unexpunge: {listing.failure}).")
+            raise RemoteCommandFailed(self.name, f"unexpunge -l {name} on {self.name} failed: {listing.failure}.")
+        return ExpungedOnHost(name, listing.mails, clock)
+
+    def present_mails(self, mailbox: Mailbox) -> list[IndexRecord]:
+        """The mails still present in the user's folders and the domain's shared mailboxes."""
+        result = self.connection.run(commands.index_records(mailbox))
+        self._require_tool(result, "mbexamine", "cyrus")
+        return parse_mbexamine(result.stdout.decode("utf-8", "replace"))
+
+    def mail_file(self, mailbox: Mailbox, folder: Folder, uid: Uid) -> MailFile:
+        """Where the mail's file is on the host, and its main headers (read as cyrus, 64 kB at most)."""
+        directory = self.folder_path(mailbox, folder)
+        if directory is None:
+            raise MailboxNotFound(f"There is no folder {mailbox.folder_name(folder)} on {self.name}.")
+        try:
+            path = spool_file(directory, uid)
+        except ValueError:
+            raise RemoteCommandFailed(
+                self.name, f"mbpath on {self.name} gave {directory!r}, a path the bot does not read."
+            ) from None
+        result = self.connection.run(commands.mail_head(path))
+        if result.exit_status != 0 and "No such file" in result.stderr_text:
+            return MailFile(path.value, None)
+        self._require_tool(result, "head (reading the mail file)", "cyrus")
+        return MailFile(path.value, parse_mail_headers(result.stdout))
+
+    def bm_cli_version(self) -> str | None:
+        result = self.connection.run(commands.bmcli_version(self.config.bm_cli))
+        if result.exit_status != 0:
+            return None
+        return result.stdout.decode("utf-8", "replace").strip() or None
+
+    def bm_user(self, address: Address) -> tuple[BmUser | None, str]:
+        """The user bm-cli finds behind an address (aliases included), or None and bm-cli's reason."""
+        result = self.connection.run(commands.bmcli_user(self.config.bm_cli, address))
+        said = _first_line(result.stderr_text or result.stdout.decode("utf-8", "replace"))
+        if result.exit_status != 0 and _BM_NOT_FOUND.search(said):
+            return None, said.removeprefix("ERROR: ")
+        self._require_tool(result, "bm-cli user get", "root")
+        try:
+            users = parse_user_get(result.stdout.decode("utf-8", "replace"))
+        except BmCliFormatError as exc:
+            raise RemoteCommandFailed(self.name, f"bm-cli on {self.name} printed something else: {exc}.") from None
+        if len(users) != 1:
+            return None, f"{len(users)} users match"
+        return users[0], "found"
+
+    def bm_history(self, address: Address, uid: Uid, folder: Folder) -> list[MailHistory]:
+        command = commands.bmcli_history_imap(self.config.bm_cli, address, uid, folder)
+        return self._bm_histories(command, "bm-cli mail history-imap")
+
+    def bm_search(self, address: Address, query: SearchQuery) -> list[MailHistory]:
+        command = commands.bmcli_history_query(self.config.bm_cli, address, query)
+        return self._bm_histories(command, "bm-cli mail history-query")
+
+    def bm_deleted(self, address: Address, folder: Folder) -> DeletedOnBm5:
+        """BlueMind 5's `mail unexpunge --dry`: the deleted items of a folder, with the host's clock."""
+        result = self.connection.run(commands.bmcli_deleted(self.config.bm_cli, address, folder))
+        self._bm_require(result, "bm-cli mail unexpunge --dry")
+        clock, text = _split_clock(result.stdout.decode("utf-8", "replace"))
+        try:
+            output = parse_bm5_unexpunge(text)
+        except BmCliFormatError as exc:
+            raise RemoteCommandFailed(self.name, f"bm-cli on {self.name} printed something else: {exc}.") from None
+        if output.missing_folder is not None:  # bm-cli only says so, and exits 0
+            folders = ", ".join(output.available_folders) or "none"
+            raise MailboxNotFound(f"{address} has no folder `{folder}` on {self.name}; its folders are: {folders}.")
+        if output.deleted_count is None and not output.items:
+            raise RemoteCommandFailed(
+                self.name,
+                f"bm-cli mail unexpunge on {self.name} did not say how many mails are deleted: {text[:120]!r}",
+            )
+        return DeletedOnBm5(output.items, clock)
+
+    def _bm_histories(self, command: RemoteCommand, what: str) -> list[MailHistory]:
+        result = self.connection.run(command)
+        self._bm_require(result, what)
+        try:
+            return parse_history(result.stdout.decode("utf-8", "replace"))
+        except BmCliFormatError as exc:
+            raise RemoteCommandFailed(self.name, f"{what} on {self.name} printed something else: {exc}.") from None
+
+    def _bm_require(self, result: CommandResult, what: str) -> None:
+        said = _first_line(result.stderr_text)
+        if result.exit_status != 0 and _BM_NOT_FOUND.search(said):
+            raise MailboxNotFound(f"{what} on {self.name}: {said.removeprefix('ERROR: ')}.")
+        self._require_tool(result, what, "root")
+
+    def _require_tool(self, result: CommandResult, what: str, run_as: str) -> None:
+        """A tool run through `sudo -n`: a refused sudo rule reads differently from a failed tool."""
+        stderr = result.stderr_text
+        if result.exit_status != 0 and ("a password is required" in stderr or "not allowed" in stderr):
+            raise RemoteCommandFailed(
+                self.name,
+                f"The bot's account on {self.name} may not run {what} as {run_as}: add the sudo rule for it "
+                "(exact tool, absolute path; see lab/README.md).",
+            )
+        if result.exit_status != 0 and "can't read mailboxes file" in stderr:
+            raise RemoteCommandFailed(self.name, f"{what} on {self.name} did not run as the cyrus user: {stderr}.")
+        self._require_success(result, what)
+
+
+# The usual line prefix, `Nov 28 02:27:30 host program[pid]: payload` (classic syslog or
+# Postfix's own writer), read here without `parse_line`'s general pattern; the stamp is
+# converted once per second seen. Anything else goes to `parse_line`. Same records either way
+# (tests/mailhost/test_trace_script.py compares them line by line).
+_CLASSIC = re.compile(
+    r"(?P<month>[A-Z][a-z]{2}) (?P<day>[ \d]?\d) (?P<time>\d\d:\d\d:\d\d) (?P<host>\S+) "
+    r"(?P<program>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?: (?P<payload>.*)"
+)
+_WARNING_MARKER = re.compile(r"#mailbot warning (?P<text>.*)")
+
 
 class _TraceReader:
     """Decodes the trace script's stream: its markers set the clock for the lines after them."""
@@ -148,6 +351,9 @@ class _TraceReader:
         self.reference = self.now
         self.files: list[str] = []
         self.warnings: list[str] = []
+        self._stamps: dict[tuple[str, str, str], datetime | None] = {}
+        self._queue_ids: dict[str, bool] = {}  # is this word a queue id (or NOQUEUE)?
+        self._daemons: dict[str, str] = {}
 
     def read(self, raw_lines: Iterable[bytes]) -> Iterator[LogLine]:
         for raw in raw_lines:
@@ -155,9 +361,37 @@ class _TraceReader:
             if text.startswith("#mailbot "):
                 self._marker(text)
                 continue
-            line = parse_line(text, self.reference, self.tz)
+            line = self._parse(text)
             if line is not None:
                 yield line
+
+    def _parse(self, text: str) -> LogLine | None:
+        text = text.rstrip("\r\n")
+        match = _CLASSIC.fullmatch(text)
+        if match is None:
+            return parse_line(text, self.reference, self.tz)
+        month, day, clock, host, program, pid, payload = match.groups()
+        key = (month, day, clock)
+        if key in self._stamps:
+            at = self._stamps[key]
+        else:
+            at = self._stamps[key] = parse_timestamp(f"{month} {day} {clock} h p: x", self.reference, self.tz)
+        if at is None:
+            return None
+        queue_id: str | None = None
+        colon = payload.find(": ")
+        if colon >= 6:
+            candidate = payload[:colon]
+            known = self._queue_ids.get(candidate)
+            if known is None:
+                known = self._queue_ids[candidate] = candidate == "NOQUEUE" or is_queue_id(candidate)
+            if known:
+                queue_id = None if candidate == "NOQUEUE" else candidate
+                payload = payload[colon + 2 :]
+        daemon = self._daemons.get(program)
+        if daemon is None:
+            daemon = self._daemons[program] = program.rsplit("/", 1)[-1]
+        return LogLine(at, host, program, daemon, int(pid) if pid else None, queue_id, payload, text)
 
     def _marker(self, text: str) -> None:
         if host := _HOST_MARKER.fullmatch(text):
@@ -165,12 +399,17 @@ class _TraceReader:
             sign = -1 if offset < 0 else 1
             self.tz = timezone(sign * timedelta(hours=abs(offset) // 100, minutes=abs(offset) % 100))
             self.now = datetime.fromtimestamp(int(host["now"]), self.tz)
+            self._stamps.clear()
         elif file := _FILE_MARKER.fullmatch(text):
             self.reference = datetime.fromtimestamp(int(file["mtime"]), self.tz)
-            self.files.append(file["path"])
+            self._stamps.clear()
+            if file["path"] not in self.files:  # a file's messages may come in two parts
+                self.files.append(file["path"])
         elif problem := _PROBLEM_MARKER.fullmatch(text):
             what = "does not exist" if problem["problem"] == "missing" else "is not readable by the bot's account"
             self.warnings.append(f"{problem['path']} on {self.host} {what}.")
+        elif warning := _WARNING_MARKER.fullmatch(text):
+            self.warnings.append(f"On {self.host}: {warning['text']}")
 
 
 def _aware(stamp: datetime, tz: tzinfo) -> datetime:
@@ -179,3 +418,55 @@ def _aware(stamp: datetime, tz: tzinfo) -> datetime:
 
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0][:200] if text.strip() else ""
+
+
+# --- deleted mail (issue 5) ---------------------------------------------------------------
+
+_DETECTED_VERSIONS: dict[str, int] = {}
+_NO_MAILBOX = re.compile(r"Invalid mailbox name|does not exist|Mailbox does not exist")
+_BM_NOT_FOUND = re.compile(r"No mailbox matches|not found|did not match anything|Invalid or unknown domain")
+
+
+class MailboxNotFound(MailbotError):
+    """The mailbox, folder or mail asked about does not exist: the answer to a question, not a failure."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class HostClock:
+    """The host's time when it answered, and its zone: Cyrus prints local times without one."""
+
+    now: datetime
+    tz: tzinfo
+
+
+@dataclass(frozen=True)
+class ExpungedOnHost:
+    mailbox: str
+    mails: tuple[ExpungedMail, ...]
+    clock: HostClock
+
+
+@dataclass(frozen=True)
+class DeletedOnBm5:
+    items: tuple[DeletedItem, ...]
+    clock: HostClock
+
+
+@dataclass(frozen=True)
+class MailFile:
+    path: str
+    headers: MailHeaders | None  # None: no file (never there, or purged)
+
+
+def _split_clock(text: str) -> tuple[HostClock, str]:
+    """The `#mailbot host` marker line the listing templates print first, and the rest."""
+    first, _, rest = text.partition("\n")
+    marker = _HOST_MARKER.fullmatch(first.strip())
+    if marker is None:
+        return HostClock(datetime.now(UTC), UTC), text
+    offset = int(marker["tz"])
+    sign = -1 if offset < 0 else 1
+    tz = timezone(sign * timedelta(hours=abs(offset) // 100, minutes=abs(offset) % 100))
+    return HostClock(datetime.fromtimestamp(int(marker["now"]), tz), tz), rest

@@ -130,3 +130,198 @@ def parse_message_id(text: str) -> MessageId:
     if not _MESSAGE_ID.fullmatch(candidate) or candidate.startswith("-"):
         raise BadInput(f"{_describe(text)} is neither a queue id nor a Message-ID (like <20261128.1234@example.org>).")
     return MessageId(candidate)
+
+
+# --- mailboxes, UIDs, folders, search words (deleted mail: issue 5) ----------------------
+
+MAX_UID = 2**32 - 1
+MAX_UIDS = 200
+MAX_FOLDER_LENGTH = 200
+MAX_SEARCH_WORDS = 10
+MAX_SEARCH_LENGTH = 120
+_UID = re.compile(r"[1-9][0-9]{0,9}")
+# One folder level: letters (any script), digits, spaces and a few marks; no leading dot or dash.
+_FOLDER_PUNCTUATION = frozenset(" _-.'&+,()#!")  # no @: Cyrus reads the domain after it
+_SEARCH_WORD = re.compile(r"[^\W_][\w.'@#:/+-]*")
+# A spool path as mbpath prints it: absolute, no `..` (no segment starts with a dot), no spaces.
+_SPOOL_PATH = re.compile(r"(?:/[A-Za-z0-9_^&,+=-][A-Za-z0-9._^&,+=-]*)+")
+
+
+@dataclass(frozen=True, order=True)
+class Uid:
+    """An IMAP UID (or a BlueMind 5 item id): a positive 32-bit number."""
+
+    value: int
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+def parse_uid(text: str) -> Uid:
+    candidate = text.strip()
+    if not _UID.fullmatch(candidate) or int(candidate) > MAX_UID:
+        raise BadInput(
+            f"{_describe(candidate)} is not a mail UID: use the number shown by `deleted` or by the "
+            "delivery line of `trace` (a whole number from 1 to 4294967295)."
+        )
+    return Uid(int(candidate))
+
+
+def parse_uids(texts: list[str]) -> tuple[Uid, ...]:
+    if not texts:
+        raise BadInput("Give at least one UID (see `deleted ADDRESS`), or --all.")
+    if len(texts) > MAX_UIDS:
+        raise BadInput(f"{len(texts)} UIDs in one request is too many; at most {MAX_UIDS}, or use --all.")
+    return tuple(sorted({parse_uid(text) for text in texts}))
+
+
+@dataclass(frozen=True)
+class Folder:
+    """An IMAP folder of a mailbox as BlueMind names it: `INBOX`, `Trash`, `Sub/Folder`."""
+
+    value: str
+
+    @property
+    def is_inbox(self) -> bool:
+        return self.value == "INBOX"
+
+    @property
+    def cyrus_suffix(self) -> str:
+        """`/Sub/Folder` in Cyrus's external name (modified UTF-7), empty for INBOX."""
+        return "" if self.is_inbox else "/" + encode_imap_utf7(self.value)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+INBOX = Folder("INBOX")
+
+
+def parse_folder(text: str) -> Folder:
+    candidate = text.strip()
+    if not candidate:
+        raise BadInput("A folder name is required, for example INBOX, Trash or Archives/2024.")
+    if len(candidate) > MAX_FOLDER_LENGTH:
+        raise BadInput(f"That folder name is {len(candidate)} characters long; at most {MAX_FOLDER_LENGTH}.")
+    if candidate.upper() == "INBOX":
+        return INBOX
+    if candidate.upper().startswith("INBOX/"):  # Cyrus shows a user's folders under INBOX/
+        candidate = candidate[len("INBOX/") :]
+    levels = candidate.split("/")
+    for level in levels:
+        if (
+            not level
+            or level != level.strip()
+            or level[0] in "-."
+            or not all(c.isalnum() or c in _FOLDER_PUNCTUATION for c in level)
+        ):
+            raise BadInput(
+                f"{_describe(text.strip())} is not a folder name this bot accepts: levels are separated by /, "
+                "and hold letters, digits, spaces and _ - . ' & + , ( ) # !, without a leading dot or dash."
+            )
+    return Folder("/".join(levels))
+
+
+def encode_imap_utf7(text: str) -> str:
+    """RFC 3501 modified UTF-7, the form Cyrus tools take for non-ASCII folder names."""
+    import base64  # only here: the rest of this module needs no codec
+
+    out: list[str] = []
+    pending: list[str] = []
+
+    def flush() -> None:
+        if pending:
+            raw = "".join(pending).encode("utf-16-be")
+            out.append("&" + base64.b64encode(raw).decode("ascii").rstrip("=").replace("/", ",") + "-")
+            pending.clear()
+
+    for char in text:
+        if " " <= char <= "~":
+            flush()
+            out.append("&-" if char == "&" else char)
+        else:
+            pending.append(char)
+    flush()
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """Words for `bm-cli mail history-query`: plain words, joined by single spaces."""
+
+    words: tuple[str, ...]
+
+    @property
+    def value(self) -> str:
+        return " ".join(self.words)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def parse_search_words(texts: list[str]) -> SearchQuery:
+    words = [word for text in texts for word in text.split()]
+    if not words:
+        raise BadInput("Give at least one word to search for, for example: search john@example.com Rappel.")
+    if len(words) > MAX_SEARCH_WORDS or len(" ".join(words)) > MAX_SEARCH_LENGTH:
+        raise BadInput(
+            f"Search for at most {MAX_SEARCH_WORDS} words and {MAX_SEARCH_LENGTH} characters; "
+            "a few words of the subject are enough."
+        )
+    for word in words:
+        if not _SEARCH_WORD.fullmatch(word) or not word.isprintable():
+            raise BadInput(
+                f"{_describe(word)} is not a search word this bot accepts: start with a letter or a digit, "
+                "then letters, digits and . ' @ # : / + - only (no quotes, no operators)."
+            )
+    return SearchQuery(tuple(words))
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    """A mailbox as Cyrus and BlueMind name it: the login and the technical domain, never an alias.
+
+    `cyrus_name` is what the Cyrus tools take: `user/LOGIN@DOMAIN` for the INBOX,
+    `user/LOGIN/Folder@DOMAIN` for another folder.
+    """
+
+    login: str
+    domain: str
+
+    @property
+    def email(self) -> str:
+        return f"{self.login}@{self.domain}"
+
+    @property
+    def cyrus_name(self) -> str:
+        return f"user/{self.login}@{self.domain}"
+
+    def folder_name(self, folder: Folder) -> str:
+        return f"user/{self.login}{folder.cyrus_suffix}@{self.domain}"
+
+    def __str__(self) -> str:
+        return self.cyrus_name
+
+
+def mailbox_of(login: str, domain: str) -> Mailbox:
+    """A mailbox from a login and a domain, held to the same grammar as an address."""
+    address = parse_address(f"{login}@{domain}")
+    return Mailbox(address.local_part, address.domain)
+
+
+@dataclass(frozen=True)
+class SpoolPath:
+    """The path of one mail file in the Cyrus spool, built from `mbpath` and a UID."""
+
+    value: str
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def spool_file(folder_path: str, uid: Uid) -> SpoolPath:
+    """`mbpath`'s folder + `UID.`; refuses anything that is not a plain absolute spool path."""
+    candidate = f"{folder_path.rstrip('/')}/{uid.value}."
+    if not _SPOOL_PATH.fullmatch(candidate) or len(candidate) > 1024:
+        raise ValueError(f"{folder_path!r} is not a spool path this bot reads")
+    return SpoolPath(candidate)

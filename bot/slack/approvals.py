@@ -113,6 +113,11 @@ class ApprovalDesk:
             if current.state == "pending":  # expired but not swept yet
                 self.sweep()
             return
+        container = body.get("container") or {}
+        if change.policy == "approve" and not change.card_ts and container.get("message_ts"):
+            # A click can arrive before the card's own post returned: the click says where the card is.
+            channel = str(container.get("channel_id") or change.channel)
+            self.bot.state.requests.attach_card(change.id, channel, str(container["message_ts"]))
         change = self.bot.state.requests.get(change.id) or change
         when = blocks.slack_time(time.time())
         if not approve:

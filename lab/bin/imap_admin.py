@@ -9,12 +9,18 @@
   imap_admin.py list USER@DOMAIN [FOLDER]              UID, size, flags, from, subject
   imap_admin.py expunge USER@DOMAIN UID... [--folder F]  flag \\Deleted + UID EXPUNGE (real expunge)
   imap_admin.py move USER@DOMAIN UID FOLDER [--from F] copy to FOLDER then expunge in the source
+  imap_admin.py setacl MBOX USER RIGHTS                as the admin
+  imap_admin.py append USER@DOMAIN FOLDER SUBJECT [--from ADDR] [--body TEXT]
+                                                       APPEND as the user; prints the new UID
+  imap_admin.py find USER@DOMAIN MESSAGE-ID [--folder F]  prints the UID of that mail (none: exit 1)
+  imap_admin.py flag USER@DOMAIN UID FLAG... [--folder F]  STORE +FLAGS (\\Seen, \\Flagged...)
 
 MBOX names are Cyrus admin names with '/' separator: user/john@lab.test, user/john/Trash@lab.test.
 Admin login: cyrus / labpass; users: LOGIN@DOMAIN / labpass.
 """
 import email
 import email.header
+import email.utils
 import imaplib
 import socket
 import sys
@@ -188,7 +194,76 @@ def cmd_move(args):
     print(f"moved {uid} from {src} to {dest}: {data}")
 
 
+def cmd_setacl(args):
+    mbox, user, rights = args
+    m = login(ADMIN)
+    check(m.setacl(q(mbox), user, rights), f"SETACL {mbox}")
+    m.logout()
+
+
+def cmd_append(args):
+    sender, body = "tests@lab.example", None
+    for option in ("--from", "--body"):
+        if option in args:
+            i = args.index(option)
+            value = args[i + 1]
+            args = args[:i] + args[i + 2:]
+            if option == "--from":
+                sender = value
+            else:
+                body = value
+    user, folder, subject = args
+    stamp = email.utils.formatdate(localtime=False)
+    mid = email.utils.make_msgid(domain="lab.example")
+    text = (
+        f"From: <{sender}>\r\nTo: <{user}>\r\nDate: {stamp}\r\nSubject: {subject}\r\n"
+        f"Message-ID: {mid}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"{body or subject}\r\n"
+    )
+    m = login(user)
+    typ, data = m.append(q(folder), None, None, text.encode("utf-8"))
+    m.logout()
+    if typ != "OK":
+        raise SystemExit(f"APPEND {folder}: {data}")
+    # [APPENDUID <uidvalidity> <uid>] Completed
+    print(data[0].decode().split("APPENDUID ", 1)[1].split("]", 1)[0].split()[1])
+
+
+def cmd_flag(args):
+    folder = "INBOX"
+    if "--folder" in args:
+        i = args.index("--folder")
+        folder = args[i + 1]
+        args = args[:i] + args[i + 2:]
+    user, uid, *flags = args
+    m = login(user)
+    check(m.select(q(folder)), f"SELECT {folder}")
+    check(m.uid("STORE", uid, "+FLAGS.SILENT", "(" + " ".join(flags) + ")"), "STORE")
+    m.logout()
+
+
+def cmd_find(args):
+    folder = "INBOX"
+    if "--folder" in args:
+        i = args.index("--folder")
+        folder = args[i + 1]
+        args = args[:i] + args[i + 2:]
+    user, mid = args
+    m = login(user)
+    check(m.select(q(folder), readonly=True), f"SELECT {folder}")
+    data = check(m.uid("SEARCH", "HEADER", "Message-ID", q(mid.strip("<>"))), "SEARCH")
+    m.logout()
+    uids = data[0].split() if data and data[0] else []
+    if not uids:
+        raise SystemExit(1)
+    print(uids[-1].decode())
+
+
 COMMANDS = {
+    "find": cmd_find,
+    "setacl": cmd_setacl,
+    "append": cmd_append,
+    "flag": cmd_flag,
     "ensure": cmd_ensure,
     "setquota": cmd_setquota,
     "getquota": cmd_getquota,

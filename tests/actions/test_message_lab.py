@@ -53,5 +53,5 @@ def test_a_deferral_later_delivered(lab_config):
 def test_an_unknown_message(lab_config):
     run = mailbot("message", "ABCDEF98765")
     assert run.returncode == 0
-    assert run.stdout.startswith("No trace of ABCDEF98765 in the logs of lab.")
+    assert run.stdout.startswith("No trace of ABCDEF98765 in the logs of lab, edge.")  # both mta hosts searched
     assert mailbot("message", "not a message id").returncode == 2

@@ -1,7 +1,9 @@
 """`mailbot trace` against the lab, over real SSH, checked against the lab's own log.
 
 The oracle here is deliberately simple and independent of the bot's parsers: plain regexes
-over the raw log files read as root, and `postqueue -j` run locally.
+over the raw log files read as root, and `postqueue -j` run locally. The lab has two mta hosts,
+the backend `lab` and the edge relay `edge` in front of it (a second Postfix instance with its
+own log and long queue ids): the oracle reads each host's log, and a queue id is one host's.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 from collections import Counter, defaultdict
 
 import pytest
+import yaml
 
 from tests.conftest import LAB_CONFIG, lab_queue, read_lab_logs
 
@@ -33,7 +36,10 @@ LAB_ADDRESSES = [
     "spammer@bad.example",
     "someone@elsewhere.example",
 ]
-QID = re.compile(r"\]: (?P<qid>[0-9A-F]{6,}): ")
+# short ids (hex) and long ids (enable_long_queue_ids: no vowels, a `z` between the two parts)
+QID = re.compile(
+    r"\]: (?P<qid>[0-9A-F]{6,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]{6,}z[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]+): "
+)
 
 
 def mailbot(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -53,23 +59,30 @@ def trace_json(address: str, *extra: str) -> dict:
 
 
 def what_the_log_says(address: str) -> dict:
-    """Queue ids naming the address, each with its sender and (recipient, status, dsn) attempts."""
-    lines = read_lab_logs()
+    """(host, queue id) pairs naming the address in each mta host's log, each with its sender and
+    (recipient, status, dsn) attempts; and the count of SMTP-time refusals in all the logs."""
+    config = yaml.safe_load(LAB_CONFIG.read_text())
+    logs = {host["name"]: host["maillog"] for host in config["hosts"] if "mta" in host["roles"]}
     needle = f"<{address}>"
-    ids = {m["qid"] for line in lines if needle in line.lower() and (m := QID.search(line))}
-    senders: dict[str, str] = {}
-    attempts: dict[str, Counter] = defaultdict(Counter)
-    for line in lines:
-        match = QID.search(line)
-        if not match or match["qid"] not in ids:
-            continue
-        if sender := re.search(r": from=<([^>]*)>, size=", line):
-            senders[match["qid"]] = sender.group(1)
-        if attempt := re.search(r": to=<([^>]*)>,.* dsn=([\d.]+), status=(\w+)", line):
-            attempts[match["qid"]][(attempt.group(1), attempt.group(3), attempt.group(2))] += 1
-    noqueue = sum(1 for line in lines if "NOQUEUE: reject" in line and needle in line.lower())
-    queued_rejects = sum(1 for line in lines if QID.search(line) and ": reject: " in line and needle in line.lower())
-    return {"ids": ids, "senders": senders, "attempts": attempts, "rejects": noqueue + queued_rejects}
+    ids: set[tuple[str, str]] = set()
+    senders: dict[tuple[str, str], str] = {}
+    attempts: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    rejects = 0
+    for host, maillog in logs.items():
+        lines = read_lab_logs(maillog)
+        named = {m["qid"] for line in lines if needle in line.lower() and (m := QID.search(line))}
+        ids |= {(host, qid) for qid in named}
+        for line in lines:
+            match = QID.search(line)
+            if not match or match["qid"] not in named:
+                continue
+            if sender := re.search(r": from=<([^>]*)>, size=", line):
+                senders[host, match["qid"]] = sender.group(1)
+            if attempt := re.search(r": to=<([^>]*)>,.* dsn=([\d.]+), status=(\w+)", line):
+                attempts[host, match["qid"]][(attempt.group(1), attempt.group(3), attempt.group(2))] += 1
+        rejects += sum(1 for line in lines if "NOQUEUE: reject" in line and needle in line.lower())
+        rejects += sum(1 for line in lines if QID.search(line) and ": reject: " in line and needle in line.lower())
+    return {"ids": ids, "senders": senders, "attempts": attempts, "rejects": rejects}
 
 
 @pytest.mark.parametrize("address", LAB_ADDRESSES)
@@ -78,21 +91,21 @@ def test_trace_matches_the_lab_log(lab_config, address):
     truth = what_the_log_says(address)
 
     assert answer["address"] == address
-    # Every queue id that names the address is there, once per life of the queue id (a
-    # short id may come back after `removed`, as a different message).
-    assert {m["queue_id"] for m in answer["messages"]} <= truth["ids"]
+    assert answer["hosts"] == ["lab", "edge"] and answer["errors"] == []
+    # Every queue id that names the address is there, on the host whose log has it, once per
+    # life of the queue id (a short id may come back after `removed`, as a different message).
+    assert {(m["host"], m["queue_id"]) for m in answer["messages"]} <= truth["ids"]
     involved = {
-        qid
-        for qid, attempts in truth["attempts"].items()
-        if truth["senders"].get(qid, "").lower() == address or any(r.lower() == address for r, _, _ in attempts)
+        key
+        for key, attempts in truth["attempts"].items()
+        if truth["senders"].get(key, "").lower() == address or any(r.lower() == address for r, _, _ in attempts)
     }
-    assert involved <= {m["queue_id"] for m in answer["messages"]}
+    assert involved <= {(m["host"], m["queue_id"]) for m in answer["messages"]}
     for message in answer["messages"]:
-        qid = message["queue_id"]
-        assert message["host"] == "lab"
-        assert message["sender"] == truth["senders"].get(qid), qid
+        key = (message["host"], message["queue_id"])
+        assert message["sender"] == truth["senders"].get(key), key
         seen = Counter((d["recipient"], d["status"], d["dsn"]) for d in message["deliveries"])
-        assert seen == truth["attempts"][qid], qid
+        assert seen == truth["attempts"][key], key
         for delivery in message["deliveries"]:
             assert delivery["at"].startswith("20")  # ISO 8601 with the year inferred
     assert len(answer["rejected"]) == truth["rejects"]
@@ -187,6 +200,6 @@ def test_table_output_fits_a_laptop_screen(lab_config):
     run = mailbot("trace", "full@lab.test")
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
-    assert lines[0].startswith("Trace of full@lab.test on lab: ")
+    assert lines[0].startswith("Trace of full@lab.test on lab, edge: ")  # the backend and the edge relay
     assert "Still in the queue" in run.stdout and "What to do" in run.stdout
     assert max(len(line) for line in lines) <= 100

@@ -380,7 +380,7 @@ class FakeSlack:
         with self._lock:
             found = self._lock.wait_for(find, timeout)
             if found is None:
-                seen = [f"{c.method}({c.status})" for c in self._calls]
+                seen = [f"{c.method}({c.status}){str(c.args.get('text', ''))[:80]!r}" for c in self._calls]
                 raise AssertionError(f"no matching {method} call within {timeout}s; recorded: {seen}")
             return found
 

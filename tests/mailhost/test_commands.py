@@ -43,3 +43,20 @@ def test_templates_refuse_values_that_were_not_validated():
 def test_flush_message_uses_sudo_with_the_absolute_tool_path():
     command = commands.flush_message(parse_queue_id("5BC4E16E1D5"))
     assert command.argv == ("sudo", "-n", "/usr/sbin/postqueue", "-i", "5BC4E16E1D5")
+
+
+def test_a_postfix_instance_is_chosen_with_its_config_directory():
+    edge = "/etc/postfix-edge"
+    assert commands.queue_json(edge).argv == ("/usr/sbin/postqueue", "-c", edge, "-j")
+    assert commands.queue_text(edge).argv == ("/usr/sbin/postqueue", "-c", edge, "-p")
+    assert commands.postfix_version(edge).argv == ("/usr/sbin/postconf", "-c", edge, "-h", "mail_version")
+    assert commands.flush_queue(edge).argv == ("sudo", "-n", "/usr/sbin/postqueue", "-c", edge, "-f")
+    long_id = parse_queue_id("4PcV4K5FPLz3tBr")
+    assert (
+        str(commands.flush_message(long_id, edge))
+        == "sudo -n /usr/sbin/postqueue -c /etc/postfix-edge -i 4PcV4K5FPLz3tBr"
+    )
+    assert commands.queue_json().argv == ("/usr/sbin/postqueue", "-j")  # the default instance: no -c
+    for bad in ("etc/postfix-edge", "/etc/postfix edge"):
+        with pytest.raises(ValueError, match="absolute"):
+            commands.queue_json(bad)

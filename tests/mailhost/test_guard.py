@@ -77,6 +77,44 @@ def test_each_template_matches_its_own_shape(command, name):
     assert allowed(command) == name
 
 
+EDGE = parse_config(
+    {
+        "hosts": [
+            {
+                "name": "edge",
+                "address": "192.0.2.2",
+                "user": "bmsupport",
+                "key_file": "/k",
+                "known_hosts": "/kh",
+                "maillog": "/var/log/mail-edge.log",
+                "postfix_config": "/etc/postfix-edge",
+                "roles": ["mta"],
+            }
+        ]
+    },
+    Path("/etc/mailbot/mailbot.yaml"),
+).hosts[0]
+
+
+def test_a_postfix_instance_host_allows_its_own_instance_only():
+    shapes = guard.shapes_for(EDGE)
+
+    def allowed_on_edge(command: commands.RemoteCommand) -> str | None:
+        return next((shape.name for shape in shapes if shape.matches(list(command.argv))), None)
+
+    edge = EDGE.postfix_config
+    assert allowed_on_edge(commands.queue_json(edge)) == "queue_json"
+    assert allowed_on_edge(commands.queue_text(edge)) == "queue_text"
+    assert allowed_on_edge(commands.postfix_version(edge)) == "postfix_version"
+    assert allowed_on_edge(commands.flush_queue(edge)) == "flush_queue"
+    assert allowed_on_edge(commands.flush_message(parse_queue_id("4PcV4K5FPLz3tBr"), edge)) == "flush_message"
+    # the default instance, or another one, is not what this host entry names
+    assert allowed_on_edge(commands.queue_json()) is None
+    assert allowed_on_edge(commands.flush_queue()) is None
+    assert allowed_on_edge(commands.queue_json("/etc/postfix-evil")) is None
+    assert allowed(commands.queue_json(edge)) is None  # nor the other way round
+
+
 def test_a_read_only_key_cannot_change_anything():
     assert allowed(commands.flush_queue(), "read") is None
     assert allowed(commands.queue_json(), "write") is None

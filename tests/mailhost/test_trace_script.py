@@ -16,6 +16,7 @@ from pathlib import Path
 from bot.mailhost.commands import trace_logs
 from bot.mailhost.host import _TraceReader
 from bot.mailhost.mail_flow import assemble
+from bot.mailhost.postfix_log import parse_line
 from bot.mailhost.values import parse_address
 from tests.conftest import FIXTURES
 
@@ -119,3 +120,54 @@ def test_no_temporary_files_are_left_behind(tmp_path):
     before = set(Path("/tmp").glob("mailbot-trace.*"))
     run_script("test@example.not.exists", [log])
     assert set(Path("/tmp").glob("mailbot-trace.*")) == before
+
+
+EDGE_LINES = [
+    "Nov  8 10:00:00 mx postfix/smtpd[1]: ABCDEF12345: client=x[192.0.2.1]",
+    "Nov 8 10:00:00 mx postfix/smtpd[1]: ABCDEF12345: client=x[192.0.2.1]",
+    "Nov 08 10:00:00 mx postfix/smtpd[1]: ABCDEF12345: client=x[192.0.2.1]",
+    "Feb 30 10:00:00 mx postfix/smtpd[1]: ABCDEF12345: client=x[192.0.2.1]",
+    "Feb 29 10:00:00 mx postfix/qmgr[2]: ABCDEF12345: removed",
+    "Dec 31 23:59:59 mx postfix/qmgr[2]: ABCDEF12345: removed",
+    "Jan  1 00:00:01 mx postfix/qmgr[2]: ABCDEF12345: removed",
+    "Xyz 28 10:00:00 mx postfix/qmgr[2]: ABCDEF12345: removed",
+    "Nov 28 10:00:00.123456 mx postfix/qmgr[2]: ABCDEF12345: removed",
+    "2023-03-14T00:00:31.185246+01:00 mx postfix/smtpd[1]: ABCDEF12345: client=x[192.0.2.1]",
+    "Nov 28 10:00:00 mx postfix/smtpd: ABCDEF12345: client=x[192.0.2.1]",
+    "Nov 28 10:00:00  mx postfix/smtpd[1]: ABCDEF12345: client=x[192.0.2.1]",
+    "Nov 28 10:00:00 mx postfix/smtpd[1]:\tABCDEF12345: client=x[192.0.2.1]",
+    "Nov 28 10:00:00 mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from x[192.0.2.1]: 550 5.1.1 <a@b.c>: no; "
+    "from=<d@e.f> to=<a@b.c> proto=ESMTP helo=<x>",
+    "Nov 28 10:00:00 mx postfix/smtpd[1]: warning: hostname x does not resolve to address 192.0.2.1",
+    "Nov 28 10:00:00 mx postfix/anvil[1]: statistics: max connection rate 1/60s for (smtp:192.0.2.1)",
+    "Nov 28 10:00:00 mx postfix/smtpd[1]: 4PcV4K5FPLz3tBr: client=x[192.0.2.1]",
+    "Nov 28 10:00:00 mx postfix/smtpd[1]: ABCDE: short",
+    "Nov 28 10:00:00 mx postfix/smtpd[1]: ",
+    "Nov 28 10:00:00 mx postfix/smtpd[1]: ABCDEF12345:",
+    "Nov 28 10:00:00 mx postfix/qmgr[2]: ABCDEF12345: removed\r",
+    "Nov 28 10:00:00 mx postfix/smtpd[1]x: ABCDEF12345: client=x",
+    "Nov 28 10:00:00 mx postfix/cleanup[2]: ABCDEF12345: message-id=<caf\ufffd\ufffd@x>",
+    "not a log line",
+    "",
+]
+
+
+def test_the_trace_reader_makes_the_records_parse_line_makes(tmp_path):
+    """`_TraceReader` reads the usual prefix itself (and each second's stamp once): the records
+    must be exactly `parse_line`'s, on every corpus line and on the odd ones."""
+    from bench import gen_logs  # a few hundred generated lines of every shape
+
+    folder = tmp_path / "generated"
+    gen_logs.ensure(256 << 10, seed=5, folder=folder, end=1_795_835_340, quiet=True)
+    corpus = [
+        *SILVENGA.read_text(errors="replace").splitlines(),
+        *gzip.decompress(PIXELPARK.read_bytes()).decode(errors="replace").splitlines(),
+        *(FIXTURES / "lab" / "maillog.txt").read_text(errors="replace").splitlines(),
+        *(folder / "mail.log").read_bytes().decode(errors="replace").splitlines(),
+        *EDGE_LINES,
+    ]
+    for host_marker, mtime in (("now=1795835340 tz=+0000", 1_795_835_340), ("now=1767225601 tz=-0530", 1_767_225_601)):
+        reader = _TraceReader("mx")
+        list(reader.read([f"#mailbot {host_marker}".encode(), f"#mailbot file mtime={mtime} path=/x".encode()]))
+        for text in corpus:
+            assert reader._parse(text) == parse_line(text, reader.reference, reader.tz), text

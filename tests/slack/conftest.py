@@ -36,10 +36,11 @@ def write_config(
     **host: Any,
 ) -> Path:
     document = yaml.safe_load(LAB_CONFIG.read_text())
-    entry = document["hosts"][0]
+    entry = document["hosts"][0]  # the lab's backend alone, not its edge relay
     for key in ("key_file", "known_hosts"):
         entry[key] = str((LAB_CONFIG.parent / entry[key]).resolve())
     entry.update(host)
+    document["hosts"] = [entry]
     document["slack"] = {"api_url": fake.api_url, **(slack or {})}
     document["state"] = {"path": str(tmp_path / "mailbot.db")}
     document.update(extra or {})

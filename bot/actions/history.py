@@ -1,0 +1,199 @@
+"""`history ADDRESS UID [--folder F]` and `search ADDRESS WORDS...`: where did this mail go?
+
+Both ask bm-cli (`mail history-imap`, `mail history-query`) on the bm-cli host, show each mail's
+table and, above it, the plain reading an admin would give: "received, still unread in INBOX",
+"read, then moved to Trash (new UID 3) and removed from INBOX", "moved to the shared mailbox
+`projet` (UID 56); not a deletion, so not in the Trash". bm-cli prints nothing at all for a UID
+that is not in the folder: that is said, not shown as an empty answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.actions import render
+from bot.actions.mailbox import Resolved, resolve
+from bot.actions.registry import Context, Section, Verb, register
+from bot.mailhost.bmcli import HistoryEvent, MailHistory, read_story
+from bot.mailhost.host import MailboxNotFound
+from bot.mailhost.values import (
+    INBOX,
+    Address,
+    Folder,
+    SearchQuery,
+    Uid,
+    parse_address,
+    parse_folder,
+    parse_search_words,
+    parse_uid,
+)
+
+MAX_TABLES = 20
+
+
+def _stamp(event: HistoryEvent) -> str:
+    return event.at.strftime("%Y-%m-%d %H:%M:%S") if isinstance(event.at, datetime) else event.at_text
+
+
+def history_table(history: MailHistory) -> str:
+    rows = [
+        [
+            _stamp(e),
+            e.kind,
+            render.clip(f"{e.owner} ({e.owner_kind})" if e.owner_kind else e.owner, 26),
+            render.clip(e.folder, 20),
+            "" if e.uid is None else str(e.uid),
+            ",".join(e.flags),
+        ]
+        for e in history.events
+    ]
+    return render.table(["When", "Event", "Owner", "Folder", "UID", "Flags"], rows)
+
+
+def _origin(history: MailHistory) -> str:
+    first = history.events[0] if history.events else None
+    return f"UID {first.uid} in {first.folder}" if first else "no event"
+
+
+def history_json(history: MailHistory) -> dict[str, Any]:
+    first = history.events[0] if history.events else None
+    return {
+        "reading": read_story(history),
+        "uid": first.uid if first else None,
+        "folder": first.folder if first else None,
+        "events": [
+            {
+                "at": render.iso(e.at) if e.at else e.at_text,
+                "type": e.kind,
+                "owner": e.owner,
+                "owner_kind": e.owner_kind,
+                "folder_uid": e.folder_uid,
+                "folder": e.folder,
+                "uid": e.uid,
+                "flags": list(e.flags),
+            }
+            for e in history.events
+        ],
+    }
+
+
+@dataclass
+class HistoryReport:
+    resolved: Resolved
+    histories: list[MailHistory]
+    uid: Uid | None = None
+    folder: Folder | None = None
+    query: SearchQuery | None = None
+    exit_code: int = 0
+
+    def headline(self) -> str:
+        who = f"{self.resolved.label} on {self.resolved.bmcli.name}"
+        if self.query is None:
+            reading = read_story(self.histories[0]) if self.histories else "no history"
+            return f"UID {self.uid} in {self.folder} of {who}: {reading}."
+        if not self.histories:
+            return f"No mail of {who} matches “{self.query}” (bm-cli history-query found nothing)."
+        return f"{len(self.histories)} mail(s) of {who} match “{self.query}”."
+
+    def sections(self) -> list[Section]:
+        shown = self.histories[:MAX_TABLES]
+        sections = []
+        if self.query is not None and shown:
+            readings = [f"Mail {i} ({_origin(h)}): {read_story(h)}" for i, h in enumerate(shown, 1)]
+            if len(self.histories) > MAX_TABLES:
+                readings.append(f"{len(self.histories) - MAX_TABLES} more mail(s) match; narrow the words.")
+            sections.append(Section("What happened", "\n".join(readings), monospace=False))
+        for number, history in enumerate(shown, 1):
+            title = f"Mail {number} ({_origin(history)})" if self.query is not None else "History"
+            sections.append(Section(title, history_table(history)))
+        return sections
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.resolved.json(),
+            "bmcli_host": self.resolved.bmcli.name,
+            "uid": self.uid.value if self.uid else None,
+            "folder": self.folder.value if self.folder else None,
+            "query": self.query.value if self.query else None,
+            "mails": [history_json(h) for h in self.histories],
+        }
+
+
+@dataclass(frozen=True)
+class HistoryRequest:
+    address: Address
+    uid: Uid
+    folder: Folder
+
+
+def validate_history(args: argparse.Namespace) -> HistoryRequest:
+    address = parse_address(args.address)
+    return HistoryRequest(address, parse_uid(args.uid), parse_folder(args.folder) if args.folder else INBOX)
+
+
+def run_history(request: HistoryRequest, context: Context) -> HistoryReport:
+    resolved = resolve(request.address, context)
+    context.progress(f"Asking bm-cli on {resolved.bmcli.name} for the history of UID {request.uid}…")
+    histories = resolved.bmcli.bm_history(resolved.address, request.uid, request.folder)
+    if not histories:
+        raise MailboxNotFound(
+            f"bm-cli on {resolved.bmcli.name} has no history for UID {request.uid} in {request.folder} of "
+            f"{resolved.label}: no such mail in that folder (take the UID from `trace` or `deleted`, "
+            "and the folder with --folder)."
+        )
+    return HistoryReport(resolved, histories, uid=request.uid, folder=request.folder)
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    address: Address
+    query: SearchQuery
+
+
+def validate_search(args: argparse.Namespace) -> SearchRequest:
+    address = parse_address(args.address)
+    return SearchRequest(address, parse_search_words(args.words))
+
+
+def run_search(request: SearchRequest, context: Context) -> HistoryReport:
+    resolved = resolve(request.address, context)
+    context.progress(f"Asking bm-cli on {resolved.bmcli.name} for the mails matching “{request.query}”…")
+    histories = resolved.bmcli.bm_search(resolved.address, request.query)
+    return HistoryReport(resolved, histories, query=request.query)
+
+
+def _configure_history(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("address", metavar="ADDRESS", help="the mailbox's address (an alias is resolved)")
+    parser.add_argument("uid", metavar="UID", help="the mail's IMAP UID (from trace's LMTP reply, or deleted)")
+    parser.add_argument("--folder", metavar="FOLDER", help="the folder the UID belongs to (default INBOX)")
+
+
+def _configure_search(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("address", metavar="ADDRESS", help="the mailbox's address (an alias is resolved)")
+    parser.add_argument("words", nargs="+", metavar="WORD", help="words of the subject or sender")
+
+
+HISTORY = register(
+    Verb(
+        name="history",
+        summary="the moves of one mail (created, read, moved to Trash or a mailshare, deleted), read plainly",
+        policy="read",
+        configure=_configure_history,
+        validate=validate_history,
+        run=run_history,
+    )
+)
+
+SEARCH = register(
+    Verb(
+        name="search",
+        summary="the history of every mail of a mailbox matching some words",
+        policy="read",
+        configure=_configure_search,
+        validate=validate_search,
+        run=run_search,
+    )
+)

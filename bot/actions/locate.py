@@ -1,0 +1,119 @@
+"""`locate ADDRESS UID [--folder F]`: the mail's file on the host and its main headers (read-only).
+
+What the support page does by hand: the folder's directory (`mbpath`), the file `UID.` in it,
+and its From, To, Date, Subject and Message-ID, read as the cyrus user (64 kB at most, never the
+body past the headers). A deleted mail keeps its file until the host purges it: that is said.
+BlueMind 5 keeps no mail files on the host.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any
+
+from bot.actions import render
+from bot.actions.mailbox import Resolved, resolve
+from bot.actions.registry import Context, Section, Verb, register
+from bot.errors import MailbotError
+from bot.mailhost.cyrus import MailHeaders
+from bot.mailhost.host import MailboxNotFound
+from bot.mailhost.values import INBOX, Address, Folder, Uid, parse_address, parse_folder, parse_uid
+
+HEADER_FIELDS = (("From", "sender"), ("To", "to"), ("Cc", "cc"), ("Date", "date"), ("Subject", "subject"))
+
+
+@dataclass
+class LocateReport:
+    resolved: Resolved
+    folder: Folder
+    uid: Uid
+    path: str
+    headers: MailHeaders
+    deleted: bool
+    exit_code: int = 0
+
+    def headline(self) -> str:
+        state = " (deleted, still on disk)" if self.deleted else ""
+        where = f"{self.resolved.label}, {self.folder}"
+        return f"UID {self.uid} of {where}{state} is the file {self.path} on {self.resolved.host.name}."
+
+    def sections(self) -> list[Section]:
+        rows = [[name, getattr(self.headers, key) or ""] for name, key in HEADER_FIELDS]
+        rows.append(["Message-ID", self.headers.message_id or ""])
+        sections = [Section("Headers", render.table(["Header", "Value"], rows))]
+        if self.deleted:
+            sections.append(
+                Section(
+                    "Note",
+                    f"This mail is deleted (expunged) but not purged yet: restore {self.resolved.address} "
+                    f"{self.uid}" + ("" if self.folder == INBOX else f" --folder {self.folder}") + " brings it back.",
+                    monospace=False,
+                )
+            )
+        return sections
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.resolved.json(),
+            "folder": self.folder.value,
+            "uid": self.uid.value,
+            "path": self.path,
+            "deleted": self.deleted,
+            "headers": {
+                "from": self.headers.sender,
+                "to": self.headers.to,
+                "cc": self.headers.cc,
+                "date": self.headers.date,
+                "subject": self.headers.subject,
+                "message_id": self.headers.message_id,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class LocateRequest:
+    address: Address
+    uid: Uid
+    folder: Folder
+
+
+def validate_locate(args: argparse.Namespace) -> LocateRequest:
+    address = parse_address(args.address)
+    return LocateRequest(address, parse_uid(args.uid), parse_folder(args.folder) if args.folder else INBOX)
+
+
+def run_locate(request: LocateRequest, context: Context) -> LocateReport:
+    resolved = resolve(request.address, context)
+    if resolved.version == 5:
+        raise MailbotError(
+            f"{resolved.host.name} runs BlueMind 5, which keeps no mail files on the host; use history instead."
+        )
+    host, mailbox = resolved.host, resolved.mailbox
+    context.progress(f"Looking for UID {request.uid} of {mailbox.folder_name(request.folder)} on {host.name}…")
+    found = host.mail_file(mailbox, request.folder, request.uid)
+    if found.headers is None:
+        raise MailboxNotFound(
+            f"There is no file {found.path} on {host.name}: no mail with UID {request.uid} in {request.folder} of "
+            f"{resolved.label} (never there, or purged after its deletion)."
+        )
+    deleted = any(m.uid == request.uid.value for m in host.expunged(mailbox, request.folder).mails)
+    return LocateReport(resolved, request.folder, request.uid, found.path, found.headers, deleted)
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("address", metavar="ADDRESS", help="the mailbox's address (an alias is resolved)")
+    parser.add_argument("uid", metavar="UID", help="the mail's IMAP UID")
+    parser.add_argument("--folder", metavar="FOLDER", help="the folder the UID belongs to (default INBOX)")
+
+
+LOCATE = register(
+    Verb(
+        name="locate",
+        summary="where a mail's file is on the host, and its main headers (BlueMind 4)",
+        policy="read",
+        configure=_configure,
+        validate=validate_locate,
+        run=run_locate,
+    )
+)

@@ -1,0 +1,105 @@
+"""From the address an agent types to the mailbox the tools name: `user/LOGIN@TECHNICAL_DOMAIN`.
+
+Cyrus and BlueMind know a mailbox by its login and the domain's technical name, never by an
+alias. The config's `domains` map turns an alias domain into the technical one (no command
+runs for that); on BlueMind 4 `mbpath` then says whether Cyrus has the mailbox. When it does
+not (a user alias like jdoe@ for john@, a domain the config does not list), bm-cli resolves
+the address as BlueMind does. On BlueMind 5 there is no Cyrus: bm-cli always resolves. An
+address that resolves to nothing is an answer that says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.actions.registry import Context
+from bot.config import HostConfig
+from bot.errors import MailbotError
+from bot.mailhost.host import MailboxNotFound, MailHost
+from bot.mailhost.values import Address, Mailbox, mailbox_of
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The mailbox behind an address, where it lives, and how the bot knew."""
+
+    address: Address
+    mailbox: Mailbox
+    host: MailHost  # BlueMind 4: the Cyrus store holding the mailbox; 5: the bm-cli host
+    bmcli: MailHost  # where bm-cli runs (history, search, BlueMind 5 restores)
+    version: int
+    how: str
+
+    @property
+    def label(self) -> str:
+        """`user/john@lab.test`, with the typed address when it differs (an alias)."""
+        if self.address.value == self.mailbox.email:
+            return self.mailbox.cyrus_name
+        return f"{self.mailbox.cyrus_name} ({self.address} {self.how})"
+
+    def json(self) -> dict[str, object]:
+        return {
+            "address": self.address.value,
+            "mailbox": self.mailbox.cyrus_name,
+            "login": self.mailbox.login,
+            "domain": self.mailbox.domain,
+            "host": self.host.name,
+            "bluemind": self.version,
+        }
+
+
+def store_hosts(context: Context) -> tuple[HostConfig, ...]:
+    return context.config.hosts_with_role("store") or context.config.hosts
+
+
+def bmcli_host(context: Context) -> HostConfig:
+    return (context.config.hosts_with_role("bmcli") or store_hosts(context))[0]
+
+
+def mail_host(context: Context, config: HostConfig) -> MailHost:
+    return MailHost(config, context.pool.connection(config))
+
+
+def resolve(address: Address, context: Context) -> Resolved:
+    stores = [mail_host(context, h) for h in store_hosts(context)]
+    bmcli = mail_host(context, bmcli_host(context))
+    version = stores[0].bluemind_version()
+    domains = context.config.domains
+    technical = domains.get(address.domain, address.domain)
+    by_config = "via the config's domains" if technical != address.domain else "as typed"
+    context.progress(f"Looking up the mailbox of {address}…")
+    if version == 5:
+        return _by_bmcli(address, context, bmcli, bmcli, version, None)
+    candidate = mailbox_of(address.local_part, technical)
+    for store in stores:
+        if store.folder_path(candidate) is not None:
+            return Resolved(address, candidate, store, bmcli, version, by_config)
+    return _by_bmcli(address, context, bmcli, stores, version, candidate)
+
+
+def _by_bmcli(
+    address: Address,
+    context: Context,
+    bmcli: MailHost,
+    stores: list[MailHost] | MailHost,
+    version: int,
+    tried: Mailbox | None,
+) -> Resolved:
+    where = ", ".join(s.name for s in stores) if isinstance(stores, list) else stores.name
+    first = f"there is no mailbox {tried} on {where}, and " if tried else ""
+    try:
+        user, reason = bmcli.bm_user(address)
+    except MailbotError as failure:
+        raise MailboxNotFound(
+            f"{address} does not resolve to a mailbox: {first}bm-cli could not be asked ({failure.message})"
+        ) from None
+    if user is None:
+        raise MailboxNotFound(f"{address} does not resolve to a mailbox: {first}bm-cli on {bmcli.name} says: {reason}.")
+    email_domain = (user.email or address.value).rsplit("@", 1)[1]
+    mailbox = mailbox_of(user.login, context.config.domains.get(email_domain, email_domain))
+    if isinstance(stores, MailHost):  # BlueMind 5: no Cyrus to ask
+        return Resolved(address, mailbox, stores, bmcli, version, "via bm-cli")
+    for store in stores:
+        if store.folder_path(mailbox) is not None:
+            return Resolved(address, mailbox, store, bmcli, version, "via bm-cli")
+    raise MailboxNotFound(f"bm-cli resolves {address} to {mailbox}, but no store host ({where}) has that mailbox.")
