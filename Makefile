@@ -34,6 +34,7 @@ lint: install
 test: install traffic image lint
 	$(BIN)/pytest -q
 	$(BIN)/python bench/queue_summary.py --count 2000 --runs 1
+	$(BIN)/python bench/run.py --small
 
 # The benchmarks at full size (figures quoted in the README).
 bench: install

@@ -19,7 +19,7 @@ EDGE_LOG=/var/log/mail-edge.log
 EDGE_PORT=2526
 SSH_PORT=2222
 LAB_PASS=labpass
-PKGS=(openssh-server postfix cyrus-imapd cyrus-admin sasl2-bin swaks sudo procps netcat-openbsd)
+PKGS=(openssh-server postfix cyrus-imapd cyrus-admin sasl2-bin swaks sudo procps netcat-openbsd pigz)
 # Users with a Cyrus mailbox (quota in KB, empty = none). ghost@lab.test is in Postfix's map only.
 CYRUS_USERS=(john marie.durand rh compta ceo bob.martin full quota2)
 declare -A QUOTA=([full]=10 [quota2]=10)

@@ -52,9 +52,10 @@ def hops_to(recipient: str) -> list[Hop]:
             for text in edge_lines
             if f" {match['edge']}: message-id=<" in text
         )
-        # the backend logged the same Message-ID under the queue id the edge was given
-        assert any(f" {match['backend']}: message-id=<{message_id}>" in text for text in backend_lines), match[0]
-        hops.append(Hop(match["edge"], match["backend"], message_id))
+        # The backend logged the same Message-ID under the queue id the edge was given, unless its
+        # log rotated away since (the edge's log is not rotated): only whole hops can be checked.
+        if any(f" {match['backend']}: message-id=<{message_id}>" in text for text in backend_lines):
+            hops.append(Hop(match["edge"], match["backend"], message_id))
     assert hops, f"no mail for {recipient} went through the edge: run lab/traffic.sh"
     return hops
 

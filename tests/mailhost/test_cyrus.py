@@ -19,9 +19,9 @@ from bot.mailhost.cyrus import (
     parse_unexpunge_list,
     parse_unexpunge_restore,
 )
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import FIXTURES
 
-CAPTURES = ROOT.parent / "shared" / "reference" / "captures"
+CAPTURES = FIXTURES / "captures"  # copies of shared/reference/captures (real Cyrus 3.6.1 output)
 LAB = FIXTURES / "lab" / "deleted"
 
 
