@@ -22,7 +22,7 @@ from tests.test_cli import mailbot as mailbot_with
 
 EDGE_LOG = "/var/log/mail-edge.log"
 EDGE_CONFIG = "/etc/postfix-edge"
-LONG_QID = r"[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]{6,}z[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]+"
+LONG_QID = r"[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{6,}z[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]+"
 HANDOVER = re.compile(
     rf": (?P<edge>{LONG_QID}): to=<(?P<rcpt>[^>]+)>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:2525, .*"
     r"status=sent \(250 2\.0\.0 Ok: queued as (?P<backend>[0-9A-F]{6,})\)$"

@@ -38,7 +38,7 @@ LAB_ADDRESSES = [
 ]
 # short ids (hex) and long ids (enable_long_queue_ids: no vowels, a `z` between the two parts)
 QID = re.compile(
-    r"\]: (?P<qid>[0-9A-F]{6,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]{6,}z[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]+): "
+    r"\]: (?P<qid>[0-9A-F]{6,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{6,}z[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]+): "
 )
 
 
