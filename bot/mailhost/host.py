@@ -391,7 +391,7 @@ class _TraceReader:
         daemon = self._daemons.get(program)
         if daemon is None:
             daemon = self._daemons[program] = program.rsplit("/", 1)[-1]
-        return LogLine(at, host, program, daemon, int(pid) if pid else None, queue_id, payload, text)
+        return LogLine(at, host, program, daemon, int(pid) if pid else None, queue_id, payload)
 
     def _marker(self, text: str) -> None:
         if host := _HOST_MARKER.fullmatch(text):

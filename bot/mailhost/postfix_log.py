@@ -32,9 +32,13 @@ _PREFIX = re.compile(
 _QUEUE_PREFIX = re.compile(r"(?P<queue_id>NOQUEUE|[0-9A-Za-z]{6,32}): (?P<text>.*)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LogLine:
-    """One line of the mail log, split into its prefix and what the daemon said."""
+    """One line of the mail log, split into its prefix and what the daemon said.
+
+    Slotted, and without a copy of the whole line: a frequent address's trace holds
+    hundreds of thousands of them at once.
+    """
 
     at: datetime
     host: str
@@ -43,7 +47,6 @@ class LogLine:
     pid: int | None
     queue_id: str | None
     text: str
-    raw: str
 
 
 def parse_timestamp(line: str, reference: datetime, local_tz: tzinfo | None = None) -> datetime | None:
@@ -80,7 +83,6 @@ def parse_line(line: str, reference: datetime, local_tz: tzinfo | None = None) -
         pid=int(match["pid"]) if match["pid"] else None,
         queue_id=queue_id,
         text=text,
-        raw=line,
     )
 
 
