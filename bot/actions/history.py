@@ -15,20 +15,17 @@ from datetime import datetime
 from typing import Any
 
 from bot.actions import render
-from bot.actions.mailbox import Resolved, resolve
+from bot.actions.mailbox import MailRequest, Resolved, resolve, validate_mail_request
 from bot.actions.registry import Context, Section, Verb, register
 from bot.mailhost.bmcli import HistoryEvent, MailHistory, read_story
 from bot.mailhost.host import MailboxNotFound
 from bot.mailhost.values import (
-    INBOX,
     Address,
     Folder,
     SearchQuery,
     Uid,
     parse_address,
-    parse_folder,
     parse_search_words,
-    parse_uid,
 )
 
 MAX_TABLES = 20
@@ -122,19 +119,7 @@ class HistoryReport:
         }
 
 
-@dataclass(frozen=True)
-class HistoryRequest:
-    address: Address
-    uid: Uid
-    folder: Folder
-
-
-def validate_history(args: argparse.Namespace) -> HistoryRequest:
-    address = parse_address(args.address)
-    return HistoryRequest(address, parse_uid(args.uid), parse_folder(args.folder) if args.folder else INBOX)
-
-
-def run_history(request: HistoryRequest, context: Context) -> HistoryReport:
+def run_history(request: MailRequest, context: Context) -> HistoryReport:
     resolved = resolve(request.address, context)
     context.progress(f"Asking bm-cli on {resolved.bmcli.name} for the history of UID {request.uid}…")
     histories = resolved.bmcli.bm_history(resolved.address, request.uid, request.folder)
@@ -182,7 +167,7 @@ HISTORY = register(
         summary="the moves of one mail (created, read, moved to Trash or a mailshare, deleted), read plainly",
         policy="read",
         configure=_configure_history,
-        validate=validate_history,
+        validate=validate_mail_request,
         run=run_history,
     )
 )

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.actions import render
-from bot.actions.mailbox import Resolved, resolve
+from bot.actions.mailbox import MailRequest, Resolved, resolve, validate_mail_request
 from bot.actions.registry import Context, Section, Verb, register
 from bot.errors import MailbotError
 from bot.mailhost.cyrus import MailHeaders
 from bot.mailhost.host import MailboxNotFound
-from bot.mailhost.values import INBOX, Address, Folder, Uid, parse_address, parse_folder, parse_uid
+from bot.mailhost.values import INBOX, Folder, Uid
 
 HEADER_FIELDS = (("From", "sender"), ("To", "to"), ("Cc", "cc"), ("Date", "date"), ("Subject", "subject"))
 
@@ -71,19 +71,7 @@ class LocateReport:
         }
 
 
-@dataclass(frozen=True)
-class LocateRequest:
-    address: Address
-    uid: Uid
-    folder: Folder
-
-
-def validate_locate(args: argparse.Namespace) -> LocateRequest:
-    address = parse_address(args.address)
-    return LocateRequest(address, parse_uid(args.uid), parse_folder(args.folder) if args.folder else INBOX)
-
-
-def run_locate(request: LocateRequest, context: Context) -> LocateReport:
+def run_locate(request: MailRequest, context: Context) -> LocateReport:
     resolved = resolve(request.address, context)
     if resolved.version == 5:
         raise MailbotError(
@@ -113,7 +101,7 @@ LOCATE = register(
         summary="where a mail's file is on the host, and its main headers (BlueMind 4)",
         policy="read",
         configure=_configure,
-        validate=validate_locate,
+        validate=validate_mail_request,
         run=run_locate,
     )
 )

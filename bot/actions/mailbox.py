@@ -10,13 +10,28 @@ address that resolves to nothing is an answer that says so.
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 
 from bot.actions.registry import Context
 from bot.config import HostConfig
 from bot.errors import MailbotError
 from bot.mailhost.host import MailboxNotFound, MailHost
-from bot.mailhost.values import Address, Mailbox, mailbox_of
+from bot.mailhost.values import INBOX, Address, Folder, Mailbox, Uid, mailbox_of, parse_address, parse_folder, parse_uid
+
+
+@dataclass(frozen=True)
+class MailRequest:
+    """One mail of a mailbox, as `history` and `locate` are asked for it: ADDRESS UID [--folder F]."""
+
+    address: Address
+    uid: Uid
+    folder: Folder
+
+
+def validate_mail_request(args: argparse.Namespace) -> MailRequest:
+    address = parse_address(args.address)
+    return MailRequest(address, parse_uid(args.uid), parse_folder(args.folder) if args.folder else INBOX)
 
 
 @dataclass(frozen=True)
