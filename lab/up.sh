@@ -437,35 +437,31 @@ out=$("${SSH[@]}" "test -r $LOG && /usr/sbin/postqueue -j >/dev/null && sudo -n 
 # LMTP answers for a mailbox (no mail sent): 250 2.1.5 to RCPT TO
 lmtp=$(python3 "$LAB/bin/imap_admin.py" lmtp-probe john@lab.test) || die "LMTP probe failed: $lmtp"
 
-# first setup: one real mail through Postfix -> LMTP -> Cyrus, and wait for status=sent
-if [[ " ${CHANGES[*]} " == *" mailboxes "* ]]; then
-    mark="lab-welcome-$(date +%s%N)"
-    swaks --silent 2 -s 127.0.0.1 -p 2525 --helo client.partner.example -f alice@partner.example \
-        -t john@lab.test --header "Subject: Bienvenue" --header "Message-Id: <$mark@partner.example>" \
-        --body "Bienvenue dans le lab." >/dev/null
-    ok=0
+# deliver_and_wait PORT LOG SUBJECT EXPECTED FAILURE LABEL: one real mail to john@lab.test through the
+# smtpd on PORT, then wait (20 s) until LOG shows its delivery attempt with status=EXPECTED...
+deliver_and_wait() {
+    local port=$1 log=$2 subject=$3 expected=$4 failure=$5 label=$6 mark qid ok=0
+    mark="lab-check-$(date +%s%N)"
+    swaks --silent 2 -s 127.0.0.1 -p "$port" --helo client.partner.example -f alice@partner.example \
+        -t john@lab.test --header "Subject: $subject" --header "Message-Id: <$mark@partner.example>" \
+        --body "$subject, dans le lab." >/dev/null
     for _ in $(seq 100); do
-        qid=$(grep -F "message-id=<$mark@partner.example>" "$LOG" | sed -n 's/.*: \([0-9A-F]\{6,\}\): message-id=.*/\1/p' | head -n1)
-        if [ -n "$qid" ] && grep -F "$qid: to=<john@lab.test>" "$LOG" | grep -q 'status=sent (250 2.1.5'; then ok=1; break; fi
+        qid=$(grep -F "message-id=<$mark@partner.example>" "$log" | sed -n 's/.*: \([0-9A-Za-z]\{6,\}\): message-id=.*/\1/p' | head -n1)
+        if [ -n "$qid" ] && grep -F "$qid: to=<john@lab.test>" "$log" | grep -qF "status=$expected"; then ok=1; break; fi
         sleep 0.2
     done
-    [ $ok = 1 ] || die "first delivery to john@lab.test not seen as status=sent in $LOG"
-    say "delivery check: $(grep -F "$qid: to=<john@lab.test>" "$LOG" | tail -n1 | sed 's/.*status=/status=/')"
+    [ $ok = 1 ] || die "$failure (see $log)"
+    say "$label: $(grep -F "$qid: to=<john@lab.test>" "$log" | tail -n1 | sed 's/.*status=/status=/')"
+}
+# first setup: one real mail through Postfix -> LMTP -> Cyrus must end status=sent
+if [[ " ${CHANGES[*]} " == *" mailboxes "* ]]; then
+    deliver_and_wait 2525 "$LOG" "Bienvenue" "sent (250 2.1.5" \
+        "first delivery to john@lab.test not seen as status=sent" "delivery check"
 fi
 # the edge relay (re)configured: one real mail through it must be handed to the backend
 if [[ " ${CHANGES[*]} " == *" edge-main.cf "* || " ${CHANGES[*]} " == *" edge-master.cf "* ]]; then
-    mark="lab-edge-$(date +%s%N)"
-    swaks --silent 2 -s 127.0.0.1 -p $EDGE_PORT --helo client.partner.example -f alice@partner.example \
-        -t john@lab.test --header "Subject: Bienvenue par le relais" --header "Message-Id: <$mark@partner.example>" \
-        --body "Bienvenue, via le relais du lab." >/dev/null
-    ok=0
-    for _ in $(seq 100); do
-        qid=$(grep -F "message-id=<$mark@partner.example>" "$EDGE_LOG" | sed -n 's/.*: \([0-9A-Za-z]\{6,\}\): message-id=.*/\1/p' | head -n1)
-        if [ -n "$qid" ] && grep -F "$qid: to=<john@lab.test>" "$EDGE_LOG" | grep -q 'status=sent (250 2.0.0 Ok: queued as '; then ok=1; break; fi
-        sleep 0.2
-    done
-    [ $ok = 1 ] || die "the edge relay did not hand a mail for john@lab.test to the backend (see $EDGE_LOG)"
-    say "edge check: $(grep -F "$qid: to=<john@lab.test>" "$EDGE_LOG" | tail -n1 | sed 's/.*status=/status=/')"
+    deliver_and_wait "$EDGE_PORT" "$EDGE_LOG" "Bienvenue par le relais" "sent (250 2.0.0 Ok: queued as " \
+        "the edge relay did not hand a mail for john@lab.test to the backend" "edge check"
 fi
 
 # --- 7. the bot's config -----------------------------------------------------------------------
