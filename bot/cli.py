@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import logging
 import os
 import sys
@@ -115,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         context = Context(config=config, pool=pool, requester=_operator())
         outcome = _change(verb, request, args, context) if verb.changes_things else _read(verb, request, context)
         if args.json:
-            print(json.dumps(outcome.to_json(), indent=2, ensure_ascii=False))
+            render.write_json(outcome.to_json(), sys.stdout)
         else:
             sys.stdout.write(render.as_text(outcome))
         return outcome.exit_code
@@ -125,6 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mailbot: interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `mailbot trace x --json | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
     except Exception as exc:  # a bug: one line for the user, the traceback only on request
         if os.environ.get("MAILBOT_DEBUG"):
             raise

@@ -209,3 +209,28 @@ def test_only_one_map_rebuild_at_a_time(lab_config, tmp_path):
     done = mailbot("--config", str(config), "regen-maps", "--yes", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["exit_status"] == 0
+
+
+def test_trace_json_is_one_object_with_one_message_per_line():
+    """`--json` is one object that `json` reads; each message sits on its own line, so a
+    big trace can be read with `grep` and is written without building one huge string."""
+    run = mailbot("--config", str(LAB_CONFIG), "trace", "john@lab.test", "--json")
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["address"] == "john@lab.test" and report["messages"]
+    message_lines = [line for line in run.stdout.splitlines() if line.startswith('    {"queue_id": ')]
+    assert len(message_lines) == len(report["messages"])
+    assert [json.loads(line.rstrip(","))["queue_id"] for line in message_lines] == [
+        m["queue_id"] for m in report["messages"]
+    ]
+
+
+def test_a_reader_that_stops_early_gets_no_error_message():
+    """`mailbot trace ADDR --json | head -1`: the closed pipe is not an internal error."""
+    command = [sys.executable, "-m", "bot", "--config", str(LAB_CONFIG), "trace", "john@lab.test", "--json"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as bot:
+        assert bot.stdout is not None and bot.stderr is not None
+        bot.stdout.close()  # before the trace is done: its first write finds the pipe closed
+        stderr = bot.stderr.read().decode()
+        bot.wait(timeout=60)
+    assert "internal error" not in stderr and "Traceback" not in stderr

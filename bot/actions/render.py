@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic, TextIO, TypeVar
 
 from tabulate import tabulate
 
@@ -13,6 +14,48 @@ if TYPE_CHECKING:
     from bot.actions.registry import Outcome
 
 TEXT_WIDTH = 100
+Record = TypeVar("Record")
+
+
+class JsonRows(Generic[Record]):
+    """A JSON array whose items are made one at a time, as `write_json` writes them: the
+    58,000 messages of a busy address's trace never exist as dicts all at once."""
+
+    def __init__(self, records: Sequence[Record], to_json: Callable[[Record], Any]) -> None:
+        self._records = records
+        self._to_json = to_json
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __iter__(self) -> Iterator[Any]:
+        return (self._to_json(record) for record in self._records)
+
+    def __getitem__(self, index: int) -> Any:
+        return self._to_json(self._records[index])
+
+
+def write_json(document: dict[str, Any], out: TextIO) -> None:
+    """One JSON object, one key per line and one item of an array of objects per line.
+
+    Each item goes through the C encoder as it is written (the pure-Python one, which
+    `indent` needs, took seconds and hundreds of MB for a big trace), and the output is
+    never one big string.
+    """
+    out.write("{")
+    for number, (key, value) in enumerate(document.items()):
+        out.write(("," if number else "") + "\n  " + json.dumps(key, ensure_ascii=False) + ": ")
+        rows = isinstance(value, JsonRows) or (
+            isinstance(value, (list, tuple)) and any(isinstance(item, (dict, list)) for item in value)
+        )
+        if not rows or not value:
+            out.write("[]" if rows else json.dumps(value, ensure_ascii=False))
+            continue
+        out.write("[")
+        for index, item in enumerate(value):
+            out.write(("," if index else "") + "\n    " + json.dumps(item, ensure_ascii=False))
+        out.write("\n  ]")
+    out.write("\n}\n")
 
 
 def clip(text: str | None, width: int) -> str:

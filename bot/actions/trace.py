@@ -60,7 +60,7 @@ class TraceReport:
             "address": self.address.value,
             "since": _duration_words(self.since) if self.since else None,
             "hosts": list(self.hosts),
-            "messages": [mail.message_json(m, origins.get(m.queue_id)) for m in self.messages],
+            "messages": render.JsonRows(self.messages, lambda m: mail.message_json(m, origins.get(m.queue_id))),
             "rejected": [mail.rejection_json(r) for r in self.rejected],
             "queued": [mail.queued_json(q) for q in self.queued],
             "hints": self.hints,

@@ -58,7 +58,7 @@ umask 077
 case $1 in anycase) icase=-i ;; *) icase= ;; esac
 needle=$2; since=$3; shift 3
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mailbot-trace.XXXXXX") || exit 70
-jobs_=
+jobs_= writer=
 trap 'for p in $jobs_; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
 trap 'exit 143' HUP INT TERM
 printf '#mailbot host now=%s tz=%s\n' "$(date +%s)" "$(date +%z)"
@@ -186,15 +186,15 @@ sort -rn "$tmp/files" | while read -r n mtime kind id key size log f; do
   printf '%s %s %s %s %s %s %s %s %s %s %s\n' "$n" "$kind" "$start" "$size" "$id" "$key" "$mtime" "$spool" "$build" "$log" "$f" > "$tmp/plan.$n"
 done
 run() {  # run JOB N...: one job per file, $par at a time
-  what=$1; shift; i=0
+  what=$1; shift; i=0; mine=
   for n do
     i=$((i + 1))
     [ "$i" -gt "$par" ] && eval "wait \$pid_$((i - par))"
     $what "$n" &
-    eval "pid_$i=$!"; jobs_="$jobs_ $!"
+    eval "pid_$i=$!"; mine="$mine $!"; jobs_="$jobs_ $!"
   done
-  for p in $jobs_; do wait "$p"; done
-  jobs_=
+  for p in $mine; do wait "$p"; done
+  jobs_=$writer
 }
 source_of() {  # the part of the file not cached, as text
   if [ "$kind" = packed ]; then if [ "$spool" != - ] && [ -s "$spool" ]; then cat -- "$spool"; else inflate "$f"; fi
@@ -236,6 +236,7 @@ second() {
         $awk "$qid"' NR == FNR { want[$0] = 1; next } (qid($0) in want)' "$tmp/ids" -
     fi
   } > "$tmp/more.$n"
+  : > "$tmp/done.$n"
 }
 show() { printf '#mailbot file mtime=%s path=%s\n' "$1" "$2"; }
 run first $(cut -d' ' -f1 "$tmp/files")
@@ -244,12 +245,20 @@ while read -r i mtime kind id key size log f; do
 done < "$tmp/files"
 { cat "$tmp"/hits.* "$tmp"/ohits.* 2>/dev/null | tr '\0' '\n'; cat "$tmp"/lines.* 2>/dev/null; } |
   $awk "$qid"'{ q = qid($0); if (q != "") print q }' | sort -u > "$tmp/ids"
+# Each file's lines go out as soon as its job is done (in the files' order), so the bot reads
+# them while the other files are searched; a bot slow to read holds up only this writer.
+emit() {
+  for i in $(cut -d' ' -f1 "$tmp/files"); do
+    while [ ! -e "$tmp/done.$i" ]; do sleep 0.01 2>/dev/null || sleep 1; done
+    read -r n kind start size id key mtime spool build log f < "$tmp/plan.$i"
+    show "$mtime" "$f"
+    [ -e "$tmp/bad.$i" ] && printf '#mailbot warning %s could not be read whole.\n' "$f"
+    cat -- "$tmp/more.$i"
+  done
+}
+emit & writer=$!; jobs_=$writer
 run second $(cut -d' ' -f1 "$tmp/files")
-while read -r i mtime kind id key size log f; do
-  show "$mtime" "$f"
-  [ -e "$tmp/bad.$i" ] && printf '#mailbot warning %s could not be read whole.\n' "$f"
-  cat -- "$tmp/more.$i"
-done < "$tmp/files"
+wait "$writer"; writer= jobs_=
 listing "$@" > "$tmp/after"
 cmp -s "$tmp/before" "$tmp/after" ||
   printf '#mailbot warning The logs were rotated during the search: run it again if lines are missing or doubled.\n'

@@ -36,7 +36,7 @@ from bot.mailhost.cyrus import (
     parse_unexpunge_list,
 )
 from bot.mailhost.mail_flow import MailFlow, assemble
-from bot.mailhost.postfix_log import LogLine, parse_line, parse_timestamp
+from bot.mailhost.postfix_log import MONTHS, LogLine, infer_year, parse_line
 from bot.mailhost.postqueue import QueueEntry, QueueFormatError, parse_postqueue_json, parse_postqueue_text
 from bot.mailhost.ssh import CommandResult, HostConnection
 from bot.mailhost.values import (
@@ -85,22 +85,23 @@ class MailHost:
         return self.config.name
 
     def trace_log(self, address: Address, since: timedelta | None = None, now: datetime | None = None) -> HostLog:
-        """Every log line of every message that names `address`, grouped by queue id."""
+        """What every log line of every message that names `address` says, by queue id (the
+        messages' `lines` stay empty: a busy address has hundreds of thousands)."""
         since_epoch = 0
         if since is not None:
             since_epoch = max(0, int(((now or datetime.now(UTC)) - since).timestamp()))
-        return self._search(commands.trace_logs(address, since_epoch, self.config.maillog), since)
+        return self._search(commands.trace_logs(address, since_epoch, self.config.maillog), since, keep_lines=False)
 
     def message_log(self, message: QueueId | MessageId) -> HostLog:
         """Every line of one message: by queue id (with the hop or notice that names it) or Message-ID."""
-        return self._search(commands.message_logs(message, self.config.maillog), None)
+        return self._search(commands.message_logs(message, self.config.maillog), None, keep_lines=True)
 
-    def _search(self, command: RemoteCommand, since: timedelta | None) -> HostLog:
+    def _search(self, command: RemoteCommand, since: timedelta | None, keep_lines: bool) -> HostLog:
         """Runs the search and assembles its lines as they arrive: the output (tens of MB for a
         busy address) is never held whole, only the parsed lines the messages keep."""
         with self.connection.open(command) as stream:
             reader = _TraceReader(self.name)
-            flow = assemble(reader.read(stream.lines()), self.name)
+            flow = assemble(reader.read(stream.lines()), self.name, keep_lines)
             status = stream.exit_status
             stderr = stream.stderr.decode("utf-8", "replace").strip()
         if status != 0:
@@ -339,6 +340,19 @@ _CLASSIC = re.compile(
     r"(?P<program>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?: (?P<payload>.*)"
 )
 _WARNING_MARKER = re.compile(r"#mailbot warning (?P<text>.*)")
+_SPEAKER = re.compile(r"(?P<program>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?:")
+_CLOCK = re.compile(r"\d\d:\d\d:\d\d")
+_DAY = re.compile(r"[ \d]?\d")
+_UNSEEN = object()
+
+
+def _speaker(token: str) -> tuple[str, str, int | None] | tuple[()]:
+    """`postfix/smtpd[123]:` -> (program, daemon, pid); an empty tuple if it is not one."""
+    match = _SPEAKER.fullmatch(token)
+    if match is None:
+        return ()
+    program = match["program"]
+    return program, program.rsplit("/", 1)[-1], int(match["pid"]) if match["pid"] else None
 
 
 class _TraceReader:
@@ -351,9 +365,11 @@ class _TraceReader:
         self.reference = self.now
         self.files: list[str] = []
         self.warnings: list[str] = []
-        self._stamps: dict[tuple[str, str, str], datetime | None] = {}
+        self._stamps: dict[tuple[str, str, str], object] = {}  # datetime, or None: not a stamp
+        self._years: dict[tuple[int, int], int] = {}
+        self._speakers: dict[str, tuple[str, str, int | None] | tuple[()]] = {}
+        self._hosts: set[str] = set()
         self._queue_ids: dict[str, bool] = {}  # is this word a queue id (or NOQUEUE)?
-        self._daemons: dict[str, str] = {}
 
     def read(self, raw_lines: Iterable[bytes]) -> Iterator[LogLine]:
         for raw in raw_lines:
@@ -367,17 +383,28 @@ class _TraceReader:
 
     def _parse(self, text: str) -> LogLine | None:
         text = text.rstrip("\r\n")
+        # Five spaces, then the payload: split, each part checked once (cached). A padded day
+        # (`Nov  1`) or anything unusual takes the pattern, then the general parser.
+        parts = text.split(" ", 5)
+        if len(parts) == 6 and parts[1] and (line := self._classic(*parts)) is not None:
+            return line
         match = _CLASSIC.fullmatch(text)
         if match is None:
             return parse_line(text, self.reference, self.tz)
         month, day, clock, host, program, pid, payload = match.groups()
-        key = (month, day, clock)
-        if key in self._stamps:
-            at = self._stamps[key]
-        else:
-            at = self._stamps[key] = parse_timestamp(f"{month} {day} {clock} h p: x", self.reference, self.tz)
-        if at is None:
+        return self._classic(month, day, clock, host, f"{program}[{pid}]:" if pid else f"{program}:", payload)
+
+    def _classic(self, month: str, day: str, clock: str, host: str, token: str, payload: str) -> LogLine | None:
+        stamp_key = (month, day, clock)
+        at = self._stamps.get(stamp_key, _UNSEEN)
+        if at is _UNSEEN:
+            at = self._stamps[stamp_key] = self._stamp(month, day, clock)
+        speaker = self._speakers.get(token)
+        if speaker is None:
+            speaker = self._speakers[token] = _speaker(token)
+        if not isinstance(at, datetime) or not speaker or (host not in self._hosts and not self._host(host)):
             return None
+        program, daemon, pid = speaker
         queue_id: str | None = None
         colon = payload.find(": ")
         if colon >= 6:
@@ -388,10 +415,27 @@ class _TraceReader:
             if known:
                 queue_id = None if candidate == "NOQUEUE" else candidate
                 payload = payload[colon + 2 :]
-        daemon = self._daemons.get(program)
-        if daemon is None:
-            daemon = self._daemons[program] = program.rsplit("/", 1)[-1]
-        return LogLine(at, host, program, daemon, int(pid) if pid else None, queue_id, payload)
+        return LogLine(at, host, program, daemon, pid, queue_id, payload)
+
+    def _stamp(self, month: str, day: str, clock: str) -> datetime | None:
+        """A classic stamp's time: the year from the file's mtime, the offset from the host's."""
+        number = MONTHS.get(month)
+        if number is None or not _CLOCK.fullmatch(clock) or not _DAY.fullmatch(day):
+            return None
+        day_of_month = int(day)
+        year = self._years.get((number, day_of_month))
+        if year is None:
+            year = self._years[(number, day_of_month)] = infer_year(number, day_of_month, self.reference)
+        try:
+            return datetime(year, number, day_of_month, int(clock[:2]), int(clock[3:5]), int(clock[6:]), tzinfo=self.tz)
+        except ValueError:
+            return None
+
+    def _host(self, host: str) -> bool:
+        if not host or any(c.isspace() for c in host):
+            return False
+        self._hosts.add(host)
+        return True
 
     def _marker(self, text: str) -> None:
         if host := _HOST_MARKER.fullmatch(text):
@@ -400,9 +444,11 @@ class _TraceReader:
             self.tz = timezone(sign * timedelta(hours=abs(offset) // 100, minutes=abs(offset) % 100))
             self.now = datetime.fromtimestamp(int(host["now"]), self.tz)
             self._stamps.clear()
+            self._years.clear()
         elif file := _FILE_MARKER.fullmatch(text):
             self.reference = datetime.fromtimestamp(int(file["mtime"]), self.tz)
             self._stamps.clear()
+            self._years.clear()
             if file["path"] not in self.files:  # a file's messages may come in two parts
                 self.files.append(file["path"])
         elif problem := _PROBLEM_MARKER.fullmatch(text):

@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
+from typing import Any
 
 from bot.mailhost.postfix_log import (
     ClientEvent,
     DeliveryEvent,
+    Event,
     ExpiredEvent,
     LocalPickupEvent,
     LogLine,
     MessageIdEvent,
     NoticeEvent,
+    OtherEvent,
     QueueAdminEvent,
     QueuedEvent,
     RejectEvent,
@@ -31,6 +35,9 @@ from bot.mailhost.postfix_log import (
     reply_facts,
 )
 
+_AT = attrgetter("at")
+_LINE_AT = lambda pair: pair[0].at  # noqa: E731
+_STARTS = (ClientEvent, LocalPickupEvent)
 FINAL_STATUSES = frozenset({"sent", "bounced", "expired", "delivered"})
 
 
@@ -113,7 +120,7 @@ class Message:
         return any((r.recipient or "").lower() == address for r in self.rejections)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Builder:
     queue_id: str
     host: str
@@ -161,43 +168,54 @@ class MailFlow:
     rejections: tuple[Rejection, ...]
 
 
-def assemble(lines: Iterable[LogLine], host: str) -> MailFlow:
+def assemble(lines: Iterable[LogLine], host: str, keep_lines: bool = True) -> MailFlow:
     """Group lines (any order; sorted here by time, stable) into messages and rejections.
 
     Reads `lines` once, as they come (a stream of hundreds of thousands of lines is never
-    held as a list): each queue id's lines are kept apart and put in time order at the end,
-    which is what a stable sort of all the lines gives each queue id.
+    held as a list), and reads each line's event then, while the host is still searching:
+    each queue id's lines are kept apart and put in time order at the end, which is what a
+    stable sort of all the lines gives each queue id. `keep_lines=False` leaves each message's
+    `lines` empty: a trace shows what the lines say, and a busy address has 300,000 of them.
     """
-    by_queue_id: dict[str, list[LogLine]] = {}
+    by_queue_id: dict[str, list[tuple[LogLine, Event]]] = {}
     loose: list[LogLine] = []
     with _collector_paused():
         for line in lines:
             if line.queue_id is not None:
-                by_queue_id.setdefault(line.queue_id, []).append(line)
+                pair = (line, parse_event(line))
+                group = by_queue_id.get(line.queue_id)
+                if group is None:
+                    by_queue_id[line.queue_id] = [pair]
+                else:
+                    group.append(pair)
             elif "reject" in line.text or "discard" in line.text:  # only these can be refusals
                 loose.append(line)
-        return _grouped(by_queue_id, loose, host)
+        return _grouped(by_queue_id, loose, host, keep_lines)
 
 
-def _grouped(by_queue_id: dict[str, list[LogLine]], loose: list[LogLine], host: str) -> MailFlow:
+def _grouped(
+    by_queue_id: dict[str, list[tuple[LogLine, Event]]], loose: list[LogLine], host: str, keep_lines: bool
+) -> MailFlow:
+    """Consumes `by_queue_id`: each group's lines are freed once its messages are built."""
     finished: list[_Builder] = []
-    for queue_id, group in by_queue_id.items():
+    while by_queue_id:
+        queue_id, group = by_queue_id.popitem()
         builder: _Builder | None = None
-        for line in sorted(group, key=lambda line: line.at):
-            event = parse_event(line)
-            starts_anew = isinstance(event, (ClientEvent, LocalPickupEvent))
+        for line, event in sorted(group, key=_LINE_AT) if len(group) > 1 else group:
+            starts_anew = isinstance(event, _STARTS)
             if builder is not None and builder.removed and (starts_anew or not isinstance(event, RemovedEvent)):
                 finished.append(builder)
                 builder = None
             if builder is None:
                 builder = _Builder(queue_id, host, line.at, line.at)
             builder.last_seen = line.at
-            builder.lines.append(line)
-            _apply(builder, line, event, host)
+            if keep_lines:
+                builder.lines.append(line)
+            _APPLY[type(event)](builder, line, event)
         if builder is not None:
             finished.append(builder)
     rejections: list[Rejection] = []
-    for line in sorted(loose, key=lambda line: line.at):
+    for line in sorted(loose, key=_AT):
         event = parse_event(line)
         if isinstance(event, RejectEvent):
             rejections.append(_rejection(line, event, host))
@@ -208,7 +226,8 @@ def _grouped(by_queue_id: dict[str, list[LogLine]], loose: list[LogLine], host: 
 class _CollectorPause:
     """Python's cycle collector off while records pile up (they make no cycles): each of its
     passes walks every live record, which doubles the time of a 300,000-line trace. Nested and
-    concurrent uses count; the collector comes back on when the last one ends."""
+    concurrent uses count; the collector comes back on when the last one ends, and its first
+    pass then walks what is still alive: the messages, not the lines they were made from."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -235,49 +254,88 @@ class _CollectorPause:
 _collector_paused = _CollectorPause()
 
 
-def _apply(builder: _Builder, line: LogLine, event: object, host: str) -> None:
-    if isinstance(event, ClientEvent):
-        builder.client = event.client
-    elif isinstance(event, LocalPickupEvent):
-        builder.client = f"local (uid {event.uid})"
-        builder.sender = builder.sender or event.sender
-    elif isinstance(event, MessageIdEvent):
-        builder.message_id = event.message_id or None
-    elif isinstance(event, QueuedEvent):
-        builder.sender = event.sender
-        builder.size = event.size
-        builder.nrcpt = event.nrcpt
-    elif isinstance(event, DeliveryEvent):
-        facts = reply_facts(event.response)
-        builder.deliveries.append(
-            Delivery(
-                recipient=event.recipient,
-                orig_recipient=event.orig_recipient,
-                status=event.status,
-                dsn=event.dsn,
-                relay=event.relay,
-                delay=event.delay,
-                at=line.at,
-                response=event.response,
-                daemon=line.daemon,
-                mailbox=facts.mailbox,
-                folder=facts.folder,
-                imap_uid=facts.imap_uid,
-                next_queue_id=facts.next_queue_id,
-            )
+# What each kind of line changes in its message (lines of other kinds change nothing).
+
+
+def _on_client(builder: _Builder, line: LogLine, event: ClientEvent) -> None:
+    builder.client = event.client
+
+
+def _on_pickup(builder: _Builder, line: LogLine, event: LocalPickupEvent) -> None:
+    builder.client = f"local (uid {event.uid})"
+    builder.sender = builder.sender or event.sender
+
+
+def _on_message_id(builder: _Builder, line: LogLine, event: MessageIdEvent) -> None:
+    builder.message_id = event.message_id or None
+
+
+def _on_queued(builder: _Builder, line: LogLine, event: QueuedEvent) -> None:
+    builder.sender = event.sender
+    builder.size = event.size
+    builder.nrcpt = event.nrcpt
+
+
+def _on_delivery(builder: _Builder, line: LogLine, event: DeliveryEvent) -> None:
+    facts = reply_facts(event.response)
+    builder.deliveries.append(
+        Delivery(
+            recipient=event.recipient,
+            orig_recipient=event.orig_recipient,
+            status=event.status,
+            dsn=event.dsn,
+            relay=event.relay,
+            delay=event.delay,
+            at=line.at,
+            response=event.response,
+            daemon=line.daemon,
+            mailbox=facts.mailbox,
+            folder=facts.folder,
+            imap_uid=facts.imap_uid,
+            next_queue_id=facts.next_queue_id,
         )
-    elif isinstance(event, ExpiredEvent):
-        builder.expired = True
-        builder.sender = builder.sender or event.sender
-        builder.deliveries.extend(_expiries(builder.deliveries, line, event))
-    elif isinstance(event, NoticeEvent):
-        builder.notices.append(Notice(event.kind, event.notice_queue_id))
-    elif isinstance(event, RejectEvent):
-        builder.rejections.append(_rejection(line, event, host))
-    elif isinstance(event, RemovedEvent):
-        builder.removed = True
-    elif isinstance(event, QueueAdminEvent):
-        builder.admin_actions.append(event.action)
+    )
+
+
+def _on_expired(builder: _Builder, line: LogLine, event: ExpiredEvent) -> None:
+    builder.expired = True
+    builder.sender = builder.sender or event.sender
+    builder.deliveries.extend(_expiries(builder.deliveries, line, event))
+
+
+def _on_notice(builder: _Builder, line: LogLine, event: NoticeEvent) -> None:
+    builder.notices.append(Notice(event.kind, event.notice_queue_id))
+
+
+def _on_reject(builder: _Builder, line: LogLine, event: RejectEvent) -> None:
+    builder.rejections.append(_rejection(line, event, builder.host))
+
+
+def _on_removed(builder: _Builder, line: LogLine, event: RemovedEvent) -> None:
+    builder.removed = True
+
+
+def _on_queue_admin(builder: _Builder, line: LogLine, event: QueueAdminEvent) -> None:
+    builder.admin_actions.append(event.action)
+
+
+def _unchanged(builder: _Builder, line: LogLine, event: OtherEvent) -> None:
+    pass
+
+
+_APPLY: dict[type, Callable[[_Builder, LogLine, Any], None]] = {
+    ClientEvent: _on_client,
+    LocalPickupEvent: _on_pickup,
+    MessageIdEvent: _on_message_id,
+    QueuedEvent: _on_queued,
+    DeliveryEvent: _on_delivery,
+    ExpiredEvent: _on_expired,
+    NoticeEvent: _on_notice,
+    RejectEvent: _on_reject,
+    RemovedEvent: _on_removed,
+    QueueAdminEvent: _on_queue_admin,
+    OtherEvent: _unchanged,
+}
 
 
 def _expiries(attempts: list[Delivery], line: LogLine, event: ExpiredEvent) -> list[Delivery]:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from bot.mailhost import postfix_log
 from bot.mailhost.postfix_log import (
     ClientEvent,
     DeliveryEvent,
@@ -275,3 +276,22 @@ def test_summarize_reply_is_the_same_for_every_session():
     event = parse_event(parsed)
     assert isinstance(event, DeliveryEvent)
     assert summarize_reply(event.response) == "550 5.1.1 User unknown"
+
+
+def test_the_usual_delivery_shape_reads_as_the_general_one():
+    """`parse_event` reads most delivery lines with one pattern for their usual field order; on
+    every delivery line of the corpus and the lab it must give what the field-by-field reading gives."""
+    with gzip.open(CORPUS / "pixelpark-postfix-logsums_mail.log.gz", "rt", errors="replace") as log:
+        texts = log.read().splitlines()
+    texts += (CORPUS / "silvenga-MailTrace_mail-snip.log").read_text(errors="replace").splitlines()
+    texts += (FIXTURES / "lab" / "maillog.txt").read_text(errors="replace").splitlines()
+    usual = 0
+    for text in texts:
+        line = parse_line(text, datetime(2030, 1, 1))
+        if line is None or not line.text.startswith("to="):
+            continue
+        general = re.fullmatch(postfix_log._DELIVERY, line.text)
+        expected = postfix_log._delivery(general) if general else None
+        usual += postfix_log._USUAL_DELIVERY.fullmatch(line.text) is not None
+        assert parse_event(line) == (expected or OtherEvent(line.text)), text
+    assert usual > 100  # the usual shape is what most lines have

@@ -147,6 +147,17 @@ EDGE_LINES = [
     "Nov 28 10:00:00 mx postfix/qmgr[2]: ABCDEF12345: removed\r",
     "Nov 28 10:00:00 mx postfix/smtpd[1]x: ABCDEF12345: client=x",
     "Nov 28 10:00:00 mx postfix/cleanup[2]: ABCDEF12345: message-id=<caf\ufffd\ufffd@x>",
+    "Nov 28 10:00:00 m\tx postfix/smtpd[1]: ABCDEF12345: client=x[192.0.2.1]",
+    "Nov 28 10:00:00 mx postfix/smtpd[1]:: ABCDEF12345: client=x",
+    "Nov 28 10:00:00 mx : ABCDEF12345: client=x",
+    "Nov 28 1:00:00 mx postfix/smtpd[1]: ABCDEF12345: client=x",
+    "Nov 28 10:00:00 mx postfix/smtpd[]: ABCDEF12345: client=x",
+    "Nov 123 10:00:00 mx postfix/smtpd[1]: ABCDEF12345: client=x",
+    "Nov \u0663 10:00:00 mx postfix/smtpd[1]: ABCDEF12345: client=x",
+    "Nov 28 10:00:00 mx postfix/smtpd[1]: ABCDEF12345: to=<a@b.c>, relay=x[192.0.2.1]:25, delay=1, delays=0/0/0/1, "
+    "dsn=2.0.0, status=sent (250 ok)",
+    "Nov 28 10:00:00 mx postfix/smtpd[1]: ABCDEF12345: to=<a@b.c>, relay=x, delay=x, delays=0/0/0/1, "
+    "dsn=2.0.0, status=sent",
     "not a log line",
     "",
 ]
