@@ -71,7 +71,14 @@ def _guard(args: argparse.Namespace) -> int:
     """Print the authorized_keys line for the host's key; write the guard program if asked."""
     config = load_config(args.config)
     host = config.host(args.host) if args.host else config.hosts[0]
-    shapes = guard.shapes_for(host)
+    # One account on one machine may serve several host entries (a second Postfix instance):
+    # its guard allows what the bot may send to any of them.
+    shapes = [
+        shape
+        for entry in config.hosts
+        if (entry.address, entry.port, entry.user) == (host.address, host.port, host.user)
+        for shape in guard.shapes_for(entry)
+    ]
     if args.write_program:
         Path(args.write_program).write_text(guard.program(shapes))
         Path(args.write_program).chmod(0o755)

@@ -60,3 +60,7 @@ class OutputTooLarge(HostError):
 
 class RemoteCommandFailed(HostError):
     """A tool on the host ran and failed, or is missing."""
+
+
+class GuardRefused(HostError):
+    """The host's guard (`mailbot guard`) did not recognise one of the bot's own commands."""

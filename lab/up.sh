@@ -13,6 +13,7 @@ T0=$(date +%s.%N)
 LAB="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 RUN="$LAB/run"
 SSHDIR="$RUN/ssh"
+GUARD=/usr/local/lib/mailbot-guard  # the bot's key runs only the bot's command shapes (section 8)
 LOG=/var/log/mail.log
 EDGE=/etc/postfix-edge           # the edge relay's config directory (Postfix instance postfix-edge)
 EDGE_LOG=/var/log/mail-edge.log
@@ -83,8 +84,18 @@ id -nG bmsupport | tr ' ' '\n' | grep -qx adm || usermod -aG adm bmsupport
 [ -f "$SSHDIR/ssh_host_ed25519_key" ] || { ssh-keygen -q -t ed25519 -N '' -C lab-host -f "$SSHDIR/ssh_host_ed25519_key"; CHANGES+=(host_key); }
 chmod 600 "$SSHDIR/bot_key" "$SSHDIR/ssh_host_ed25519_key"
 install -d -m 700 -o bmsupport -g bmsupport /home/bmsupport/.ssh
-write_if_changed /home/bmsupport/.ssh/authorized_keys 0600 < "$SSHDIR/bot_key.pub" && CHANGES+=(authorized_keys) || true
+# Two keys for bmsupport: the bot's, forced through the guard (section 8), and the lab's own,
+# unrestricted, for what is not the bot (these checks, the SSH executor's tests, the benchmark).
+[ -f "$SSHDIR/lab_admin_key" ] || ssh-keygen -q -t ed25519 -N '' -C lab-admin@lab -f "$SSHDIR/lab_admin_key"
+chmod 600 "$SSHDIR/lab_admin_key"
+ADMIN_KEY_LINE="restrict $(cut -d' ' -f1,2 "$SSHDIR/lab_admin_key.pub") lab-admin@lab"
+grep -qxF "$ADMIN_KEY_LINE" /home/bmsupport/.ssh/authorized_keys 2>/dev/null \
+    || printf '%s\n' "$ADMIN_KEY_LINE" | write_if_changed /home/bmsupport/.ssh/authorized_keys 0600 || true
 chown bmsupport:bmsupport /home/bmsupport/.ssh/authorized_keys
+install -d -m 755 /var/log/mailbot-guard
+for account in bmsupport bmslow; do
+    [ -f "/var/log/mailbot-guard/$account.log" ] || install -m 600 /dev/null "/var/log/mailbot-guard/$account.log"
+done
 # bmslow: the same host seen through a slow link. Its forced command waits 5 s before a trace,
 # so tests can check that slow hosts never make Slack miss its 3-second acknowledgement.
 if ! id bmslow >/dev/null 2>&1; then
@@ -93,9 +104,10 @@ if ! id bmslow >/dev/null 2>&1; then
 fi
 [ "$(getent shadow bmslow | cut -d: -f2)" = '*' ] || usermod -p '*' bmslow
 install -d -m 700 -o bmslow -g bmslow /home/bmslow/.ssh
-printf 'command="case \\"$SSH_ORIGINAL_COMMAND\\" in *mailbot-trace*) sleep 5;; esac; exec /bin/sh -c \\"$SSH_ORIGINAL_COMMAND\\"",no-port-forwarding,no-agent-forwarding,no-X11-forwarding,no-pty %s\n' \
-    "$(cat "$SSHDIR/bot_key.pub")" | write_if_changed /home/bmslow/.ssh/authorized_keys 0600 && CHANGES+=(slow-keys) || true
+printf 'command="case \\"$SSH_ORIGINAL_COMMAND\\" in *mailbot-trace*) sleep 5;; esac; exec %s --log /var/log/mailbot-guard/bmslow.log all",restrict %s\n' \
+    "$GUARD" "$(cat "$SSHDIR/bot_key.pub")" | write_if_changed /home/bmslow/.ssh/authorized_keys 0600 && CHANGES+=(slow-keys) || true
 chown bmslow:bmslow /home/bmslow/.ssh/authorized_keys
+chown bmsupport /var/log/mailbot-guard/bmsupport.log; chown bmslow /var/log/mailbot-guard/bmslow.log
 printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$SSHDIR/ssh_host_ed25519_key.pub")" \
     | write_if_changed "$SSHDIR/known_hosts" 0644 || true
 
@@ -430,7 +442,7 @@ start_instance postfix-edge "$EDGE_PORT" postfix-edge edge-main.cf edge-master.c
 # --- 6. checks ---------------------------------------------------------------------------------
 for _ in $(seq 50); do nc -z 127.0.0.1 $SSH_PORT 2>/dev/null && break; sleep 0.1; done
 SSH=(ssh -p $SSH_PORT -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o BatchMode=yes
-     -o UserKnownHostsFile="$SSHDIR/known_hosts" -o ConnectTimeout=5 -i "$SSHDIR/bot_key" bmsupport@127.0.0.1)
+     -o UserKnownHostsFile="$SSHDIR/known_hosts" -o ConnectTimeout=5 -i "$SSHDIR/lab_admin_key" bmsupport@127.0.0.1)
 # (the edge relay too: its log, and its queue through postqueue -c)
 out=$("${SSH[@]}" "test -r $LOG && /usr/sbin/postqueue -j >/dev/null && sudo -n -u cyrus /usr/lib/cyrus/bin/mbpath user/john@lab.test \
     && test -r $EDGE_LOG && /usr/sbin/postqueue -c $EDGE -j >/dev/null" 2>&1) || die "ssh check failed: $out"
@@ -503,6 +515,20 @@ state:
 domains:
   lab-alias.test: lab.test
 EOF
+
+# --- 8. the guard -------------------------------------------------------------------------------
+# `mailbot guard` writes the program (the shapes of every command the bot may send to the hosts
+# above, which share this account) and prints the bot key's authorized_keys line.
+PY="$LAB/../.venv/bin/python"; [ -x "$PY" ] || PY=python3
+line=$(cd "$LAB/.." && "$PY" -m bot --config lab/mailbot-lab.yaml guard --host lab --path "$GUARD" \
+    --log /var/log/mailbot-guard/bmsupport.log --write-program "$RUN/mailbot-guard") \
+    || die "mailbot guard failed (install the bot first: make install)"
+write_if_changed "$GUARD" 0755 < "$RUN/mailbot-guard" && CHANGES+=(guard) || true
+printf '%s\n%s\n' "$line" "$ADMIN_KEY_LINE" | write_if_changed /home/bmsupport/.ssh/authorized_keys 0600 && CHANGES+=(authorized_keys) || true
+chown bmsupport:bmsupport /home/bmsupport/.ssh/authorized_keys
+BOT_SSH=("${SSH[@]/lab_admin_key/bot_key}")
+"${BOT_SSH[@]}" /usr/sbin/postqueue -j >/dev/null 2>&1 || die "the bot's key cannot run postqueue -j through the guard"
+if "${BOT_SSH[@]}" id >/dev/null 2>&1; then die "the guard let the bot's key run id"; fi
 
 T1=$(date +%s.%N)
 printf 'lab up in %.1fs: sshd 127.0.0.1:%s, postfix 127.0.0.1:2525, edge relay 127.0.0.1:%s, cyrus imap :143 lmtp :2400; changes: %s; config %s\n' \

@@ -18,6 +18,9 @@ from tests.fakeslack import fake_slack  # noqa: F401  (the fixture: a started Fa
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB_CONFIG = ROOT / "lab" / "mailbot-lab.yaml"
+# The lab's own key for the bot's account, not forced through the guard: for the few tests whose
+# host entry differs from the lab's in what the guard holds literally (log paths, bm-cli's path).
+ADMIN_KEY = ROOT / "lab" / "run" / "ssh" / "lab_admin_key"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_CORPUS = ROOT.parent / "shared" / "corpus"
 
@@ -39,7 +42,21 @@ def lab_host(lab_config: Config) -> HostConfig:
 
 @pytest.fixture
 def lab_connection(lab_host: HostConfig) -> Iterator[HostConnection]:
+    """The bot's own connection: its key runs only the bot's command shapes (the lab's guard)."""
     with HostConnection(lab_host) as connection:
+        yield connection
+
+
+@pytest.fixture(scope="session")
+def lab_admin_host(lab_host: HostConfig) -> HostConfig:
+    """The same account with the lab's own key, not the bot's: any command runs (no guard).
+    For the SSH layer's own tests (time-outs, caps, sessions), which need commands the bot never sends."""
+    return lab_host_with(lab_host, key_file=ADMIN_KEY)
+
+
+@pytest.fixture
+def lab_admin_connection(lab_admin_host: HostConfig) -> Iterator[HostConnection]:
+    with HostConnection(lab_admin_host) as connection:
         yield connection
 
 

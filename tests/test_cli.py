@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import LAB_CONFIG
+from tests.conftest import ADMIN_KEY, LAB_CONFIG
 
 NASTY_INPUTS = [
     "not-an-address",
@@ -153,7 +153,16 @@ def test_check_reports_a_ready_lab(lab_config):
 
 
 def test_check_names_what_is_off(lab_config, tmp_path):
-    config = config_with(tmp_path, maillog=["/var/log/mail.log", "/var/log/no-such.log"])
+    # A log the lab's guard does not list: through the guard, `check` says the guard is behind;
+    # through the lab's own key, it names the missing log.
+    logs = ["/var/log/mail.log", "/var/log/no-such.log"]
+    guarded = json.loads(mailbot("--config", str(config_with(tmp_path, maillog=logs)), "check", "--json").stdout)
+    assert guarded["ok"] is False
+    assert guarded["hosts"][0]["problems"] == [
+        "The guard on lab refused this command of the bot: it was made for other settings (log paths, bm-cli, "
+        "Postfix instance) or by an older bot; regenerate it with `mailbot guard` and install it there."
+    ]
+    config = config_with(tmp_path, maillog=logs, key_file=str(ADMIN_KEY))
     run = mailbot("--config", str(config), "check", "--json")
     assert run.returncode == 1
     report = json.loads(run.stdout)

@@ -16,17 +16,46 @@ import re
 import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import cast
 
 from bot.config import HostConfig
 from bot.mailhost import commands
-from bot.mailhost.values import Address, MessageId, QueueId
+from bot.mailhost.values import (
+    INBOX,
+    MAX_UIDS,
+    Address,
+    Folder,
+    Mailbox,
+    MessageId,
+    QueueId,
+    SearchQuery,
+    SpoolPath,
+    Uid,
+)
 
+_LOCAL_PART = r"[a-z0-9_%+=~'][a-z0-9._%+=~'-]{0,63}"
+_DOMAIN = r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?"
+# One folder level, as `parse_folder` allows it, or its modified UTF-7 form in a Cyrus name.
+_FOLDER_LEVEL = r"[\w '&+,()#!][\w .'&+,()#!-]{0,199}"
+_SEARCH_WORD = r"[^\W_][\w.'@#:/+-]{0,119}"
+_UID = r"[1-9][0-9]{0,9}"
 # Sentinels: values no validated input can produce, replaced by the pattern of their grammar.
+# The folder's is printable: Cyrus names carry it through the modified UTF-7 encoding unchanged.
+_FOLDER_SENTINEL = "{FOLDER}"
+_UIDS_SENTINEL = "\x00UIDS\x00"  # one or more UIDs, the last words of a command
 _SENTINELS = {
-    "\x00ADDRESS\x00": r"[a-z0-9_%+=~'][a-z0-9._%+=~'-]{0,63}@[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?",
+    "\x00ADDRESS\x00": f"{_LOCAL_PART}@{_DOMAIN}",
+    "\x00LOGIN\x00": _LOCAL_PART,
+    "\x00DOMAIN\x00": _DOMAIN,
     "\x00QUEUEID\x00": r"[0-9A-Za-z]{6,32}",
     "\x00MESSAGEID\x00": r"[!-;=?-~]{1,250}",
     "\x00EPOCH\x00": r"[0-9]{1,12}",
+    "\x00UID\x00": _UID,
+    _UIDS_SENTINEL: _UID,
+    _FOLDER_SENTINEL: f"{_FOLDER_LEVEL}(?:/{_FOLDER_LEVEL}){{0,20}}",
+    "\x00SEARCH\x00": f"{_SEARCH_WORD}(?: {_SEARCH_WORD}){{0,9}}",
+    # a mail file in the spool: plain absolute path, no segment starting with a dot, named `UID.`
+    "\x00SPOOL\x00": rf"(?:/[A-Za-z0-9_^&,+=-][A-Za-z0-9._^&,+=-]{{0,254}}){{0,30}}/{_UID}\.",
 }
 
 
@@ -35,13 +64,20 @@ class Shape:
     """One allowed command: its words, each a literal or a pattern; `writes` marks a change."""
 
     name: str
-    words: tuple[tuple[str, str], ...]  # ("lit", text) or ("re", pattern)
+    words: tuple[tuple[str, str], ...]  # ("lit", text), ("re", pattern), or last ("re+", pattern): 1 to 200
     writes: bool
 
     def matches(self, argv: list[str]) -> bool:
-        if len(argv) != len(self.words):
+        words = list(self.words)
+        if words and words[-1][0] == "re+":
+            repeated = words.pop()[1]
+            tail = argv[len(words) :]
+            if not 1 <= len(tail) <= MAX_UIDS or not all(re.fullmatch(repeated, word) for word in tail):
+                return False
+            argv = argv[: len(words)]
+        if len(argv) != len(words):
             return False
-        for (kind, expected), word in zip(self.words, argv, strict=True):
+        for (kind, expected), word in zip(words, argv, strict=True):
             if kind == "lit" and word != expected:
                 return False
             if kind == "re" and not re.fullmatch(expected, word):
@@ -51,13 +87,19 @@ class Shape:
 
 def _shape(name: str, command: commands.RemoteCommand, writes: bool) -> Shape:
     words: list[tuple[str, str]] = []
-    for word in command.argv:
+    argv = list(command.argv)
+    repeated = argv[-1] == _UIDS_SENTINEL
+    while argv and argv[-1] == _UIDS_SENTINEL:
+        argv.pop()
+    for word in argv:
         pieces = re.split("(" + "|".join(re.escape(s) for s in _SENTINELS) + ")", word)
         if len(pieces) == 1:
             words.append(("lit", word))
         else:
             pattern = "".join(_SENTINELS.get(piece, re.escape(piece)) for piece in pieces)
             words.append(("re", pattern))
+    if repeated:
+        words.append(("re+", _UID))
     return Shape(name, tuple(words), writes)
 
 
@@ -83,9 +125,55 @@ def shapes_for(host: HostConfig) -> list[Shape]:
     ]
     if host.regen_maps:
         writes.append(("regen_maps", lambda: commands.regen_maps(host.regen_maps)))
+    if host.roles & {"store", "bmcli"}:
+        _deleted_mail_shapes(host, reads, writes)
     return [_shape(name, build(), False) for name, build in reads] + [
         _shape(name, build(), True) for name, build in writes
     ]
+
+
+def _deleted_mail_shapes(
+    host: HostConfig,
+    reads: list[tuple[str, Callable[[], commands.RemoteCommand]]],
+    writes: list[tuple[str, Callable[[], commands.RemoteCommand]]],
+) -> None:
+    """Deleted mail, history and restores: the Cyrus tools (BlueMind 4) and bm-cli (both)."""
+    address = Address("\x00ADDRESS\x00")
+    mailbox = Mailbox("\x00LOGIN\x00", "\x00DOMAIN\x00")
+    folder = Folder(_FOLDER_SENTINEL)
+    uid = Uid(cast(int, "\x00UID\x00"))  # a sentinel standing in for the number
+    uids = (Uid(cast(int, _UIDS_SENTINEL)),)
+    bm_cli = host.bm_cli
+    reads.append(("bluemind_probe", lambda: commands.bluemind_probe(bm_cli)))
+    if "store" in host.roles:
+        for where in (INBOX, folder):  # `user/LOGIN@DOMAIN`, `user/LOGIN/FOLDER@DOMAIN`
+            reads.append(("mailbox_path", lambda where=where: commands.mailbox_path(mailbox, where)))
+            reads.append(("list_expunged", lambda where=where: commands.list_expunged(mailbox, where)))
+            writes.append(("restore_expunged", lambda where=where: commands.restore_expunged(mailbox, where, uids)))
+            writes.append(("restore_all_expunged", lambda where=where: commands.restore_all_expunged(mailbox, where)))
+        reads.append(("index_records", lambda: commands.index_records(mailbox)))
+        reads.append(("index_records", lambda: commands.index_records(mailbox, others=False)))
+        reads.append(("mail_head", lambda: commands.mail_head(SpoolPath("\x00SPOOL\x00"))))
+    reads.extend(
+        [
+            ("bmcli_version", lambda: commands.bmcli_version(bm_cli)),
+            ("bmcli_user", lambda: commands.bmcli_user(bm_cli, address)),
+            ("bmcli_history_imap", lambda: commands.bmcli_history_imap(bm_cli, address, uid, folder)),
+            ("bmcli_history_imap", lambda: commands.bmcli_history_imap(bm_cli, address, uid, INBOX)),
+            (
+                "bmcli_history_query",
+                lambda: commands.bmcli_history_query(bm_cli, address, SearchQuery(("\x00SEARCH\x00",))),
+            ),
+            ("bmcli_deleted", lambda: commands.bmcli_deleted(bm_cli, address, folder)),
+        ]
+    )
+    writes.extend(
+        [
+            ("bmcli_restore", lambda: commands.bmcli_restore(bm_cli, address, folder, (uid,))),
+            ("bmcli_restore", lambda: commands.bmcli_restore(bm_cli, address, folder, uids * 2)),
+            ("bmcli_restore_all", lambda: commands.bmcli_restore_all(bm_cli, address, folder)),
+        ]
+    )
 
 
 def _with_epoch(command: commands.RemoteCommand) -> commands.RemoteCommand:
@@ -106,10 +194,10 @@ def authorized_keys_line(public_key: str, program: str, mode: str, log: str | No
 def program(shapes: Iterable[Shape]) -> str:
     """The guard program for the host (Python 3, standard library only), shapes embedded."""
     table = json.dumps([{"name": s.name, "words": s.words, "writes": s.writes} for s in shapes], indent=1)
-    return _PROGRAM.replace("@SHAPES@", table)
+    return _PROGRAM.replace("@SHAPES@", table).replace("@MAX_REPEATED@", str(MAX_UIDS))
 
 
-_PROGRAM = r'''#!/usr/bin/python3
+_PROGRAM = r'''#!/usr/bin/python3 -IS
 """mailbot-guard: generated by `mailbot guard`; do not edit (regenerate it instead).
 
 Forced command for the bot's SSH key: runs SSH_ORIGINAL_COMMAND only when it has the shape
@@ -120,6 +208,7 @@ import json, os, re, shlex, sys, syslog, time
 
 SHAPES = json.loads(r"""@SHAPES@""")
 TIMEOUT = re.compile(r"[0-9]{1,6}")
+MAX_REPEATED = @MAX_REPEATED@
 
 
 def log(line, log_file):
@@ -158,10 +247,15 @@ def main(argv):
     for shape in SHAPES if words else []:
         if shape["writes"] and mode == "read" or not shape["writes"] and mode == "write":
             continue
-        expected = shape["words"]
-        if len(expected) != len(words):
+        expected, given = shape["words"], words
+        if expected and expected[-1][0] == "re+":
+            expected, repeated = expected[:-1], expected[-1][1]
+            tail, given = words[len(expected):], words[:len(expected)]
+            if not 1 <= len(tail) <= MAX_REPEATED or not all(re.fullmatch(repeated, w) for w in tail):
+                continue
+        if len(expected) != len(given):
             continue
-        if all(w == text if kind == "lit" else re.fullmatch(text, w) for (kind, text), w in zip(expected, words)):
+        if all(w == text if kind == "lit" else re.fullmatch(text, w) for (kind, text), w in zip(expected, given)):
             log("allowed " + shape["name"] + ": " + shown(" ".join(words)), log_file)
             os.execvp((prefix or words)[0], prefix + words)
     log("refused: " + shown(wanted), log_file)

@@ -26,6 +26,7 @@ from bot.config import HostConfig
 from bot.errors import (
     AuthenticationFailed,
     CommandTimeout,
+    GuardRefused,
     HostError,
     HostKeyRejected,
     HostUnreachable,
@@ -35,6 +36,7 @@ from bot.mailhost.commands import RemoteCommand
 
 CHUNK = 256 * 1024
 MAX_LINE = 64 * 1024
+GUARD_REFUSED = 126  # what `mailbot guard`'s program exits with when it refuses a command
 MAX_STDERR = 64 * 1024
 KEEPALIVE_SECONDS = 30
 SESSION_RETRY_SECONDS = 0.2
@@ -177,6 +179,13 @@ class RemoteStream:
             raise HostUnreachable(
                 self._host.name,
                 f"The connection to {self._host.name} broke before the command ended; it may or may not have run.",
+            )
+        if self.exit_status == GUARD_REFUSED and self._stderr.startswith(b"mailbot-guard: refused"):
+            raise GuardRefused(
+                self._host.name,
+                f"The guard on {self._host.name} refused this command of the bot: it was made for other "
+                "settings (log paths, bm-cli, Postfix instance) or by an older bot; regenerate it with "
+                "`mailbot guard` and install it there.",
             )
 
 

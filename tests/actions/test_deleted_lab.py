@@ -24,7 +24,7 @@ from bot.config import load_config
 from bot.errors import MailbotError
 from bot.mailhost.ssh import HostPool
 from bot.mailhost.values import INBOX, parse_address, parse_uids
-from tests.conftest import LAB_CONFIG, ROOT
+from tests.conftest import ADMIN_KEY, LAB_CONFIG, ROOT
 
 BOB = parse_address("bob.martin@lab.test")
 IMAP_ADMIN = [sys.executable, str(ROOT / "lab" / "bin" / "imap_admin.py")]
@@ -311,7 +311,8 @@ def test_bluemind_5_mode_lists_and_restores_through_bm_cli(lab_config, tmp_path)
 def test_the_bluemind_version_is_detected_when_the_host_entry_does_not_say(lab_config, tmp_path):
     config = lab_config_file(tmp_path, bluemind=None)
     assert as_json(config, "deleted", "john@lab.test")["bluemind"] == 4  # Cyrus's unexpunge is there
-    wrong = lab_config_file(tmp_path, bluemind=None, bm_cli="/nonexistent/bm-cli")
+    # a bm-cli path the lab's guard does not hold: through the lab's own key
+    wrong = lab_config_file(tmp_path, bluemind=None, bm_cli="/nonexistent/bm-cli", key_file=str(ADMIN_KEY))
     assert as_json(wrong, "deleted", "john@lab.test")["bluemind"] == 4
     alias = mailbot(wrong, "deleted", "jdoe@lab.test")  # an alias needs bm-cli, which is not there
     assert alias.returncode == 2 and "jdoe@lab.test does not resolve to a mailbox" in alias.stderr

@@ -1,4 +1,9 @@
-"""The SSH executor against the lab's real OpenSSH: keys pinned, time-outs, caps, reuse."""
+"""The SSH executor against the lab's real OpenSSH: keys pinned, time-outs, caps, reuse.
+
+These tests need commands the bot never sends (`sleep`, `head -c`, `sh -c`), so most use the
+lab's own key for the bot's account; the bot's key, forced through the guard, runs only the
+bot's command shapes, which the last tests check.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +17,19 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import AuthenticationFailed, CommandTimeout, HostKeyRejected, HostUnreachable, OutputTooLarge
+from bot.errors import (
+    AuthenticationFailed,
+    CommandTimeout,
+    GuardRefused,
+    HostKeyRejected,
+    HostUnreachable,
+    OutputTooLarge,
+)
 from bot.mailhost.commands import RemoteCommand
 from bot.mailhost.ssh import HostConnection
-from tests.conftest import LAB_CONFIG, lab_host_with
+from tests.conftest import ADMIN_KEY, LAB_CONFIG, lab_host_with
+
+GUARD_LOG = Path("/var/log/mailbot-guard/bmsupport.log")
 
 
 def lab_fingerprint(host_config) -> str:
@@ -51,92 +65,92 @@ def silent_port() -> Iterator[int]:
     server.close()
 
 
-def test_commands_reuse_one_login(lab_connection):
-    first = lab_connection.run(RemoteCommand("t", ("id", "-un")))
-    second = lab_connection.run(RemoteCommand("t", ("/usr/sbin/postqueue", "-j")))
+def test_commands_reuse_one_login(lab_admin_connection):
+    first = lab_admin_connection.run(RemoteCommand("t", ("id", "-un")))
+    second = lab_admin_connection.run(RemoteCommand("t", ("/usr/sbin/postqueue", "-j")))
     assert first.exit_status == 0 and first.stdout == b"bmsupport\n"
     assert second.exit_status == 0
-    assert lab_connection.logins == 1
+    assert lab_admin_connection.logins == 1
 
 
-def test_a_dead_connection_is_reopened(lab_connection):
-    lab_connection.run(RemoteCommand("t", ("true",)))
-    assert lab_connection._transport is not None
-    lab_connection._transport.sock.close()  # the host or a NAT dropped the idle connection
-    result = lab_connection.run(RemoteCommand("t", ("echo", "back")))
+def test_a_dead_connection_is_reopened(lab_admin_connection):
+    lab_admin_connection.run(RemoteCommand("t", ("true",)))
+    assert lab_admin_connection._transport is not None
+    lab_admin_connection._transport.sock.close()  # the host or a NAT dropped the idle connection
+    result = lab_admin_connection.run(RemoteCommand("t", ("echo", "back")))
     assert result.stdout == b"back\n"
-    assert lab_connection.logins == 2
+    assert lab_admin_connection.logins == 2
 
 
-def test_exit_status_stderr_and_a_last_line_without_newline(lab_connection):
-    with lab_connection.open(RemoteCommand("t", ("sh", "-c", "printf 'a\\nb'; echo oops >&2; exit 3"))) as stream:
+def test_exit_status_stderr_and_a_last_line_without_newline(lab_admin_connection):
+    with lab_admin_connection.open(RemoteCommand("t", ("sh", "-c", "printf 'a\\nb'; echo oops >&2; exit 3"))) as stream:
         assert list(stream.lines()) == [b"a", b"b"]
         assert stream.exit_status == 3
         assert stream.stderr == b"oops\n"
 
 
-def test_sudo_is_limited_to_the_listed_tools(lab_connection):
-    refused = lab_connection.run(RemoteCommand("t", ("sudo", "-n", "/bin/rm", "-f", "/tmp/mailbot-never")))
+def test_sudo_is_limited_to_the_listed_tools(lab_admin_connection):
+    refused = lab_admin_connection.run(RemoteCommand("t", ("sudo", "-n", "/bin/rm", "-f", "/tmp/mailbot-never")))
     assert refused.exit_status == 1
     assert "password is required" in refused.stderr_text
 
 
-def test_a_changed_host_key_is_refused_and_named(lab_host, tmp_path):
+def test_a_changed_host_key_is_refused_and_named(lab_admin_host, tmp_path):
     other = tmp_path / "other_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
     key_type, key_base64 = Path(f"{other}.pub").read_text().split()[:2]
     known_hosts = tmp_path / "known_hosts"
     known_hosts.write_text(f"[127.0.0.1]:2222 {key_type} {key_base64}\n")
-    host = lab_host_with(lab_host, known_hosts=known_hosts)
+    host = lab_host_with(lab_admin_host, known_hosts=known_hosts)
     with pytest.raises(HostKeyRejected) as refused, HostConnection(host) as connection:
         connection.run(RemoteCommand("t", ("true",)))
     message = refused.value.message
     assert "does not match the pinned one" in message
-    assert lab_fingerprint(lab_host) in message
+    assert lab_fingerprint(lab_admin_host) in message
     assert known_hosts.read_text().count("\n") == 1  # nothing was added
 
 
-def test_an_unknown_host_key_is_refused_never_added(lab_host, tmp_path):
+def test_an_unknown_host_key_is_refused_never_added(lab_admin_host, tmp_path):
     known_hosts = tmp_path / "known_hosts"
     known_hosts.write_text("")
-    host = lab_host_with(lab_host, known_hosts=known_hosts)
+    host = lab_host_with(lab_admin_host, known_hosts=known_hosts)
     with pytest.raises(HostKeyRejected) as refused, HostConnection(host) as connection:
         connection.run(RemoteCommand("t", ("true",)))
-    assert "is not in" in refused.value.message and lab_fingerprint(lab_host) in refused.value.message
+    assert "is not in" in refused.value.message and lab_fingerprint(lab_admin_host) in refused.value.message
     assert known_hosts.read_text() == ""
 
 
-def test_a_key_the_host_does_not_know_is_refused(lab_host, tmp_path):
+def test_a_key_the_host_does_not_know_is_refused(lab_admin_host, tmp_path):
     stranger = tmp_path / "stranger"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True)
-    host = lab_host_with(lab_host, key_file=stranger)
+    host = lab_host_with(lab_admin_host, key_file=stranger)
     with pytest.raises(AuthenticationFailed, match="refused the bot's key for user bmsupport"):
         HostConnection(host).run(RemoteCommand("t", ("true",)))
 
 
-def test_an_encrypted_key_without_passphrase_says_so(lab_host, tmp_path):
+def test_an_encrypted_key_without_passphrase_says_so(lab_admin_host, tmp_path):
     locked = tmp_path / "locked"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "s3cret-pass", "-f", str(locked)], check=True)
-    host = lab_host_with(lab_host, key_file=locked)
+    host = lab_host_with(lab_admin_host, key_file=locked)
     with pytest.raises(Exception) as error:
         HostConnection(host).run(RemoteCommand("t", ("true",)))
     assert "protected by a passphrase" in str(error.value)
     assert "s3cret-pass" not in str(error.value)
 
 
-def test_a_closed_port_fails_at_once(lab_host):
+def test_a_closed_port_fails_at_once(lab_admin_host):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         free_port = probe.getsockname()[1]
-    host = lab_host_with(lab_host, port=free_port)
+    host = lab_host_with(lab_admin_host, port=free_port)
     started = time.monotonic()
     with pytest.raises(HostUnreachable, match="Connection refused"):
         HostConnection(host).run(RemoteCommand("t", ("true",)))
     assert time.monotonic() - started < 1
 
 
-def test_a_silent_port_fails_within_the_connect_timeout(lab_host, silent_port):
-    host = lab_host_with(lab_host, port=silent_port, connect_timeout=1.0)
+def test_a_silent_port_fails_within_the_connect_timeout(lab_admin_host, silent_port):
+    host = lab_host_with(lab_admin_host, port=silent_port, connect_timeout=1.0)
     started = time.monotonic()
     with pytest.raises(HostUnreachable) as error:
         HostConnection(host).run(RemoteCommand("t", ("true",)))
@@ -145,22 +159,22 @@ def test_a_silent_port_fails_within_the_connect_timeout(lab_host, silent_port):
     assert "did not complete SSH" in error.value.message
 
 
-def test_a_slow_command_is_stopped_at_its_deadline(lab_host):
-    host = lab_host_with(lab_host, command_timeout=1.0)
+def test_a_slow_command_is_stopped_at_its_deadline(lab_admin_host):
+    host = lab_host_with(lab_admin_host, command_timeout=1.0)
     started = time.monotonic()
     with pytest.raises(CommandTimeout, match="did not finish within 1 s"), HostConnection(host) as connection:
         connection.run(RemoteCommand("t", ("sleep", "10")))
     assert time.monotonic() - started < 3
 
 
-def test_output_is_capped(lab_host):
-    host = lab_host_with(lab_host, max_output_bytes=1024 * 1024)
+def test_output_is_capped(lab_admin_host):
+    host = lab_host_with(lab_admin_host, max_output_bytes=1024 * 1024)
     with pytest.raises(OutputTooLarge, match="passed 1 MB"), HostConnection(host) as connection:
         connection.run(RemoteCommand("t", ("head", "-c", "5000000", "/dev/zero")))
 
 
-def test_concurrent_commands_share_one_login_within_max_sessions(lab_host):
-    host = lab_host_with(lab_host, max_sessions=3)
+def test_concurrent_commands_share_one_login_within_max_sessions(lab_admin_host):
+    host = lab_host_with(lab_admin_host, max_sessions=3)
     results: list[bytes] = []
     with HostConnection(host) as connection:
         connection.run(RemoteCommand("t", ("true",)))
@@ -180,10 +194,10 @@ def test_concurrent_commands_share_one_login_within_max_sessions(lab_host):
     assert 0.85 <= elapsed < 3  # three waves of three: the cap held, and nothing failed
 
 
-def test_more_commands_than_sshd_sessions_wait_instead_of_failing(lab_host):
+def test_more_commands_than_sshd_sessions_wait_instead_of_failing(lab_admin_host):
     # sshd allows 10 sessions per connection; a cap above that meets its refusals and must retry
     # them without closing the connection that carries the other commands.
-    host = lab_host_with(lab_host, max_sessions=14)
+    host = lab_host_with(lab_admin_host, max_sessions=14)
     results: list[bytes] = []
     with HostConnection(host) as connection:
 
@@ -204,8 +218,8 @@ def remote_sleepers(marker: str) -> list[str]:
     return found.stdout.split()
 
 
-def test_a_command_past_its_deadline_is_killed_on_the_host(lab_host):
-    host = lab_host_with(lab_host, command_timeout=1.0)
+def test_a_command_past_its_deadline_is_killed_on_the_host(lab_admin_host):
+    host = lab_host_with(lab_admin_host, command_timeout=1.0)
     with pytest.raises(CommandTimeout), HostConnection(host) as connection:
         connection.run(RemoteCommand("t", ("sleep", "31.5")))
     deadline = time.monotonic() + 5
@@ -214,8 +228,8 @@ def test_a_command_past_its_deadline_is_killed_on_the_host(lab_host):
     assert remote_sleepers("sleep 31.5") == []
 
 
-def test_a_connection_cut_in_the_middle_of_a_command(lab_connection):
-    lab_connection.run(RemoteCommand("t", ("true",)))
+def test_a_connection_cut_in_the_middle_of_a_command(lab_admin_connection):
+    lab_admin_connection.run(RemoteCommand("t", ("true",)))
 
     def cut() -> None:
         time.sleep(0.5)
@@ -224,10 +238,10 @@ def test_a_connection_cut_in_the_middle_of_a_command(lab_connection):
     threading.Thread(target=cut).start()
     started = time.monotonic()
     with pytest.raises((HostUnreachable, CommandTimeout)) as broken:
-        lab_connection.run(RemoteCommand("t", ("sleep", "5")))
+        lab_admin_connection.run(RemoteCommand("t", ("sleep", "5")))
     assert time.monotonic() - started < 3
     assert "lab" in broken.value.message
-    assert lab_connection.run(RemoteCommand("t", ("echo", "again"))).stdout == b"again\n"  # a fresh login
+    assert lab_admin_connection.run(RemoteCommand("t", ("echo", "again"))).stdout == b"again\n"  # a fresh login
 
 
 @pytest.mark.parametrize(
@@ -235,7 +249,7 @@ def test_a_connection_cut_in_the_middle_of_a_command(lab_connection):
     [("head", "-c", "100000000", "/dev/zero"), ("sh", "-c", "yes mail.log line | head -c 100000000")],
     ids=["one endless line", "short lines"],
 )
-def test_a_hundred_megabytes_of_output_are_cut_with_bounded_memory(lab_host, producer):
+def test_a_hundred_megabytes_of_output_are_cut_with_bounded_memory(lab_admin_host, producer):
     script = (
         "import resource, sys\n"
         "from dataclasses import replace\n"
@@ -243,7 +257,8 @@ def test_a_hundred_megabytes_of_output_are_cut_with_bounded_memory(lab_host, pro
         "from bot.errors import OutputTooLarge\n"
         "from bot.mailhost.commands import RemoteCommand\n"
         "from bot.mailhost.ssh import HostConnection\n"
-        f"host = replace(load_config({str(LAB_CONFIG)!r}).hosts[0], max_output_bytes=64 * 1024 * 1024)\n"
+        f"host = replace(load_config({str(LAB_CONFIG)!r}).hosts[0], max_output_bytes=64 * 1024 * 1024,\n"
+        f"              key_file={str(ADMIN_KEY)!r})\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "try:\n"
         f"    with HostConnection(host).open(RemoteCommand('t', {producer!r})) as s:\n"
@@ -257,3 +272,41 @@ def test_a_hundred_megabytes_of_output_are_cut_with_bounded_memory(lab_host, pro
     assert word == "capped"
     print(f"\n100 MB of output ({producer[0]}): cut at 64 MB; peak RSS {peak_mb} MB (after imports: {before_mb} MB)")
     assert int(peak_mb) - int(before_mb) < 32  # streamed: never the whole output in memory
+
+
+def guard_log_since(size: int) -> list[str]:
+    with GUARD_LOG.open() as log:
+        log.seek(size)
+        return log.read().splitlines()
+
+
+def test_the_bots_key_runs_the_bots_commands_and_nothing_else(lab_connection):
+    before = GUARD_LOG.stat().st_size
+    assert lab_connection.run(RemoteCommand("queue_json", ("/usr/sbin/postqueue", "-j"))).exit_status == 0
+    for argv in (("id",), ("/bin/sh", "-c", "id"), ("/usr/sbin/postqueue", "-j", "-c", "/tmp"), ("cat", "/etc/passwd")):
+        with pytest.raises(GuardRefused) as refused:
+            lab_connection.run(RemoteCommand("t", argv))
+        assert refused.value.message.startswith("The guard on lab refused this command of the bot")
+        assert "regenerate it with `mailbot guard`" in refused.value.message
+    logged = guard_log_since(before)
+    assert logged[0].endswith("allowed queue_json: '/usr/sbin/postqueue -j'")
+    assert [line.split(" ", 1)[1].split(":")[0] for line in logged[1:]] == ["refused"] * 4
+
+
+def test_a_locked_account_is_one_sentence_and_the_others_are_served(lab_host):
+    """The bot's account locked by an admin (`usermod -L`): sshd refuses the key; the bot says so
+    in one sentence, and a host reached through another account keeps answering."""
+    slow = lab_host_with(lab_host, name="slowlink", user="bmslow")
+    subprocess.run(["usermod", "-L", "bmslow"], check=True)
+    try:
+        with pytest.raises(AuthenticationFailed) as refused:
+            HostConnection(slow).run(RemoteCommand("queue_json", ("/usr/sbin/postqueue", "-j")))
+        with HostConnection(lab_host) as other:
+            assert other.run(RemoteCommand("queue_json", ("/usr/sbin/postqueue", "-j"))).exit_status == 0
+    finally:
+        subprocess.run(["usermod", "-U", "bmslow"], check=True)
+    message = refused.value.message
+    assert message.startswith("slowlink refused the bot's key for user bmslow") and "locked" in message
+    assert message.count(". ") == 0 and "\n" not in message
+    with HostConnection(slow) as unlocked:  # and once unlocked, it works again
+        assert unlocked.run(RemoteCommand("queue_json", ("/usr/sbin/postqueue", "-j"))).exit_status == 0
