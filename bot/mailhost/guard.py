@@ -16,6 +16,7 @@ import re
 import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import cast
 
 from bot.config import HostConfig
@@ -147,10 +148,10 @@ def _deleted_mail_shapes(
     reads.append(("bluemind_probe", lambda: commands.bluemind_probe(bm_cli)))
     if "store" in host.roles:
         for where in (INBOX, folder):  # `user/LOGIN@DOMAIN`, `user/LOGIN/FOLDER@DOMAIN`
-            reads.append(("mailbox_path", lambda where=where: commands.mailbox_path(mailbox, where)))
-            reads.append(("list_expunged", lambda where=where: commands.list_expunged(mailbox, where)))
-            writes.append(("restore_expunged", lambda where=where: commands.restore_expunged(mailbox, where, uids)))
-            writes.append(("restore_all_expunged", lambda where=where: commands.restore_all_expunged(mailbox, where)))
+            reads.append(("mailbox_path", partial(commands.mailbox_path, mailbox, where)))
+            reads.append(("list_expunged", partial(commands.list_expunged, mailbox, where)))
+            writes.append(("restore_expunged", partial(commands.restore_expunged, mailbox, where, uids)))
+            writes.append(("restore_all_expunged", partial(commands.restore_all_expunged, mailbox, where)))
         reads.append(("index_records", lambda: commands.index_records(mailbox)))
         reads.append(("index_records", lambda: commands.index_records(mailbox, others=False)))
         reads.append(("mail_head", lambda: commands.mail_head(SpoolPath("\x00SPOOL\x00"))))
