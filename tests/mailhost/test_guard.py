@@ -15,7 +15,18 @@ from hypothesis import strategies as st
 from bot.config import parse_config
 from bot.errors import BadInput
 from bot.mailhost import commands, guard
-from bot.mailhost.values import parse_address, parse_message_id, parse_queue_id
+from bot.mailhost.values import (
+    INBOX,
+    mailbox_of,
+    parse_address,
+    parse_folder,
+    parse_message_id,
+    parse_queue_id,
+    parse_search_words,
+    parse_uid,
+    parse_uids,
+    spool_file,
+)
 
 HOST = parse_config(
     {
@@ -228,3 +239,127 @@ def test_the_authorized_keys_line():
     )
     assert shlex.split(line.split('"')[1])[-1] == "read"
     assert os.sep in line
+
+
+STORE = parse_config(
+    {
+        "hosts": [
+            {
+                "name": "store",
+                "address": "192.0.2.3",
+                "user": "bmsupport",
+                "key_file": "/k",
+                "known_hosts": "/kh",
+                "maillog": "/var/log/mail.log",
+                "roles": ["mta", "store", "bmcli"],
+                "bm_cli": "/usr/bin/bm-cli",
+            }
+        ]
+    },
+    Path("/etc/mailbot/mailbot.yaml"),
+).hosts[0]
+STORE_SHAPES = guard.shapes_for(STORE)
+
+
+def allowed_on_store(command: commands.RemoteCommand, mode: str = "all") -> str | None:
+    for shape in STORE_SHAPES:
+        if (mode == "read" and shape.writes) or (mode == "write" and not shape.writes):
+            continue
+        if shape.matches(list(command.argv)):
+            return shape.name
+    return None
+
+
+JOHN = mailbox_of("john", "lab.test")
+SENT = parse_folder("Éléments envoyés")
+ARCHIVE = parse_folder("Archives/2019 (old) & co")
+BM = STORE.bm_cli
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "writes"),
+    [
+        (commands.mailbox_path(JOHN), "mailbox_path", False),
+        (commands.mailbox_path(JOHN, SENT), "mailbox_path", False),
+        (commands.list_expunged(JOHN), "list_expunged", False),
+        (commands.list_expunged(JOHN, ARCHIVE), "list_expunged", False),
+        (commands.index_records(JOHN), "index_records", False),
+        (commands.index_records(JOHN, others=False), "index_records", False),
+        (commands.mail_head(spool_file("/var/spool/cyrus/mail/j/user/john", parse_uid("42"))), "mail_head", False),
+        (commands.bluemind_probe(BM), "bluemind_probe", False),
+        (commands.bmcli_version(BM), "bmcli_version", False),
+        (commands.bmcli_user(BM, parse_address("john@lab.test")), "bmcli_user", False),
+        (
+            commands.bmcli_history_imap(BM, parse_address("j@lab.test"), parse_uid("7"), SENT),
+            "bmcli_history_imap",
+            False,
+        ),
+        (
+            commands.bmcli_history_imap(BM, parse_address("j@lab.test"), parse_uid("7"), INBOX),
+            "bmcli_history_imap",
+            False,
+        ),
+        (
+            commands.bmcli_history_query(
+                BM, parse_address("j@lab.test"), parse_search_words(["Réunion", "budget:2024"])
+            ),
+            "bmcli_history_query",
+            False,
+        ),
+        (commands.bmcli_deleted(BM, parse_address("j@lab.test"), INBOX), "bmcli_deleted", False),
+        (commands.restore_expunged(JOHN, INBOX, parse_uids(["19"])), "restore_expunged", True),
+        (
+            commands.restore_expunged(JOHN, ARCHIVE, parse_uids([str(n) for n in range(1, 201)])),
+            "restore_expunged",
+            True,
+        ),
+        (commands.restore_all_expunged(JOHN, SENT), "restore_all_expunged", True),
+        (commands.bmcli_restore(BM, parse_address("j@lab.test"), INBOX, parse_uids(["5"])), "bmcli_restore", True),
+        (
+            commands.bmcli_restore(BM, parse_address("j@lab.test"), SENT, parse_uids(["5", "6", "7"])),
+            "bmcli_restore",
+            True,
+        ),
+        (commands.bmcli_restore_all(BM, parse_address("j@lab.test"), INBOX), "bmcli_restore_all", True),
+    ],
+)
+def test_each_deleted_mail_template_matches_its_own_shape(command, name, writes):
+    assert allowed_on_store(command) == name
+    assert allowed_on_store(command, "write" if writes else "read") == name
+    assert allowed_on_store(command, "read" if writes else "write") is None  # a read key restores nothing
+
+
+UNEXPUNGE = "/usr/lib/cyrus/bin/unexpunge"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sudo", "-n", "-u", "cyrus", UNEXPUNGE, "-u", "-d", "-v", "user/john@lab.test", "19;id"],
+        ["sudo", "-n", "-u", "cyrus", UNEXPUNGE, "-u", "-d", "-v", "user/john@lab.test"],  # no UID at all
+        ["sudo", "-n", "-u", "cyrus", UNEXPUNGE, "-u", "-d", "-v", "user/john@lab.test", *["1"] * 201],
+        ["sudo", "-n", "-u", "cyrus", UNEXPUNGE, "-u", "-d", "-v", "user/john/../../x@lab.test", "19"],
+        ["sudo", "-n", "-u", "cyrus", UNEXPUNGE, "-u", "-d", "-v", "user/*@lab.test", "19"],
+        ["sudo", "-n", "-u", "cyrus", UNEXPUNGE, "-a", "-d", "-v", "-f", "user/john@lab.test"],
+        ["sudo", "-n", "-u", "cyrus", "/usr/bin/head", "-c", "65536", "--", "/etc/shadow"],
+        ["sudo", "-n", "-u", "cyrus", "/usr/bin/head", "-c", "65536", "--", "/var/spool/cyrus/../../etc/42."],
+        ["sudo", "-n", "-u", "cyrus", "/usr/bin/head", "-c", "999999", "--", "/var/spool/cyrus/mail/42."],
+        ["sudo", "-n", "/usr/bin/bm-cli", "mail", "history-query", "--email", "j@lab.test", "--query", "a; id"],
+        ["sudo", "-n", "/usr/bin/bm-cli", "mail", "history-query", "--email", "j@lab.test", "--query", "-x"],
+        ["sudo", "-n", "/usr/bin/bm-cli", "user", "delete", "j@lab.test"],
+        ["sudo", "-n", "/tmp/bm-cli", "--version"],
+        ["/bin/sh", "-c", commands.BM5_RESTORE_SCRIPT + "; id", "mailbot-restore", BM, "j@lab.test", "INBOX", "1", "2"],
+    ],
+)
+def test_deleted_mail_lookalikes_are_refused(argv):
+    assert allowed_on_store(commands.RemoteCommand("x", tuple(argv))) is None
+
+
+def test_a_host_without_the_store_role_allows_no_mailbox_tool():
+    assert allowed(commands.list_expunged(JOHN)) == "list_expunged"  # HOST's roles default to mta, store
+    assert allowed_on_edge_shapes(commands.list_expunged(JOHN)) is None
+    assert allowed_on_edge_shapes(commands.bmcli_version(BM)) is None
+
+
+def allowed_on_edge_shapes(command: commands.RemoteCommand) -> str | None:
+    return next((s.name for s in guard.shapes_for(EDGE) if s.matches(list(command.argv))), None)
