@@ -274,6 +274,8 @@ JOHN = mailbox_of("john", "lab.test")
 SENT = parse_folder("Éléments envoyés")
 ARCHIVE = parse_folder("Archives/2019 (old) & co")
 BM = STORE.bm_cli
+J = parse_address("j@lab.test")
+ALL_UIDS = parse_uids([str(n) for n in range(1, 201)])
 
 
 @pytest.mark.parametrize(
@@ -290,23 +292,21 @@ BM = STORE.bm_cli
         (commands.bmcli_version(BM), "bmcli_version", False),
         (commands.bmcli_user(BM, parse_address("john@lab.test")), "bmcli_user", False),
         (
-            commands.bmcli_history_imap(BM, parse_address("j@lab.test"), parse_uid("7"), SENT),
+            commands.bmcli_history_imap(BM, J, parse_uid("7"), SENT),
             "bmcli_history_imap",
             False,
         ),
         (
-            commands.bmcli_history_imap(BM, parse_address("j@lab.test"), parse_uid("7"), INBOX),
+            commands.bmcli_history_imap(BM, J, parse_uid("7"), INBOX),
             "bmcli_history_imap",
             False,
         ),
         (
-            commands.bmcli_history_query(
-                BM, parse_address("j@lab.test"), parse_search_words(["Réunion", "budget:2024"])
-            ),
+            commands.bmcli_history_query(BM, J, parse_search_words(["Réunion", "budget:2024"])),
             "bmcli_history_query",
             False,
         ),
-        (commands.bmcli_deleted(BM, parse_address("j@lab.test"), INBOX), "bmcli_deleted", False),
+        (commands.bmcli_deleted(BM, J, INBOX), "bmcli_deleted", False),
         (commands.restore_expunged(JOHN, INBOX, parse_uids(["19"])), "restore_expunged", True),
         (
             commands.restore_expunged(JOHN, ARCHIVE, parse_uids([str(n) for n in range(1, 201)])),
@@ -314,13 +314,13 @@ BM = STORE.bm_cli
             True,
         ),
         (commands.restore_all_expunged(JOHN, SENT), "restore_all_expunged", True),
-        (commands.bmcli_restore(BM, parse_address("j@lab.test"), INBOX, parse_uids(["5"])), "bmcli_restore", True),
+        (commands.bmcli_restore(BM, J, INBOX, parse_uids(["5"])), "bmcli_restore", True),
         (
-            commands.bmcli_restore(BM, parse_address("j@lab.test"), SENT, parse_uids(["5", "6", "7"])),
+            commands.bmcli_restore(BM, J, SENT, parse_uids(["5", "6", "7"])),
             "bmcli_restore",
             True,
         ),
-        (commands.bmcli_restore_all(BM, parse_address("j@lab.test"), INBOX), "bmcli_restore_all", True),
+        (commands.bmcli_restore_all(BM, J, INBOX), "bmcli_restore_all", True),
     ],
 )
 def test_each_deleted_mail_template_matches_its_own_shape(command, name, writes):
