@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import subprocess
 from collections.abc import Iterator
 from dataclasses import replace
@@ -15,6 +16,7 @@ import pytest
 from bot.config import Config, HostConfig, load_config
 from bot.mailhost.ssh import HostConnection
 from tests.fakeslack import fake_slack  # noqa: F401  (the fixture: a started FakeSlack)
+from tests.secretwatch import WATCH, LogWatch
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB_CONFIG = ROOT / "lab" / "mailbot-lab.yaml"
@@ -78,3 +80,20 @@ def read_lab_logs(maillog: str = "/var/log/mail.log") -> list[str]:
 def lab_queue() -> list[dict[str, Any]]:
     output = subprocess.run(["/usr/sbin/postqueue", "-j"], capture_output=True, text=True, check=True).stdout
     return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+
+# --- secrets: everything this run writes is watched (see tests/secretwatch.py) ------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    root = logging.getLogger()
+    root.addHandler(LogWatch())
+    root.setLevel(logging.DEBUG)  # every record reaches the watch, whatever the handlers show
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    WATCH.seen["test reports"] += 1
+    for name, content in report.sections:
+        WATCH.scan(content, f"{name} of {report.nodeid}")
+    if report.longrepr is not None:
+        WATCH.scan(str(report.longrepr), f"the failure report of {report.nodeid}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from bot.actions.registry import VERBS, verb_parser
 from bot.errors import BadInput
 from bot.mailhost.values import Address, MessageId, QueueId
 from bot.slack.text import command_words
+from tests.conftest import LAB_CONFIG
 
 SAFE_WORD = re.compile(r"[A-Za-z0-9@._%+=~'-]+")  # what may reach a remote command as a value
 STORED_ONLY = {"reason"}  # free text kept in the audit and on the card, never in a command
@@ -109,3 +111,59 @@ def test_any_words(verb_name, words):
     except BadInput:
         return
     assert_only_safe_values(request)
+
+
+# --- the same corpus against the lab, through the guard --------------------------------------
+
+GUARD_LOG = Path("/var/log/mailbot-guard/bmsupport.log")
+# Each nasty text in each place a verb takes a value; the other places hold good values.
+PLACES = [
+    ["trace", "{}"],
+    ["trace", "john@lab.test", "--since", "{}"],
+    ["message", "{}"],
+    ["queue", "{}"],
+    ["deleted", "{}"],
+    ["deleted", "john@lab.test", "--folder", "{}"],
+    ["history", "{}", "1"],
+    ["history", "john@lab.test", "{}"],
+    ["history", "john@lab.test", "1", "--folder", "{}"],
+    ["search", "john@lab.test", "{}"],
+    ["locate", "john@lab.test", "{}"],
+    ["restore", "john@lab.test", "{}"],
+    ["flush", "{}"],
+]
+
+
+def guard_log_since(size: int) -> list[str]:
+    with GUARD_LOG.open(errors="replace") as log:
+        log.seek(size)
+        return log.read().splitlines()
+
+
+def test_nasty_inputs_from_the_terminal_reach_the_host_only_as_the_bots_commands(lab_config, capsys):
+    """Every nasty text in every place, through the CLI (in-process: NUL and 100 kB included),
+    against the lab: a clear answer each time, and the guard's log shows only allowed shapes."""
+    from bot import cli
+
+    before = GUARD_LOG.stat().st_size
+    answers = {0: 0, 1: 0, 2: 0}
+    for place in PLACES:
+        for text in NASTY:
+            argv = ["--config", str(LAB_CONFIG), *(word.replace("{}", text) for word in place)]
+            code = cli.main(argv)
+            out, err = capsys.readouterr()
+            assert code in answers, (argv[2:], code, err)
+            answers[code] += 1
+            assert "Traceback" not in out + err and "internal error" not in err, (argv[2:], err)
+            if code:
+                assert err.startswith("mailbot: ") and err.count("\n") == 1, (argv[2:], err)
+    logged = guard_log_since(before)
+    refused = [line for line in logged if " refused" in line]
+    assert refused == [], refused
+    assert logged, "nothing reached the host: the corpus no longer exercises the guard"
+    allowed = sorted({line.split(" allowed ", 1)[1].split(":")[0] for line in logged})
+    print(
+        f"\n{len(PLACES) * len(NASTY)} nasty commands from the terminal: {answers[2]} refused as bad input, "
+        f"{answers[1]} failed on the host, {answers[0]} answered; {len(logged)} commands reached the host, "
+        f"all allowed shapes ({', '.join(allowed)}); 0 outside them"
+    )

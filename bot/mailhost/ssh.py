@@ -381,8 +381,11 @@ def _check_host_key(host: HostConfig, offered: paramiko.PKey, pinned: dict[str, 
 def _private_key(host: HostConfig) -> paramiko.PKey:
     passphrase = os.environ.get(host.key_passphrase_env) if host.key_passphrase_env else None
     path = Path(host.key_file)
+    # paramiko 5.1 hands the password to cryptography as it is, and cryptography wants bytes (a
+    # str raises the TypeError that otherwise means "a passphrase is needed").
+    password = passphrase.encode() if passphrase is not None else None
     try:
-        return paramiko.PKey.from_path(path, password=passphrase)
+        return paramiko.PKey.from_path(path, password=password)  # type: ignore[arg-type]
     except FileNotFoundError:
         raise HostError(host.name, f"The SSH key file {path} for {host.name} does not exist.") from None
     except PermissionError:

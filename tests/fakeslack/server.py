@@ -29,10 +29,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.secretwatch import WATCH
+
 from . import payloads
 from .payloads import Reply
 from .socket_mode import Ack, SocketModeServer
 
+INSTANCES: list[FakeSlack] = []
 DEFAULT_BOT_TOKEN = "xoxb-0000000001-fakeslack-bot-token"
 DEFAULT_APP_TOKEN = "xapp-1-A0MAILBOT1-0000000001-fakeslack-app-token"
 DEFAULT_SIGNING_SECRET = "fakeslack-signing-secret-0123456789abcdef"
@@ -204,6 +207,10 @@ class FakeSlack:
         bot_user_id: str = payloads.BOT_USER_ID,
         bot_id: str = payloads.BOT_ID,
     ) -> None:
+        INSTANCES.append(self)  # the suite's secret watch reads every call each one recorded
+        WATCH.add("Slack bot token", bot_token)
+        WATCH.add("Slack app token", app_token)
+        WATCH.add("Slack signing secret", signing_secret)
         self.bot_tokens = {bot_token}
         self.app_tokens = {app_token}
         self.bot_token = bot_token

@@ -21,6 +21,7 @@ from bot.errors import (
     AuthenticationFailed,
     CommandTimeout,
     GuardRefused,
+    HostError,
     HostKeyRejected,
     HostUnreachable,
     OutputTooLarge,
@@ -28,6 +29,7 @@ from bot.errors import (
 from bot.mailhost.commands import RemoteCommand
 from bot.mailhost.ssh import HostConnection
 from tests.conftest import ADMIN_KEY, LAB_CONFIG, lab_host_with
+from tests.secretwatch import WATCH
 
 GUARD_LOG = Path("/var/log/mailbot-guard/bmsupport.log")
 
@@ -310,3 +312,20 @@ def test_a_locked_account_is_one_sentence_and_the_others_are_served(lab_host):
     assert message.count(". ") == 0 and "\n" not in message
     with HostConnection(slow) as unlocked:  # and once unlocked, it works again
         assert unlocked.run(RemoteCommand("queue_json", ("/usr/sbin/postqueue", "-j"))).exit_status == 0
+
+
+def test_a_passphrase_from_the_environment_opens_the_key_and_is_never_shown(lab_admin_host, tmp_path, monkeypatch):
+    key = tmp_path / "protected_key"
+    key.write_bytes(ADMIN_KEY.read_bytes())
+    key.chmod(0o600)
+    passphrase = WATCH.add("key passphrase", "correct horse battery staple 42")
+    subprocess.run(["ssh-keygen", "-q", "-p", "-f", str(key), "-P", "", "-N", passphrase], check=True)
+    host = lab_host_with(lab_admin_host, key_file=key, key_passphrase_env="MAILBOT_TEST_KEY_PASSPHRASE")
+    monkeypatch.setenv("MAILBOT_TEST_KEY_PASSPHRASE", passphrase)
+    with HostConnection(host) as connection:
+        assert connection.run(RemoteCommand("t", ("id", "-un"))).stdout == b"bmsupport\n"
+    monkeypatch.setenv("MAILBOT_TEST_KEY_PASSPHRASE", passphrase + " but wrong")
+    with pytest.raises(HostError) as wrong:
+        HostConnection(host).run(RemoteCommand("t", ("true",)))
+    assert "cannot be loaded (wrong passphrase?)" in wrong.value.message
+    assert "battery" not in wrong.value.message and "battery" not in repr(wrong.value)
