@@ -97,10 +97,13 @@ class RemoteStream:
         for chunk in self._chunks():
             start = 0
             while (end := chunk.find(b"\n", start)) >= 0:
-                if not skipping:
-                    pending += chunk[start:end]
-                    yield bytes(pending[:MAX_LINE])
-                pending.clear()
+                if pending:
+                    if not skipping:
+                        pending += chunk[start:end]
+                        yield bytes(pending[:MAX_LINE])
+                    pending.clear()
+                elif not skipping:  # the usual case: the whole line is in this chunk
+                    yield chunk[start : min(end, start + MAX_LINE)]
                 skipping = False
                 start = end + 1
             if not skipping:
