@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from bot.mailhost.postfix_log import (
@@ -36,7 +36,8 @@ from bot.mailhost.postfix_log import (
 )
 
 _AT = attrgetter("at")
-_LINE_AT = lambda pair: pair[0].at  # noqa: E731
+_FIRST = itemgetter(0)
+_Seen = tuple[datetime, str, Event, LogLine | None]  # a line of a queue id: time, daemon, event, line
 _STARTS = (ClientEvent, LocalPickupEvent)
 FINAL_STATUSES = frozenset({"sent", "bounced", "expired", "delivered"})
 
@@ -177,48 +178,48 @@ def assemble(lines: Iterable[LogLine], host: str, keep_lines: bool = True) -> Ma
     stable sort of all the lines gives each queue id. `keep_lines=False` leaves each message's
     `lines` empty: a trace shows what the lines say, and a busy address has 300,000 of them.
     """
-    by_queue_id: dict[str, list[tuple[LogLine, Event]]] = {}
+    # Each line of a queue id as (time, daemon, event, the line itself or None): the line's text
+    # is not kept when the caller does not want the lines.
+    by_queue_id: dict[str, list[_Seen]] = {}
     loose: list[LogLine] = []
     with _collector_paused():
         for line in lines:
             if line.queue_id is not None:
-                pair = (line, parse_event(line))
+                seen = (line.at, line.daemon, parse_event(line), line if keep_lines else None)
                 group = by_queue_id.get(line.queue_id)
                 if group is None:
-                    by_queue_id[line.queue_id] = [pair]
+                    by_queue_id[line.queue_id] = [seen]
                 else:
-                    group.append(pair)
+                    group.append(seen)
             elif "reject" in line.text or "discard" in line.text:  # only these can be refusals
                 loose.append(line)
-        return _grouped(by_queue_id, loose, host, keep_lines)
+        return _grouped(by_queue_id, loose, host)
 
 
-def _grouped(
-    by_queue_id: dict[str, list[tuple[LogLine, Event]]], loose: list[LogLine], host: str, keep_lines: bool
-) -> MailFlow:
+def _grouped(by_queue_id: dict[str, list[_Seen]], loose: list[LogLine], host: str) -> MailFlow:
     """Consumes `by_queue_id`: each group's lines are freed once its messages are built."""
     finished: list[_Builder] = []
     while by_queue_id:
         queue_id, group = by_queue_id.popitem()
         builder: _Builder | None = None
-        for line, event in sorted(group, key=_LINE_AT) if len(group) > 1 else group:
+        for at, daemon, event, line in sorted(group, key=_FIRST) if len(group) > 1 else group:
             starts_anew = isinstance(event, _STARTS)
             if builder is not None and builder.removed and (starts_anew or not isinstance(event, RemovedEvent)):
                 finished.append(builder)
                 builder = None
             if builder is None:
-                builder = _Builder(queue_id, host, line.at, line.at)
-            builder.last_seen = line.at
-            if keep_lines:
+                builder = _Builder(queue_id, host, at, at)
+            builder.last_seen = at
+            if line is not None:
                 builder.lines.append(line)
-            _APPLY[type(event)](builder, line, event)
+            _APPLY[type(event)](builder, at, daemon, event)
         if builder is not None:
             finished.append(builder)
     rejections: list[Rejection] = []
     for line in sorted(loose, key=_AT):
         event = parse_event(line)
         if isinstance(event, RejectEvent):
-            rejections.append(_rejection(line, event, host))
+            rejections.append(_rejection(line.at, line.daemon, line.queue_id, event, host))
     messages = sorted((b.freeze() for b in finished), key=lambda m: (m.first_seen, m.queue_id))
     return MailFlow(messages=tuple(messages), rejections=tuple(rejections))
 
@@ -257,26 +258,26 @@ _collector_paused = _CollectorPause()
 # What each kind of line changes in its message (lines of other kinds change nothing).
 
 
-def _on_client(builder: _Builder, line: LogLine, event: ClientEvent) -> None:
+def _on_client(builder: _Builder, at: datetime, daemon: str, event: ClientEvent) -> None:
     builder.client = event.client
 
 
-def _on_pickup(builder: _Builder, line: LogLine, event: LocalPickupEvent) -> None:
+def _on_pickup(builder: _Builder, at: datetime, daemon: str, event: LocalPickupEvent) -> None:
     builder.client = f"local (uid {event.uid})"
     builder.sender = builder.sender or event.sender
 
 
-def _on_message_id(builder: _Builder, line: LogLine, event: MessageIdEvent) -> None:
+def _on_message_id(builder: _Builder, at: datetime, daemon: str, event: MessageIdEvent) -> None:
     builder.message_id = event.message_id or None
 
 
-def _on_queued(builder: _Builder, line: LogLine, event: QueuedEvent) -> None:
+def _on_queued(builder: _Builder, at: datetime, daemon: str, event: QueuedEvent) -> None:
     builder.sender = event.sender
     builder.size = event.size
     builder.nrcpt = event.nrcpt
 
 
-def _on_delivery(builder: _Builder, line: LogLine, event: DeliveryEvent) -> None:
+def _on_delivery(builder: _Builder, at: datetime, daemon: str, event: DeliveryEvent) -> None:
     facts = reply_facts(event.response)
     builder.deliveries.append(
         Delivery(
@@ -286,9 +287,9 @@ def _on_delivery(builder: _Builder, line: LogLine, event: DeliveryEvent) -> None
             dsn=event.dsn,
             relay=event.relay,
             delay=event.delay,
-            at=line.at,
+            at=at,
             response=event.response,
-            daemon=line.daemon,
+            daemon=daemon,
             mailbox=facts.mailbox,
             folder=facts.folder,
             imap_uid=facts.imap_uid,
@@ -297,33 +298,33 @@ def _on_delivery(builder: _Builder, line: LogLine, event: DeliveryEvent) -> None
     )
 
 
-def _on_expired(builder: _Builder, line: LogLine, event: ExpiredEvent) -> None:
+def _on_expired(builder: _Builder, at: datetime, daemon: str, event: ExpiredEvent) -> None:
     builder.expired = True
     builder.sender = builder.sender or event.sender
-    builder.deliveries.extend(_expiries(builder.deliveries, line, event))
+    builder.deliveries.extend(_expiries(builder.deliveries, at, daemon, event))
 
 
-def _on_notice(builder: _Builder, line: LogLine, event: NoticeEvent) -> None:
+def _on_notice(builder: _Builder, at: datetime, daemon: str, event: NoticeEvent) -> None:
     builder.notices.append(Notice(event.kind, event.notice_queue_id))
 
 
-def _on_reject(builder: _Builder, line: LogLine, event: RejectEvent) -> None:
-    builder.rejections.append(_rejection(line, event, builder.host))
+def _on_reject(builder: _Builder, at: datetime, daemon: str, event: RejectEvent) -> None:
+    builder.rejections.append(_rejection(at, daemon, builder.queue_id, event, builder.host))
 
 
-def _on_removed(builder: _Builder, line: LogLine, event: RemovedEvent) -> None:
+def _on_removed(builder: _Builder, at: datetime, daemon: str, event: RemovedEvent) -> None:
     builder.removed = True
 
 
-def _on_queue_admin(builder: _Builder, line: LogLine, event: QueueAdminEvent) -> None:
+def _on_queue_admin(builder: _Builder, at: datetime, daemon: str, event: QueueAdminEvent) -> None:
     builder.admin_actions.append(event.action)
 
 
-def _unchanged(builder: _Builder, line: LogLine, event: OtherEvent) -> None:
+def _unchanged(builder: _Builder, at: datetime, daemon: str, event: OtherEvent) -> None:
     pass
 
 
-_APPLY: dict[type, Callable[[_Builder, LogLine, Any], None]] = {
+_APPLY: dict[type, Callable[[_Builder, datetime, str, Any], None]] = {
     ClientEvent: _on_client,
     LocalPickupEvent: _on_pickup,
     MessageIdEvent: _on_message_id,
@@ -338,7 +339,7 @@ _APPLY: dict[type, Callable[[_Builder, LogLine, Any], None]] = {
 }
 
 
-def _expiries(attempts: list[Delivery], line: LogLine, event: ExpiredEvent) -> list[Delivery]:
+def _expiries(attempts: list[Delivery], at: datetime, daemon: str, event: ExpiredEvent) -> list[Delivery]:
     """qmgr's `status=expired, returned to sender` names no recipient: it ends every recipient
     still deferred, so each gets a final `expired` entry carrying its last server answer."""
     last: dict[str, Delivery] = {}
@@ -353,25 +354,25 @@ def _expiries(attempts: list[Delivery], line: LogLine, event: ExpiredEvent) -> l
             dsn=attempt.dsn,
             relay=attempt.relay,
             delay=attempt.delay,
-            at=line.at,
+            at=at,
             response=f"{reason}, returned to sender; last answer: {attempt.response}",
-            daemon=line.daemon,
+            daemon=daemon,
         )
         for attempt in last.values()
         if attempt.status == "deferred"
     ]
 
 
-def _rejection(line: LogLine, event: RejectEvent, host: str) -> Rejection:
+def _rejection(at: datetime, daemon: str, queue_id: str | None, event: RejectEvent, host: str) -> Rejection:
     return Rejection(
-        at=line.at,
+        at=at,
         host=host,
-        queue_id=line.queue_id,
+        queue_id=queue_id,
         action=event.action,
         stage=event.stage,
         client=event.client,
         sender=event.sender,
         recipient=event.recipient,
         reason=event.reason,
-        daemon=line.daemon,
+        daemon=daemon,
     )
