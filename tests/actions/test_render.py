@@ -33,3 +33,25 @@ def test_write_json_reads_back_as_the_document():
     assert "élodie" in text  # as it is, not \u-escaped
     assert text.count('\n    {"queue_id"') == 3  # one message per line
     assert made[:3] == [1, 2, 3]  # each made as it was written (then once more for the comparison)
+
+
+def test_a_big_table_is_the_text_tabulate_makes():
+    """Past LARGE_TABLE rows the table is written here, faster; it must be tabulate's text."""
+    import random
+
+    from tabulate import tabulate
+
+    from bot.actions import render
+
+    pieces = ["a", "bb", "queue", "é", "漢字", " lead", "trail ", "", "x y", "4.2.2", "0123", "Éléments envoyés", "-"]
+    chooser = random.Random(7)
+    for columns in (1, 2, 5):
+        headers = [chooser.choice(["When", "Queue id", "With", "Status", "Detail", "H"]) for _ in range(columns)]
+        rows = [
+            ["".join(chooser.choice(pieces) for _ in range(chooser.randint(0, 4))) for _ in range(columns)]
+            for _ in range(render.LARGE_TABLE + 5)
+        ]
+        fitted = [[*row[:-1], render.clip(row[-1], 10_000)] for row in rows]
+        expected = tabulate(fitted, headers=headers, tablefmt="simple", disable_numparse=True)
+        assert render._simple_table(headers, fitted) == expected
+        assert render.table(headers, rows, width=10_000) == expected
