@@ -528,83 +528,45 @@ def mail_head(path: SpoolPath) -> RemoteCommand:
     return RemoteCommand("mail_head", (*AS_CYRUS, HEAD, "-c", str(MAIL_HEAD_BYTES), "--", path.value))
 
 
+def _bm(bm_cli: str, *words: str) -> tuple[str, ...]:
+    """bm-cli as root (it reads the admin token), at the host's path."""
+    return ("sudo", "-n", _bm_cli(bm_cli), *words)
+
+
+def _bm_unexpunge(bm_cli: str, address: Address, folder: Folder) -> tuple[str, ...]:
+    return _bm(bm_cli, "mail", "unexpunge", address.value, "--folder", folder.value)
+
+
 def bmcli_version(bm_cli: str) -> RemoteCommand:
-    return RemoteCommand("bmcli_version", ("sudo", "-n", _bm_cli(bm_cli), "--version"))
+    return RemoteCommand("bmcli_version", _bm(bm_cli, "--version"))
 
 
 def bmcli_user(bm_cli: str, address: Address) -> RemoteCommand:
     return RemoteCommand(
-        "bmcli_user",
-        ("sudo", "-n", _bm_cli(bm_cli), "user", "get", address.value, "--display", "login email", "--no-progress"),
+        "bmcli_user", _bm(bm_cli, "user", "get", address.value, "--display", "login email", "--no-progress")
     )
 
 
 def bmcli_history_imap(bm_cli: str, address: Address, uid: Uid, folder: Folder) -> RemoteCommand:
-    return RemoteCommand(
-        "bmcli_history_imap",
-        (
-            "sudo",
-            "-n",
-            _bm_cli(bm_cli),
-            "mail",
-            "history-imap",
-            "--email",
-            address.value,
-            "--imapUid",
-            str(uid.value),
-            "--folderPath",
-            folder.value,
-        ),
-    )
+    words = ("--email", address.value, "--imapUid", str(uid.value), "--folderPath", folder.value)
+    return RemoteCommand("bmcli_history_imap", _bm(bm_cli, "mail", "history-imap", *words))
 
 
 def bmcli_history_query(bm_cli: str, address: Address, query: SearchQuery) -> RemoteCommand:
-    return RemoteCommand(
-        "bmcli_history_query",
-        ("sudo", "-n", _bm_cli(bm_cli), "mail", "history-query", "--email", address.value, "--query", query.value),
-    )
+    words = ("--email", address.value, "--query", query.value)
+    return RemoteCommand("bmcli_history_query", _bm(bm_cli, "mail", "history-query", *words))
 
 
 def bmcli_deleted(bm_cli: str, address: Address, folder: Folder) -> RemoteCommand:
-    return RemoteCommand(
-        "bmcli_deleted",
-        (
-            "/bin/sh",
-            "-c",
-            CLOCK_SCRIPT,
-            "mailbot-clock",
-            "sudo",
-            "-n",
-            _bm_cli(bm_cli),
-            "mail",
-            "unexpunge",
-            address.value,
-            "--folder",
-            folder.value,
-            "--dry",
-        ),
-    )
+    clock = ("/bin/sh", "-c", CLOCK_SCRIPT, "mailbot-clock")
+    return RemoteCommand("bmcli_deleted", (*clock, *_bm_unexpunge(bm_cli, address, folder), "--dry"))
 
 
 def bmcli_restore(bm_cli: str, address: Address, folder: Folder, uids: tuple[Uid, ...]) -> RemoteCommand:
     if not uids:
         raise ValueError("bmcli_restore needs at least one id")
     if len(uids) == 1:
-        return RemoteCommand(
-            "bmcli_restore",
-            (
-                "sudo",
-                "-n",
-                _bm_cli(bm_cli),
-                "mail",
-                "unexpunge",
-                address.value,
-                "--folder",
-                folder.value,
-                "--id",
-                str(uids[0].value),
-            ),
-        )
+        return RemoteCommand("bmcli_restore", (*_bm_unexpunge(bm_cli, address, folder), "--id", str(uids[0].value)))
     words = tuple(str(uid.value) for uid in uids)
     return RemoteCommand(
         "bmcli_restore",
@@ -613,21 +575,7 @@ def bmcli_restore(bm_cli: str, address: Address, folder: Folder, uids: tuple[Uid
 
 
 def bmcli_restore_all(bm_cli: str, address: Address, folder: Folder) -> RemoteCommand:
-    return RemoteCommand(
-        "bmcli_restore_all",
-        (
-            "sudo",
-            "-n",
-            _bm_cli(bm_cli),
-            "mail",
-            "unexpunge",
-            address.value,
-            "--folder",
-            folder.value,
-            "--days",
-            str(BM5_ALL_DAYS),
-        ),
-    )
+    return RemoteCommand("bmcli_restore_all", (*_bm_unexpunge(bm_cli, address, folder), "--days", str(BM5_ALL_DAYS)))
 
 
 def bluemind_probe(bm_cli: str) -> RemoteCommand:
