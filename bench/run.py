@@ -352,8 +352,9 @@ def write_config(folder: Path, maillog: str, slack: dict[str, Any] | None = None
     """
     document = yaml.safe_load(LAB_CONFIG.read_text())
     entry = document["hosts"][0]
-    for key in ("key_file", "known_hosts"):
-        entry[key] = str((LAB_CONFIG.parent / entry[key]).resolve())
+    for key in ("key_file", "change_key_file", "known_hosts"):
+        if key in entry:
+            entry[key] = str((LAB_CONFIG.parent / entry[key]).resolve())
     entry["key_file"] = str(ADMIN_KEY)
     entry["maillog"] = maillog
     entry["command_timeout"] = 300

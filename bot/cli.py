@@ -82,7 +82,9 @@ def _guard(args: argparse.Namespace) -> int:
     if args.write_program:
         Path(args.write_program).write_text(guard.program(shapes))
         Path(args.write_program).chmod(0o755)
-    public = Path(f"{host.key_file}.pub")
+    # `--mode write` is for the change key when the host has one (the everyday key then gets `read`)
+    key_file = host.change_key_file if args.mode == "write" and host.change_key_file else host.key_file
+    public = Path(f"{key_file}.pub")
     try:
         key = public.read_text()
     except OSError:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,6 +50,13 @@ class HostConfig:
     retention_days: int = 7  # how long the host keeps expunged mails (cyr_expire -X)
     regen_maps: tuple[tuple[str, ...], ...] = ()  # commands that rebuild the Postfix maps, in order
     postfix_config: str | None = None  # a Postfix instance's config directory (postqueue/postconf -c); None: default
+    # A second key for the approved changes only (flush, restore, regen-maps): with the guard, the
+    # everyday key can then be read-only and this one change-only. None: key_file does both.
+    change_key_file: Path | None = None
+
+    def for_changes(self) -> HostConfig:
+        """This host as the approved changes reach it: through the change key, if there is one."""
+        return replace(self, key_file=self.change_key_file) if self.change_key_file else self
 
 
 @dataclass(frozen=True)
@@ -230,6 +237,7 @@ def _parse_host(host: _Section, base: Path) -> HostConfig:
         bm_cli=bm_cli,
         retention_days=retention_days,
         postfix_config=postfix_config,
+        change_key_file=_resolve(base, change_key) if (change_key := host.optional_string("change_key_file")) else None,
     )
 
 

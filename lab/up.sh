@@ -81,8 +81,10 @@ id -nG bmsupport | tr ' ' '\n' | grep -qx adm || usermod -aG adm bmsupport
 # "*" = no password usable, but not "locked" ("!"), which sshd would refuse even for keys.
 [ "$(getent shadow bmsupport | cut -d: -f2)" = '*' ] || usermod -p '*' bmsupport
 [ -f "$SSHDIR/bot_key" ] || { ssh-keygen -q -t ed25519 -N '' -C mailbot@lab -f "$SSHDIR/bot_key"; CHANGES+=(bot_key); }
+# the bot's second key, for approved changes only (its guard allows the write shapes, bot_key's the reads)
+[ -f "$SSHDIR/change_key" ] || { ssh-keygen -q -t ed25519 -N '' -C mailbot-change@lab -f "$SSHDIR/change_key"; CHANGES+=(change_key); }
 [ -f "$SSHDIR/ssh_host_ed25519_key" ] || { ssh-keygen -q -t ed25519 -N '' -C lab-host -f "$SSHDIR/ssh_host_ed25519_key"; CHANGES+=(host_key); }
-chmod 600 "$SSHDIR/bot_key" "$SSHDIR/ssh_host_ed25519_key"
+chmod 600 "$SSHDIR/bot_key" "$SSHDIR/change_key" "$SSHDIR/ssh_host_ed25519_key"
 install -d -m 700 -o bmsupport -g bmsupport /home/bmsupport/.ssh
 # Two keys for bmsupport: the bot's, forced through the guard (section 8), and the lab's own,
 # unrestricted, for what is not the bot (these checks, the SSH executor's tests, the benchmark).
@@ -104,7 +106,7 @@ if ! id bmslow >/dev/null 2>&1; then
 fi
 [ "$(getent shadow bmslow | cut -d: -f2)" = '*' ] || usermod -p '*' bmslow
 install -d -m 700 -o bmslow -g bmslow /home/bmslow/.ssh
-printf 'command="case \\"$SSH_ORIGINAL_COMMAND\\" in *mailbot-trace*) sleep 5;; esac; exec %s --log /var/log/mailbot-guard/bmslow.log all",restrict %s\n' \
+printf 'command="case \\"$SSH_ORIGINAL_COMMAND\\" in *mailbot-trace*) sleep 5;; esac; exec %s --log /var/log/mailbot-guard/bmslow.log read",restrict %s\n' \
     "$GUARD" "$(cat "$SSHDIR/bot_key.pub")" | write_if_changed /home/bmslow/.ssh/authorized_keys 0600 && CHANGES+=(slow-keys) || true
 chown bmslow:bmslow /home/bmslow/.ssh/authorized_keys
 chown bmsupport /var/log/mailbot-guard/bmsupport.log; chown bmslow /var/log/mailbot-guard/bmslow.log
@@ -485,6 +487,7 @@ hosts:
     port: $SSH_PORT
     user: bmsupport
     key_file: run/ssh/bot_key
+    change_key_file: run/ssh/change_key  # approved changes only; the guard gives bot_key the reads
     known_hosts: run/ssh/known_hosts
     maillog: $LOG
     roles: [mta, store, bmcli]
@@ -504,6 +507,7 @@ hosts:
     port: $SSH_PORT
     user: bmsupport
     key_file: run/ssh/bot_key
+    change_key_file: run/ssh/change_key  # approved changes only; the guard gives bot_key the reads
     known_hosts: run/ssh/known_hosts
     maillog: $EDGE_LOG
     postfix_config: $EDGE  # postqueue/postconf -c: this instance, not the default one
@@ -520,15 +524,23 @@ EOF
 # `mailbot guard` writes the program (the shapes of every command the bot may send to the hosts
 # above, which share this account) and prints the bot key's authorized_keys line.
 PY="$LAB/../.venv/bin/python"; [ -x "$PY" ] || PY=python3
-line=$(cd "$LAB/.." && "$PY" -m bot --config lab/mailbot-lab.yaml guard --host lab --path "$GUARD" \
-    --log /var/log/mailbot-guard/bmsupport.log --write-program "$RUN/mailbot-guard") \
-    || die "mailbot guard failed (install the bot first: make install)"
+# Two lines: the bot's everyday key may only read, its change key only change.
+guard() {
+    (cd "$LAB/.." && "$PY" -m bot --config lab/mailbot-lab.yaml guard --host lab --path "$GUARD" \
+        --log /var/log/mailbot-guard/bmsupport.log "$@") || die "mailbot guard failed (install the bot first: make install)"
+}
+read_line=$(guard --mode read --write-program "$RUN/mailbot-guard")
+write_line=$(guard --mode write)
 write_if_changed "$GUARD" 0755 < "$RUN/mailbot-guard" && CHANGES+=(guard) || true
-printf '%s\n%s\n' "$line" "$ADMIN_KEY_LINE" | write_if_changed /home/bmsupport/.ssh/authorized_keys 0600 && CHANGES+=(authorized_keys) || true
+printf '%s\n%s\n%s\n' "$read_line" "$write_line" "$ADMIN_KEY_LINE" \
+    | write_if_changed /home/bmsupport/.ssh/authorized_keys 0600 && CHANGES+=(authorized_keys) || true
 chown bmsupport:bmsupport /home/bmsupport/.ssh/authorized_keys
 BOT_SSH=("${SSH[@]/lab_admin_key/bot_key}")
+CHANGE_SSH=("${SSH[@]/lab_admin_key/change_key}")
 "${BOT_SSH[@]}" /usr/sbin/postqueue -j >/dev/null 2>&1 || die "the bot's key cannot run postqueue -j through the guard"
 if "${BOT_SSH[@]}" id >/dev/null 2>&1; then die "the guard let the bot's key run id"; fi
+if "${BOT_SSH[@]}" sudo -n /usr/sbin/postqueue -f >/dev/null 2>&1; then die "the guard let the read key flush"; fi
+if "${CHANGE_SSH[@]}" /usr/sbin/postqueue -j >/dev/null 2>&1; then die "the guard let the change key read"; fi
 
 T1=$(date +%s.%N)
 printf 'lab up in %.1fs: sshd 127.0.0.1:%s, postfix 127.0.0.1:2525, edge relay 127.0.0.1:%s, cyrus imap :143 lmtp :2400; changes: %s; config %s\n' \

@@ -79,8 +79,9 @@ def config_with(tmp_path: Path, **host_changes: object) -> Path:
     """The lab's backend host alone (not its edge relay), with some fields changed, paths made absolute."""
     document = yaml.safe_load(LAB_CONFIG.read_text())
     host = document["hosts"][0]
-    for key in ("key_file", "known_hosts"):
-        host[key] = str((LAB_CONFIG.parent / host[key]).resolve())
+    for key in ("key_file", "change_key_file", "known_hosts"):
+        if key in host:
+            host[key] = str((LAB_CONFIG.parent / host[key]).resolve())
     host.update(host_changes)
     document["hosts"] = [host]
     document["state"] = {"path": str(tmp_path / "mailbot.db")}

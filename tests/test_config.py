@@ -93,3 +93,13 @@ def test_lookup_order(tmp_path, monkeypatch):
     else:
         with pytest.raises(ConfigError, match="No configuration found"):
             find_config_path(None)
+
+
+def test_a_change_key_is_resolved_and_used_for_changes_only(tmp_path):
+    config = parse_config({"hosts": [{**HOST, "change_key_file": "keys/change"}]}, tmp_path / "c.yaml")
+    host = config.hosts[0]
+    assert host.change_key_file == tmp_path / "keys" / "change"
+    assert host.for_changes().key_file == tmp_path / "keys" / "change"
+    assert host.for_changes().known_hosts == host.known_hosts
+    without = parse_config({"hosts": [HOST]}, tmp_path / "c.yaml").hosts[0]
+    assert without.change_key_file is None and without.for_changes() == without

@@ -49,8 +49,9 @@ def second_sshd(lab_config, tmp_path) -> Iterator[subprocess.Popen[bytes]]:
 def two_hosts(tmp_path: Path) -> Path:
     document = yaml.safe_load(LAB_CONFIG.read_text())
     first = document["hosts"][0]
-    for key in ("key_file", "known_hosts"):
-        first[key] = str((LAB_CONFIG.parent / first[key]).resolve())
+    for key in ("key_file", "change_key_file", "known_hosts"):
+        if key in first:
+            first[key] = str((LAB_CONFIG.parent / first[key]).resolve())
     second = {**first, "name": "lab2", "port": SECOND_PORT, "known_hosts": str(tmp_path / "known_hosts2")}
     document["hosts"] = [first, second]
     document["state"] = {"path": str(tmp_path / "mailbot.db")}

@@ -143,7 +143,7 @@ def carry_out(verb: Verb, change_id: str, user: str, context: Context) -> Change
     command = RemoteCommand(change.template, change.argv)
     started = time.monotonic()
     try:
-        result = context.pool.connection(host).run(command)
+        result = context.pool.connection(host, for_change=True).run(command)
     except MailbotError as failure:
         context.state.requests.finish(change.id, user, -1, digest(b""), time.monotonic() - started, failure.message)
         raise

@@ -411,12 +411,16 @@ class HostPool:
         self._connections: dict[str, HostConnection] = {}
         self._lock = threading.Lock()
 
-    def connection(self, host: HostConfig) -> HostConnection:
+    def connection(self, host: HostConfig, for_change: bool = False) -> HostConnection:
+        """The host's shared connection; `for_change`: the one of its change key (if configured),
+        which only an approved change uses."""
+        key = f"{host.name}\0change" if for_change and host.change_key_file else host.name
+        target = host.for_changes() if for_change else host
         with self._lock:
-            existing = self._connections.get(host.name)
-            if existing is None or existing.host != host:
-                existing = HostConnection(host)
-                self._connections[host.name] = existing
+            existing = self._connections.get(key)
+            if existing is None or existing.host != target:
+                existing = HostConnection(target)
+                self._connections[key] = existing
             return existing
 
     def close(self) -> None:

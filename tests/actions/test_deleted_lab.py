@@ -36,8 +36,9 @@ MAILSHARE = re.compile(r"moved to the shared mailbox `projet` \(UID \d+\); not a
 def lab_config_file(tmp_path: Path, **host: object) -> Path:
     document = yaml.safe_load(LAB_CONFIG.read_text())
     entry = document["hosts"][0]
-    for key in ("key_file", "known_hosts"):
-        entry[key] = str((LAB_CONFIG.parent / entry[key]).resolve())
+    for key in ("key_file", "change_key_file", "known_hosts"):
+        if key in entry:
+            entry[key] = str((LAB_CONFIG.parent / entry[key]).resolve())
     entry.update(host)
     document["state"] = {"path": str(tmp_path / "mailbot.db")}
     path = tmp_path / f"mailbot-{len(list(tmp_path.glob('mailbot-*.yaml')))}.yaml"

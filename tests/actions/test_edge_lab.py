@@ -161,8 +161,9 @@ def edge_only(tmp_path: Path) -> Path:
     document = yaml.safe_load(LAB_CONFIG.read_text())
     (edge,) = [host for host in document["hosts"] if host["name"] == "edge"]
     assert edge["postfix_config"] == EDGE_CONFIG
-    for key in ("key_file", "known_hosts"):
-        edge[key] = str((LAB_CONFIG.parent / edge[key]).resolve())
+    for key in ("key_file", "change_key_file", "known_hosts"):
+        if key in edge:
+            edge[key] = str((LAB_CONFIG.parent / edge[key]).resolve())
     document["hosts"] = [edge]
     document["state"] = {"path": str(tmp_path / "mailbot.db")}
     path = tmp_path / "mailbot.yaml"

@@ -26,8 +26,10 @@ from bot.errors import (
     HostUnreachable,
     OutputTooLarge,
 )
+from bot.mailhost import commands
 from bot.mailhost.commands import RemoteCommand
-from bot.mailhost.ssh import HostConnection
+from bot.mailhost.ssh import HostConnection, HostPool
+from bot.mailhost.values import parse_queue_id
 from tests.conftest import ADMIN_KEY, LAB_CONFIG, lab_host_with
 from tests.secretwatch import WATCH
 
@@ -329,3 +331,25 @@ def test_a_passphrase_from_the_environment_opens_the_key_and_is_never_shown(lab_
         HostConnection(host).run(RemoteCommand("t", ("true",)))
     assert "cannot be loaded (wrong passphrase?)" in wrong.value.message
     assert "battery" not in wrong.value.message and "battery" not in repr(wrong.value)
+
+
+def test_the_everyday_key_reads_and_the_change_key_only_changes(lab_host):
+    """The lab gives the bot two keys, as the README suggests: `key_file` through the guard in
+    read mode, `change_key_file` in write mode, used only to carry out an approved change."""
+    pool = HostPool()
+    try:
+        reads, changes = pool.connection(lab_host), pool.connection(lab_host, for_change=True)
+        assert changes.host.key_file == lab_host.change_key_file != lab_host.key_file
+        assert reads.run(commands.queue_json()).exit_status == 0
+        with pytest.raises(GuardRefused):
+            reads.run(commands.flush_message(parse_queue_id("ABCDEF1234")))
+        with pytest.raises(GuardRefused):
+            changes.run(commands.queue_json())
+        before = GUARD_LOG.stat().st_size
+        flushed = changes.run(commands.flush_message(parse_queue_id("ABCDEF1234")))  # no such message: harmless
+        assert flushed.exit_status == 0
+        assert guard_log_since(before)[-1].endswith(
+            "allowed flush_message: 'sudo -n /usr/sbin/postqueue -i ABCDEF1234'"
+        )
+    finally:
+        pool.close()

@@ -37,8 +37,9 @@ def write_config(
 ) -> Path:
     document = yaml.safe_load(LAB_CONFIG.read_text())
     entry = document["hosts"][0]  # the lab's backend alone, not its edge relay
-    for key in ("key_file", "known_hosts"):
-        entry[key] = str((LAB_CONFIG.parent / entry[key]).resolve())
+    for key in ("key_file", "change_key_file", "known_hosts"):
+        if key in entry:
+            entry[key] = str((LAB_CONFIG.parent / entry[key]).resolve())
     entry.update(host)
     document["hosts"] = [entry]
     document["slack"] = {"api_url": fake.api_url, **(slack or {})}
