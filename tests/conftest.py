@@ -6,6 +6,7 @@ import gzip
 import json
 import logging
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -60,6 +61,15 @@ def lab_admin_host(lab_host: HostConfig) -> HostConfig:
 def lab_admin_connection(lab_admin_host: HostConfig) -> Iterator[HostConnection]:
     with HostConnection(lab_admin_host) as connection:
         yield connection
+
+
+def run_mailbot(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ARGS`, as a user runs it; what it prints is watched for secrets too."""
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    WATCH.scan(run.stdout + run.stderr, f"what `mailbot {' '.join(args)[:80]}` printed")
+    return run
 
 
 def lab_host_with(host: HostConfig, **changes: object) -> HostConfig:

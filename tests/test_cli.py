@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ADMIN_KEY, LAB_CONFIG
+from tests.conftest import ADMIN_KEY, LAB_CONFIG, run_mailbot
 
 NASTY_INPUTS = [
     "not-an-address",
@@ -30,10 +30,7 @@ NASTY_INPUTS = [
 ]
 
 
-def mailbot(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
+mailbot = run_mailbot
 
 
 class CountingListener:

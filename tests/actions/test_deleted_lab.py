@@ -24,7 +24,7 @@ from bot.config import load_config
 from bot.errors import MailbotError
 from bot.mailhost.ssh import HostPool
 from bot.mailhost.values import INBOX, parse_address, parse_uids
-from tests.conftest import ADMIN_KEY, LAB_CONFIG, ROOT
+from tests.conftest import ADMIN_KEY, LAB_CONFIG, ROOT, run_mailbot
 
 BOB = parse_address("bob.martin@lab.test")
 IMAP_ADMIN = [sys.executable, str(ROOT / "lab" / "bin" / "imap_admin.py")]
@@ -52,13 +52,7 @@ def config(lab_config, tmp_path) -> Path:
 
 
 def mailbot(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_mailbot("--config", str(config), *args)
 
 
 def as_json(config: Path, *args: str) -> dict:

@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from collections import Counter, defaultdict
 
 import pytest
 import yaml
 
-from tests.conftest import LAB_CONFIG, lab_queue, read_lab_logs
+from tests.conftest import LAB_CONFIG, lab_queue, read_lab_logs, run_mailbot
 
 LAB_ADDRESSES = [
     "john@lab.test",
@@ -43,13 +42,7 @@ QID = re.compile(
 
 
 def mailbot(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "--config", str(LAB_CONFIG), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_mailbot("--config", str(LAB_CONFIG), *args, timeout=timeout)
 
 
 def trace_json(address: str, *extra: str) -> dict:
