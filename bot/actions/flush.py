@@ -10,9 +10,9 @@ import argparse
 import time
 from dataclasses import dataclass
 
-from bot.actions import render
+from bot.actions import mail, render
 from bot.actions.registry import Context, Plan, Section, Verb, register
-from bot.errors import MailbotError
+from bot.errors import BadInput, MailbotError
 from bot.mailhost import commands
 from bot.mailhost.host import MailHost
 from bot.mailhost.postfix_log import summarize_reply
@@ -28,15 +28,23 @@ SETTLE_SECONDS = 1.0  # the queue manager needs a moment to try the retried mess
 class FlushRequest:
     queue_id: QueueId | None
     reason: str | None
+    host: str | None = None  # which mta host's queue; None: the one holding QUEUE_ID, else the first
 
 
 def validate_flush(args: argparse.Namespace) -> FlushRequest:
-    return FlushRequest(parse_queue_id(args.queue_id) if args.queue_id else None, args.reason)
+    return FlushRequest(parse_queue_id(args.queue_id) if args.queue_id else None, args.reason, args.host)
 
 
-def _mta(context: Context) -> MailHost:
-    hosts = context.config.hosts_with_role("mta") or context.config.hosts
-    return MailHost(hosts[0], context.pool.connection(hosts[0]))
+def _mta_hosts(request: FlushRequest, context: Context) -> list[MailHost]:
+    """The mta hosts to look at: the one named with --host, else all of them (first = default)."""
+    hosts = mail.mta_hosts(context)
+    if request.host is None:
+        return hosts
+    named = [host for host in hosts if host.name == request.host]
+    if not named:
+        names = ", ".join(host.name for host in hosts)
+        raise BadInput(f"{request.host!r} is not one of the mail hosts with a queue ({names}).")
+    return named
 
 
 def describe_queue(entries: list[QueueEntry]) -> str:
@@ -61,27 +69,37 @@ def describe_entry(entry: QueueEntry) -> str:
 
 
 def plan_flush(request: FlushRequest, context: Context) -> Plan:
-    host = _mta(context)
+    hosts = _mta_hosts(request, context)
+    if request.queue_id is not None:
+        return _plan_message(request.queue_id, hosts)
+    host = hosts[0]
     entries = host.queue()
-    if request.queue_id is None:
-        deferred = sum(1 for e in entries if e.queue_name == "deferred")
-        return Plan(
-            host=host.name,
-            command=commands.flush_queue(host.config.postfix_config),
-            preview=describe_queue(entries),
-            summary=f"flush the queue of {host.name} ({deferred} deferred message(s) retried)",
-            arguments={},
-        )
-    entry = next((e for e in entries if e.queue_id == request.queue_id.value), None)
-    if entry is None:
-        raise MailbotError(f"There is no message {request.queue_id} in the queue of {host.name}; nothing to flush.")
+    deferred = sum(1 for e in entries if e.queue_name == "deferred")
     return Plan(
         host=host.name,
-        command=commands.flush_message(request.queue_id, host.config.postfix_config),
-        preview=describe_entry(entry),
-        summary=f"retry message {request.queue_id} on {host.name}",
-        arguments={"queue_id": request.queue_id.value},
+        command=commands.flush_queue(host.config.postfix_config),
+        preview=describe_queue(entries),
+        summary=f"flush the queue of {host.name} ({deferred} deferred message(s) retried)",
+        arguments={},
     )
+
+
+def _plan_message(queue_id: QueueId, hosts: list[MailHost]) -> Plan:
+    """A queue id belongs to one host's queue: the host that holds it is the one to ask."""
+    answers, failures = mail.ask_each_host(hosts, lambda host: host.queue())
+    for host, entries in answers:
+        entry = next((e for e in entries if e.queue_id == queue_id.value), None)
+        if entry is not None:
+            return Plan(
+                host=host.name,
+                command=commands.flush_message(queue_id, host.config.postfix_config),
+                preview=describe_entry(entry),
+                summary=f"retry message {queue_id} on {host.name}",
+                arguments={"queue_id": queue_id.value},
+            )
+    where = " or ".join(host.name for host in hosts)
+    unread = f" ({'; '.join(f'{f.host}: {f.error}' for f in failures)})" if failures else ""
+    raise MailbotError(f"There is no message {queue_id} in the queue of {where}{unread}; nothing to flush.")
 
 
 def report_flush(change: ChangeRequest, result: CommandResult, context: Context) -> list[Section]:
@@ -103,6 +121,9 @@ def report_flush(change: ChangeRequest, result: CommandResult, context: Context)
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("queue_id", nargs="?", metavar="QUEUE_ID", help="one message to retry (default: all)")
     parser.add_argument("--reason", metavar="TEXT", help="why (a ticket number, for the audit)")
+    parser.add_argument(
+        "--host", metavar="NAME", help="the mail host whose queue (default: the one holding QUEUE_ID, else the first)"
+    )
 
 
 FLUSH = register(

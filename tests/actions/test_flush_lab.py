@@ -7,6 +7,15 @@ import subprocess
 import sys
 import time
 
+import pytest
+import yaml
+
+from bot.actions.flush import FlushRequest, plan_flush
+from bot.actions.registry import Context
+from bot.config import load_config
+from bot.errors import BadInput, MailbotError
+from bot.mailhost.ssh import HostPool
+from bot.mailhost.values import parse_queue_id
 from tests.actions.test_trace_lab import mailbot
 from tests.conftest import LAB_CONFIG, lab_queue
 
@@ -35,3 +44,31 @@ def test_flushing_one_message_after_the_quota_is_raised_delivers_it(lab_config, 
     (message,) = [m for m in trace["messages"] if m["queue_id"] == smallest]
     assert message["deliveries"][-1]["status"] == "sent"
     assert {q["queue_id"] for q in trace["queued"]} == {e["queue_id"] for e in waiting} - {smallest}
+
+
+def test_a_queue_id_is_flushed_on_the_host_that_holds_it(lab_config, tmp_path):
+    """With the edge relay listed first, a message waiting in the backend's queue is still found
+    there; a whole flush goes to the first host, or the one named with --host."""
+    document = yaml.safe_load(LAB_CONFIG.read_text())
+    for entry in document["hosts"]:
+        for key in ("key_file", "change_key_file", "known_hosts"):
+            entry[key] = str((LAB_CONFIG.parent / entry[key]).resolve())
+    document["hosts"].reverse()  # edge first
+    document["state"] = {"path": str(tmp_path / "mailbot.db")}
+    (tmp_path / "edge-first.yaml").write_text(yaml.safe_dump(document))
+    pool = HostPool()
+    context = Context(config=load_config(str(tmp_path / "edge-first.yaml")), pool=pool, requester="tester")
+    waiting = next(e["queue_id"] for e in lab_queue() if e["queue_name"] == "deferred")
+    try:
+        plan = plan_flush(FlushRequest(parse_queue_id(waiting), None), context)
+        assert plan.host == "lab" and plan.command.argv == ("sudo", "-n", "/usr/sbin/postqueue", "-i", waiting)
+        whole = plan_flush(FlushRequest(None, None), context)
+        assert whole.host == "edge" and whole.command.argv[-3:] == ("-c", "/etc/postfix-edge", "-f")
+        named = plan_flush(FlushRequest(None, None, "lab"), context)
+        assert named.host == "lab" and named.command.argv == ("sudo", "-n", "/usr/sbin/postqueue", "-f")
+        with pytest.raises(MailbotError, match="no message ABCDEF12345 in the queue of edge or lab"):
+            plan_flush(FlushRequest(parse_queue_id("ABCDEF12345"), None), context)
+        with pytest.raises(BadInput, match="'mx9' is not one of the mail hosts with a queue \\(edge, lab\\)"):
+            plan_flush(FlushRequest(None, None, "mx9"), context)
+    finally:
+        pool.close()
