@@ -49,11 +49,6 @@ class LogLine(NamedTuple):
     text: str
 
 
-def parse_timestamp(line: str, reference: datetime, local_tz: tzinfo | None = None) -> datetime | None:
-    match = _PREFIX.match(line)
-    return _timestamp(match, reference, local_tz) if match else None
-
-
 def parse_line(line: str, reference: datetime, local_tz: tzinfo | None = None) -> LogLine | None:
     """Split one log line; None for lines that are not in syslog shape.
 
