@@ -18,7 +18,7 @@ from bot.mailhost.host import MailHost
 from bot.mailhost.postfix_log import summarize_reply
 from bot.mailhost.postqueue import QueueEntry
 from bot.mailhost.ssh import CommandResult
-from bot.mailhost.values import QueueId, describe, parse_queue_id
+from bot.mailhost.values import QueueId, parse_queue_id, quoted
 from bot.state.requests import ChangeRequest
 
 SETTLE_SECONDS = 1.0  # the queue manager needs a moment to try the retried messages
@@ -43,7 +43,7 @@ def _mta_hosts(request: FlushRequest, context: Context) -> list[MailHost]:
     named = [host for host in hosts if host.name == request.host]
     if not named:
         names = ", ".join(host.name for host in hosts)
-        raise BadInput(f"{describe(request.host)} is not one of the mail hosts with a queue ({names}).")
+        raise BadInput(f"{quoted(request.host)} is not one of the mail hosts with a queue ({names}).")
     return named
 
 

@@ -26,7 +26,7 @@ _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 MAX_DURATION = timedelta(days=400)
 
 
-def describe(text: str) -> str:
+def quoted(text: str) -> str:
     """Quote user text for an error message without echoing kilobytes or control bytes."""
     shown = text if len(text) <= 60 else text[:57] + "..."
     return repr(shown)
@@ -58,22 +58,22 @@ def parse_address(text: str) -> Address:
         raise BadInput(f"That address is {len(candidate)} characters long; an email address has at most 254.")
     if not candidate.isascii() or not candidate.isprintable():
         raise BadInput(
-            f"{describe(candidate)} holds characters that are not plain ASCII; "
+            f"{quoted(candidate)} holds characters that are not plain ASCII; "
             "type the address as it appears in the mail log (an international domain in its xn-- form)."
         )
     if candidate.count("@") != 1:
         raise BadInput(
-            f"{describe(candidate)} is not an email address: it needs exactly one @, as in john@example.com."
+            f"{quoted(candidate)} is not an email address: it needs exactly one @, as in john@example.com."
         )
     local, domain = candidate.split("@")
     if not _LOCAL_PART.fullmatch(local) or ".." in local:
         raise BadInput(
-            f"{describe(candidate)} is not an address this bot accepts: the part before @ may hold "
+            f"{quoted(candidate)} is not an address this bot accepts: the part before @ may hold "
             "letters, digits and . _ % + = ~ ' - only, and may not start or end with a dot or a dash."
         )
     labels = domain.split(".")
     if len(labels) < 2 or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels):
-        raise BadInput(f"{describe(candidate)} has no valid domain after the @ (expected something like example.com).")
+        raise BadInput(f"{quoted(candidate)} has no valid domain after the @ (expected something like example.com).")
     return Address(candidate.lower())
 
 
@@ -94,7 +94,7 @@ def is_queue_id(text: str) -> bool:
 def parse_queue_id(text: str) -> QueueId:
     candidate = text.strip()
     if not is_queue_id(candidate):
-        raise BadInput(f"{describe(candidate)} is not a Postfix queue id (like C5BF3135FAF or 4PcV4K5FPLz3tBr).")
+        raise BadInput(f"{quoted(candidate)} is not a Postfix queue id (like C5BF3135FAF or 4PcV4K5FPLz3tBr).")
     return QueueId(candidate)
 
 
@@ -103,7 +103,7 @@ def parse_duration(text: str) -> timedelta:
     candidate = text.strip()
     match = _DURATION.fullmatch(candidate)
     if not match:
-        raise BadInput(f"{describe(candidate)} is not a duration: use a number and a unit, like 30m, 12h, 2d or 1w.")
+        raise BadInput(f"{quoted(candidate)} is not a duration: use a number and a unit, like 30m, 12h, 2d or 1w.")
     duration = timedelta(seconds=int(match["count"]) * _DURATION_UNITS[match["unit"]])
     if duration > MAX_DURATION:
         raise BadInput(f"{candidate} reaches back more than 400 days; logs are not kept that long.")
@@ -128,7 +128,7 @@ def parse_message_id(text: str) -> MessageId:
     if candidate.startswith("<") and candidate.endswith(">"):
         candidate = candidate[1:-1]
     if not _MESSAGE_ID.fullmatch(candidate) or candidate.startswith("-"):
-        raise BadInput(f"{describe(text)} is neither a queue id nor a Message-ID (like <20261128.1234@example.org>).")
+        raise BadInput(f"{quoted(text)} is neither a queue id nor a Message-ID (like <20261128.1234@example.org>).")
     return MessageId(candidate)
 
 
@@ -161,7 +161,7 @@ def parse_uid(text: str) -> Uid:
     candidate = text.strip()
     if not _UID.fullmatch(candidate) or int(candidate) > MAX_UID:
         raise BadInput(
-            f"{describe(candidate)} is not a mail UID: use the number shown by `deleted` or by the "
+            f"{quoted(candidate)} is not a mail UID: use the number shown by `deleted` or by the "
             "delivery line of `trace` (a whole number from 1 to 4294967295)."
         )
     return Uid(int(candidate))
@@ -216,7 +216,7 @@ def parse_folder(text: str) -> Folder:
             or not all(c.isalnum() or c in _FOLDER_PUNCTUATION for c in level)
         ):
             raise BadInput(
-                f"{describe(text.strip())} is not a folder name this bot accepts: levels are separated by /, "
+                f"{quoted(text.strip())} is not a folder name this bot accepts: levels are separated by /, "
                 "and hold letters, digits, spaces and _ - . ' & + , ( ) # !, without a leading dot or dash."
             )
     return Folder("/".join(levels))
@@ -271,7 +271,7 @@ def parse_search_words(texts: list[str]) -> SearchQuery:
     for word in words:
         if not _SEARCH_WORD.fullmatch(word) or not word.isprintable():
             raise BadInput(
-                f"{describe(word)} is not a search word this bot accepts: start with a letter or a digit, "
+                f"{quoted(word)} is not a search word this bot accepts: start with a letter or a digit, "
                 "then letters, digits and . ' @ # : / + - only (no quotes, no operators)."
             )
     return SearchQuery(tuple(words))
