@@ -62,9 +62,7 @@ def parse_address(text: str) -> Address:
             "type the address as it appears in the mail log (an international domain in its xn-- form)."
         )
     if candidate.count("@") != 1:
-        raise BadInput(
-            f"{quoted(candidate)} is not an email address: it needs exactly one @, as in john@example.com."
-        )
+        raise BadInput(f"{quoted(candidate)} is not an email address: it needs exactly one @, as in john@example.com.")
     local, domain = candidate.split("@")
     if not _LOCAL_PART.fullmatch(local) or ".." in local:
         raise BadInput(
