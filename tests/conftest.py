@@ -7,7 +7,9 @@ import json
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -70,6 +72,22 @@ def run_mailbot(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[
     )
     WATCH.scan(run.stdout + run.stderr, f"what `mailbot {' '.join(args)[:80]}` printed")
     return run
+
+
+def poll_health(url: str, gone: Callable[[], str | None], logs: Callable[[], str], timeout: float) -> None:
+    """Until GET `url` answers 200. `gone()` says why the bot cannot answer any more (it exited,
+    its container stopped), or None while it runs; a failure shows the bot's `logs()`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (why := gone()) is not None:
+            raise AssertionError(f"{why}:\n{logs()}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"the bot did not become healthy at {url}:\n{logs()}")
 
 
 def lab_host_with(host: HostConfig, **changes: object) -> HostConfig:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ import pytest
 import yaml
 
 from bot.config import Config
+from tests.conftest import poll_health
 from tests.fakeslack import FakeSlack
 from tests.slack.conftest import write_config
 
@@ -121,17 +120,12 @@ class Container:
 
     def wait_healthy(self, url: str, timeout: float = 30) -> None:
         """Until the bot answers GET /health from the host (the container shares its network)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.state("Running") != "true":
-                raise AssertionError(f"the container stopped ({self.state('ExitCode')}):\n{self.logs()}")
-            try:
-                with urllib.request.urlopen(url, timeout=1) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        raise AssertionError(f"the bot did not become healthy at {url}:\n{self.logs()}")
+
+        def gone() -> str | None:
+            running = self.state("Running") == "true"
+            return None if running else f"the container stopped ({self.state('ExitCode')})"
+
+        poll_health(url, gone, self.logs, timeout)
 
 
 RunContainer = Callable[..., Container]

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import LAB_CONFIG
+from tests.conftest import LAB_CONFIG, poll_health
 from tests.fakeslack import FakeSlack
 
 
@@ -71,17 +70,10 @@ class BotProcess:
 
 
 def wait_healthy(url: str, process: subprocess.Popen[str], log: Path, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the bot exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"the bot did not become healthy:\n{log.read_text()}")
+    def gone() -> str | None:
+        return None if process.poll() is None else f"the bot exited with {process.returncode}"
+
+    poll_health(url, gone, log.read_text, timeout)
 
 
 StartBot = Callable[..., BotProcess]
