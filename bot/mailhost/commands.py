@@ -237,6 +237,7 @@ second() {
     fi
   } > "$tmp/more.$n"
   : > "$tmp/done.$n"
+  echo "$n" >&4
 }
 show() { printf '#mailbot file mtime=%s path=%s\n' "$1" "$2"; }
 run first $(cut -d' ' -f1 "$tmp/files")
@@ -246,10 +247,13 @@ done < "$tmp/files"
 { cat "$tmp"/hits.* "$tmp"/ohits.* 2>/dev/null | tr '\0' '\n'; cat "$tmp"/lines.* 2>/dev/null; } |
   $awk "$qid"'{ q = qid($0); if (q != "") print q }' | sort -u > "$tmp/ids"
 # Each file's lines go out as soon as its job is done (in the files' order), so the bot reads
-# them while the other files are searched; a bot slow to read holds up only this writer.
+# them while the other files are searched; a bot slow to read holds up only this writer. A job
+# rings a bell when it ends (a line on a FIFO held open here, so a ring never blocks): the
+# writer sleeps on it, without polling.
+mkfifo "$tmp/bell" && exec 4<> "$tmp/bell" || exit 70
 emit() {
   for i in $(cut -d' ' -f1 "$tmp/files"); do
-    while [ ! -e "$tmp/done.$i" ]; do sleep 0.01 2>/dev/null || sleep 1; done
+    while [ ! -e "$tmp/done.$i" ]; do read -r _ <&4; done
     read -r n kind start size id key mtime spool build log f < "$tmp/plan.$i"
     show "$mtime" "$f"
     [ -e "$tmp/bad.$i" ] && printf '#mailbot warning %s could not be read whole.\n' "$f"
@@ -259,6 +263,7 @@ emit() {
 emit & writer=$!; jobs_=$writer
 run second $(cut -d' ' -f1 "$tmp/files")
 wait "$writer"; writer= jobs_=
+exec 4<&-
 listing "$@" > "$tmp/after"
 cmp -s "$tmp/before" "$tmp/after" ||
   printf '#mailbot warning The logs were rotated during the search: run it again if lines are missing or doubled.\n'
