@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from bot.actions.registry import Outcome
 
 TEXT_WIDTH = 100
+LARGE_TABLE = 1000  # rows; tabulate takes 4 s for the 66,000 rows of a busy address's trace
 Record = TypeVar("Record")
 
 
@@ -88,9 +89,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int = TE
     if len(fitted) > LARGE_TABLE:
         return _simple_table(headers, fitted)
     return tabulate(fitted, headers=headers, tablefmt="simple", disable_numparse=True)
-
-
-LARGE_TABLE = 1000  # rows; tabulate takes 4 s for the 66,000 rows of a busy address's trace
 
 
 def _simple_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
