@@ -65,6 +65,17 @@ def lab_admin_connection(lab_admin_host: HostConfig) -> Iterator[HostConnection]
         yield connection
 
 
+# What the lab's guard decided for the bot's keys on the account bmsupport, one line each.
+GUARD_LOG = Path("/var/log/mailbot-guard/bmsupport.log")
+
+
+def guard_log_since(size: int) -> list[str]:
+    """The guard's decisions logged after the log had `size` bytes."""
+    with GUARD_LOG.open(errors="replace") as log:
+        log.seek(size)
+        return log.read().splitlines()
+
+
 def run_mailbot(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """`python -m bot ARGS`, as a user runs it; what it prints is watched for secrets too."""
     run = subprocess.run(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +21,7 @@ from bot.actions.registry import VERBS, verb_parser
 from bot.errors import BadInput
 from bot.mailhost.values import Address, MessageId, QueueId
 from bot.slack.text import command_words
-from tests.conftest import LAB_CONFIG
+from tests.conftest import GUARD_LOG, LAB_CONFIG, guard_log_since
 
 SAFE_WORD = re.compile(r"[A-Za-z0-9@._%+=~'-]+")  # what may reach a remote command as a value
 STORED_ONLY = {"reason"}  # free text kept in the audit and on the card, never in a command
@@ -115,7 +114,6 @@ def test_any_words(verb_name, words):
 
 # --- the same corpus against the lab, through the guard --------------------------------------
 
-GUARD_LOG = Path("/var/log/mailbot-guard/bmsupport.log")
 # Each nasty text in each place a verb takes a value; the other places hold good values.
 PLACES = [
     ["trace", "{}"],
@@ -132,12 +130,6 @@ PLACES = [
     ["restore", "john@lab.test", "{}"],
     ["flush", "{}"],
 ]
-
-
-def guard_log_since(size: int) -> list[str]:
-    with GUARD_LOG.open(errors="replace") as log:
-        log.seek(size)
-        return log.read().splitlines()
 
 
 def test_nasty_inputs_from_the_terminal_reach_the_host_only_as_the_bots_commands(lab_config, capsys):

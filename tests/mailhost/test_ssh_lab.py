@@ -30,10 +30,8 @@ from bot.mailhost import commands
 from bot.mailhost.commands import RemoteCommand
 from bot.mailhost.ssh import HostConnection, HostPool
 from bot.mailhost.values import parse_queue_id
-from tests.conftest import ADMIN_KEY, LAB_CONFIG, lab_host_with
+from tests.conftest import ADMIN_KEY, GUARD_LOG, LAB_CONFIG, guard_log_since, lab_host_with
 from tests.secretwatch import WATCH
-
-GUARD_LOG = Path("/var/log/mailbot-guard/bmsupport.log")
 
 
 def lab_fingerprint(host_config) -> str:
@@ -279,12 +277,6 @@ def test_a_hundred_megabytes_of_output_are_cut_with_bounded_memory(lab_admin_hos
     assert word == "capped"
     print(f"\n100 MB of output ({producer[0]}): cut at 64 MB; peak RSS {peak_mb} MB (after imports: {before_mb} MB)")
     assert int(peak_mb) - int(before_mb) < 32  # streamed: never the whole output in memory
-
-
-def guard_log_since(size: int) -> list[str]:
-    with GUARD_LOG.open() as log:
-        log.seek(size)
-        return log.read().splitlines()
 
 
 def test_the_bots_key_runs_the_bots_commands_and_nothing_else(lab_connection):

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import time
 
+from tests.conftest import GUARD_LOG, guard_log_since
 from tests.fakeslack import FakeSlack
-from tests.test_hostile_input import GUARD_LOG, NASTY, PLACES, guard_log_since
+from tests.test_hostile_input import NASTY, PLACES
 
 
 def test_nasty_slash_commands_reach_the_host_only_as_the_bots_commands(fake_slack: FakeSlack, start_bot):
