@@ -10,11 +10,13 @@ import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from bot.actions import render
 from bot.actions.registry import Context
 from bot.errors import MailbotError
+from bot.i18n import _, ngettext
 from bot.mailhost.host import MailHost
 from bot.mailhost.mail_flow import Delivery, Message, Rejection
 from bot.mailhost.postfix_log import summarize_reply
@@ -60,6 +62,35 @@ def ask_each_host(
     if failures and not answers:
         raise MailbotError(" ".join(f"{f.host}: {f.error}" for f in failures))
     return answers, failures
+
+
+def known_lifetime(host: MailHost) -> timedelta | None:
+    """The host's `maximal_queue_lifetime`, or None when it cannot be read (an older guard on the
+    host, postconf missing): a hint then names the parameter instead of a figure."""
+    try:
+        return host.queue_lifetime()
+    except MailbotError:
+        return None
+
+
+def lifetime_words(lifetime: timedelta | None) -> str:
+    """`3 days`, `12 hours`... for a hint; the parameter's name when the figure is unknown."""
+    if lifetime is None:
+        return _("maximal_queue_lifetime (Postfix's setting)")
+    return duration_words(lifetime)
+
+
+def duration_words(duration: timedelta) -> str:
+    """`2 days 5 hours`, `3 hours 10 minutes`, `4 minutes`: two units at most, for people."""
+    seconds = max(0, int(duration.total_seconds()))
+    days, hours, minutes = seconds // 86400, seconds % 86400 // 3600, seconds % 3600 // 60
+    parts = [
+        ngettext("{n} day", "{n} days", days).format(n=days) if days else "",
+        ngettext("{n} hour", "{n} hours", hours).format(n=hours) if hours else "",
+        ngettext("{n} minute", "{n} minutes", minutes).format(n=minutes) if minutes and not days else "",
+    ]
+    words = [p for p in parts if p][:2]
+    return " ".join(words) if words else ngettext("{n} second", "{n} seconds", seconds).format(n=seconds)
 
 
 def status_cell(delivery: Delivery | None, message: Message) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.actions import mail, render
@@ -56,7 +56,8 @@ def validate_queue(args: argparse.Namespace) -> QueueRequest:
 REASON_HINTS = (
     (
         ("4.2.2", "over quota", "quota exceeded", "mailbox full"),
-        "Mailbox full: ask the user to free space or raise the quota, then flush; after 3 days the mail bounces.",
+        "Mailbox full: ask the user to free space or raise the quota, then flush; "
+        "after {lifetime} in the queue the mail bounces.",
     ),
     (
         ("connection refused", "timed out", "network is unreachable", "no route to host", "lost connection"),
@@ -75,9 +76,11 @@ REASON_HINTS = (
 )
 
 
-def hint_for(reason: str) -> str | None:
+def hint_for(reason: str, lifetime: timedelta | None = None) -> str | None:
+    """The procedure's hint for a reason; `lifetime` is the host's maximal_queue_lifetime."""
     lowered = reason.lower()
-    return next((hint for markers, hint in REASON_HINTS if any(m in lowered for m in markers)), None)
+    hint = next((hint for markers, hint in REASON_HINTS if any(m in lowered for m in markers)), None)
+    return hint.replace("{lifetime}", mail.lifetime_words(lifetime)) if hint else None
 
 
 def reason_of(entry: QueueEntry) -> str:
@@ -107,6 +110,7 @@ class QueueReport:
     matching: list[QueuedMail] = field(default_factory=list)
     reasons: dict[int, str] = field(default_factory=dict)  # id(QueuedMail) -> its normalised reason
     failures: list[HostFailure] = field(default_factory=list)
+    queue_lifetime: timedelta | None = None
     exit_code: int = 0
 
     def headline(self) -> str:
@@ -146,7 +150,7 @@ class QueueReport:
         if self.request.filter:
             parts.append(Section(f"For {self.request.filter}", self._matching_table()))
         concerned = Counter(self.reason(q) for q in self.matching) if self.request.filter else reasons
-        hints = dict.fromkeys(h for reason in concerned if (h := hint_for(reason)))
+        hints = dict.fromkeys(h for reason in concerned if (h := hint_for(reason, self.queue_lifetime)))
         if hints:
             parts.append(Section("What to do", "\n".join(hints), monospace=False))
         return parts
@@ -228,11 +232,14 @@ def summarize(request: QueueRequest, answers: list[tuple[str, list[QueueEntry]]]
 def run_queue(request: QueueRequest, context: Context) -> QueueReport:
     hosts = mail.mta_hosts(context)
 
-    def ask(host: MailHost) -> list[QueueEntry]:
-        return host.queue()
+    def ask(host: MailHost) -> tuple[list[QueueEntry], timedelta | None]:
+        entries = host.queue()
+        return entries, mail.known_lifetime(host) if entries else None
 
     answers, failures = mail.ask_each_host(hosts, ask)
-    report = summarize(request, [(host.name, entries) for host, entries in answers], datetime.now(UTC))
+    report = summarize(request, [(host.name, entries) for host, (entries, _lifetime) in answers], datetime.now(UTC))
+    lifetimes = [lifetime for _host, (_entries, lifetime) in answers if lifetime is not None]
+    report.queue_lifetime = min(lifetimes) if lifetimes else None
     report.hosts = tuple(h.name for h in hosts)
     report.failures = failures
     report.exit_code = 1 if failures else 0

@@ -16,6 +16,7 @@ from typing import Any
 from bot.actions import mail, render
 from bot.actions.mail import HostFailure, QueuedMail
 from bot.actions.registry import Context, Section, Verb, register
+from bot.i18n import _
 from bot.mailhost.host import HostLog, MailHost
 from bot.mailhost.mail_flow import Delivery, Message, Rejection
 from bot.mailhost.postfix_log import summarize_reply
@@ -40,6 +41,7 @@ class TraceReport:
     warnings: list[str] = field(default_factory=list)
     failures: list[HostFailure] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
+    queue_lifetime: timedelta | None = None  # the shortest of the hosts' maximal_queue_lifetime
     exit_code: int = 0
 
     # --- Outcome -----------------------------------------------------------------------
@@ -64,6 +66,7 @@ class TraceReport:
             "rejected": [mail.rejection_json(r) for r in self.rejected],
             "queued": [mail.queued_json(q) for q in self.queued],
             "hints": self.hints,
+            "queue_lifetime": int(self.queue_lifetime.total_seconds()) if self.queue_lifetime else None,
             "warnings": self.warnings,
             "errors": [{"host": f.host, "error": f.error} for f in self.failures],
             "files_read": self.files_read,
@@ -151,11 +154,15 @@ def run_trace(request: TraceRequest, context: Context) -> TraceReport:
     report = TraceReport(address=address, since=since, hosts=tuple(h.name for h in hosts))
     context.progress(f"Searching the mail logs of {', '.join(report.hosts)} for {address}…")
 
-    def ask(host: MailHost) -> tuple[HostLog, list[QueueEntry]]:
-        return host.trace_log(address, since), host.queue()
+    def ask(host: MailHost) -> tuple[HostLog, list[QueueEntry], timedelta | None]:
+        queue = host.queue()
+        lifetime = mail.known_lifetime(host) if any(e.involves(address.value) for e in queue) else None
+        return host.trace_log(address, since), queue, lifetime
 
     answers, report.failures = mail.ask_each_host(mail.mta_hosts(context), ask)
-    for _, (host_log, queue) in answers:
+    lifetimes = [lifetime for _host, (_log, _queue, lifetime) in answers if lifetime is not None]
+    report.queue_lifetime = min(lifetimes) if lifetimes else None
+    for _host, (host_log, queue, _lifetime) in answers:
         report.files_read.extend(f"{host_log.host}:{path}" for path in host_log.files_read)
         report.warnings.extend(host_log.warnings)
         report.messages.extend(m for m in host_log.flow.messages if _names(m, address))
@@ -198,18 +205,10 @@ def hints_for(report: TraceReport) -> list[str]:
     ]
     if over_quota or over_quota_queued:
         waiting = len(over_quota_queued) or len(over_quota)
-        hints.append(
-            f"{address}'s mailbox is over quota: {mail.count(waiting, 'message')} waiting in the queue. "
-            "Ask the user to free space or raise the quota, then flush the queue (postqueue -f) "
-            "rather than waiting for the next retry; after 3 days Postfix returns them to the senders."
-        )
+        hints.append(over_quota_hint(address, waiting, report.queue_lifetime))
     unknown_in_store = [d for d in to_address if d.status == "bounced" and d.dsn == "5.1.1"]
     if unknown_in_store:
-        hints.append(
-            f"Postfix accepted mail for {address}, then the mailbox server answered 'User unknown' (5.1.1) "
-            f"{mail.count(len(unknown_in_store), 'time')}: if this address exists in BlueMind, the Postfix maps "
-            "are stale. Rebuild them (Mail maintenance > Execute, or regen-maps); no restart is needed."
-        )
+        hints.append(stale_maps_hint(address, len(unknown_in_store)))
     unknown_at_smtp = [r for r in report.rejected if (r.recipient or "").lower() == address and "5.1.1" in r.reason]
     if unknown_at_smtp:
         hints.append(
@@ -258,6 +257,27 @@ def hints_for(report: TraceReport) -> list[str]:
             "gateway in front of it, the spelling of the address, and that the address is in the Postfix maps."
         )
     return hints
+
+
+def over_quota_hint(address: str, waiting: int, lifetime: timedelta | None) -> str:
+    """What the procedure says for a full mailbox (the trace's hint, and the alerts')."""
+    return (
+        f"{address}'s mailbox is over quota: {mail.count(waiting, 'message')} waiting in the queue. "
+        "Ask the user to free space or raise the quota, then flush the queue (postqueue -f) "
+        "rather than waiting for the next retry; "
+        + _("after {lifetime} in the queue Postfix returns them to the senders.").format(
+            lifetime=mail.lifetime_words(lifetime)
+        )
+    )
+
+
+def stale_maps_hint(address: str, times: int) -> str:
+    """'User unknown' from the mailbox server for an address Postfix accepted: stale maps."""
+    return (
+        f"Postfix accepted mail for {address}, then the mailbox server answered 'User unknown' (5.1.1) "
+        f"{mail.count(times, 'time')}: if this address exists in BlueMind, the Postfix maps "
+        "are stale. Rebuild them (Mail maintenance > Execute, or regen-maps); no restart is needed."
+    )
 
 
 def _is_over_quota(text: str) -> bool:

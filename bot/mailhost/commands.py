@@ -425,6 +425,11 @@ def postfix_version(config_dir: str | None = None) -> RemoteCommand:
     return RemoteCommand("postfix_version", (POSTCONF, *_instance(config_dir), "-h", "mail_version"))
 
 
+def queue_lifetime(config_dir: str | None = None) -> RemoteCommand:
+    """How long Postfix keeps a deferred message before returning it (`maximal_queue_lifetime`)."""
+    return RemoteCommand("queue_lifetime", (POSTCONF, *_instance(config_dir), "-h", "maximal_queue_lifetime"))
+
+
 def regen_maps(steps: tuple[tuple[str, ...], ...]) -> RemoteCommand:
     """The host's map rebuild (operator-configured words, each quoted), one at a time per host:
     `flock -n` makes a second rebuild started meanwhile, by any bot or admin, fail at once."""

@@ -118,6 +118,7 @@ def shapes_for(host: HostConfig) -> list[Shape]:
         ("queue_json", lambda: commands.queue_json(instance)),
         ("queue_text", lambda: commands.queue_text(instance)),
         ("postfix_version", lambda: commands.postfix_version(instance)),
+        ("queue_lifetime", lambda: commands.queue_lifetime(instance)),
         ("probe_host", lambda: commands.probe_host(logs)),
     ]
     writes: list[tuple[str, Callable[[], commands.RemoteCommand]]] = [

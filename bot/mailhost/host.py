@@ -8,6 +8,7 @@ the pure parsers. Verbs never see SSH, templates or raw output.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
@@ -36,6 +37,7 @@ from bot.mailhost.cyrus import (
     parse_unexpunge_list,
 )
 from bot.mailhost.mail_flow import MailFlow, assemble
+from bot.mailhost.postconf import PostconfFormatError, parse_postfix_time
 from bot.mailhost.postfix_log import MONTHS, LogLine, infer_year, parse_line
 from bot.mailhost.postqueue import QueueEntry, QueueFormatError, parse_postqueue_json, parse_postqueue_text
 from bot.mailhost.ssh import CommandResult, HostConnection
@@ -138,6 +140,22 @@ class MailHost:
                 ) from None
         self._require_success(result, "postqueue -j")
         return []
+
+    def queue_lifetime(self) -> timedelta:
+        """`maximal_queue_lifetime` of the host's Postfix instance: how long a deferred mail waits
+        before it goes back to its sender. Read once an hour per host (it seldom changes)."""
+        key = (self.name, self.config.postfix_config)
+        known = _QUEUE_LIFETIMES.get(key)
+        if known is not None and time.monotonic() - known[0] < LIFETIME_CACHE_SECONDS:
+            return known[1]
+        result = self.connection.run(commands.queue_lifetime(self.config.postfix_config))
+        self._require_success(result, "postconf -h maximal_queue_lifetime")
+        try:
+            lifetime = parse_postfix_time(result.stdout.decode("utf-8", "replace"))
+        except PostconfFormatError as exc:
+            raise RemoteCommandFailed(self.name, f"postconf on {self.name} printed something else: {exc}.") from None
+        _QUEUE_LIFETIMES[key] = (time.monotonic(), lifetime)
+        return lifetime
 
     def probe(self) -> HostProbe:
         result = self.connection.run(commands.probe_host(self.config.maillog))
@@ -469,6 +487,8 @@ def _first_line(text: str) -> str:
 # --- deleted mail (issue 5) ---------------------------------------------------------------
 
 _DETECTED_VERSIONS: dict[str, int] = {}
+_QUEUE_LIFETIMES: dict[tuple[str, str | None], tuple[float, timedelta]] = {}
+LIFETIME_CACHE_SECONDS = 3600.0
 _NO_MAILBOX = re.compile(r"Invalid mailbox name|does not exist|Mailbox does not exist")
 _BM_NOT_FOUND = re.compile(r"No mailbox matches|not found|did not match anything|Invalid or unknown domain")
 

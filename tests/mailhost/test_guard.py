@@ -79,6 +79,7 @@ def test_every_trace_the_bot_can_send_is_allowed(text, since):
         (commands.queue_text(), "queue_text"),
         (commands.probe_host(HOST.maillog), "probe_host"),
         (commands.postfix_version(), "postfix_version"),
+        (commands.queue_lifetime(), "queue_lifetime"),
         (commands.flush_queue(), "flush_queue"),
         (commands.flush_message(parse_queue_id("C5BF3135FAF")), "flush_message"),
         (commands.regen_maps(HOST.regen_maps), "regen_maps"),
@@ -117,6 +118,8 @@ def test_a_postfix_instance_host_allows_its_own_instance_only():
     assert allowed_on_edge(commands.queue_json(edge)) == "queue_json"
     assert allowed_on_edge(commands.queue_text(edge)) == "queue_text"
     assert allowed_on_edge(commands.postfix_version(edge)) == "postfix_version"
+    assert allowed_on_edge(commands.queue_lifetime(edge)) == "queue_lifetime"
+    assert allowed_on_edge(commands.queue_lifetime()) is None
     assert allowed_on_edge(commands.flush_queue(edge)) == "flush_queue"
     assert allowed_on_edge(commands.flush_message(parse_queue_id("4PcV4K5FPLz3tBr"), edge)) == "flush_message"
     # the default instance, or another one, is not what this host entry names
