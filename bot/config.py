@@ -88,6 +88,28 @@ class ApprovalsConfig:
 
 
 @dataclass(frozen=True)
+class AlertsConfig:
+    """`alerts:`: the bot reads the queues every `every` seconds and posts problems in `channel`."""
+
+    channel: str
+    every: float = 300.0
+    min_messages: int = 1
+    min_age: float = 0.0  # seconds a mail waits before it counts
+    queue_size: int | None = None  # deferred messages on one host above which the host is a problem
+    growth_per_hour: int | None = None  # deferred messages gained per hour above which too
+    local_domains: tuple[str, ...] = ()  # besides `domains`: where "User unknown" means stale maps
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    """`watch:`: `/mail watch` limits."""
+
+    max_per_user: int = 5
+    default_for: float = 7200.0
+    max_for: float = 86400.0
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     hosts: tuple[HostConfig, ...]
@@ -96,6 +118,8 @@ class Config:
     policies: dict[str, str] = field(default_factory=dict)
     state_path: Path = Path("mailbot.db")
     domains: dict[str, str] = field(default_factory=dict)
+    alerts: AlertsConfig | None = None
+    watch: WatchConfig = field(default_factory=WatchConfig)
 
     def host(self, name: str) -> HostConfig:
         for host in self.hosts:
@@ -184,7 +208,54 @@ def parse_config(document: Any, path: Path) -> Config:
         # config's folder, which is often a read-only mount.
         state_path=_resolve(base, state.string("path")) if state.raw.get("path") else Path("mailbot.db").resolve(),
         domains={k.lower(): v.lower() for k, v in reader.mapping("domains").items()},
+        alerts=_alerts(reader.section("alerts")) if reader.raw.get("alerts") else None,
+        watch=_watch(reader.section("watch")),
     )
+
+
+def _alerts(alerts: _Section) -> AlertsConfig:
+    every = _seconds(alerts, "every", 300.0)
+    if every < 1:
+        raise ConfigError(f"{alerts.where}: `every` must be at least 1s.")
+    optional = {
+        key: alerts.number(key, 0, int) if alerts.raw.get(key) is not None else None
+        for key in ("queue_size", "growth_per_hour")
+    }
+    return AlertsConfig(
+        channel=alerts.string("channel"),
+        every=every,
+        min_messages=max(1, alerts.number("min_messages", 1, int)),
+        min_age=_seconds(alerts, "min_age", 0.0),
+        queue_size=optional["queue_size"],
+        growth_per_hour=optional["growth_per_hour"],
+        local_domains=tuple(d.lower() for d in alerts.strings("local_domains")),
+    )
+
+
+def _watch(watch: _Section) -> WatchConfig:
+    limits = WatchConfig(
+        max_per_user=watch.number("max_per_user", 5, int),
+        default_for=_seconds(watch, "default_for", 7200.0),
+        max_for=_seconds(watch, "max_for", 86400.0),
+    )
+    if limits.default_for <= 0 or limits.default_for > limits.max_for:
+        raise ConfigError(f"{watch.where}: `default_for` must be positive and at most `max_for`.")
+    return limits
+
+
+_CONFIG_DURATION = re.compile(r"(?P<count>\d{1,9})(?P<unit>[smhdw]?)")
+_CONFIG_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _seconds(section: _Section, key: str, default: float) -> float:
+    """A duration: seconds as a number, or `30s`, `5m`, `2h`, `1d`, `1w`."""
+    raw = section.raw.get(key, default)
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and raw >= 0:
+        return float(raw)
+    match = _CONFIG_DURATION.fullmatch(str(raw).strip())
+    if not match:
+        raise ConfigError(f"{section.where}: `{key}` must be a duration like 30s, 5m, 2h or 1d.")
+    return float(int(match["count"]) * _CONFIG_UNITS[match["unit"]])
 
 
 def _parse_host(host: _Section, base: Path) -> HostConfig:

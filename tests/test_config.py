@@ -103,3 +103,35 @@ def test_a_change_key_is_resolved_and_used_for_changes_only(tmp_path):
     assert host.for_changes().known_hosts == host.known_hosts
     without = parse_config({"hosts": [HOST]}, tmp_path / "c.yaml").hosts[0]
     assert without.change_key_file is None and without.for_changes() == without
+
+
+def test_alerts_and_watch_sections_with_their_defaults(tmp_path):
+    plain = parse_config({"hosts": [HOST]}, tmp_path / "c.yaml")
+    assert plain.alerts is None  # no `alerts:`: the bot never speaks first
+    assert (plain.watch.max_per_user, plain.watch.default_for, plain.watch.max_for) == (5, 7200.0, 86400.0)
+    config = parse_config(
+        {
+            "hosts": [HOST],
+            "alerts": {"channel": "C0ALERTS", "every": "1m", "min_age": "10m", "queue_size": 500},
+            "watch": {"max_per_user": 2, "default_for": "30m", "max_for": "4h"},
+        },
+        tmp_path / "c.yaml",
+    )
+    assert config.alerts is not None
+    assert (config.alerts.channel, config.alerts.every, config.alerts.min_messages) == ("C0ALERTS", 60.0, 1)
+    assert (config.alerts.min_age, config.alerts.queue_size, config.alerts.growth_per_hour) == (600.0, 500, None)
+    assert (config.watch.max_per_user, config.watch.default_for, config.watch.max_for) == (2, 1800.0, 14400.0)
+
+
+@pytest.mark.parametrize(
+    ("document", "says"),
+    [
+        ({"alerts": {"every": "5m"}}, "`channel` is required"),
+        ({"alerts": {"channel": "C1", "every": "5 minutes"}}, "`every` must be a duration like 30s"),
+        ({"alerts": {"channel": "C1", "every": 0}}, "`every` must be at least 1s"),
+        ({"watch": {"default_for": "2d", "max_for": "1d"}}, "`default_for` must be positive and at most `max_for`"),
+    ],
+)
+def test_bad_alerts_and_watch_sections_say_what_is_wrong(tmp_path, document, says):
+    with pytest.raises(ConfigError, match=says):
+        parse_config({"hosts": [HOST], **document}, tmp_path / "c.yaml")
