@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bot.errors import ConfigError
+from bot.state.alerts import ALERTS_SCHEMA
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -104,7 +105,7 @@ class Database:
             connection = self._open()
             try:
                 connection.execute("PRAGMA journal_mode = WAL")
-                connection.executescript(SCHEMA)
+                connection.executescript(SCHEMA + ALERTS_SCHEMA)
             except sqlite3.Error as exc:
                 raise ConfigError(f"The state database {self.path} cannot be used: {exc}.") from None
             finally:
