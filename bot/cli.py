@@ -126,6 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             render.write_json(outcome.to_json(), sys.stdout)
         else:
             sys.stdout.write(render.as_text(outcome))
+        if verb.follow is not None and not args.json:
+            sys.stdout.flush()
+            return verb.follow(outcome, context, sys.stdout)
         return outcome.exit_code
     except MailbotError as exc:
         print(f"mailbot: {exc.message}", file=sys.stderr)

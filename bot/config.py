@@ -107,6 +107,7 @@ class WatchConfig:
     max_per_user: int = 5
     default_for: float = 7200.0
     max_for: float = 86400.0
+    every: float = 60.0  # how often a terminal's `mailbot watch` looks (the bot: alerts.every, else this)
 
 
 @dataclass(frozen=True)
@@ -237,6 +238,7 @@ def _watch(watch: _Section) -> WatchConfig:
         max_per_user=watch.number("max_per_user", 5, int),
         default_for=_seconds(watch, "default_for", 7200.0),
         max_for=_seconds(watch, "max_for", 86400.0),
+        every=max(1.0, _seconds(watch, "every", 60.0)),
     )
     if limits.default_for <= 0 or limits.default_for > limits.max_for:
         raise ConfigError(f"{watch.where}: `default_for` must be positive and at most `max_for`.")

@@ -12,4 +12,5 @@ from bot.actions import (  # noqa: F401
     regen_maps,
     restore,
     trace,
+    watch,
 )

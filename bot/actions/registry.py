@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn, Protocol, TextIO
 
 from bot.config import Config
 from bot.errors import BadInput
@@ -111,6 +111,8 @@ class Verb:
     plan: Callable[[Any, Context], Plan] | None = None
     report: Callable[[ChangeRequest, CommandResult, Context], list[Section]] | None = None
     cli_only: bool = False
+    # After the answer, on a terminal: keep going and print what happens (`watch`); its exit code.
+    follow: Callable[[Any, Context, TextIO], int] | None = None
 
     @property
     def changes_things(self) -> bool:
