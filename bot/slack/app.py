@@ -32,6 +32,7 @@ from bot.errors import BadInput, MailbotError
 from bot.mailhost.ssh import HostPool
 from bot.slack import blocks
 from bot.slack.access import AccessPolicy
+from bot.slack.alerts import FLUSH_ACTION, TRACE_ACTION, AlertDesk
 from bot.slack.approvals import ApprovalDesk
 from bot.slack.limits import Limit, RateLimiter
 from bot.slack.text import command_words
@@ -115,12 +116,15 @@ class MailBot:
         self.user_rate = RateLimiter(Limit(*config.slack.user_limit))
         self.channel_rate = RateLimiter(Limit(*config.slack.channel_limit))
         self.approvals = ApprovalDesk(self)
+        self.alerts = AlertDesk(self)
 
     def register(self, app: App) -> None:
         app.command("/mail")(self.on_command)
         app.action(blocks.SHARE_ACTION)(self.on_share)
         app.action(blocks.APPROVE_ACTION)(self.approvals.on_approve)
         app.action(blocks.REJECT_ACTION)(self.approvals.on_reject)
+        app.action(TRACE_ACTION)(self.alerts.on_trace)
+        app.action(FLUSH_ACTION)(self.alerts.on_flush)
 
     def context(self, user: str, progress: Callable[[str], None] | None = None) -> Context:
         return Context(
@@ -134,6 +138,7 @@ class MailBot:
     def shutdown(self, wait: bool = True) -> None:
         """Stop taking work; with `wait`, let work in flight finish and post its answer."""
         self.approvals.stop_sweeper()
+        self.alerts.stop()
         self.jobs.shutdown(wait=wait, cancel_futures=not wait)
         self.pool.close()
 
@@ -242,6 +247,7 @@ class MailBot:
         except MailbotError as failure:
             log.info("%s by %s failed: %s", verb.name, command.user, failure.message)
             return blocks.notice(f":warning: {failure.message}")
+        self.alerts.open_thread(outcome, command)  # a new watch: its news goes in a thread
         filename = f"{verb.name}-{time.strftime('%Y%m%d-%H%M%S')}.txt"
         share_id = self.shares.new_key()
         answer = blocks.answer(outcome, command.line, time.monotonic() - started, share_id, ephemeral=True)

@@ -119,6 +119,7 @@ def serve(config: Config, http: bool, host: str, port: int, health_port: int | N
     secrets = secrets_from_env(http)
     app, mailbot = build_app(config, secrets)
     mailbot.approvals.start_sweeper()
+    mailbot.alerts.start()  # the alert period (with `alerts:`) and the watches
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

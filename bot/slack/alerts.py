@@ -1,0 +1,285 @@
+"""Alerts and watches in Slack: the bot speaks first, in `alerts.channel` and in watch threads.
+
+A timer thread runs the period (bot.actions.alerts.run_period, the one entry point), then
+shows what the state holds and Slack does not yet: a new problem is posted with its *Trace*
+and *Flush once fixed* buttons, a changed one is edited, a resolved one is edited to say when
+and after how long; a watch's news goes to the thread of its command. Because Slack only
+catches up with the state, a restart (or a second replica) posts nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import Ack
+from slack_sdk.errors import SlackApiError
+
+from bot.actions import alerts, changes, mail
+from bot.actions.flush import FLUSH, FlushRequest
+from bot.actions.registry import Outcome
+from bot.actions.trace import TRACE, TraceRequest
+from bot.errors import BadInput, MailbotError
+from bot.i18n import _
+from bot.mailhost.values import parse_address
+from bot.slack import blocks
+from bot.state.alerts import KnownProblem
+
+if TYPE_CHECKING:
+    from bot.slack.app import MailBot, SlashCommand
+
+log = logging.getLogger("mailbot.alerts")
+
+TRACE_ACTION = "mail_alert_trace"
+FLUSH_ACTION = "mail_alert_flush"
+_ICONS = {alerts.UNREACHABLE: ":red_circle:", alerts.QUEUE_SIZE: ":chart_with_upwards_trend:"}
+
+
+def _clock(epoch: float) -> str:
+    return time.strftime("%H:%M", time.gmtime(epoch))
+
+
+def _lasted(problem: KnownProblem) -> str:
+    return mail.duration_words(timedelta(seconds=(problem.resolved_at or time.time()) - problem.first_seen))
+
+
+def alert_message(problem: KnownProblem, now: float | None = None) -> dict[str, Any]:
+    """The message of one problem, as it stands: open (with buttons) or resolved (without)."""
+    now = time.time() if now is None else now
+    what = alerts.title(problem.kind)
+    where = blocks.escape(problem.host)
+    if problem.kind == alerts.UNREACHABLE:
+        headline = _("{host} cannot be reached").format(host=problem.host)
+        lines = [blocks.escape(problem.detail)]
+    elif problem.kind in (alerts.QUEUE_SIZE, alerts.QUEUE_GROWTH):
+        headline = _("{host}: {what}").format(host=problem.host, what=what)
+        lines = [blocks.escape(problem.detail)]
+    else:
+        headline = _("{address}: {what} on {host}").format(address=problem.subject, what=what, host=problem.host)
+        facts = _("{count} deferred, the oldest since {since} ({age} ago).").format(
+            count=alerts.count_words(problem.count),
+            since=blocks.slack_time(problem.oldest_at or now),
+            age=mail.duration_words(timedelta(seconds=now - (problem.oldest_at or now))),
+        )
+        if problem.bounce_at is not None:
+            facts += " " + _("{left} left before Postfix returns them to their senders ({at}).").format(
+                left=mail.duration_words(timedelta(seconds=problem.bounce_at - now)),
+                at=blocks.slack_time(problem.bounce_at),
+            )
+        else:
+            facts += " " + _("Time left before the bounce: unknown (maximal_queue_lifetime could not be read).")
+        lines = [facts, _("Reason: `{reason}`").format(reason=blocks.escape(problem.detail))]
+        if problem.hint:
+            lines.append(_("What to do: {hint}").format(hint=blocks.escape(problem.hint)))
+    if problem.resolved_at is not None:
+        done = (
+            _("Back at {time} UTC, after {lasted}.")
+            if problem.kind == alerts.UNREACHABLE
+            else _("Resolved at {time} UTC, after {lasted}.")
+        ).format(time=_clock(problem.resolved_at), lasted=_lasted(problem))
+        text = f"{headline}: {done}"
+        return {
+            "text": text,
+            "blocks": [
+                blocks.section(f":white_check_mark: ~{blocks.escape(headline)}~\n*{blocks.escape(done)}*"),
+                blocks.context(
+                    _("First seen {at} on {host}.").format(at=blocks.slack_time(problem.first_seen), host=where)
+                ),
+            ],
+        }
+    icon = _ICONS.get(problem.kind, ":warning:")
+    body: list[dict[str, Any]] = [
+        blocks.section(f"{icon} *{blocks.escape(headline)}*\n" + "\n".join(lines)),
+        blocks.context(
+            _("First seen {first} · updated {updated}").format(
+                first=blocks.slack_time(problem.first_seen), updated=blocks.slack_time(problem.last_seen)
+            )
+        ),
+    ]
+    buttons = []
+    if problem.kind not in (alerts.UNREACHABLE, alerts.QUEUE_SIZE, alerts.QUEUE_GROWTH):
+        buttons.append(_button(TRACE_ACTION, _("Trace"), problem.key))
+    if problem.kind != alerts.UNREACHABLE:
+        buttons.append(_button(FLUSH_ACTION, _("Flush once fixed"), problem.key))
+    if buttons:
+        body.append({"type": "actions", "elements": buttons})
+    return {"text": f"{headline}: {problem.detail}", "blocks": body}
+
+
+def _button(action_id: str, label: str, value: str) -> dict[str, Any]:
+    return {"type": "button", "action_id": action_id, "text": {"type": "plain_text", "text": label}, "value": value}
+
+
+class AlertDesk:
+    """The period's timer, what it shows, and the two buttons of an alert."""
+
+    def __init__(self, bot: MailBot) -> None:
+        self.bot = bot
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def every(self) -> float:
+        config = self.bot.config
+        return config.alerts.every if config.alerts else config.watch.every
+
+    def start(self) -> None:
+        def loop() -> None:
+            while not self._stopping.is_set():
+                try:
+                    self.period()
+                except Exception:
+                    log.exception("the alert period failed")
+                self._stopping.wait(self.every)
+
+        self._thread = threading.Thread(target=loop, name="mail-alerts", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def period(self) -> None:
+        """One period, then Slack catches up with the state (issue 13: one replica at a time)."""
+        report = alerts.run_period(self.bot.context("mailbot"))
+        if report.queues:
+            log.info("%s", report.summary())
+        if self.bot.config.alerts is not None:
+            self.show()
+        self.tell()
+
+    def show(self) -> None:
+        settings = self.bot.config.alerts
+        assert settings is not None
+        store = self.bot.state.alerts
+        for problem in store.to_show():
+            try:
+                if problem.ts is None:
+                    if problem.resolved_at is not None:  # came and went unseen: nothing to say
+                        store.shown(problem.key, problem.version, None, None)
+                        continue
+                    posted = self.bot.client.chat_postMessage(channel=settings.channel, **alert_message(problem))
+                    store.shown(problem.key, problem.version, str(posted["channel"]), str(posted["ts"]))
+                    log.info("alert posted: %s", problem.key)
+                else:
+                    self.bot.client.chat_update(
+                        channel=problem.channel or settings.channel, ts=problem.ts, **alert_message(problem)
+                    )
+                    store.shown(problem.key, problem.version, None, None)
+            except SlackApiError as exc:  # tried again next period
+                log.warning("could not show the alert %s: %s", problem.key, exc.response.get("error"))
+
+    def tell(self) -> None:
+        store = self.bot.state.watches
+        for news in store.news():
+            watch = news.watch
+            if not (watch.channel and watch.thread_ts):
+                continue  # a terminal's watch (it tells its own stdout), or a thread not opened yet
+            lines = news.text.split("\n", 1)
+            text = blocks.escape(lines[0]) + (f"\n```\n{blocks.escape(lines[1])}\n```" if len(lines) > 1 else "")
+            try:
+                self.bot.client.chat_postMessage(
+                    channel=watch.channel,
+                    thread_ts=watch.thread_ts,
+                    text=lines[0],
+                    blocks=[blocks.section(f"<@{watch.owner}> {text}"[: blocks.SECTION_LIMIT])],
+                )
+                store.told(news)
+            except SlackApiError as exc:
+                log.warning("could not tell the watch %s: %s", watch.id, exc.response.get("error"))
+
+    def open_thread(self, outcome: Outcome, command: SlashCommand) -> None:
+        """A new watch: its answer goes in the channel, and the news will come in its thread."""
+        watch_id = getattr(outcome, "watch_id", None)
+        if not watch_id:
+            return
+        try:
+            posted = self.bot.client.chat_postMessage(
+                channel=command.channel,
+                text=outcome.headline(),
+                blocks=[
+                    blocks.section(f":eyes: <@{command.user}> {blocks.escape(outcome.headline())}"),
+                    blocks.context(f"`{blocks.escape(command.line)}`"),
+                ],
+            )
+        except SlackApiError as exc:
+            log.warning("could not open the thread of the watch %s: %s", watch_id, exc.response.get("error"))
+            return
+        self.bot.state.watches.attach_thread(watch_id, str(posted["channel"]), str(posted["ts"]))
+
+    # --- the buttons ----------------------------------------------------------------------
+
+    def _clicked(self, body: dict[str, Any]) -> tuple[str, str, str, str, KnownProblem | None]:
+        action = (body.get("actions") or [{}])[0]
+        container = body.get("container") or {}
+        user = str((body.get("user") or {}).get("id", ""))
+        channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id", ""))
+        problem = self.bot.state.alerts.get(str(action.get("value", "")))
+        return user, channel, str(container.get("message_ts", "")), str(body.get("response_url", "")), problem
+
+    def on_trace(self, ack: Ack, body: dict[str, Any]) -> None:
+        """*Trace*: the trace of the problem's address, answered in the alert's thread."""
+        ack()
+        user, channel, ts, response_url, problem = self._clicked(body)
+        if problem is None or problem.kind in (alerts.UNREACHABLE, alerts.QUEUE_SIZE, alerts.QUEUE_GROWTH):
+            self.bot.reply(response_url, _("This alert is unknown to the bot, or has no address to trace."))
+            return
+        refusal = self.bot.access.refusal("trace", user, channel)
+        if refusal:
+            self.bot.reply(response_url, refusal)
+            return
+        address = problem.subject
+
+        def work() -> None:
+            started = time.monotonic()
+            line = f"/mail trace {address}"
+            try:
+                outcome = TRACE.run(TraceRequest(parse_address(address), None), self.bot.context(user))  # type: ignore[misc]
+                answer = blocks.answer(outcome, line, time.monotonic() - started, None, ephemeral=False)
+                payload = answer.payload()
+            except MailbotError as failure:
+                payload, answer = blocks.notice(f":warning: {failure.message}"), None
+            try:
+                self.bot.client.chat_postMessage(channel=channel, thread_ts=ts, **payload)
+                if answer is not None and answer.full_text is not None:
+                    self.bot.client.files_upload_v2(
+                        channel=channel, thread_ts=ts, content=answer.full_text, filename="trace.txt", title=answer.text
+                    )
+            except SlackApiError as exc:
+                log.warning("could not post the trace of an alert: %s", exc.response.get("error"))
+
+        busy = self.bot.submit(work)
+        if busy:
+            self.bot.reply(response_url, busy)
+
+    def on_flush(self, ack: Ack, body: dict[str, Any]) -> None:
+        """*Flush once fixed*: the normal flush of the problem's host, with its normal policy."""
+        from bot.slack.app import SlashCommand
+
+        ack()
+        user, channel, _ts, response_url, problem = self._clicked(body)
+        if problem is None or problem.kind == alerts.UNREACHABLE:
+            self.bot.reply(response_url, _("This alert is unknown to the bot, or its host cannot be flushed."))
+            return
+        refusal = self.bot.access.refusal("flush", user, channel)
+        if refusal:
+            self.bot.reply(response_url, refusal)
+            return
+        context = self.bot.context(user)
+        reason = _("alert: {subject} on {host}").format(subject=problem.subject, host=problem.host)
+        try:
+            reason = changes.check_reason(FLUSH, reason, context) or reason
+        except BadInput as refused:
+            self.bot.reply(response_url, refused.message)
+            return
+        nobody = changes.missing_approvers(FLUSH, context)
+        if nobody:
+            self.bot.reply(response_url, nobody)
+            return
+        command = SlashCommand(user, channel, f"flush --host {problem.host}", response_url)
+        request = FlushRequest(None, reason, problem.host)
+        busy = self.bot.submit(lambda: self.bot.approvals.propose(FLUSH, request, reason, command))
+        if busy:
+            self.bot.reply(response_url, busy)
