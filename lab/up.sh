@@ -22,8 +22,8 @@ SSH_PORT=2222
 LAB_PASS=labpass
 PKGS=(openssh-server postfix cyrus-imapd cyrus-admin sasl2-bin swaks sudo procps netcat-openbsd pigz)
 # Users with a Cyrus mailbox (quota in KB, empty = none). ghost@lab.test is in Postfix's map only.
-CYRUS_USERS=(john marie.durand rh compta ceo bob.martin full quota2)
-declare -A QUOTA=([full]=10 [quota2]=10)
+CYRUS_USERS=(john marie.durand rh compta ceo bob.martin full quota2 alert1 watch1)  # alert1, watch1: the alert tests (issue 15)
+declare -A QUOTA=([full]=10 [quota2]=10 [alert1]=10 [watch1]=10)
 MAP_ONLY_USERS=(ghost)
 SHARED=projet  # a shared mailbox (mailshare): projet@lab.test
 CHANGES=()
