@@ -13,11 +13,12 @@ import argparse
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.actions import mail, render
+from bot.actions.mailbox import resolve
 from bot.actions.registry import Context, Section, Verb, register
 from bot.actions.trace import TraceReport
 from bot.errors import BadInput, MailbotError
@@ -174,7 +175,7 @@ def check_watches(context: Context, queues: Sequence[HostQueue], now: float, onl
             continue  # the next period tries again
         found = {m.queue_id: m for m in log.flow.messages}
         for message in messages:
-            settled = _settled(found.get(message.queue_id), address, host_name)
+            settled = _settled(found.get(message.queue_id), address, host_name, context, by_id[message.watch_id])
             if settled is not None:
                 store.settle(message, *settled)
             elif message.misses + 1 >= MAX_MISSES:
@@ -198,11 +199,15 @@ def check_watches(context: Context, queues: Sequence[HostQueue], now: float, onl
     return len(store.news(list(by_id) if only is not None else None))
 
 
-def _settled(message: Message | None, address: str, host: str) -> tuple[str, str] | None:
+def _settled(
+    message: Message | None, address: str, host: str, context: Context, watch: Watch
+) -> tuple[str, str] | None:
     """(outcome, what to tell) once the log shows how the message ended, else None."""
     if message is None:
         return None
     final = _final_for(message, address)
+    if final is not None and final.status == "sent" and final.imap_uid is None and final.daemon == "lmtp":
+        final = _with_index_uid(final, message, address, context, watch)
     if message.expired or (final is not None and final.status == "expired"):
         outcome, words = "expired", _("expired: Postfix gave up and returned it to its sender")
     elif final is not None and final.status == "sent":
@@ -218,6 +223,33 @@ def _settled(message: Message | None, address: str, host: str) -> tuple[str, str
         return None
     report = TraceReport(address=Address(address), since=None, hosts=(host,), messages=[message])
     return outcome, f"{message.queue_id} {words}.\n{report.messages_table()}"
+
+
+def _with_index_uid(final: Delivery, message: Message, address: str, context: Context, watch: Watch) -> Delivery:
+    """Stock Cyrus (unlike BlueMind's LMTP) does not put the folder and UID in its reply: on a
+    BlueMind 4 store they are read from the mailbox index (mbexamine): the mail from this sender
+    that arrived since the watch began, the closest in size. Left as is when that fails."""
+    try:
+        resolved = resolve(Address(address), context)
+        if resolved.version != 4:
+            return final
+        records = resolved.host.present_mails(resolved.mailbox)
+    except MailbotError:
+        return final
+    sender = (message.sender or "").lower()
+    own = f"user/{resolved.mailbox.login}"
+    arrived = [
+        r
+        for r in records
+        if r.mailbox.startswith((f"{own}@", f"{own}/"))
+        and r.internal_date >= watch.created_at - 5
+        and sender in (r.sender or "").lower()
+    ]
+    if not arrived:
+        return final
+    best = min(arrived, key=lambda r: (abs(r.size - (message.size or r.size)), -r.uid))
+    folder = "INBOX" if best.mailbox == resolved.mailbox.cyrus_name else best.mailbox
+    return replace(final, mailbox=best.mailbox, folder=folder, imap_uid=best.uid)
 
 
 def _final_for(message: Message, address: str) -> Delivery | None:
