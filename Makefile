@@ -35,10 +35,12 @@ test: install traffic image lint
 	$(BIN)/pytest -q
 	$(BIN)/python bench/queue_summary.py --count 2000 --runs 1
 	$(BIN)/python bench/run.py --small
+	$(BIN)/python bench/alerts.py --small
 
 # The benchmarks at full size (figures quoted in the README).
 bench: install
 	$(BIN)/python bench/queue_summary.py
+	$(BIN)/python bench/alerts.py
 
 # Refresh the parser fixtures from what the lab really printed.
 fixtures: traffic

@@ -35,6 +35,7 @@ log = logging.getLogger("mailbot.alerts")
 
 TRACE_ACTION = "mail_alert_trace"
 FLUSH_ACTION = "mail_alert_flush"
+MAX_POSTS_PER_PERIOD = 20  # a queue full of problems is told over several periods, not in one flood
 _ICONS = {alerts.UNREACHABLE: ":red_circle:", alerts.QUEUE_SIZE: ":chart_with_upwards_trend:"}
 
 
@@ -154,12 +155,16 @@ class AlertDesk:
         settings = self.bot.config.alerts
         assert settings is not None
         store = self.bot.state.alerts
+        posts = 0
         for problem in store.to_show():
             try:
                 if problem.ts is None:
                     if problem.resolved_at is not None:  # came and went unseen: nothing to say
                         store.shown(problem.key, problem.version, None, None)
                         continue
+                    if posts >= MAX_POSTS_PER_PERIOD:
+                        continue
+                    posts += 1
                     posted = self.bot.client.chat_postMessage(channel=settings.channel, **alert_message(problem))
                     store.shown(problem.key, problem.version, str(posted["channel"]), str(posted["ts"]))
                     log.info("alert posted: %s", problem.key)

@@ -72,6 +72,9 @@ CREATE TABLE IF NOT EXISTS mail_watch_messages (
 """
 
 
+KEEP_RESOLVED = 7 * 86400.0
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong in a queue, as the period found it (not stored yet)."""
@@ -129,10 +132,12 @@ class AlertStore:
         answered_hosts = set(answered)
         found_keys = {p.key for p in found}
         with self.database.connect() as connection:
+            connection.execute(  # resolved and shown a week ago: nothing will edit them any more
+                "DELETE FROM alert_problems WHERE resolved_at < ? AND shown_version = version", (now - KEEP_RESOLVED,)
+            )
+            known = {row["problem_key"]: row for row in connection.execute("SELECT * FROM alert_problems").fetchall()}
             for problem in found:
-                row = connection.execute(
-                    "SELECT * FROM alert_problems WHERE problem_key = ?", (problem.key,)
-                ).fetchone()
+                row = known.get(problem.key)
                 values = (
                     problem.detail,
                     problem.hint,
@@ -162,8 +167,12 @@ class AlertStore:
                         " bounce_at = ?, last_seen = ?, version = version + 1 WHERE problem_key = ?",
                         (*values, problem.key),
                     )
-            for row in connection.execute("SELECT * FROM alert_problems WHERE resolved_at IS NULL").fetchall():
-                if row["problem_key"] not in found_keys and row["host"] in answered_hosts:
+            for row in known.values():
+                if (
+                    row["resolved_at"] is None
+                    and row["problem_key"] not in found_keys
+                    and row["host"] in answered_hosts
+                ):
                     connection.execute(
                         "UPDATE alert_problems SET resolved_at = ?, version = version + 1"
                         " WHERE problem_key = ? AND resolved_at IS NULL",
