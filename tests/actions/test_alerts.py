@@ -149,3 +149,21 @@ def test_watches_are_limited_per_user_and_survive_a_new_connection(tmp_path):
     watches.create("john@lab.test", "U2", None, NOW + 60, [("lab", "A3")], 2, NOW)  # another user's own limit
     reopened = open_state(tmp_path / "state.db").watches
     assert [w.address for w in reopened.active("U1")] == ["full@lab.test", "quota2@lab.test"]
+
+
+def test_watch_arguments_for_a_duration_and_bad_ones():
+    from bot.actions.registry import VERBS, verb_parser
+    from bot.actions.watch import validate_watch
+
+    parser = verb_parser(VERBS["watch"], "/mail watch")
+    request = validate_watch(parser.parse_args(["Full@lab.test", "for", "2h"]))
+    assert request.address is not None and request.address.value == "full@lab.test"
+    assert request.duration == timedelta(hours=2)
+    assert validate_watch(parser.parse_args(["full@lab.test", "30m"])).duration == timedelta(minutes=30)
+    assert validate_watch(parser.parse_args([])).address is None  # `/mail watch` alone: the list
+    with pytest.raises(BadInput, match="is not a duration"):
+        validate_watch(parser.parse_args(["full@lab.test", "for", "ever"]))
+    with pytest.raises(BadInput, match="Say how long in one word"):
+        validate_watch(parser.parse_args(["full@lab.test", "for", "2", "hours"]))
+    with pytest.raises(BadInput):
+        validate_watch(parser.parse_args(["full@lab.test;id", "for", "2h"]))
