@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 from bot.config import HostConfig
-from bot.errors import MailbotError, RemoteCommandFailed
+from bot.errors import GuardRefused, MailbotError, RemoteCommandFailed
 from bot.mailhost import commands
 from bot.mailhost.bmcli import (
     BmCliFormatError,
@@ -143,17 +143,26 @@ class MailHost:
 
     def queue_lifetime(self) -> timedelta:
         """`maximal_queue_lifetime` of the host's Postfix instance: how long a deferred mail waits
-        before it goes back to its sender. Read once an hour per host (it seldom changes)."""
+        before it goes back to its sender. Read once an hour per host (it seldom changes); a failure
+        (an older guard on the host refuses the command) is remembered as long, not retried each time."""
         key = (self.name, self.config.postfix_config)
         known = _QUEUE_LIFETIMES.get(key)
         if known is not None and time.monotonic() - known[0] < LIFETIME_CACHE_SECONDS:
+            if isinstance(known[1], MailbotError):
+                raise known[1]
             return known[1]
-        result = self.connection.run(commands.queue_lifetime(self.config.postfix_config))
-        self._require_success(result, "postconf -h maximal_queue_lifetime")
         try:
-            lifetime = parse_postfix_time(result.stdout.decode("utf-8", "replace"))
-        except PostconfFormatError as exc:
-            raise RemoteCommandFailed(self.name, f"postconf on {self.name} printed something else: {exc}.") from None
+            result = self.connection.run(commands.queue_lifetime(self.config.postfix_config))
+            self._require_success(result, "postconf -h maximal_queue_lifetime")
+            try:
+                lifetime = parse_postfix_time(result.stdout.decode("utf-8", "replace"))
+            except PostconfFormatError as exc:
+                raise RemoteCommandFailed(
+                    self.name, f"postconf on {self.name} printed something else: {exc}."
+                ) from None
+        except (RemoteCommandFailed, GuardRefused) as failure:  # not a connection trouble: the answer
+            _QUEUE_LIFETIMES[key] = (time.monotonic(), failure)
+            raise
         _QUEUE_LIFETIMES[key] = (time.monotonic(), lifetime)
         return lifetime
 
@@ -487,7 +496,7 @@ def _first_line(text: str) -> str:
 # --- deleted mail (issue 5) ---------------------------------------------------------------
 
 _DETECTED_VERSIONS: dict[str, int] = {}
-_QUEUE_LIFETIMES: dict[tuple[str, str | None], tuple[float, timedelta]] = {}
+_QUEUE_LIFETIMES: dict[tuple[str, str | None], tuple[float, timedelta | MailbotError]] = {}
 LIFETIME_CACHE_SECONDS = 3600.0
 _NO_MAILBOX = re.compile(r"Invalid mailbox name|does not exist|Mailbox does not exist")
 _BM_NOT_FOUND = re.compile(r"No mailbox matches|not found|did not match anything|Invalid or unknown domain")
