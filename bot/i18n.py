@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 ENGLISH = "en"
@@ -85,7 +85,7 @@ def language_from_environment(environ: Mapping[str, str] | None = None) -> str:
     return ENGLISH
 
 
-@lru_cache(maxsize=None)
+@cache
 def _translations(language: str) -> gettext.NullTranslations:
     """The catalogue of `language`, compiled in memory once (fuzzy entries are left out)."""
     from babel.messages.mofile import write_mo
@@ -103,10 +103,48 @@ def _translations(language: str) -> gettext.NullTranslations:
     return gettext.GNUTranslations(compiled)
 
 
+# --- argparse's own words (usage:, options, its error messages), in the same catalogue ---------------
+
+ARGPARSE_MESSAGES = (
+    N_("usage: "),
+    N_("positional arguments"),
+    N_("options"),
+    N_("show this help message and exit"),
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("unknown parser %(parser_name)r (choices: %(choices)s)"),
+    N_("unrecognized arguments: %s"),
+    N_("not allowed with argument %s"),
+    N_("ignored explicit argument %r"),
+    N_("the following arguments are required: %s"),
+    N_("one of the arguments %s is required"),
+    N_("expected one argument"),
+    N_("expected at most one argument"),
+    N_("expected at least one argument"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+    N_("invalid %(type)s value: %(value)r"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+)
+
+
+def _argparse_plural(singular: str, plural: str, n: int) -> str:
+    if singular == "expected %s argument":  # argparse's only plural
+        return ngettext("expected %s argument", "expected %s arguments", n)
+    return singular if n == 1 else plural
+
+
+def translate_argparse() -> None:
+    """argparse looks its words up through the module's own `_` and `ngettext`: point them at ours,
+    so `--help` and usage errors speak the reader's language."""
+    import argparse
+
+    argparse._ = _  # type: ignore[attr-defined]
+    argparse.ngettext = _argparse_plural  # type: ignore[attr-defined]
+
+
 # --- the reader's conventions: dates, sizes, durations -----------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def _month_abbreviations(language: str) -> tuple[str, ...]:
     from babel.dates import get_month_names
 

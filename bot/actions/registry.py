@@ -13,7 +13,7 @@ from typing import Any, NoReturn, Protocol
 
 from bot.config import Config
 from bot.errors import BadInput
-from bot.i18n import _
+from bot.i18n import _, translate_argparse
 from bot.mailhost.commands import RemoteCommand
 from bot.mailhost.ssh import CommandResult, HostPool
 from bot.state import State, open_state
@@ -119,6 +119,7 @@ class Verb:
 
 
 VERBS: dict[str, Verb] = {}
+translate_argparse()
 
 
 def register(verb: Verb) -> Verb:
