@@ -39,8 +39,8 @@ test: install traffic image lint
 # Re-extract the user-facing strings (bot/locale/messages.pot) and merge them into each catalogue;
 # new strings arrive untranslated (tests/test_i18n.py fails until they are translated).
 messages: install
-	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --omit-header -o bot/locale/messages.pot bot
-	$(BIN)/pybabel update -i bot/locale/messages.pot -d bot/locale -D messages --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --omit-header --width=100 -o bot/locale/messages.pot bot
+	$(BIN)/pybabel update -i bot/locale/messages.pot -d bot/locale -D messages --no-fuzzy-matching --ignore-obsolete --width=100
 
 # The benchmarks at full size (figures quoted in the README).
 bench: install

@@ -164,6 +164,14 @@ def short_time(stamp: datetime) -> str:
     return f"{stamp.day} {month} {stamp.hour:02d}:{stamp.minute:02d}"
 
 
+def short_date(stamp: datetime) -> str:
+    """A narrow date cell: `12-02` in English (as always), `2 déc.` in French."""
+    language = _language.get()
+    if language == ENGLISH:
+        return f"{stamp.month:02d}-{stamp.day:02d}"
+    return f"{stamp.day} {_month_abbreviations(language)[stamp.month - 1]}"
+
+
 def full_time(stamp: datetime) -> str:
     """A date in prose: `2026-12-02 14:03` in English, `2 déc. 2026 14:03` in French."""
     language = _language.get()
@@ -190,7 +198,8 @@ def size(num_bytes: int) -> str:
 
     unit, scale = _UNITS[0 if num_bytes < 1024 else 1 if num_bytes < 1024 * 1024 else 2]
     pattern = "#,##0.0" if scale == 1024 * 1024 else "#,##0"
-    return str(format_unit(num_bytes / scale, unit, length="short", format=pattern, locale=language))
+    text = str(format_unit(num_bytes / scale, unit, length="short", format=pattern, locale=language))
+    return text.replace("\u202f", "\xa0")  # CLDR's narrow no-break space: not every terminal has it
 
 
 def decimal(value: float, digits: int = 1) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
+from bot import i18n
 from bot.actions import render
 from bot.actions.mailbox import Resolved, resolve
 from bot.actions.registry import Context, Section, Verb, register
@@ -190,7 +191,7 @@ def mails_table(mails: Sequence[DeletedMail], now: datetime, retention_days: int
         [
             str(m.uid),
             render.size(m.size),
-            m.sent.strftime("%m-%d") if m.sent else "",
+            i18n.short_date(m.sent) if m.sent else "",
             render.when(m.received),
             render.when(m.expunged),
             left_text(m.days_left(now, retention_days)),

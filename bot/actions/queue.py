@@ -155,9 +155,9 @@ class QueueReport:
         if not self.entries:
             return parts
         reasons = Counter(self.reason(q) for q in self.entries)
-        parts.append(Section(_("By reason"), _count_table("Reason", reasons)))
+        parts.append(Section(_("By reason"), _count_table(_("Reason"), reasons)))
         domains = Counter(r.address.rsplit("@", 1)[-1].lower() for q in self.entries for r in q.entry.recipients)
-        parts.append(Section(_("By recipient domain"), _count_table("Domain", domains)))
+        parts.append(Section(_("By recipient domain"), _count_table(_("Domain"), domains)))
         ages = Counter(age_band(self.seconds_since(q.entry.arrival_time)) for q in self.entries)
         order = [label for _, label in AGE_BANDS] + [OLDEST_BAND]
         parts.append(

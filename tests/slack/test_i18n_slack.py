@@ -1,0 +1,79 @@
+"""Slack in French and English (the local fake, the lab): each user's own locale, at the same
+moment; a card in the channel in the channel's language (`slack.language`)."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import run_mailbot
+from tests.fakeslack import FakeSlack
+from tests.fakeslack.server import Call
+from tests.slack.test_serve import answer_text
+from tests.test_i18n import english_left
+
+FRENCH_USER, ENGLISH_USER, APPROVER = "U0FR00001", "U0EN00001", "U0AP00001"
+
+
+def final_answer(fake: FakeSlack, response_url: str) -> Call:
+    return fake.wait_for(
+        "response_url",
+        lambda c: c.url == response_url and "hourglass" not in str(c.args),
+        timeout=30,
+    )
+
+
+def test_slack_answers_each_user_in_their_locale_at_the_same_moment(fake_slack, start_bot):
+    fake_slack.add_user(FRENCH_USER, "amelie", locale="fr-FR")
+    fake_slack.add_user(ENGLISH_USER, "john", locale="en-US")
+    bot = start_bot(fake_slack)
+    fake_slack.set_latency("response_url", 1.0)  # both answers are in flight together
+    urls = {user: fake_slack.new_response_url() for user in (FRENCH_USER, ENGLISH_USER)}
+    acks = {
+        user: fake_slack.send_slash_command(
+            bot.url, text="trace full@lab.test", user_id=user, channel_id="C123", response_url=url
+        )
+        for user, url in urls.items()
+    }
+    assert "En cours" in str(acks[FRENCH_USER].body) and "Working on" in str(acks[ENGLISH_USER].body)
+    answers = {user: answer_text(fake_slack, final_answer(fake_slack, url)) for user, url in urls.items()}
+    assert "Trace de full@lab.test sur lab" in answers[FRENCH_USER]
+    assert "Que faire" in answers[FRENCH_USER] and "a dépassé son quota" in answers[FRENCH_USER]
+    assert "Partager dans le canal" in answers[FRENCH_USER]
+    assert english_left(answers[FRENCH_USER]) == []
+    assert "Trace of full@lab.test on lab" in answers[ENGLISH_USER] and "What to do" in answers[ENGLISH_USER]
+    assert "Share in channel" in answers[ENGLISH_USER]
+    looked_up = {c.args.get("user") for c in fake_slack.calls("users.info")}
+    assert looked_up == {FRENCH_USER, ENGLISH_USER}
+    assert all(str(c.args.get("include_locale")) in ("1", "true", "True") for c in fake_slack.calls("users.info"))
+    for text in ("help", "trace nobody", "trace --json x@lab.test"):  # refusals and help, at once, in French
+        reply = fake_slack.send_slash_command(bot.url, text=text, user_id=FRENCH_USER, channel_id="C123")
+        assert english_left(json.dumps(reply.body, ensure_ascii=False)) == [], text
+    assert len(fake_slack.calls("users.info")) == 2  # one look-up per user, then the cache
+
+
+def test_a_restore_card_in_the_channel_speaks_the_channels_language(fake_slack, start_bot):
+    """The card is read by several people: `slack.language`; the requester's own note is theirs."""
+    fake_slack.add_user(ENGLISH_USER, "john", locale="en-US")
+    fake_slack.add_user(APPROVER, "admin", locale="fr-FR")
+    bot = start_bot(
+        fake_slack, slack={"language": "fr"}, extra={"approvals": {"approvers": [APPROVER], "expiry_minutes": 15}}
+    )
+    deleted = json.loads(run_mailbot("deleted", "jdoe@lab.test", "--json").stdout)
+    uid = deleted["mails"][0]["uid"]
+    url = fake_slack.new_response_url()
+    fake_slack.send_slash_command(
+        bot.url, text=f"restore jdoe@lab.test {uid}", user_id=ENGLISH_USER, channel_id="C123", response_url=url
+    )
+    card = fake_slack.wait_for("chat.postMessage", lambda c: "demande de restaurer" in str(c.args), timeout=30)
+    text = answer_text(fake_slack, card)
+    assert "*Commande qui sera exécutée*" in text and "Approuver" in text and "Rejeter" in text
+    assert "sudo -n -u cyrus /usr/lib/cyrus/bin/unexpunge" in text  # the command as it will run
+    assert english_left(text) == []
+    note = fake_slack.wait_for("response_url", lambda c: "waiting for an approver" in str(c.args), timeout=30)
+    assert "Your request" in answer_text(fake_slack, note)
+    click = fake_slack.send_block_action(
+        bot.url, action_id="mail_reject", user_id=APPROVER, channel_id="C123", message_ts=str(card.response["ts"])
+    )
+    assert click.status == 200
+    edited = fake_slack.wait_for("chat.update", lambda c: "Rejetée par" in str(c.args), timeout=30)
+    assert english_left(answer_text(fake_slack, edited)) == []
