@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,13 +42,13 @@ def catalogue() -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     """(msgid and plural, translations) of every entry of the French catalogue."""
     with FRENCH_PO.open("rb") as source:
         french = read_po(source, locale="fr")
-    entries = []
+    entries: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
     for message in french:
         if not message.id:
             continue
         ids = message.id if isinstance(message.id, tuple) else (message.id,)
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
-        entries.append((tuple(ids), tuple(s or "" for s in strings)))
+        entries.append((tuple(str(i) for i in ids), tuple(str(s or "") for s in strings)))
     return entries
 
 
@@ -70,6 +71,45 @@ LEAK = re.compile("|".join(rf"(?<![\w@.-]){re.escape(piece)}(?![\w@-])" for piec
 
 def english_left(text: str) -> list[str]:
     return sorted({match.group(0) for match in LEAK.finditer(text)})
+
+
+OVER_QUOTA = "pleine@lab.test"  # lab/up.sh gives it a 10 KB quota; only these tests write to it
+
+
+def queued_over_quota() -> list[str]:
+    trace = json.loads(run_mailbot("trace", OVER_QUOTA, "--json").stdout)
+    return [q["queue_id"] for q in trace["queued"] if "Over quota" in (q["reason"] or "")]
+
+
+def send(subject: str, size: int) -> None:
+    body = "Bonjour,\n" + ("0123456789" * 7 + "\n") * (size // 71)
+    subprocess.run(
+        [
+            *("swaks", "--silent", "2", "--server", "127.0.0.1", "--port", "2525"),
+            *("--from", "alice@partner.example", "--to", OVER_QUOTA, "--header", f"Subject: {subject}", "--body", body),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+
+
+@pytest.fixture(scope="module")
+def over_quota(lab_config) -> str:
+    return fill_over_quota()
+
+
+def fill_over_quota() -> str:
+    """pleine@lab.test over quota with mail waiting in the queue (the way full@lab.test is, but
+    ours alone: the other suites flush full@lab.test's queue)."""
+    if not queued_over_quota():
+        send("Premier gros message", 15_000)  # accepted: the mailbox was under its quota
+        deadline = time.monotonic() + 30
+        while not queued_over_quota() and time.monotonic() < deadline:
+            send("Message en trop", 2_000)  # deferred once the mailbox is over quota
+            time.sleep(1)
+    assert queued_over_quota(), "pleine@lab.test never went over quota"
+    return OVER_QUOTA
 
 
 def french(*args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -175,19 +215,23 @@ def test_the_terminal_language(environment, expected):
 # --- (b), (c) every verb's answer in French, on lab data ------------------------------------------
 
 
-def test_trace_is_wholly_french_with_its_hints(lab_config):
-    run = french("trace", "full@lab.test")
+def test_trace_is_wholly_french_with_its_hints(over_quota):
+    full = french("trace", "full@lab.test")  # what `make run` shows, whatever its queue holds now
+    assert full.returncode == 0, full.stderr
+    assert full.stdout.startswith("Trace de full@lab.test sur lab, edge : ") and "Messages" in full.stdout
+    assert english_left(full.stdout) == []
+    run = french("trace", over_quota)
     assert run.returncode == 0, run.stderr
     text = run.stdout
-    assert text.startswith("Trace de full@lab.test sur lab, edge : ")
+    assert text.startswith(f"Trace de {over_quota} sur lab, edge : ")
     assert "Que faire" in text and "Encore en file d'attente" in text
-    assert "La boîte aux lettres de full@lab.test a dépassé son quota" in " ".join(text.split())
+    assert f"La boîte aux lettres de {over_quota} a dépassé son quota" in " ".join(text.split())
     assert "relancez la file (postqueue -f)" in " ".join(text.split())
     assert re.search(r"^lab +\d{1,2} [a-zéû]{3,4}\.? \d\d:\d\d ", text, re.M), "dates as a French reader writes them"
     assert re.search(r"\d+\xa0?ko ", text), "sizes in ko"
     assert english_left(text) == []
-    english = run_mailbot("--lang", "en", "trace", "full@lab.test").stdout
-    assert english.startswith("Trace of full@lab.test on lab, edge: ") and "What to do" in english
+    english = run_mailbot("--lang", "en", "trace", over_quota).stdout
+    assert english.startswith(f"Trace of {over_quota} on lab, edge: ") and "What to do" in english
     assert "over quota" in english and english_left(english) != []
 
 

@@ -107,7 +107,7 @@ def describe(line: LogLine) -> str:
         gist = summarize_reply(event.response)
         alias = _(" (for {orig_recipient})").format(orig_recipient=event.orig_recipient) if event.orig_recipient else ""
         return _("{status} to {recipient}{alias} via {short_relay}: {gist}").format(
-            status=event.status,
+            status=_(mail.STATUS_LABELS[event.status]) if event.status in mail.STATUS_LABELS else event.status,
             recipient=event.recipient,
             alias=alias,
             short_relay=mail.short_relay(event.relay),

@@ -47,6 +47,7 @@ PROGRESS_AFTER = (5.0, 30.0)  # seconds after which a long job shows it is still
 SHARE_KEEP_SECONDS = 30 * 60
 SHARE_KEEP_COUNT = 500
 LOCALE_KEEP_SECONDS = 3600  # a user's Slack locale (users.info), kept this long
+LOCALE_RETRY_SECONDS = 300  # after a failed look-up, the channel's language for this long
 LOCALE_KEEP_COUNT = 10_000
 INTERNAL_ERROR = N_(
     ":warning: Something went wrong on the bot's side; it has been logged. Try again or ask a mail admin."
@@ -137,19 +138,17 @@ class MailBot:
         now = time.monotonic()
         with self._locales_lock:
             cached = self._locales.get(user)
-        if cached and now - cached[0] < LOCALE_KEEP_SECONDS:
+        if cached and now < cached[0]:
             return cached[1]
         try:
             info = self.client.users_info(user=user, include_locale=True)
             locale = str((info.get("user") or {}).get("locale") or "")
-        except Exception as exc:  # Slack unreachable or the scope missing: the channel's language, not cached
-            log.warning(
-                "users.info for %s failed (%s); answering in %s", user, type(exc).__name__, self.channel_language
-            )
-            return self.channel_language
-        language = i18n.normalise(locale) or self.channel_language
+            language, keep = i18n.normalise(locale) or self.channel_language, LOCALE_KEEP_SECONDS
+        except Exception as exc:  # Slack unreachable, an unknown user, the scope missing: not for long
+            log.warning("users.info for %s failed (%s)", user, type(exc).__name__)
+            language, keep = self.channel_language, LOCALE_RETRY_SECONDS
         with self._locales_lock:
-            self._locales[user] = (now, language)
+            self._locales[user] = (now + keep, language)
             self._locales.move_to_end(user)
             while len(self._locales) > LOCALE_KEEP_COUNT:
                 self._locales.popitem(last=False)

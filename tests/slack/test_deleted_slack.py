@@ -31,7 +31,7 @@ def ask(fake: FakeSlack, url: str, text: str, user: str = REQUESTER) -> Call:
 def test_deleted_in_slack_matches_unexpunge(fake_slack, start_bot):
     bot = start_bot(fake_slack)
     text = answer_text(fake_slack, ask(fake_slack, bot.url, "deleted <mailto:jdoe@lab.test|jdoe@lab.test>"))
-    assert "deleted mail(s) can be restored in user/john@lab.test (jdoe@lab.test via bm-cli), INBOX, on lab" in text
+    assert "deleted mails can be restored in user/john@lab.test (jdoe@lab.test via bm-cli), INBOX, on lab" in text
     truth = unexpunge_l("user/john@lab.test")
     listed_uids = {int(u) for u in re.findall(r"^(\d+) +\S+ B ", text, re.M)}
     assert listed_uids == set(truth)

@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import run_mailbot
 from tests.fakeslack import FakeSlack
 from tests.fakeslack.server import Call
 from tests.slack.test_serve import answer_text
-from tests.test_i18n import english_left
+from tests.test_i18n import english_left, fill_over_quota
+
+
+@pytest.fixture
+def over_quota(lab_config) -> str:
+    return fill_over_quota()
+
 
 FRENCH_USER, ENGLISH_USER, APPROVER = "U0FR00001", "U0EN00001", "U0AP00001"
 
@@ -22,7 +30,7 @@ def final_answer(fake: FakeSlack, response_url: str) -> Call:
     )
 
 
-def test_slack_answers_each_user_in_their_locale_at_the_same_moment(fake_slack, start_bot):
+def test_slack_answers_each_user_in_their_locale_at_the_same_moment(fake_slack, start_bot, over_quota):
     fake_slack.add_user(FRENCH_USER, "amelie", locale="fr-FR")
     fake_slack.add_user(ENGLISH_USER, "john", locale="en-US")
     bot = start_bot(fake_slack)
@@ -30,17 +38,17 @@ def test_slack_answers_each_user_in_their_locale_at_the_same_moment(fake_slack, 
     urls = {user: fake_slack.new_response_url() for user in (FRENCH_USER, ENGLISH_USER)}
     acks = {
         user: fake_slack.send_slash_command(
-            bot.url, text="trace full@lab.test", user_id=user, channel_id="C123", response_url=url
+            bot.url, text=f"trace {over_quota}", user_id=user, channel_id="C123", response_url=url
         )
         for user, url in urls.items()
     }
     assert "En cours" in str(acks[FRENCH_USER].body) and "Working on" in str(acks[ENGLISH_USER].body)
     answers = {user: answer_text(fake_slack, final_answer(fake_slack, url)) for user, url in urls.items()}
-    assert "Trace de full@lab.test sur lab" in answers[FRENCH_USER]
+    assert f"Trace de {over_quota} sur lab" in answers[FRENCH_USER]
     assert "Que faire" in answers[FRENCH_USER] and "a dépassé son quota" in answers[FRENCH_USER]
     assert "Partager dans le canal" in answers[FRENCH_USER]
     assert english_left(answers[FRENCH_USER]) == []
-    assert "Trace of full@lab.test on lab" in answers[ENGLISH_USER] and "What to do" in answers[ENGLISH_USER]
+    assert f"Trace of {over_quota} on lab" in answers[ENGLISH_USER] and "What to do" in answers[ENGLISH_USER]
     assert "Share in channel" in answers[ENGLISH_USER]
     looked_up = {c.args.get("user") for c in fake_slack.calls("users.info")}
     assert looked_up == {FRENCH_USER, ENGLISH_USER}
