@@ -12,6 +12,15 @@ from bot.errors import BadInput, MailbotError
 from bot.i18n import N_, _
 from bot.state.audit import AuditRecord
 
+# The events as the table shows them (the audit stores, and --json prints, the English words).
+EVENT_LABELS = {
+    "requested": N_("requested"),
+    "approved": N_("approved"),
+    "rejected": N_("rejected"),
+    "ran": N_("ran"),
+    "expired": N_("expired"),
+    "interrupted": N_("interrupted"),
+}
 DEFAULT_COUNT = 20
 MAX_COUNT = 1000
 
@@ -40,7 +49,7 @@ class AuditReport:
             [
                 str(r.seq),
                 r.at[5:19].replace("T", " "),
-                r.event,
+                _(EVENT_LABELS[r.event]) if r.event in EVENT_LABELS else r.event,
                 render.clip(r.user, 12),
                 r.verb or "",
                 r.request_id or "",

@@ -100,6 +100,8 @@ def why_undecided(change: ChangeRequest) -> str:
         return _("This request was already approved{who}.").format(who=who)
     if change.state in ("ran", "failed"):
         return _("This request was already approved and run{who}.").format(who=who)
+    if change.state == "rejected":
+        return _("This request was already rejected{who}.").format(who=who)
     return _("This request was already {state}{who}.").format(state=change.state, who=who)
 
 
