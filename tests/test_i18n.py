@@ -129,8 +129,10 @@ def test_every_message_id_has_a_french_entry_with_the_same_placeholders():
     empty = [ids[0] for ids, strings in entries if not all(strings)]
     assert empty == [], f"{len(empty)} message ids without French: {empty[:5]}"
     for ids, strings in entries:
-        for translated in strings:
-            assert sorted(FIELD.findall(translated)) == sorted(FIELD.findall(ids[-1])), (ids, translated)
+        for form, translated in enumerate(strings):
+            wanted, got = set(FIELD.findall(ids[-1])), set(FIELD.findall(translated))
+            # a singular may leave its count out ("Le dernier enregistrement"), never add a field
+            assert got == wanted if form or len(ids) == 1 else got <= wanted, (ids, translated)
 
 
 def test_the_catalogue_holds_every_string_the_code_marks():

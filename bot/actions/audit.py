@@ -9,7 +9,7 @@ from typing import Any
 from bot.actions import render
 from bot.actions.registry import Context, Section, Verb, register
 from bot.errors import BadInput, MailbotError
-from bot.i18n import N_, _
+from bot.i18n import N_, _, ngettext
 from bot.state.audit import AuditRecord
 
 # The events as the table shows them (the audit stores, and --json prints, the English words).
@@ -39,8 +39,14 @@ class AuditReport:
 
     def headline(self) -> str:
         if self.verified is not None:
-            return _("The audit chain of {verified} record(s) is intact.").format(verified=self.verified)
-        return _("The last {count} audit record(s).").format(count=len(self.records))
+            return ngettext(
+                "The audit chain of {verified} record is intact.",
+                "The audit chain of {verified} records is intact.",
+                self.verified,
+            ).format(verified=self.verified)
+        return ngettext("The last audit record.", "The last {count} audit records.", len(self.records)).format(
+            count=len(self.records)
+        )
 
     def sections(self) -> list[Section]:
         if not self.records:

@@ -15,7 +15,7 @@ from bot.actions import render
 from bot.actions.registry import Context, Section, Verb, register
 from bot.config import HostConfig
 from bot.errors import MailbotError
-from bot.i18n import N_, _
+from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import HostProbe, MailHost
 
 REQUIRED_TOOLS = ("/usr/sbin/postqueue", "grep", "awk", "gzip")
@@ -38,12 +38,16 @@ class CheckReport:
     def headline(self) -> str:
         bad = [h.host for h in self.hosts if h.problems]
         if not bad:
-            return _("All {count} host(s) ready ({config_path}).").format(
-                count=len(self.hosts), config_path=self.config_path
-            )
-        return _("{count} of {count2} host(s) need attention: {join} ({config_path}).").format(
-            count=len(bad), count2=len(self.hosts), join=", ".join(bad), config_path=self.config_path
-        )
+            return ngettext(
+                "The {count} host is ready ({config_path}).",
+                "All {count} hosts ready ({config_path}).",
+                len(self.hosts),
+            ).format(count=len(self.hosts), config_path=self.config_path)
+        return ngettext(
+            "{count} of {count2} hosts needs attention: {join} ({config_path}).",
+            "{count} of {count2} hosts need attention: {join} ({config_path}).",
+            len(bad),
+        ).format(count=len(bad), count2=len(self.hosts), join=", ".join(bad), config_path=self.config_path)
 
     def sections(self) -> list[Section]:
         sections = []
@@ -95,9 +99,11 @@ def _judge_probe(probe: HostProbe, config: HostConfig, result: HostCheck) -> Non
         if readable:
             total = sum(size for _, _, size in readable)
             result.facts.append(
-                _("{configured}: {count} file(s), {size} readable").format(
-                    configured=configured, count=len(readable), size=render.size(total)
-                )
+                ngettext(
+                    "{configured}: {count} file, {size} readable",
+                    "{configured}: {count} files, {size} readable",
+                    len(readable),
+                ).format(configured=configured, count=len(readable), size=render.size(total))
             )
     for tool in REQUIRED_TOOLS:
         if not probe.tools.get(tool, False):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from bot.actions import mail, render
 from bot.actions.registry import Context, Plan, Section, Verb, register
 from bot.errors import BadInput, MailbotError
-from bot.i18n import N_, _
+from bot.i18n import N_, _, ngettext
 from bot.mailhost import commands
 from bot.mailhost.host import MailHost
 from bot.mailhost.postfix_log import summarize_reply
@@ -60,9 +60,11 @@ def describe_queue(entries: list[QueueEntry]) -> str:
         by_queue[entry.queue_name] = by_queue.get(entry.queue_name, 0) + 1
     parts = ", ".join(f"{count} {name}" for name, count in sorted(by_queue.items()))
     total = sum(e.size for e in entries)
-    return _("{count} message(s) in the queue ({parts}), {size}.").format(
-        count=len(entries), parts=parts, size=render.size(total)
-    )
+    return ngettext(
+        "{count} message in the queue ({parts}), {size}.",
+        "{count} messages in the queue ({parts}), {size}.",
+        len(entries),
+    ).format(count=len(entries), parts=parts, size=render.size(total))
 
 
 def describe_entry(entry: QueueEntry) -> str:
@@ -89,9 +91,11 @@ def plan_flush(request: FlushRequest, context: Context) -> Plan:
         host=host.name,
         command=commands.flush_queue(host.config.postfix_config),
         preview=describe_queue(entries),
-        summary=_("flush the queue of {host} ({deferred} deferred message(s) retried)").format(
-            host=host.name, deferred=deferred
-        ),
+        summary=ngettext(
+            "flush the queue of {host} ({deferred} deferred message retried)",
+            "flush the queue of {host} ({deferred} deferred messages retried)",
+            deferred,
+        ).format(host=host.name, deferred=deferred),
         arguments={},
     )
 

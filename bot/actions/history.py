@@ -17,7 +17,7 @@ from typing import Any
 from bot.actions import render
 from bot.actions.mailbox import MailRequest, Resolved, resolve, validate_mail_request
 from bot.actions.registry import Context, Section, Verb, register
-from bot.i18n import N_, _
+from bot.i18n import N_, _, ngettext
 from bot.mailhost.bmcli import HistoryEvent, MailHistory, read_story
 from bot.mailhost.host import MailboxNotFound
 from bot.mailhost.values import (
@@ -98,9 +98,9 @@ class HistoryReport:
             return _("No mail of {who} matches “{query}” (bm-cli history-query found nothing).").format(
                 who=who, query=self.query
             )
-        return _("{count} mail(s) of {who} match “{query}”.").format(
-            count=len(self.histories), who=who, query=self.query
-        )
+        return ngettext(
+            "{count} mail of {who} matches “{query}”.", "{count} mails of {who} match “{query}”.", len(self.histories)
+        ).format(count=len(self.histories), who=who, query=self.query)
 
     def sections(self) -> list[Section]:
         shown = self.histories[:MAX_TABLES]
@@ -112,7 +112,11 @@ class HistoryReport:
             ]
             if len(self.histories) > MAX_TABLES:
                 readings.append(
-                    _("{number} more mail(s) match; narrow the words.").format(number=len(self.histories) - MAX_TABLES)
+                    ngettext(
+                        "{number} more mail matches; narrow the words.",
+                        "{number} more mails match; narrow the words.",
+                        len(self.histories) - MAX_TABLES,
+                    ).format(number=len(self.histories) - MAX_TABLES)
                 )
             sections.append(Section(_("What happened"), "\n".join(readings), monospace=False))
         for number, history in enumerate(shown, 1):

@@ -20,7 +20,7 @@ from bot.actions.deleted import DeletedMail, folder_label, list_deleted, mails_t
 from bot.actions.mailbox import mail_host, resolve
 from bot.actions.registry import Context, Plan, Section, Verb, register
 from bot.errors import BadInput, MailbotError
-from bot.i18n import N_, _
+from bot.i18n import N_, _, ngettext
 from bot.mailhost import commands
 from bot.mailhost.bmcli import parse_bm5_unexpunge
 from bot.mailhost.cyrus import parse_unexpunge_restore
@@ -98,9 +98,11 @@ def plan_restore(request: RestoreRequest, context: Context) -> Plan:
         host=resolved.host.name,
         command=command,
         preview=preview,
-        summary=_("restore {count} deleted mail(s) of {label} ({folder}) on {host}").format(
-            count=len(chosen), label=resolved.label, folder=folder, host=resolved.host.name
-        ),
+        summary=ngettext(
+            "restore {count} deleted mail of {label} ({folder}) on {host}",
+            "restore {count} deleted mails of {label} ({folder}) on {host}",
+            len(chosen),
+        ).format(count=len(chosen), label=resolved.label, folder=folder, host=resolved.host.name),
         arguments={
             "address": resolved.address.value,
             "mailbox": resolved.mailbox.cyrus_name,
@@ -128,9 +130,11 @@ def _preview(chosen: list[DeletedMail], everything: bool, version: int, now: Any
         )
         what = _("--all also restores") if everything else _("This restores")
         lines.append(
-            _("Warning: {what} {count} mail(s) that were moved, not deleted: they will exist twice ({which}).").format(
-                what=what, count=len(moved), which=which
-            )
+            ngettext(
+                "Warning: {what} {count} mail that was moved, not deleted: it will exist twice ({which}).",
+                "Warning: {what} {count} mails that were moved, not deleted: they will exist twice ({which}).",
+                len(moved),
+            ).format(what=what, count=len(moved), which=which)
         )
     elif everything and version == 5:
         lines.append(
@@ -202,9 +206,11 @@ def report_restore(change: ChangeRequest, result: CommandResult, context: Contex
         )
     missing = [u for u in wanted if u not in {i.old_uid for i in output.restored}]
     notes = [
-        _("{count} mail(s) are back in {folder} of {mailbox} under new UIDs (Cyrus gives new ones).").format(
-            count=len(restored), folder=folder, mailbox=mailbox
-        )
+        ngettext(
+            "{count} mail is back in {folder} of {mailbox} under a new UID (Cyrus gives new ones).",
+            "{count} mails are back in {folder} of {mailbox} under new UIDs (Cyrus gives new ones).",
+            len(restored),
+        ).format(count=len(restored), folder=folder, mailbox=mailbox)
     ]
     if missing:
         notes.append(
