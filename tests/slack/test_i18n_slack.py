@@ -22,6 +22,17 @@ def over_quota(lab_config) -> str:
 FRENCH_USER, ENGLISH_USER, APPROVER = "U0FR00001", "U0EN00001", "U0AP00001"
 
 
+def blocks_text(call: Call) -> str:
+    """What the answer's blocks say (`answer_text` adds every uploaded file, whoever it is for)."""
+    parts = [str(call.args.get("text", ""))]
+    for block in call.args.get("blocks") or []:
+        if "text" in block:
+            parts.append(block["text"]["text"])
+        parts.extend(e["text"]["text"] for e in block.get("elements", []) if isinstance(e.get("text"), dict))
+        parts.extend(e["text"] for e in block.get("elements", []) if isinstance(e.get("text"), str))
+    return "\n".join(parts)
+
+
 def final_answer(fake: FakeSlack, response_url: str) -> Call:
     return fake.wait_for(
         "response_url",
@@ -43,13 +54,17 @@ def test_slack_answers_each_user_in_their_locale_at_the_same_moment(fake_slack, 
         for user, url in urls.items()
     }
     assert "En cours" in str(acks[FRENCH_USER].body) and "Working on" in str(acks[ENGLISH_USER].body)
-    answers = {user: answer_text(fake_slack, final_answer(fake_slack, url)) for user, url in urls.items()}
+    answers = {user: blocks_text(final_answer(fake_slack, url)) for user, url in urls.items()}
     assert f"Trace de {over_quota} sur lab" in answers[FRENCH_USER]
     assert "Que faire" in answers[FRENCH_USER] and "a dépassé son quota" in answers[FRENCH_USER]
     assert "Partager dans le canal" in answers[FRENCH_USER]
     assert english_left(answers[FRENCH_USER]) == []
     assert f"Trace of {over_quota} on lab" in answers[ENGLISH_USER] and "What to do" in answers[ENGLISH_USER]
     assert "Share in channel" in answers[ENGLISH_USER]
+    for file in fake_slack.files.values():  # a long answer's whole text, in each asker's direct messages
+        content = (file.content or b"").decode()
+        assert content.startswith((f"Trace de {over_quota}", f"Trace of {over_quota}")), content[:80]
+        assert (english_left(content) == []) == content.startswith("Trace de")
     looked_up = {c.args.get("user") for c in fake_slack.calls("users.info")}
     assert looked_up == {FRENCH_USER, ENGLISH_USER}
     assert all(str(c.args.get("include_locale")) in ("1", "true", "True") for c in fake_slack.calls("users.info"))
@@ -66,7 +81,9 @@ def test_a_restore_card_in_the_channel_speaks_the_channels_language(fake_slack, 
     bot = start_bot(
         fake_slack, slack={"language": "fr"}, extra={"approvals": {"approvers": [APPROVER], "expiry_minutes": 15}}
     )
-    deleted = json.loads(run_mailbot("deleted", "jdoe@lab.test", "--json").stdout)
+    listing = run_mailbot("deleted", "jdoe@lab.test", "--json")
+    assert listing.returncode == 0, listing.stderr
+    deleted = json.loads(listing.stdout)
     uid = deleted["mails"][0]["uid"]
     url = fake_slack.new_response_url()
     fake_slack.send_slash_command(
