@@ -231,6 +231,7 @@ def test_trace_is_wholly_french_with_its_hints(over_quota):
     assert "relancez la file (postqueue -f)" in " ".join(text.split())
     assert re.search(r"^lab +\d{1,2} [a-zéû]{3,4}\.? \d\d:\d\d ", text, re.M), "dates as a French reader writes them"
     assert re.search(r"\d+\xa0?ko ", text), "sizes in ko"
+    assert max(len(line) for line in text.splitlines()) <= 100  # French words are longer: still a laptop's width
     assert english_left(text) == []
     english = run_mailbot("--lang", "en", "trace", over_quota).stdout
     assert english.startswith(f"Trace of {over_quota} on lab, edge: ") and "What to do" in english
