@@ -102,3 +102,6 @@ def test_a_restore_card_in_the_channel_speaks_the_channels_language(fake_slack, 
     assert click.status == 200
     edited = fake_slack.wait_for("chat.update", lambda c: "Rejetée par" in str(c.args), timeout=30)
     assert english_left(answer_text(fake_slack, edited)) == []
+    fake_slack.add_user("U0DE00001", "jonas", locale="de-DE")  # no German catalogue: slack.language
+    usage = fake_slack.send_slash_command(bot.url, text="help", user_id="U0DE00001", channel_id="C123")
+    assert "Usage : /mail VERBE ARGUMENTS" in json.dumps(usage.body, ensure_ascii=False)
