@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import bot.actions  # noqa: F401  (registers the verbs)
+from bot import i18n
 from bot.actions import changes, render
 from bot.actions.registry import VERBS, Context, Outcome, Verb, VerbArgumentParser
 from bot.config import load_config
 from bot.errors import BadInput, ConfigError, MailbotError
+from bot.i18n import _
 from bot.mailhost import guard
 from bot.mailhost.ssh import HostPool
 
@@ -31,32 +33,39 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 def build_parser() -> argparse.ArgumentParser:
     parser = VerbArgumentParser(
         prog="mailbot",
-        description="Answers 'what happened to this mail?' on a BlueMind / Postfix mail platform.",
+        description=_("Answers 'what happened to this mail?' on a BlueMind / Postfix mail platform."),
     )
     parser.add_argument(
-        "--config", metavar="FILE", help="config file (default: $MAILBOT_CONFIG, ./mailbot.yaml, the lab)"
+        "--config", metavar="FILE", help=_("config file (default: $MAILBOT_CONFIG, ./mailbot.yaml, the lab)")
+    )
+    parser.add_argument(
+        "--lang",
+        choices=i18n.LANGUAGES,
+        help=_("the language of the answers (default: $LC_ALL, $LC_MESSAGES, $LANG, else English)"),
     )
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=VerbArgumentParser)
     verbs.required = True
     for verb in VERBS.values():
-        sub = verbs.add_parser(verb.name, help=verb.summary, description=verb.summary)
+        sub = verbs.add_parser(verb.name, help=_(verb.summary), description=_(verb.summary))
         verb.configure(sub)
-        sub.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+        sub.add_argument("--json", action="store_true", help=_("print one JSON object instead of tables"))
         if verb.changes_things:
-            sub.add_argument("--yes", action="store_true", help="really run it (audited under your user name)")
-    serve = verbs.add_parser("serve", help="run the Slack bot (Socket Mode unless --http)")
-    serve.add_argument("--http", action="store_true", help="HTTP mode: signed requests at /slack/events")
-    serve.add_argument("--host", default="0.0.0.0", help="address to listen on in HTTP mode (default 0.0.0.0)")  # noqa: S104
-    serve.add_argument("--port", type=int, default=3000, help="HTTP mode port (default 3000)")
-    serve.add_argument("--health-port", type=int, default=None, help="Socket Mode: serve GET /health on this port")
-    guard = verbs.add_parser("guard", help="the host-side guard: its program and the authorized_keys line")
-    guard.add_argument("--host", metavar="NAME", help="the configured host (default: the first)")
-    guard.add_argument("--mode", choices=("read", "write", "all"), default="all", help="which commands the key may run")
-    guard.add_argument("--path", default="/usr/local/lib/mailbot-guard", help="where the program lives on the host")
-    guard.add_argument("--log", metavar="FILE", help="also log decisions to FILE on the host (besides syslog)")
-    guard.add_argument("--write-program", metavar="FILE", help="write the program to FILE (to copy to the host)")
-    health = verbs.add_parser("health", help="exit 0 when a running bot answers its health check")
-    health.add_argument("--url", default="http://127.0.0.1:3000/health", help="the bot's health URL")
+            sub.add_argument("--yes", action="store_true", help=_("really run it (audited under your user name)"))
+    serve = verbs.add_parser("serve", help=_("run the Slack bot (Socket Mode unless --http)"))
+    serve.add_argument("--http", action="store_true", help=_("HTTP mode: signed requests at /slack/events"))
+    serve.add_argument("--host", default="0.0.0.0", help=_("address to listen on in HTTP mode (default 0.0.0.0)"))  # noqa: S104
+    serve.add_argument("--port", type=int, default=3000, help=_("HTTP mode port (default 3000)"))
+    serve.add_argument("--health-port", type=int, default=None, help=_("Socket Mode: serve GET /health on this port"))
+    guard = verbs.add_parser("guard", help=_("the host-side guard: its program and the authorized_keys line"))
+    guard.add_argument("--host", metavar="NAME", help=_("the configured host (default: the first)"))
+    guard.add_argument(
+        "--mode", choices=("read", "write", "all"), default="all", help=_("which commands the key may run")
+    )
+    guard.add_argument("--path", default="/usr/local/lib/mailbot-guard", help=_("where the program lives on the host"))
+    guard.add_argument("--log", metavar="FILE", help=_("also log decisions to FILE on the host (besides syslog)"))
+    guard.add_argument("--write-program", metavar="FILE", help=_("write the program to FILE (to copy to the host)"))
+    health = verbs.add_parser("health", help=_("exit 0 when a running bot answers its health check"))
+    health.add_argument("--url", default="http://127.0.0.1:3000/health", help=_("the bot's health URL"))
     return parser
 
 
@@ -89,7 +98,9 @@ def _guard(args: argparse.Namespace) -> int:
         key = public.read_text()
     except OSError:
         raise ConfigError(
-            f"Cannot read {public}: the guard line needs the bot's public key beside its private key."
+            _("Cannot read {public}: the guard line needs the bot's public key beside its private key.").format(
+                public=public
+            )
         ) from None
     print(guard.authorized_keys_line(key, args.path, args.mode, args.log))
     return EXIT_OK
@@ -100,11 +111,33 @@ def _health(args: argparse.Namespace) -> int:
         with urllib.request.urlopen(args.url, timeout=3) as answer:  # noqa: S310  (a URL the operator gives)
             return EXIT_OK if answer.status == 200 else EXIT_FAILED
     except (OSError, ValueError) as exc:
-        print(f"mailbot: the bot did not answer its health check at {args.url} ({exc}).", file=sys.stderr)
+        print(
+            _("mailbot: the bot did not answer its health check at {url} ({exc}).").format(url=args.url, exc=exc),
+            file=sys.stderr,
+        )
         return EXIT_FAILED
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    # `--json` is for programs: its keys, values, hints and errors stay English whatever the language
+    language = i18n.ENGLISH if "--json" in words else _chosen_language(words)
+    with i18n.use_language(language):
+        return _main(words)
+
+
+def _chosen_language(words: Sequence[str]) -> str:
+    """`--lang fr|en` (read before the parser is built, so that --help is translated too), else the
+    terminal's locale (LC_ALL, LC_MESSAGES, LANG), else English."""
+    for index, word in enumerate(words):
+        if word == "--lang" and index + 1 < len(words):
+            return i18n.normalise(words[index + 1]) or i18n.ENGLISH
+        if word.startswith("--lang="):
+            return i18n.normalise(word.removeprefix("--lang=")) or i18n.ENGLISH
+    return i18n.language_from_environment()
+
+
+def _main(argv: Sequence[str]) -> int:
     logging.basicConfig(level=os.environ.get("MAILBOT_LOG_LEVEL", "WARNING"), stream=sys.stderr)
     if os.environ.get("MAILBOT_LOG_LEVEL", "").upper() != "DEBUG":
         logging.getLogger("paramiko").setLevel(logging.CRITICAL)
@@ -134,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mailbot: {exc.message}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("mailbot: interrupted.", file=sys.stderr)
+        print(_("mailbot: interrupted."), file=sys.stderr)
         return 130
     except BrokenPipeError:  # `mailbot trace x --json | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -143,7 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("MAILBOT_DEBUG"):
             raise
         print(
-            f"mailbot: internal error ({type(exc).__name__}); run again with MAILBOT_DEBUG=1 for details.",
+            _("mailbot: internal error ({name__}); run again with MAILBOT_DEBUG=1 for details.").format(
+                name__=type(exc).__name__
+            ),
             file=sys.stderr,
         )
         return EXIT_FAILED
@@ -160,10 +195,16 @@ def _change(verb: Verb, request: Any, args: argparse.Namespace, context: Context
     """A change from a terminal: the operator's --yes is the confirmation, audited under their name."""
     reason = changes.check_reason(verb, getattr(args, "reason", None), context)
     if not args.yes:
-        raise BadInput(f"`mailbot {verb.name}` changes the mail system; add --yes to run it (it is audited).")
+        raise BadInput(
+            _("`mailbot {name}` changes the mail system; add --yes to run it (it is audited).").format(name=verb.name)
+        )
     change = changes.propose(verb, request, reason, "cli", context)
     if not context.state.requests.decide(change.id, context.requester, approve=True):
-        raise MailbotError(f"Request {change.id} could not be approved: {changes.why_undecided(change)}")
+        raise MailbotError(
+            _("Request {id} could not be approved: {why_undecided}").format(
+                id=change.id, why_undecided=changes.why_undecided(change)
+            )
+        )
     return changes.carry_out(verb, change.id, context.requester, context)
 
 

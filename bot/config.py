@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import yaml
 
 from bot.errors import ConfigError
+from bot.i18n import LANGUAGES, normalise
 
 LAB_CONFIG = Path(__file__).resolve().parent.parent / "lab" / "mailbot-lab.yaml"
 HOST_ROLES = frozenset({"mta", "store", "bmcli"})
@@ -77,6 +78,7 @@ class SlackConfig:
     max_pending: int = 64
     user_limit: tuple[int, float] = (20, 60.0)  # commands per user per window (seconds)
     channel_limit: tuple[int, float] = (120, 60.0)
+    language: str = "en"  # of cards in a channel, and of users whose Slack locale has no catalogue
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,7 @@ def parse_config(document: Any, path: Path) -> Config:
             max_pending=max(1, slack.number("max_pending", 64, int)),
             user_limit=_rate(slack, "per_user", (20, 60.0)),
             channel_limit=_rate(slack, "per_channel", (120, 60.0)),
+            language=_language(slack),
         ),
         approvals=ApprovalsConfig(
             approvers=approvals.strings("approvers"),
@@ -325,6 +328,14 @@ def _commands(host: _Section, key: str) -> tuple[tuple[str, ...], ...]:
     if any(not command[0].startswith("/") and command[0] not in ("sudo", "bm-cli") for command in raw):
         raise ConfigError(f"{host.where}: each command of `{key}` must start with an absolute path (or sudo).")
     return tuple(tuple(command) for command in raw)
+
+
+def _language(slack: _Section) -> str:
+    text = slack.string("language", "en")
+    language = normalise(text)
+    if language is None:
+        raise ConfigError(f"{slack.where}: language {text!r} has no catalogue; use one of {', '.join(LANGUAGES)}.")
+    return language
 
 
 def _rate(slack: _Section, key: str, default: tuple[int, float]) -> tuple[int, float]:

@@ -26,6 +26,9 @@ CYRUS_USERS=(john marie.durand rh compta ceo bob.martin full quota2 alert1 watch
 declare -A QUOTA=([full]=10 [quota2]=10 [alert1]=10 [watch1]=10)
 MAP_ONLY_USERS=(ghost)
 SHARED=projet  # a shared mailbox (mailshare): projet@lab.test
+# pleine@lab.test: over quota for the French answers' tests alone (tests/test_i18n.py fills it)
+CYRUS_USERS+=(pleine)
+QUOTA[pleine]=10
 CHANGES=()
 
 say() { printf 'up.sh: %s\n' "$*"; }

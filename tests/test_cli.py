@@ -140,7 +140,7 @@ def test_an_unreachable_host_exits_1_within_its_timeout(lab_config, tmp_path, li
 def test_check_reports_a_ready_lab(lab_config):
     run = mailbot("--config", str(LAB_CONFIG), "check")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "All 2 host(s) ready" in run.stdout  # the backend and the edge relay
+    assert "All 2 hosts ready" in run.stdout  # the backend and the edge relay
     assert "SSH login with the pinned host key" in run.stdout
     report = json.loads(mailbot("--config", str(LAB_CONFIG), "check", "--json").stdout)
     assert report["ok"] is True

@@ -89,5 +89,5 @@ def test_check_names_the_host_that_is_down(second_sshd, tmp_path):
     second_sshd.wait()
     run = mailbot("--config", str(config), "check")
     assert run.returncode == 1
-    assert "1 of 2 host(s) need attention: lab2" in run.stdout
+    assert "1 of 2 hosts needs attention: lab2" in run.stdout
     assert "!!  Cannot connect to lab2" in run.stdout

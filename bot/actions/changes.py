@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.actions.registry import Context, Section, Verb
 from bot.errors import BadInput, MailbotError
+from bot.i18n import _
 from bot.mailhost.commands import RemoteCommand
 from bot.state.audit import digest
 from bot.state.requests import APPROVED, ChangeRequest, NewRequest
@@ -31,11 +32,15 @@ def check_reason(verb: Verb, reason: str | None, context: Context) -> str | None
     """The reason or ticket a change carries; required for the verbs the config names."""
     text = " ".join((reason or "").split())
     if len(text) > MAX_REASON:
-        raise BadInput(f"The reason is {len(text)} characters long; keep it under {MAX_REASON}.")
+        raise BadInput(
+            _("The reason is {count} characters long; keep it under {MAX_REASON}.").format(
+                count=len(text), MAX_REASON=MAX_REASON
+            )
+        )
     if not text.isprintable():
-        raise BadInput("The reason holds characters that cannot be shown; type plain text.")
+        raise BadInput(_("The reason holds characters that cannot be shown; type plain text."))
     if not text and verb.name in context.config.approvals.require_reason:
-        raise BadInput(f'`{verb.name}` needs a reason or ticket number: add --reason "...".')
+        raise BadInput(_('`{name}` needs a reason or ticket number: add --reason "...".').format(name=verb.name))
     return text or None
 
 
@@ -67,7 +72,9 @@ def missing_approvers(verb: Verb, context: Context) -> str | None:
     """In Slack, an `approve` verb with nobody to approve it is refused before anything is asked."""
     approvals = context.config.approvals
     if policy_of(verb, context) == "approve" and not (approvals.approvers or approvals.approver_group):
-        return f"`{verb.name}` needs an approver, and none is configured (approvals.approvers); ask a mail admin."
+        return _("`{name}` needs an approver, and none is configured (approvals.approvers); ask a mail admin.").format(
+            name=verb.name
+        )
     return None
 
 
@@ -75,22 +82,27 @@ def refusal_to_decide(change: ChangeRequest, user: str, approve: bool, is_approv
     """Why `user` may not take this decision, or None. The state itself is checked by the store."""
     if change.policy == "confirm":
         if user != change.requester:
-            return "Only the person who asked can confirm or cancel this request."
+            return _("Only the person who asked can confirm or cancel this request.")
         return None
     if approve and user == change.requester:
-        return "You cannot approve your own request: another approver must."
+        return _("You cannot approve your own request: another approver must.")
     if not is_approver and not (not approve and user == change.requester):
-        return "Only the configured approvers can decide this request."
+        return _("Only the configured approvers can decide this request.")
     return None
 
 
 def why_undecided(change: ChangeRequest) -> str:
     """What a click on a request that is no longer pending learns."""
     if change.state == "expired" or (change.state == "pending" and change.expires_at <= time.time()):
-        return "This request has expired; ask again if it is still needed."
-    who = f" by <@{change.decided_by}>" if change.decided_by else ""
-    words = {"approved": "already approved", "ran": "already approved and run", "failed": "already approved and run"}
-    return f"This request was {words.get(change.state, 'already ' + change.state)}{who}."
+        return _("This request has expired; ask again if it is still needed.")
+    who = _(" by <@{decided_by}>").format(decided_by=change.decided_by) if change.decided_by else ""
+    if change.state == "approved":
+        return _("This request was already approved{who}.").format(who=who)
+    if change.state in ("ran", "failed"):
+        return _("This request was already approved and run{who}.").format(who=who)
+    if change.state == "rejected":
+        return _("This request was already rejected{who}.").format(who=who)
+    return _("This request was already {state}{who}.").format(state=change.state, who=who)
 
 
 @dataclass
@@ -107,14 +119,20 @@ class ChangeOutcome:
         return 0 if self.exit_status == 0 else 1
 
     def headline(self) -> str:
-        result = "done" if self.exit_status == 0 else f"failed (exit {self.exit_status})"
-        return f"{self.change.summary}: {result} in {self.seconds:.1f} s."
+        result = (
+            _("done")
+            if self.exit_status == 0
+            else _("failed (exit {exit_status})").format(exit_status=self.exit_status)
+        )
+        return _("{summary}: {result} in {seconds:.1f} s.").format(
+            summary=self.change.summary, result=result, seconds=self.seconds
+        )
 
     def sections(self) -> list[Section]:
         parts = list(self.report)
         output = "\n".join(part for part in (self.stdout.strip(), self.stderr.strip()) if part)
         if output:
-            parts.append(Section("What the host printed", output[:3000]))
+            parts.append(Section(_("What the host printed"), output[:3000]))
         return parts
 
     def to_json(self) -> dict[str, Any]:
@@ -138,7 +156,7 @@ def carry_out(verb: Verb, change_id: str, user: str, context: Context) -> Change
     """Run the stored command of an approved request, once, and audit what came back."""
     change = context.state.requests.get(change_id)
     if change is None or change.state != APPROVED:
-        raise MailbotError(f"Request {change_id} is not approved; nothing was run.")
+        raise MailbotError(_("Request {change_id} is not approved; nothing was run.").format(change_id=change_id))
     host = context.config.host(change.host)
     command = RemoteCommand(change.template, change.argv)
     started = time.monotonic()

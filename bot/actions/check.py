@@ -6,6 +6,7 @@ the exit code is 1 as soon as one thing is off, so it can gate a deployment.
 
 from __future__ import annotations
 
+import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ from bot.actions import render
 from bot.actions.registry import Context, Section, Verb, register
 from bot.config import HostConfig
 from bot.errors import MailbotError
+from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import HostProbe, MailHost
 
 REQUIRED_TOOLS = ("/usr/sbin/postqueue", "grep", "awk", "gzip")
@@ -36,14 +38,22 @@ class CheckReport:
     def headline(self) -> str:
         bad = [h.host for h in self.hosts if h.problems]
         if not bad:
-            return f"All {len(self.hosts)} host(s) ready ({self.config_path})."
-        return f"{len(bad)} of {len(self.hosts)} host(s) need attention: {', '.join(bad)} ({self.config_path})."
+            return ngettext(
+                "The {count} host is ready ({config_path}).",
+                "All {count} hosts ready ({config_path}).",
+                len(self.hosts),
+            ).format(count=len(self.hosts), config_path=self.config_path)
+        return ngettext(
+            "{count} of {count2} hosts needs attention: {join} ({config_path}).",
+            "{count} of {count2} hosts need attention: {join} ({config_path}).",
+            len(bad),
+        ).format(count=len(bad), count2=len(self.hosts), join=", ".join(bad), config_path=self.config_path)
 
     def sections(self) -> list[Section]:
         sections = []
         for host in self.hosts:
             lines = [f"ok  {fact}" for fact in host.facts] + [f"!!  {problem}" for problem in host.problems]
-            state = "problems" if host.problems else "ok"
+            state = _("problems") if host.problems else _("ok")
             sections.append(Section(f"{host.host} ({host.target}): {state}", "\n".join(lines)))
         return sections
 
@@ -66,7 +76,7 @@ def check_host(host: MailHost) -> HostCheck:
     except MailbotError as exc:
         result.problems.append(exc.message)
         return result
-    result.facts.append("SSH login with the pinned host key")
+    result.facts.append(_("SSH login with the pinned host key"))
     _judge_probe(probe, config, result)
     return result
 
@@ -78,25 +88,37 @@ def _judge_probe(probe: HostProbe, config: HostConfig, result: HostCheck) -> Non
         found = [(state, path, size) for state, path, size in probe.logs if path.startswith(configured)]
         readable = [entry for entry in found if entry[0] == "readable"]
         if any(state == "missing" for state, _, _ in found) and not readable:
-            result.problems.append(f"log {configured} does not exist on the host")
-        for state, path, _ in found:
+            result.problems.append(_("log {configured} does not exist on the host").format(configured=configured))
+        for state, path, _size in found:
             if state == "unreadable":
-                result.problems.append(f"log {path} is not readable by {config.user} (add the account to group adm?)")
+                result.problems.append(
+                    _("log {path} is not readable by {user} (add the account to group adm?)").format(
+                        path=path, user=config.user
+                    )
+                )
         if readable:
             total = sum(size for _, _, size in readable)
-            result.facts.append(f"{configured}: {len(readable)} file(s), {render.size(total)} readable")
+            result.facts.append(
+                ngettext(
+                    "{configured}: {count} file, {size} readable",
+                    "{configured}: {count} files, {size} readable",
+                    len(readable),
+                ).format(configured=configured, count=len(readable), size=render.size(total))
+            )
     for tool in REQUIRED_TOOLS:
         if not probe.tools.get(tool, False):
-            result.problems.append(f"{tool} is missing on the host")
+            result.problems.append(_("{tool} is missing on the host").format(tool=tool))
     optional = [t for t, present in probe.tools.items() if present and t not in REQUIRED_TOOLS]
     if optional:
-        result.facts.append("tools: " + ", ".join(sorted(t.rsplit("/", 1)[-1] for t in optional)))
+        result.facts.append(_("tools: ") + ", ".join(sorted(t.rsplit("/", 1)[-1] for t in optional)))
 
 
 def run_check(request: None, context: Context) -> CheckReport:
     hosts = [MailHost(h, context.pool.connection(h)) for h in context.config.hosts]
     with ThreadPoolExecutor(max_workers=min(8, len(hosts))) as workers:
-        checks = list(workers.map(check_host, hosts))
+        # each job speaks the asker's language (a thread does not inherit context variables)
+        futures = [workers.submit(contextvars.copy_context().run, check_host, host) for host in hosts]
+        checks = [future.result() for future in futures]
     report = CheckReport(str(context.config.path), checks)
     report.exit_code = 1 if any(c.problems for c in checks) else 0
     return report
@@ -105,7 +127,7 @@ def run_check(request: None, context: Context) -> CheckReport:
 CHECK = register(
     Verb(
         name="check",
-        summary="config valid, hosts reachable, host keys match, logs and tools found",
+        summary=N_("config valid, hosts reachable, host keys match, logs and tools found"),
         policy="read",
         configure=lambda parser: None,
         validate=lambda args: None,

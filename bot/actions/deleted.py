@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
+from bot import i18n
 from bot.actions import render
 from bot.actions.mailbox import Resolved, resolve
 from bot.actions.registry import Context, Section, Verb, register
+from bot.i18n import N_, _, ngettext
 from bot.mailhost.cyrus import ExpungedMail, IndexRecord
 from bot.mailhost.values import INBOX, Address, Folder, Mailbox, parse_address, parse_folder
 
@@ -70,6 +72,13 @@ def folder_label(cyrus_name: str, mailbox: Mailbox) -> str:
     return f"shared mailbox {name}"
 
 
+def place_label(folder: str) -> str:
+    """A folder label as a sentence shows it (`folder_label` is also what the JSON and restore read)."""
+    if folder.startswith("shared mailbox "):
+        return _("shared mailbox {name}").format(name=folder.removeprefix("shared mailbox "))
+    return folder
+
+
 def still_present(
     mails: Sequence[ExpungedMail], records: Sequence[IndexRecord], tz: tzinfo, mailbox: Mailbox
 ) -> dict[int, tuple[Place, ...]]:
@@ -98,7 +107,11 @@ def still_present(
 def list_deleted(resolved: Resolved, folder: Folder, context: Context) -> DeletedListing:
     """The restorable mails of one folder, the same way for `deleted` and `restore`'s preview."""
     if resolved.version == 5:
-        context.progress(f"Asking bm-cli on {resolved.bmcli.name} for the deleted mails of {resolved.address}…")
+        context.progress(
+            _("Asking bm-cli on {name} for the deleted mails of {address}…").format(
+                name=resolved.bmcli.name, address=resolved.address
+            )
+        )
         bm5 = resolved.bmcli.bm_deleted(resolved.address, folder)
         mails = tuple(
             DeletedMail(
@@ -115,7 +128,11 @@ def list_deleted(resolved: Resolved, folder: Folder, context: Context) -> Delete
             for item in bm5.items
         )
         return DeletedListing(mails, bm5.clock.now)
-    context.progress(f"Listing the deleted mails of {resolved.mailbox.folder_name(folder)} on {resolved.host.name}…")
+    context.progress(
+        _("Listing the deleted mails of {folder_name} on {host}…").format(
+            folder_name=resolved.mailbox.folder_name(folder), host=resolved.host.name
+        )
+    )
     listing = resolved.host.expunged(resolved.mailbox, folder)
     tz = listing.clock.tz
     elsewhere: dict[int, tuple[Place, ...]] = {}
@@ -153,8 +170,8 @@ def left_text(days: float | None) -> str:
     if days is None:
         return "?"
     if days <= 0:
-        return "due"
-    return "<1 d" if days < 1 else f"{int(days)} d"
+        return _("due")
+    return _("<1 d") if days < 1 else _("{days} d").format(days=int(days))
 
 
 def mails_table(mails: Sequence[DeletedMail], now: datetime, retention_days: int, version: int) -> str:
@@ -169,21 +186,23 @@ def mails_table(mails: Sequence[DeletedMail], now: datetime, retention_days: int
             ]
             for m in mails
         ]
-        return render.table(["Id", "Deleted", "Left", "Subject", "Preview"], rows)
+        return render.table([_("Id"), _("Deleted"), _("Left"), _("Subject"), _("Preview")], rows)
     rows = [
         [
             str(m.uid),
             render.size(m.size),
-            m.sent.strftime("%m-%d") if m.sent else "",
+            i18n.short_date(m.sent) if m.sent else "",
             render.when(m.received),
             render.when(m.expunged),
             left_text(m.days_left(now, retention_days)),
-            render.clip(_bare(m.sender) if not m.cache_error else "(cache broken)", 24),
-            ("[moved] " if m.still_in else "") + (m.subject or ""),
+            render.clip(_bare(m.sender) if not m.cache_error else _("(cache broken)"), 24),
+            (_("[moved] ") if m.still_in else "") + (m.subject or ""),
         ]
         for m in mails
     ]
-    return render.table(["UID", "Size", "Sent", "Received", "Deleted", "Left", "From", "Subject"], rows)
+    return render.table(
+        ["UID", _("Size"), _("Sent"), _("Received"), _("Deleted"), _("Left"), _("From"), _("Subject")], rows
+    )
 
 
 def _bare(address: str | None) -> str:
@@ -198,9 +217,11 @@ def elsewhere_lines(mails: Sequence[DeletedMail]) -> list[str]:
     lines = []
     for mail in mails:
         if mail.still_in:
-            where = ", ".join(f"{p.folder} (UID {p.uid})" for p in mail.still_in)
+            where = ", ".join(f"{place_label(p.folder)} (UID {p.uid})" for p in mail.still_in)
             lines.append(
-                f"UID {mail.uid} was moved, not deleted: it is still in {where}; restoring it makes a second copy."
+                _("UID {uid} was moved, not deleted: it is still in {where}; restoring it makes a second copy.").format(
+                    uid=mail.uid, where=where
+                )
             )
     return lines
 
@@ -234,24 +255,35 @@ class DeletedReport:
     notes: list[str] = field(default_factory=list)
 
     def headline(self) -> str:
-        where = f"{self.resolved.label}, {self.folder}, on {self.resolved.host.name}"
-        if not self.mails:
-            return f"No deleted mail to restore in {where}."
-        return (
-            f"{len(self.mails)} deleted mail(s) can be restored in {where}; "
-            f"the host keeps them {self.retention_days} days after the deletion."
+        where = _("{label}, {folder}, on {host}").format(
+            label=self.resolved.label, folder=self.folder, host=self.resolved.host.name
         )
+        if not self.mails:
+            return _("No deleted mail to restore in {where}.").format(where=where)
+        return ngettext(
+            "{count} deleted mail can be restored in {where}; ",
+            "{count} deleted mails can be restored in {where}; ",
+            len(self.mails),
+        ).format(count=len(self.mails), where=where) + ngettext(
+            "the host keeps them {days} day after the deletion.",
+            "the host keeps them {days} days after the deletion.",
+            self.retention_days,
+        ).format(days=self.retention_days)
 
     def sections(self) -> list[Section]:
         if not self.mails:
             return [Section("", "\n".join(self.notes), monospace=False)] if self.notes else []
         table = mails_table(self.mails, self.now, self.retention_days, self.resolved.version)
-        sections = [Section("Deleted mails", table)]
+        sections = [Section(_("Deleted mails"), table)]
         moved = elsewhere_lines(self.mails)
         broken = [f"UID {m.uid}: {m.cache_error}" for m in self.mails if m.cache_error]
         hints = [*moved, *broken, *self.notes]
-        hints.append(f"To bring mails back: restore {self.resolved.address} UID... (or --all), after approval.")
-        sections.append(Section("Notes", "\n".join(hints), monospace=False))
+        hints.append(
+            _("To bring mails back: restore {address} UID... (or --all), after approval.").format(
+                address=self.resolved.address
+            )
+        )
+        sections.append(Section(_("Notes"), "\n".join(hints), monospace=False))
         return sections
 
     def to_json(self) -> dict[str, Any]:
@@ -288,14 +320,14 @@ def run_deleted(request: DeletedRequest, context: Context) -> DeletedReport:
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("address", metavar="ADDRESS", help="the mailbox's address (an alias is resolved)")
-    parser.add_argument("--folder", metavar="FOLDER", help="the folder (default INBOX), e.g. Trash or Archives/2024")
+    parser.add_argument("address", metavar="ADDRESS", help=_("the mailbox's address (an alias is resolved)"))
+    parser.add_argument("--folder", metavar="FOLDER", help=_("the folder (default INBOX), e.g. Trash or Archives/2024"))
 
 
 DELETED = register(
     Verb(
         name="deleted",
-        summary="the deleted mails of a mailbox that can still be restored",
+        summary=N_("the deleted mails of a mailbox that can still be restored"),
         policy="read",
         configure=_configure,
         validate=validate_deleted,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from bot.actions import mail, render
 from bot.actions.registry import Context, Plan, Section, Verb, register
 from bot.errors import BadInput, MailbotError
+from bot.i18n import N_, _, ngettext
 from bot.mailhost import commands
 from bot.mailhost.host import MailHost
 from bot.mailhost.postfix_log import summarize_reply
@@ -43,29 +44,40 @@ def _mta_hosts(request: FlushRequest, context: Context) -> list[MailHost]:
     named = [host for host in hosts if host.name == request.host]
     if not named:
         names = ", ".join(host.name for host in hosts)
-        raise BadInput(f"{quoted(request.host)} is not one of the mail hosts with a queue ({names}).")
+        raise BadInput(
+            _("{host} is not one of the mail hosts with a queue ({names}).").format(
+                host=quoted(request.host), names=names
+            )
+        )
     return named
 
 
 def describe_queue(entries: list[QueueEntry]) -> str:
     if not entries:
-        return "The queue is empty."
+        return _("The queue is empty.")
     by_queue: dict[str, int] = {}
     for entry in entries:
         by_queue[entry.queue_name] = by_queue.get(entry.queue_name, 0) + 1
     parts = ", ".join(f"{count} {name}" for name, count in sorted(by_queue.items()))
     total = sum(e.size for e in entries)
-    return f"{len(entries)} message(s) in the queue ({parts}), {render.size(total)}."
+    return ngettext(
+        "{count} message in the queue ({parts}), {size}.",
+        "{count} messages in the queue ({parts}), {size}.",
+        len(entries),
+    ).format(count=len(entries), parts=parts, size=render.size(total))
 
 
 def describe_entry(entry: QueueEntry) -> str:
     reasons = sorted({summarize_reply(r.delay_reason) for r in entry.recipients if r.delay_reason})
     recipients = ", ".join(r.address for r in entry.recipients)
-    return (
-        f"{entry.queue_id} ({entry.queue_name}) from {entry.sender or '<>'} to {recipients}, "
-        f"{render.size(entry.size)}, queued since {render.when(entry.arrival_time)}"
-        + (f": {'; '.join(reasons)}" if reasons else "")
-    )
+    return _("{queue_id} ({queue_name}) from {value} to {recipients}, {size}, queued since {when}").format(
+        queue_id=entry.queue_id,
+        queue_name=entry.queue_name,
+        value=entry.sender or "<>",
+        recipients=recipients,
+        size=render.size(entry.size),
+        when=render.when(entry.arrival_time),
+    ) + (f": {'; '.join(reasons)}" if reasons else "")
 
 
 def plan_flush(request: FlushRequest, context: Context) -> Plan:
@@ -79,7 +91,11 @@ def plan_flush(request: FlushRequest, context: Context) -> Plan:
         host=host.name,
         command=commands.flush_queue(host.config.postfix_config),
         preview=describe_queue(entries),
-        summary=f"flush the queue of {host.name} ({deferred} deferred message(s) retried)",
+        summary=ngettext(
+            "flush the queue of {host} ({deferred} deferred message retried)",
+            "flush the queue of {host} ({deferred} deferred messages retried)",
+            deferred,
+        ).format(host=host.name, deferred=deferred),
         arguments={},
     )
 
@@ -94,12 +110,16 @@ def _plan_message(queue_id: QueueId, hosts: list[MailHost]) -> Plan:
                 host=host.name,
                 command=commands.flush_message(queue_id, host.config.postfix_config),
                 preview=describe_entry(entry),
-                summary=f"retry message {queue_id} on {host.name}",
+                summary=_("retry message {queue_id} on {host}").format(queue_id=queue_id, host=host.name),
                 arguments={"queue_id": queue_id.value},
             )
     where = " or ".join(host.name for host in hosts)
     unread = f" ({'; '.join(f'{f.host}: {f.error}' for f in failures)})" if failures else ""
-    raise MailbotError(f"There is no message {queue_id} in the queue of {where}{unread}; nothing to flush.")
+    raise MailbotError(
+        _("There is no message {queue_id} in the queue of {where}{unread}; nothing to flush.").format(
+            queue_id=queue_id, where=where, unread=unread
+        )
+    )
 
 
 def report_flush(change: ChangeRequest, result: CommandResult, context: Context) -> list[Section]:
@@ -108,28 +128,37 @@ def report_flush(change: ChangeRequest, result: CommandResult, context: Context)
     time.sleep(SETTLE_SECONDS)
     host = MailHost(context.config.host(change.host), context.pool.connection(context.config.host(change.host)))
     after = host.queue()
-    lines = [f"Before: {change.preview}", f"After:  {describe_queue(after)}"]
+    lines = [
+        _("Before: {preview}").format(preview=change.preview),
+        _("After:  {describe_queue}").format(describe_queue=describe_queue(after)),
+    ]
     queue_id = change.arguments.get("queue_id")
     if queue_id:
         still = next((e for e in after if e.queue_id == queue_id), None)
         lines.append(
-            f"{queue_id} is still queued: {describe_entry(still)}" if still else f"{queue_id} has left the queue."
+            _("{queue_id} is still queued: {describe_entry}").format(
+                queue_id=queue_id, describe_entry=describe_entry(still)
+            )
+            if still
+            else _("{queue_id} has left the queue.").format(queue_id=queue_id)
         )
-    return [Section("Queue", "\n".join(lines), monospace=False)]
+    return [Section(_("Queue"), "\n".join(lines), monospace=False)]
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("queue_id", nargs="?", metavar="QUEUE_ID", help="one message to retry (default: all)")
-    parser.add_argument("--reason", metavar="TEXT", help="why (a ticket number, for the audit)")
+    parser.add_argument("queue_id", nargs="?", metavar="QUEUE_ID", help=_("one message to retry (default: all)"))
+    parser.add_argument("--reason", metavar="TEXT", help=_("why (a ticket number, for the audit)"))
     parser.add_argument(
-        "--host", metavar="NAME", help="the mail host whose queue (default: the one holding QUEUE_ID, else the first)"
+        "--host",
+        metavar="NAME",
+        help=_("the mail host whose queue (default: the one holding QUEUE_ID, else the first)"),
     )
 
 
 FLUSH = register(
     Verb(
         name="flush",
-        summary="ask Postfix to retry the whole queue now, or one message",
+        summary=N_("ask Postfix to retry the whole queue now, or one message"),
         policy="confirm",
         configure=_configure,
         validate=validate_flush,

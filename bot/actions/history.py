@@ -17,6 +17,7 @@ from typing import Any
 from bot.actions import render
 from bot.actions.mailbox import MailRequest, Resolved, resolve, validate_mail_request
 from bot.actions.registry import Context, Section, Verb, register
+from bot.i18n import N_, _, ngettext
 from bot.mailhost.bmcli import HistoryEvent, MailHistory, read_story
 from bot.mailhost.host import MailboxNotFound
 from bot.mailhost.values import (
@@ -47,12 +48,12 @@ def history_table(history: MailHistory) -> str:
         ]
         for e in history.events
     ]
-    return render.table(["When", "Event", "Owner", "Folder", "UID", "Flags"], rows)
+    return render.table([_("When"), _("Event"), _("Owner"), _("Folder"), "UID", _("Flags")], rows)
 
 
 def _origin(history: MailHistory) -> str:
     first = history.events[0] if history.events else None
-    return f"UID {first.uid} in {first.folder}" if first else "no event"
+    return _("UID {uid} in {folder}").format(uid=first.uid, folder=first.folder) if first else _("no event")
 
 
 def history_json(history: MailHistory) -> dict[str, Any]:
@@ -87,24 +88,43 @@ class HistoryReport:
     exit_code: int = 0
 
     def headline(self) -> str:
-        who = f"{self.resolved.label} on {self.resolved.bmcli.name}"
+        who = _("{label} on {name}").format(label=self.resolved.label, name=self.resolved.bmcli.name)
         if self.query is None:
-            reading = read_story(self.histories[0]) if self.histories else "no history"
-            return f"UID {self.uid} in {self.folder} of {who}: {reading}."
+            reading = read_story(self.histories[0]) if self.histories else _("no history")
+            return _("UID {uid} in {folder} of {who}: {reading}.").format(
+                uid=self.uid, folder=self.folder, who=who, reading=reading
+            )
         if not self.histories:
-            return f"No mail of {who} matches “{self.query}” (bm-cli history-query found nothing)."
-        return f"{len(self.histories)} mail(s) of {who} match “{self.query}”."
+            return _("No mail of {who} matches “{query}” (bm-cli history-query found nothing).").format(
+                who=who, query=self.query
+            )
+        return ngettext(
+            "{count} mail of {who} matches “{query}”.", "{count} mails of {who} match “{query}”.", len(self.histories)
+        ).format(count=len(self.histories), who=who, query=self.query)
 
     def sections(self) -> list[Section]:
         shown = self.histories[:MAX_TABLES]
         sections = []
         if self.query is not None and shown:
-            readings = [f"Mail {i} ({_origin(h)}): {read_story(h)}" for i, h in enumerate(shown, 1)]
+            readings = [
+                _("Mail {i} ({origin}): {read_story}").format(i=i, origin=_origin(h), read_story=read_story(h))
+                for i, h in enumerate(shown, 1)
+            ]
             if len(self.histories) > MAX_TABLES:
-                readings.append(f"{len(self.histories) - MAX_TABLES} more mail(s) match; narrow the words.")
-            sections.append(Section("What happened", "\n".join(readings), monospace=False))
+                readings.append(
+                    ngettext(
+                        "{number} more mail matches; narrow the words.",
+                        "{number} more mails match; narrow the words.",
+                        len(self.histories) - MAX_TABLES,
+                    ).format(number=len(self.histories) - MAX_TABLES)
+                )
+            sections.append(Section(_("What happened"), "\n".join(readings), monospace=False))
         for number, history in enumerate(shown, 1):
-            title = f"Mail {number} ({_origin(history)})" if self.query is not None else "History"
+            title = (
+                _("Mail {number} ({origin})").format(number=number, origin=_origin(history))
+                if self.query is not None
+                else _("History")
+            )
             sections.append(Section(title, history_table(history)))
         return sections
 
@@ -121,13 +141,16 @@ class HistoryReport:
 
 def run_history(request: MailRequest, context: Context) -> HistoryReport:
     resolved = resolve(request.address, context)
-    context.progress(f"Asking bm-cli on {resolved.bmcli.name} for the history of UID {request.uid}…")
+    context.progress(
+        _("Asking bm-cli on {name} for the history of UID {uid}…").format(name=resolved.bmcli.name, uid=request.uid)
+    )
     histories = resolved.bmcli.bm_history(resolved.address, request.uid, request.folder)
     if not histories:
         raise MailboxNotFound(
-            f"bm-cli on {resolved.bmcli.name} has no history for UID {request.uid} in {request.folder} of "
-            f"{resolved.label}: no such mail in that folder (take the UID from `trace` or `deleted`, "
-            "and the folder with --folder)."
+            _(
+                "bm-cli on {name} has no history for UID {uid} in {folder} of {label}: no such mail in "
+                "that folder (take the UID from `trace` or `deleted`, and the folder with --folder)."
+            ).format(name=resolved.bmcli.name, uid=request.uid, folder=request.folder, label=resolved.label)
         )
     return HistoryReport(resolved, histories, uid=request.uid, folder=request.folder)
 
@@ -145,26 +168,30 @@ def validate_search(args: argparse.Namespace) -> SearchRequest:
 
 def run_search(request: SearchRequest, context: Context) -> HistoryReport:
     resolved = resolve(request.address, context)
-    context.progress(f"Asking bm-cli on {resolved.bmcli.name} for the mails matching “{request.query}”…")
+    context.progress(
+        _("Asking bm-cli on {name} for the mails matching “{query}”…").format(
+            name=resolved.bmcli.name, query=request.query
+        )
+    )
     histories = resolved.bmcli.bm_search(resolved.address, request.query)
     return HistoryReport(resolved, histories, query=request.query)
 
 
 def _configure_history(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("address", metavar="ADDRESS", help="the mailbox's address (an alias is resolved)")
-    parser.add_argument("uid", metavar="UID", help="the mail's IMAP UID (from trace's LMTP reply, or deleted)")
-    parser.add_argument("--folder", metavar="FOLDER", help="the folder the UID belongs to (default INBOX)")
+    parser.add_argument("address", metavar="ADDRESS", help=_("the mailbox's address (an alias is resolved)"))
+    parser.add_argument("uid", metavar="UID", help=_("the mail's IMAP UID (from trace's LMTP reply, or deleted)"))
+    parser.add_argument("--folder", metavar="FOLDER", help=_("the folder the UID belongs to (default INBOX)"))
 
 
 def _configure_search(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("address", metavar="ADDRESS", help="the mailbox's address (an alias is resolved)")
-    parser.add_argument("words", nargs="+", metavar="WORD", help="words of the subject or sender")
+    parser.add_argument("address", metavar="ADDRESS", help=_("the mailbox's address (an alias is resolved)"))
+    parser.add_argument("words", nargs="+", metavar="WORD", help=_("words of the subject or sender"))
 
 
 HISTORY = register(
     Verb(
         name="history",
-        summary="the moves of one mail (created, read, moved to Trash or a mailshare, deleted), read plainly",
+        summary=N_("the moves of one mail (created, read, moved to Trash or a mailshare, deleted), read plainly"),
         policy="read",
         configure=_configure_history,
         validate=validate_mail_request,
@@ -175,7 +202,7 @@ HISTORY = register(
 SEARCH = register(
     Verb(
         name="search",
-        summary="the history of every mail of a mailbox matching some words",
+        summary=N_("the history of every mail of a mailbox matching some words"),
         policy="read",
         configure=_configure_search,
         validate=validate_search,

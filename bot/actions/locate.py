@@ -16,6 +16,7 @@ from bot.actions import render
 from bot.actions.mailbox import MailRequest, Resolved, resolve, validate_mail_request
 from bot.actions.registry import Context, Section, Verb, register
 from bot.errors import MailbotError
+from bot.i18n import N_, _
 from bot.mailhost.cyrus import MailHeaders
 from bot.mailhost.host import MailboxNotFound
 from bot.mailhost.values import INBOX, Folder, Uid
@@ -34,20 +35,25 @@ class LocateReport:
     exit_code: int = 0
 
     def headline(self) -> str:
-        state = " (deleted, still on disk)" if self.deleted else ""
+        state = _(" (deleted, still on disk)") if self.deleted else ""
         where = f"{self.resolved.label}, {self.folder}"
-        return f"UID {self.uid} of {where}{state} is the file {self.path} on {self.resolved.host.name}."
+        return _("UID {uid} of {where}{state} is the file {path} on {host}.").format(
+            uid=self.uid, where=where, state=state, path=self.path, host=self.resolved.host.name
+        )
 
     def sections(self) -> list[Section]:
         rows = [[name, getattr(self.headers, key) or ""] for name, key in HEADER_FIELDS]
         rows.append(["Message-ID", self.headers.message_id or ""])
-        sections = [Section("Headers", render.table(["Header", "Value"], rows))]
+        sections = [Section(_("Headers"), render.table([_("Header"), _("Value")], rows))]
         if self.deleted:
             sections.append(
                 Section(
-                    "Note",
-                    f"This mail is deleted (expunged) but not purged yet: restore {self.resolved.address} "
-                    f"{self.uid}" + ("" if self.folder == INBOX else f" --folder {self.folder}") + " brings it back.",
+                    _("Note"),
+                    _("This mail is deleted (expunged) but not purged yet: restore {address} {uid}").format(
+                        address=self.resolved.address, uid=self.uid
+                    )
+                    + ("" if self.folder == INBOX else _(" --folder {folder}").format(folder=self.folder))
+                    + _(" brings it back."),
                     monospace=False,
                 )
             )
@@ -75,30 +81,38 @@ def run_locate(request: MailRequest, context: Context) -> LocateReport:
     resolved = resolve(request.address, context)
     if resolved.version == 5:
         raise MailbotError(
-            f"{resolved.host.name} runs BlueMind 5, which keeps no mail files on the host; use history instead."
+            _("{host} runs BlueMind 5, which keeps no mail files on the host; use history instead.").format(
+                host=resolved.host.name
+            )
         )
     host, mailbox = resolved.host, resolved.mailbox
-    context.progress(f"Looking for UID {request.uid} of {mailbox.folder_name(request.folder)} on {host.name}…")
+    context.progress(
+        _("Looking for UID {uid} of {folder_name} on {host}…").format(
+            uid=request.uid, folder_name=mailbox.folder_name(request.folder), host=host.name
+        )
+    )
     found = host.mail_file(mailbox, request.folder, request.uid)
     if found.headers is None:
         raise MailboxNotFound(
-            f"There is no file {found.path} on {host.name}: no mail with UID {request.uid} in {request.folder} of "
-            f"{resolved.label} (never there, or purged after its deletion)."
+            _(
+                "There is no file {path} on {host}: no mail with UID {uid} in {folder} of {label} "
+                "(never there, or purged after its deletion)."
+            ).format(path=found.path, host=host.name, uid=request.uid, folder=request.folder, label=resolved.label)
         )
     deleted = any(m.uid == request.uid.value for m in host.expunged(mailbox, request.folder).mails)
     return LocateReport(resolved, request.folder, request.uid, found.path, found.headers, deleted)
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("address", metavar="ADDRESS", help="the mailbox's address (an alias is resolved)")
-    parser.add_argument("uid", metavar="UID", help="the mail's IMAP UID")
-    parser.add_argument("--folder", metavar="FOLDER", help="the folder the UID belongs to (default INBOX)")
+    parser.add_argument("address", metavar="ADDRESS", help=_("the mailbox's address (an alias is resolved)"))
+    parser.add_argument("uid", metavar="UID", help=_("the mail's IMAP UID"))
+    parser.add_argument("--folder", metavar="FOLDER", help=_("the folder the UID belongs to (default INBOX)"))
 
 
 LOCATE = register(
     Verb(
         name="locate",
-        summary="where a mail's file is on the host, and its main headers (BlueMind 4)",
+        summary=N_("where a mail's file is on the host, and its main headers (BlueMind 4)"),
         policy="read",
         configure=_configure,
         validate=validate_mail_request,

@@ -6,6 +6,7 @@ entries) from several hosts; their cells and JSON must read the same everywhere.
 
 from __future__ import annotations
 
+import contextvars
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +17,7 @@ from typing import Any, TypeVar
 from bot.actions import render
 from bot.actions.registry import Context
 from bot.errors import MailbotError
-from bot.i18n import _, ngettext
+from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import MailHost
 from bot.mailhost.mail_flow import Delivery, Message, Rejection
 from bot.mailhost.postfix_log import summarize_reply
@@ -51,7 +52,8 @@ def ask_each_host(
     answers: list[tuple[MailHost, Answer]] = []
     failures: list[HostFailure] = []
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(hosts)))) as workers:
-        futures = [(host, workers.submit(question, host)) for host in hosts]
+        # each job speaks the asker's language (a thread does not inherit context variables)
+        futures = [(host, workers.submit(contextvars.copy_context().run, question, host)) for host in hosts]
         for host, future in futures:
             try:
                 answers.append((host, future.result()))
@@ -93,27 +95,50 @@ def duration_words(duration: timedelta) -> str:
     return " ".join(words) if words else ngettext("{n} second", "{n} seconds", seconds).format(n=seconds)
 
 
+# Postfix's statuses as a table shows them (the JSON keeps Postfix's own words).
+STATUS_LABELS = {
+    "sent": N_("sent"),
+    "deferred": N_("deferred"),
+    "bounced": N_("bounced"),
+    "expired": N_("expired"),
+    "removed": N_("removed"),
+    "queued": N_("queued"),
+}
+
+
 def status_cell(delivery: Delivery | None, message: Message) -> str:
     if delivery is not None:
-        return delivery.status
-    if message.expired:
-        return "expired"
-    return "removed" if message.removed else "queued"
+        status = delivery.status
+    elif message.expired:
+        status = "expired"
+    else:
+        status = "removed" if message.removed else "queued"
+    return _(STATUS_LABELS[status]) if status in STATUS_LABELS else status
 
 
 def detail(delivery: Delivery | None, message: Message) -> str:
     if delivery is None:
-        notices = ", ".join(f"{n.kind} notice {n.queue_id}" for n in message.notices)
-        return notices or f"from {message.client}" if message.client else notices
+        notices = ", ".join(
+            _("{kind} notice {queue_id}").format(kind=n.kind, queue_id=n.queue_id) for n in message.notices
+        )
+        return notices or _("from {client}").format(client=message.client) if message.client else notices
     if delivery.imap_uid is not None:
         return f"{delivery.dsn} {delivery.folder or delivery.mailbox}, UID {delivery.imap_uid}"
     if delivery.next_queue_id:
-        return f"{delivery.dsn} queued as {delivery.next_queue_id} on {short_relay(delivery.relay)}"
+        return _("{dsn} queued as {next_queue_id} on {short_relay}").format(
+            dsn=delivery.dsn, next_queue_id=delivery.next_queue_id, short_relay=short_relay(delivery.relay)
+        )
     if delivery.status == "sent":
-        return f"{delivery.dsn} {delivery.daemon} to {short_relay(delivery.relay)}"
+        return _("{dsn} {daemon} to {short_relay}").format(
+            dsn=delivery.dsn, daemon=delivery.daemon, short_relay=short_relay(delivery.relay)
+        )
     gist = summarize_reply(delivery.response) or delivery.dsn
     notice = next((n for n in message.notices if n.kind.endswith("non-delivery")), None)
-    return f"{gist}; notice {notice.queue_id}" if delivery.status == "bounced" and notice else gist
+    return (
+        _("{gist}; notice {queue_id}").format(gist=gist, queue_id=notice.queue_id)
+        if delivery.status == "bounced" and notice
+        else gist
+    )
 
 
 def short_relay(relay: str) -> str:
@@ -125,7 +150,13 @@ def short_relay(relay: str) -> str:
 
 
 def count(number: int, noun: str) -> str:
-    return f"{number} {noun}" + ("" if number == 1 else "s")
+    """`1 message`, `3 refusals`, `2 times`, in the reader's language (the nouns the verbs count)."""
+    forms = {
+        "message": lambda: ngettext("{count} message", "{count} messages", number),
+        "refusal": lambda: ngettext("{count} refusal", "{count} refusals", number),
+        "time": lambda: ngettext("{count} time", "{count} times", number),
+    }
+    return forms[noun]().format(count=number)
 
 
 def delivery_json(delivery: Delivery) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from bot.actions.registry import Context
 from bot.config import HostConfig
 from bot.errors import MailbotError
+from bot.i18n import _
 from bot.mailhost.host import MailboxNotFound, MailHost
 from bot.mailhost.values import INBOX, Address, Folder, Mailbox, Uid, mailbox_of, parse_address, parse_folder, parse_uid
 
@@ -81,8 +82,8 @@ def resolve(address: Address, context: Context) -> Resolved:
     version = stores[0].bluemind_version()
     domains = context.config.domains
     technical = domains.get(address.domain, address.domain)
-    by_config = "via the config's domains" if technical != address.domain else "as typed"
-    context.progress(f"Looking up the mailbox of {address}…")
+    by_config = _("via the config's domains") if technical != address.domain else _("as typed")
+    context.progress(_("Looking up the mailbox of {address}…").format(address=address))
     if version == 5:
         return _by_bmcli(address, context, bmcli, bmcli, version, None)
     candidate = mailbox_of(address.local_part, technical)
@@ -101,20 +102,30 @@ def _by_bmcli(
     tried: Mailbox | None,
 ) -> Resolved:
     where = ", ".join(s.name for s in stores) if isinstance(stores, list) else stores.name
-    first = f"there is no mailbox {tried} on {where}, and " if tried else ""
+    first = _("there is no mailbox {tried} on {where}, and ").format(tried=tried, where=where) if tried else ""
     try:
         user, reason = bmcli.bm_user(address)
     except MailbotError as failure:
         raise MailboxNotFound(
-            f"{address} does not resolve to a mailbox: {first}bm-cli could not be asked ({failure.message})"
+            _("{address} does not resolve to a mailbox: {first}bm-cli could not be asked ({message})").format(
+                address=address, first=first, message=failure.message
+            )
         ) from None
     if user is None:
-        raise MailboxNotFound(f"{address} does not resolve to a mailbox: {first}bm-cli on {bmcli.name} says: {reason}.")
+        raise MailboxNotFound(
+            _("{address} does not resolve to a mailbox: {first}bm-cli on {name} says: {reason}.").format(
+                address=address, first=first, name=bmcli.name, reason=reason
+            )
+        )
     email_domain = (user.email or address.value).rsplit("@", 1)[1]
     mailbox = mailbox_of(user.login, context.config.domains.get(email_domain, email_domain))
     if isinstance(stores, MailHost):  # BlueMind 5: no Cyrus to ask
-        return Resolved(address, mailbox, stores, bmcli, version, "via bm-cli")
+        return Resolved(address, mailbox, stores, bmcli, version, _("via bm-cli"))
     for store in stores:
         if store.folder_path(mailbox) is not None:
-            return Resolved(address, mailbox, store, bmcli, version, "via bm-cli")
-    raise MailboxNotFound(f"bm-cli resolves {address} to {mailbox}, but no store host ({where}) has that mailbox.")
+            return Resolved(address, mailbox, store, bmcli, version, _("via bm-cli"))
+    raise MailboxNotFound(
+        _("bm-cli resolves {address} to {mailbox}, but no store host ({where}) has that mailbox.").format(
+            address=address, mailbox=mailbox, where=where
+        )
+    )

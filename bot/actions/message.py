@@ -16,6 +16,7 @@ from bot.actions import mail, render
 from bot.actions.mail import HostFailure
 from bot.actions.registry import Context, Section, Verb, register
 from bot.errors import MailbotError
+from bot.i18n import N_, _
 from bot.mailhost.host import HostLog, MailHost
 from bot.mailhost.mail_flow import Message
 from bot.mailhost.postfix_log import DeliveryEvent, LogLine, parse_event, summarize_reply
@@ -34,9 +35,11 @@ class Journey:
 
     def headline(self) -> str:
         if not self.hops:
-            return f"No trace of {self.query} in the logs of {', '.join(self.hosts)}."
+            return _("No trace of {query} in the logs of {join}.").format(query=self.query, join=", ".join(self.hosts))
         chain = " -> ".join(f"{m.host}:{m.queue_id}" for m in self.hops)
-        return f"Message {self.query} ({chain}): {self.where_now()}"
+        return _("Message {query} ({chain}): {where_now}").format(
+            query=self.query, chain=chain, where_now=self.where_now()
+        )
 
     def where_now(self) -> str:
         """Where the mail is now: the last attempt per recipient on each hop that did not hand it on."""
@@ -45,19 +48,21 @@ class Journey:
         for message in self.hops:
             if any(d.next_queue_id for d in message.deliveries):
                 continue  # handed to the next hop, which tells the rest
-            label = "notice to " if message.queue_id in notices else ""
+            label = _("notice to ") if message.queue_id in notices else ""
             finals = message.final_attempts()
             states += [f"{label}{recipient}: {_state_words(a, message)}" for recipient, a in finals.items()]
             if not finals:
-                state = "removed from the queue" if message.removed else "in the queue, not tried yet"
-                states.append(f"{message.queue_id} on {message.host}: {state}")
-        return "; ".join(states) + "." if states else "no delivery attempt logged."
+                state = _("removed from the queue") if message.removed else _("in the queue, not tried yet")
+                states.append(
+                    _("{queue_id} on {host}: {state}").format(queue_id=message.queue_id, host=message.host, state=state)
+                )
+        return "; ".join(states) + "." if states else _("no delivery attempt logged.")
 
     def sections(self) -> list[Section]:
         parts: list[Section] = []
         if self.failures:
             parts.append(
-                Section("Hosts that did not answer", "\n".join(f"{f.host}: {f.error}" for f in self.failures), False)
+                Section(_("Hosts that did not answer"), "\n".join(f"{f.host}: {f.error}" for f in self.failures), False)
             )
         if self.hops:
             several = len(self.hosts) > 1
@@ -69,8 +74,8 @@ class Journey:
                 for line in message.lines
             ]
             rows.sort(key=lambda row: row[0])
-            headers = ["When"] + (["Host"] if several else []) + ["Queue id", "Daemon", "What"]
-            parts.append(Section("Timeline", render.table(headers, rows)))
+            headers = [_("When")] + ([_("Host")] if several else []) + [_("Queue id"), _("Daemon"), _("What")]
+            parts.append(Section(_("Timeline"), render.table(headers, rows)))
         return parts
 
     def to_json(self) -> dict[str, Any]:
@@ -100,21 +105,35 @@ def describe(line: LogLine) -> str:
     event = parse_event(line)
     if isinstance(event, DeliveryEvent):
         gist = summarize_reply(event.response)
-        alias = f" (for {event.orig_recipient})" if event.orig_recipient else ""
-        return f"{event.status} to {event.recipient}{alias} via {mail.short_relay(event.relay)}: {gist}"
+        alias = _(" (for {orig_recipient})").format(orig_recipient=event.orig_recipient) if event.orig_recipient else ""
+        return _("{status} to {recipient}{alias} via {short_relay}: {gist}").format(
+            status=_(mail.STATUS_LABELS[event.status]) if event.status in mail.STATUS_LABELS else event.status,
+            recipient=event.recipient,
+            alias=alias,
+            short_relay=mail.short_relay(event.relay),
+            gist=gist,
+        )
     return line.text
 
 
 def _state_words(attempt: Any, message: Message) -> str:
     if attempt.status == "sent":
-        where = f" in {attempt.folder}, UID {attempt.imap_uid}" if attempt.imap_uid is not None else ""
-        return f"delivered by {message.host}{where} ({summarize_reply(attempt.response)[:60]})"
+        where = (
+            _(" in {folder}, UID {imap_uid}").format(folder=attempt.folder, imap_uid=attempt.imap_uid)
+            if attempt.imap_uid is not None
+            else ""
+        )
+        return _("delivered by {host}{where} ({summarize_reply})").format(
+            host=message.host, where=where, summarize_reply=summarize_reply(attempt.response)[:60]
+        )
     if attempt.status == "deferred":
-        return f"deferred on {message.host}: {summarize_reply(attempt.response)}"
+        return _("deferred on {host}: {summarize_reply}").format(
+            host=message.host, summarize_reply=summarize_reply(attempt.response)
+        )
     notice = next((n.queue_id for n in message.notices if n.kind.endswith("non-delivery")), None)
-    return f"{attempt.status} on {message.host}: {summarize_reply(attempt.response)}" + (
-        f" (notice {notice})" if notice else ""
-    )
+    return _("{status} on {host}: {summarize_reply}").format(
+        status=attempt.status, host=message.host, summarize_reply=summarize_reply(attempt.response)
+    ) + (_(" (notice {notice})").format(notice=notice) if notice else "")
 
 
 @dataclass(frozen=True)
@@ -130,12 +149,12 @@ def validate_message(args: argparse.Namespace) -> MessageRequest:
 def run_message(request: MessageRequest, context: Context) -> Journey:
     hosts = mail.mta_hosts(context)
     journey = Journey(request.query, tuple(h.name for h in hosts))
-    context.progress(f"Following {request.query} through {', '.join(journey.hosts)}…")
+    context.progress(_("Following {query} through {join}…").format(query=request.query, join=", ".join(journey.hosts)))
     found: dict[tuple[str, str, str], Message] = {}  # (host, queue id, first seen) -> message
     wanted: set[str] = {request.query.value} if isinstance(request.query, QueueId) else set()
     searched: set[str] = set()
     needles: list[QueueId | MessageId] = [request.query]
-    for _ in range(MAX_ROUNDS):
+    for _round in range(MAX_ROUNDS):
         if not needles:
             break
 
@@ -145,7 +164,7 @@ def run_message(request: MessageRequest, context: Context) -> Journey:
         answers, failures = mail.ask_each_host(hosts, ask)
         journey.failures = failures
         searched.update(n.value for n in needles)
-        for _, logs in answers:
+        for _host, logs in answers:
             for log in logs:
                 for message in log.flow.messages:
                     if _belongs(message, request.query, wanted):
@@ -170,13 +189,13 @@ def _belongs(message: Message, query: QueueId | MessageId, wanted: set[str]) -> 
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("id", metavar="QUEUE_ID|MESSAGE_ID", help="a queue id (C5BF3135FAF) or a Message-ID")
+    parser.add_argument("id", metavar="QUEUE_ID|MESSAGE_ID", help=_("a queue id (C5BF3135FAF) or a Message-ID"))
 
 
 MESSAGE = register(
     Verb(
         name="message",
-        summary="one message's whole journey, by queue id or Message-ID, across every host",
+        summary=N_("one message's whole journey, by queue id or Message-ID, across every host"),
         policy="read",
         configure=_configure,
         validate=validate_message,

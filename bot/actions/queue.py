@@ -14,17 +14,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot import i18n
 from bot.actions import mail, render
 from bot.actions.mail import HostFailure, QueuedMail
 from bot.actions.registry import Context, Section, Verb, register
 from bot.errors import BadInput
+from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import MailHost
 from bot.mailhost.postfix_log import summarize_reply
 from bot.mailhost.postqueue import QueueEntry
 from bot.mailhost.values import Address, parse_address
 
-AGE_BANDS = ((3600, "< 1 h"), (6 * 3600, "1-6 h"), (86400, "6-24 h"), (3 * 86400, "1-3 days"))
-OLDEST_BAND = "> 3 days"
+AGE_BANDS = ((3600, "< 1 h"), (6 * 3600, "1-6 h"), (86400, "6-24 h"), (3 * 86400, N_("1-3 days")))
+OLDEST_BAND = N_("> 3 days")
 LISTED_MAX = 200  # matching messages listed in full; the JSON carries them all
 TOP = 10
 _DOMAIN_LABEL = "abcdefghijklmnopqrstuvwxyz0123456789-"
@@ -48,7 +50,7 @@ def validate_queue(args: argparse.Namespace) -> QueueRequest:
         return QueueRequest(parse_address(text), None)
     labels = text.split(".")
     if len(labels) < 2 or not all(label and set(label) <= set(_DOMAIN_LABEL) for label in labels) or text[0] == "-":
-        raise BadInput(f"{text[:60]!r} is neither an address nor a domain (like example.com).")
+        raise BadInput(_("{text!r} is neither an address nor a domain (like example.com).").format(text=text[:60]))
     return QueueRequest(None, text)
 
 
@@ -56,38 +58,49 @@ def validate_queue(args: argparse.Namespace) -> QueueRequest:
 REASON_HINTS = (
     (
         ("4.2.2", "over quota", "quota exceeded", "mailbox full"),
-        "Mailbox full: ask the user to free space or raise the quota, then flush; "
-        "after {lifetime} in the queue the mail bounces.",
+        N_(
+            "Mailbox full: ask the user to free space or raise the quota, then flush; "
+            "after {lifetime} in the queue the mail bounces."
+        ),
     ),
     (
         ("connection refused", "timed out", "network is unreachable", "no route to host", "lost connection"),
-        "The next hop does not answer: check that it is up; Postfix retries by itself, flush once it is back.",
+        N_("The next hop does not answer: check that it is up; Postfix retries by itself, flush once it is back."),
     ),
     (
         ("host or domain name not found", "name service error"),
-        "DNS cannot resolve the destination: check the domain's MX records and the host's resolver.",
+        N_("DNS cannot resolve the destination: check the domain's MX records and the host's resolver."),
     ),
-    (("greylist",), "The remote server greylists: the next retry normally goes through, nothing to do."),
+    (("greylist",), N_("The remote server greylists: the next retry normally goes through, nothing to do.")),
     (
         ("mail transport unavailable",),
-        "A Postfix transport is broken: look for warnings in the mail log, fix master.cf, then flush.",
+        N_("A Postfix transport is broken: look for warnings in the mail log, fix master.cf, then flush."),
     ),
-    (("on hold",), "Held by an admin or a filter: release with postsuper -H once checked."),
+    (("on hold",), N_("Held by an admin or a filter: release with postsuper -H once checked.")),
 )
 
 
 def hint_for(reason: str, lifetime: timedelta | None = None) -> str | None:
     """The procedure's hint for a reason; `lifetime` is the host's maximal_queue_lifetime."""
     lowered = reason.lower()
-    hint = next((hint for markers, hint in REASON_HINTS if any(m in lowered for m in markers)), None)
+    hint = next((_(hint) for markers, hint in REASON_HINTS if any(m in lowered for m in markers)), None)
     return hint.replace("{lifetime}", mail.lifetime_words(lifetime)) if hint else None
 
 
 def reason_of(entry: QueueEntry) -> str:
     reasons = sorted({summarize_reply(r.delay_reason) for r in entry.recipients if r.delay_reason})
     if entry.queue_name == "hold":
-        return "on hold"
-    return "; ".join(reasons) if reasons else ("being delivered" if entry.queue_name == "active" else "not tried yet")
+        return ON_HOLD
+    return "; ".join(reasons) if reasons else (BEING_DELIVERED if entry.queue_name == "active" else NOT_TRIED)
+
+
+# The bot's own reasons (the JSON keeps them in English; a table shows them translated).
+ON_HOLD, BEING_DELIVERED, NOT_TRIED = N_("on hold"), N_("being delivered"), N_("not tried yet")
+
+
+def reason_label(reason: str) -> str:
+    """A reason as a table shows it: the bot's own words translated, Postfix's quoted as is."""
+    return _(reason) if reason in (ON_HOLD, BEING_DELIVERED, NOT_TRIED) else reason
 
 
 def age_band(seconds: float) -> str:
@@ -118,41 +131,52 @@ class QueueReport:
         size = render.size(sum(q.entry.size for q in self.entries))
         where = ", ".join(self.hosts)
         if total == 0:
-            return f"The queue of {where} is empty."
+            return _("The queue of {where} is empty.").format(where=where)
         oldest = max(self.entries, key=lambda q: self.seconds_since(q.entry.arrival_time))
         held = sum(1 for q in self.entries if q.entry.held)
         active = sum(1 for q in self.entries if q.entry.active)
-        text = (
-            f"Queue of {where}: {total} message(s), {size}; oldest {oldest.entry.queue_id} since "
-            f"{render.when(oldest.entry.arrival_time)}; {held} held, {active} active."
+        text = ngettext(
+            "Queue of {where}: {total} message, {size}; oldest {queue_id} since {when}; {held} held, {active} active.",
+            "Queue of {where}: {total} messages, {size}; oldest {queue_id} since {when}; {held} held, {active} active.",
+            total,
+        ).format(
+            where=where,
+            total=total,
+            size=size,
+            queue_id=oldest.entry.queue_id,
+            when=render.when(oldest.entry.arrival_time),
+            held=held,
+            active=active,
         )
         if self.request.filter:
-            text += f" {len(self.matching)} for {self.request.filter}."
+            text += _(" {count} for {filter}.").format(count=len(self.matching), filter=self.request.filter)
         return text
 
     def sections(self) -> list[Section]:
         parts: list[Section] = []
         if self.failures:
             parts.append(
-                Section("Hosts that did not answer", "\n".join(f"{f.host}: {f.error}" for f in self.failures), False)
+                Section(_("Hosts that did not answer"), "\n".join(f"{f.host}: {f.error}" for f in self.failures), False)
             )
         if not self.entries:
             return parts
         reasons = Counter(self.reason(q) for q in self.entries)
-        parts.append(Section("By reason", _count_table("Reason", reasons)))
+        parts.append(Section(_("By reason"), _count_table(_("Reason"), reasons)))
         domains = Counter(r.address.rsplit("@", 1)[-1].lower() for q in self.entries for r in q.entry.recipients)
-        parts.append(Section("By recipient domain", _count_table("Domain", domains)))
+        parts.append(Section(_("By recipient domain"), _count_table(_("Domain"), domains)))
         ages = Counter(age_band(self.seconds_since(q.entry.arrival_time)) for q in self.entries)
         order = [label for _, label in AGE_BANDS] + [OLDEST_BAND]
         parts.append(
-            Section("By age", render.table(["Age", "Messages"], [[a, str(ages[a])] for a in order if ages[a]]))
+            Section(
+                _("By age"), render.table([_("Age"), _("Messages")], [[_(a), str(ages[a])] for a in order if ages[a]])
+            )
         )
         if self.request.filter:
-            parts.append(Section(f"For {self.request.filter}", self._matching_table()))
+            parts.append(Section(_("For {filter}").format(filter=self.request.filter), self._matching_table()))
         concerned = Counter(self.reason(q) for q in self.matching) if self.request.filter else reasons
         hints = dict.fromkeys(h for reason in concerned if (h := hint_for(reason, self.queue_lifetime)))
         if hints:
-            parts.append(Section("What to do", "\n".join(hints), monospace=False))
+            parts.append(Section(_("What to do"), "\n".join(hints), monospace=False))
         return parts
 
     def reason(self, queued: QueuedMail) -> str:
@@ -167,7 +191,7 @@ class QueueReport:
 
     def _matching_table(self) -> str:
         if not self.matching:
-            return "(none)"
+            return _("(none)")
         several = len(self.hosts) > 1
         rows = []
         for queued in self.matching[:LISTED_MAX]:
@@ -181,12 +205,14 @@ class QueueReport:
                     _age_words(self.seconds_since(entry.arrival_time)),
                     render.clip(entry.sender or "<>", 24),
                     render.clip(recipients, 24),
-                    self.reason(queued),
+                    reason_label(self.reason(queued)),
                 ]
             )
-        table = render.table((["Host"] if several else []) + ["Queue id", "Age", "From", "To", "Reason"], rows)
+        table = render.table(
+            ([_("Host")] if several else []) + [_("Queue id"), _("Age"), _("From"), _("To"), _("Reason")], rows
+        )
         if len(self.matching) > LISTED_MAX:
-            table += f"\n… and {len(self.matching) - LISTED_MAX} more (see --json)."
+            table += _("\n… and {number} more (see --json).").format(number=len(self.matching) - LISTED_MAX)
         return table
 
     def to_json(self) -> dict[str, Any]:
@@ -204,19 +230,19 @@ class QueueReport:
 
 
 def _count_table(label: str, counts: Counter[str]) -> str:
-    rows = [[str(n), key] for key, n in counts.most_common(TOP)]
+    rows = [[str(n), reason_label(key)] for key, n in counts.most_common(TOP)]
     rest = sum(counts.values()) - sum(n for _, n in counts.most_common(TOP))
     if rest:
-        rows.append([str(rest), f"({len(counts) - TOP} others)"])
-    return render.table(["Messages", label], rows)
+        rows.append([str(rest), _("({number} others)").format(number=len(counts) - TOP)])
+    return render.table([_("Messages"), label], rows)
 
 
 def _age_words(seconds: float) -> str:
     if seconds < 3600:
         return f"{int(seconds // 60)} min"
     if seconds < 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
+        return _("{hours} h").format(hours=i18n.decimal(seconds / 3600))
+    return _("{days} d").format(days=i18n.decimal(seconds / 86400))
 
 
 def summarize(request: QueueRequest, answers: list[tuple[str, list[QueueEntry]]], now: datetime) -> QueueReport:
@@ -247,13 +273,13 @@ def run_queue(request: QueueRequest, context: Context) -> QueueReport:
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", nargs="?", metavar="ADDRESS|DOMAIN", help="only the messages from or to it")
+    parser.add_argument("target", nargs="?", metavar="ADDRESS|DOMAIN", help=_("only the messages from or to it"))
 
 
 QUEUE = register(
     Verb(
         name="queue",
-        summary="what waits in the queue and why: by reason, domain and age, or for one address",
+        summary=N_("what waits in the queue and why: by reason, domain and age, or for one address"),
         policy="read",
         configure=_configure,
         validate=validate_queue,

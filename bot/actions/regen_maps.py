@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bot.actions.registry import Context, Plan, Section, Verb, register
 from bot.config import HostConfig
 from bot.errors import BadInput, MailbotError
+from bot.i18n import N_, _
 from bot.mailhost import commands
 from bot.mailhost.ssh import CommandResult
 from bot.state.requests import ChangeRequest
@@ -30,7 +31,7 @@ class RegenRequest:
 def validate_regen(args: argparse.Namespace) -> RegenRequest:
     host = args.host
     if host is not None and not host.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise BadInput(f"{host[:40]!r} is not a host name of the config.")
+        raise BadInput(_("{host!r} is not a host name of the config.").format(host=host[:40]))
     return RegenRequest(host, args.reason)
 
 
@@ -40,8 +41,10 @@ def _target(request: RegenRequest, context: Context) -> HostConfig:
     with_maps = [h for h in (context.config.hosts_with_role("mta") or context.config.hosts) if h.regen_maps]
     if not with_maps:
         raise MailbotError(
-            "No host has a map rebuild configured (regen_maps in its config; on BlueMind 5: "
-            "[bm-cli, maintenance, repair, --ops, mailboxPostfixMaps, DOMAIN])."
+            _(
+                "No host has a map rebuild configured (regen_maps in its config; on BlueMind 5: "
+                "[bm-cli, maintenance, repair, --ops, mailboxPostfixMaps, DOMAIN])."
+            )
         )
     return with_maps[0]
 
@@ -49,19 +52,23 @@ def _target(request: RegenRequest, context: Context) -> HostConfig:
 def plan_regen(request: RegenRequest, context: Context) -> Plan:
     host = _target(request, context)
     if not host.regen_maps:
-        raise MailbotError(f"{host.name} has no map rebuild configured (regen_maps in its config).")
+        raise MailbotError(_("{host} has no map rebuild configured (regen_maps in its config).").format(host=host.name))
     command = commands.regen_maps(host.regen_maps)
     last = next(
         (r for r in reversed(context.state.audit.records(200)) if r.verb == "regen-maps" and r.event == "ran"),
         None,
     )
     preview = "\n".join(" ".join(step) for step in host.regen_maps)
-    preview += f"\nLast rebuild by the bot: {last.at} (exit {last.exit_status})." if last else "\nNo earlier rebuild."
+    preview += (
+        _("\nLast rebuild by the bot: {at} (exit {exit_status}).").format(at=last.at, exit_status=last.exit_status)
+        if last
+        else _("\nNo earlier rebuild.")
+    )
     return Plan(
         host=host.name,
         command=command,
         preview=preview,
-        summary=f"rebuild the Postfix maps of {host.name}",
+        summary=_("rebuild the Postfix maps of {host}").format(host=host.name),
         arguments={"host": host.name},
     )
 
@@ -69,24 +76,32 @@ def plan_regen(request: RegenRequest, context: Context) -> Plan:
 def report_regen(change: ChangeRequest, result: CommandResult, context: Context) -> list[Section]:
     if result.exit_status == BUSY_EXIT:
         return [
-            Section("Not run", "Another map rebuild was running on the host; nothing was done, ask again later.", False)
+            Section(
+                _("Not run"),
+                _("Another map rebuild was running on the host; nothing was done, ask again later."),
+                False,
+            )
         ]
     if result.exit_status != 0:
         return [
-            Section("Failed", "The rebuild failed; the maps may be partly rebuilt: see what the host printed.", False)
+            Section(
+                _("Failed"), _("The rebuild failed; the maps may be partly rebuilt: see what the host printed."), False
+            )
         ]
-    return [Section("Done", "The maps are rebuilt; no restart is needed. Send a test mail to the address.", False)]
+    return [
+        Section(_("Done"), _("The maps are rebuilt; no restart is needed. Send a test mail to the address."), False)
+    ]
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", metavar="NAME", help="the host to rebuild (default: the first with regen_maps)")
-    parser.add_argument("--reason", metavar="TEXT", help="why (a ticket number, for the audit)")
+    parser.add_argument("--host", metavar="NAME", help=_("the host to rebuild (default: the first with regen_maps)"))
+    parser.add_argument("--reason", metavar="TEXT", help=_("why (a ticket number, for the audit)"))
 
 
 REGEN_MAPS = register(
     Verb(
         name="regen-maps",
-        summary="rebuild the Postfix maps from the directory (when an existing address is 'User unknown')",
+        summary=N_("rebuild the Postfix maps from the directory (when an existing address is 'User unknown')"),
         policy="approve",
         configure=_configure,
         validate=validate_regen,

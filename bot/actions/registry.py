@@ -13,6 +13,7 @@ from typing import Any, NoReturn, Protocol, TextIO
 
 from bot.config import Config
 from bot.errors import BadInput
+from bot.i18n import _, translate_argparse
 from bot.mailhost.commands import RemoteCommand
 from bot.mailhost.ssh import CommandResult, HostPool
 from bot.state import State, open_state
@@ -52,12 +53,12 @@ class VerbArgumentParser(argparse.ArgumentParser):
     """argparse that reports a usage mistake as one `BadInput` sentence instead of exiting."""
 
     def error(self, message: str) -> NoReturn:
-        raise BadInput(f"{self.prog}: {message} (see {self.prog} --help).")
+        raise BadInput(_("{prog}: {message} (see {prog} --help).").format(prog=self.prog, message=message))
 
 
 def verb_parser(verb: Verb, prog: str) -> VerbArgumentParser:
     """The argument grammar of one verb, the same for the CLI and for Slack."""
-    parser = VerbArgumentParser(prog=prog, description=verb.summary, add_help=True)
+    parser = VerbArgumentParser(prog=prog, description=_(verb.summary), add_help=True)
     verb.configure(parser)
     return parser
 
@@ -120,6 +121,7 @@ class Verb:
 
 
 VERBS: dict[str, Verb] = {}
+translate_argparse()
 
 
 def register(verb: Verb) -> Verb:

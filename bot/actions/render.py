@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, Generic, TextIO, TypeVar
 from tabulate import tabulate
 from wcwidth import wcswidth
 
+from bot import i18n
+
 if TYPE_CHECKING:
     from bot.actions.registry import Outcome
 
@@ -69,8 +71,9 @@ def clip(text: str | None, width: int) -> str:
 
 
 def when(stamp: datetime | None) -> str:
-    """`11-28 03:09` (strftime takes ten times as long: a busy trace has 66,000 rows)."""
-    return f"{stamp.month:02d}-{stamp.day:02d} {stamp.hour:02d}:{stamp.minute:02d}" if stamp else ""
+    """`11-28 03:09` (`28 nov. 03:09` in French; strftime takes ten times as long: a busy trace
+    has 66,000 rows)."""
+    return i18n.short_time(stamp) if stamp else ""
 
 
 def when_seconds(stamp: datetime | None) -> str:
@@ -122,13 +125,8 @@ def _display_width(text: str) -> int:
 
 
 def size(num_bytes: int | None) -> str:
-    if num_bytes is None:
-        return ""
-    if num_bytes < 1024:
-        return f"{num_bytes} B"
-    if num_bytes < 1024 * 1024:
-        return f"{num_bytes / 1024:.0f} kB"
-    return f"{num_bytes / (1024 * 1024):.1f} MB"
+    """`1.2 MB`, `1,2 Mo` in French."""
+    return "" if num_bytes is None else i18n.size(num_bytes)
 
 
 def iso(stamp: datetime | None) -> str | None:

@@ -20,6 +20,7 @@ from bot.actions.deleted import DeletedMail, folder_label, list_deleted, mails_t
 from bot.actions.mailbox import mail_host, resolve
 from bot.actions.registry import Context, Plan, Section, Verb, register
 from bot.errors import BadInput, MailbotError
+from bot.i18n import N_, _, ngettext
 from bot.mailhost import commands
 from bot.mailhost.bmcli import parse_bm5_unexpunge
 from bot.mailhost.cyrus import parse_unexpunge_restore
@@ -44,7 +45,7 @@ class RestoreRequest:
 def validate_restore(args: argparse.Namespace) -> RestoreRequest:
     address = parse_address(args.address)
     if args.all and args.uids:
-        raise BadInput("Give UIDs or --all, not both.")
+        raise BadInput(_("Give UIDs or --all, not both."))
     uids = () if args.all else parse_uids(args.uids)
     folder = parse_folder(args.folder) if args.folder else INBOX
     return RestoreRequest(address, uids, bool(args.all), folder, args.reason)
@@ -52,25 +53,31 @@ def validate_restore(args: argparse.Namespace) -> RestoreRequest:
 
 def _uid_list(uids: list[int]) -> str:
     shown = ", ".join(str(u) for u in uids[:MAX_LISTED])
-    return shown + (f" and {len(uids) - MAX_LISTED} more" if len(uids) > MAX_LISTED else "")
+    return shown + (_(" and {number} more").format(number=len(uids) - MAX_LISTED) if len(uids) > MAX_LISTED else "")
 
 
 def plan_restore(request: RestoreRequest, context: Context) -> Plan:
     resolved = resolve(request.address, context)
     folder = request.folder
-    where = f"{resolved.mailbox.folder_name(folder)} on {resolved.host.name}"
+    where = _("{folder_name} on {host}").format(
+        folder_name=resolved.mailbox.folder_name(folder), host=resolved.host.name
+    )
     listing = list_deleted(resolved, folder, context)
     by_uid = {m.uid: m for m in listing.mails}
     if not listing.mails:
-        raise MailboxNotFound(f"There is no deleted mail to restore in {where}; nothing was asked.")
+        raise MailboxNotFound(
+            _("There is no deleted mail to restore in {where}; nothing was asked.").format(where=where)
+        )
     if request.all:
         chosen = list(listing.mails)
     else:
         unknown = [u.value for u in request.uids if u.value not in by_uid]
         if unknown:
             raise MailboxNotFound(
-                f"UID {_uid_list(unknown)} is not among the deleted mails of {where} (restorable: "
-                f"{_uid_list(sorted(by_uid))}); nothing was asked."
+                _(
+                    "UID {uid_list} is not among the deleted mails of {where} (restorable: {uid_list2}); "
+                    "nothing was asked."
+                ).format(uid_list=_uid_list(unknown), where=where, uid_list2=_uid_list(sorted(by_uid)))
             )
         chosen = [by_uid[u.value] for u in request.uids]
     uids = tuple(Uid(m.uid) for m in chosen)
@@ -91,7 +98,11 @@ def plan_restore(request: RestoreRequest, context: Context) -> Plan:
         host=resolved.host.name,
         command=command,
         preview=preview,
-        summary=f"restore {len(chosen)} deleted mail(s) of {resolved.label} ({folder}) on {resolved.host.name}",
+        summary=ngettext(
+            "restore {count} deleted mail of {label} ({folder}) on {host}",
+            "restore {count} deleted mails of {label} ({folder}) on {host}",
+            len(chosen),
+        ).format(count=len(chosen), label=resolved.label, folder=folder, host=resolved.host.name),
         arguments={
             "address": resolved.address.value,
             "mailbox": resolved.mailbox.cyrus_name,
@@ -109,20 +120,28 @@ def plan_restore(request: RestoreRequest, context: Context) -> Plan:
 def _preview(chosen: list[DeletedMail], everything: bool, version: int, now: Any, retention: int) -> str:
     lines = [mails_table(chosen[:MAX_PREVIEW_ROWS], now, retention, version)]
     if len(chosen) > MAX_PREVIEW_ROWS:
-        lines.append(f"... and {len(chosen) - MAX_PREVIEW_ROWS} more (see `deleted` for the whole list).")
+        lines.append(
+            _("... and {number} more (see `deleted` for the whole list).").format(number=len(chosen) - MAX_PREVIEW_ROWS)
+        )
     moved = [m for m in chosen if m.still_in]
     if moved:
         which = "; ".join(
             f"UID {m.uid} is still in " + ", ".join(f"{p.folder} (UID {p.uid})" for p in m.still_in) for m in moved
         )
-        what = "--all also restores" if everything else "This restores"
+        what = _("--all also restores") if everything else _("This restores")
         lines.append(
-            f"Warning: {what} {len(moved)} mail(s) that were moved, not deleted: they will exist twice ({which})."
+            ngettext(
+                "Warning: {what} {count} mail that was moved, not deleted: it will exist twice ({which}).",
+                "Warning: {what} {count} mails that were moved, not deleted: they will exist twice ({which}).",
+                len(moved),
+            ).format(what=what, count=len(moved), which=which)
         )
     elif everything and version == 5:
         lines.append(
-            "Warning: bm-cli cannot tell a mail moved to another folder from a deleted one: --all may make "
-            "duplicates of mails that were moved."
+            _(
+                "Warning: bm-cli cannot tell a mail moved to another folder from a deleted one: --all "
+                "may make duplicates of mails that were moved."
+            )
         )
     return "\n".join(lines)
 
@@ -140,13 +159,19 @@ def report_restore(change: ChangeRequest, result: CommandResult, context: Contex
     output = parse_unexpunge_restore(stdout)
     if result.exit_status != 0 or output.failure or output.usage:
         why = output.failure or result.stderr_text or f"exit {result.exit_status}"
-        return [Section("Not restored", f"Cyrus did not restore anything: {why}.", False, {"restored": []})]
+        return [
+            Section(
+                _("Not restored"), _("Cyrus did not restore anything: {why}.").format(why=why), False, {"restored": []}
+            )
+        ]
     if not output.restored:
         return [
             Section(
-                "Nothing restored",
-                f"Cyrus restored {output.count or 0} mail(s): the UIDs were no longer deleted "
-                "(restored meanwhile, or purged by the host).",
+                _("Nothing restored"),
+                _(
+                    "Cyrus restored {value} mail(s): the UIDs were no longer deleted (restored meanwhile, "
+                    "or purged by the host)."
+                ).format(value=output.count or 0),
                 False,
                 {"restored": []},
             )
@@ -175,22 +200,32 @@ def report_restore(change: ChangeRequest, result: CommandResult, context: Contex
                 str(item.old_uid),
                 str(item.new_uid),
                 folder.value,
-                "yes" if verified else "no",
+                _("yes") if verified else _("no"),
                 render.clip(subjects.get(str(item.old_uid)) or "", 60),
             ]
         )
     missing = [u for u in wanted if u not in {i.old_uid for i in output.restored}]
-    notes = [f"{len(restored)} mail(s) are back in {folder} of {mailbox} under new UIDs (Cyrus gives new ones)."]
+    notes = [
+        ngettext(
+            "{count} mail is back in {folder} of {mailbox} under a new UID (Cyrus gives new ones).",
+            "{count} mails are back in {folder} of {mailbox} under new UIDs (Cyrus gives new ones).",
+            len(restored),
+        ).format(count=len(restored), folder=folder, mailbox=mailbox)
+    ]
     if missing:
-        notes.append(f"Not restored: UID {_uid_list(missing)} (no longer deleted when the command ran).")
+        notes.append(
+            _("Not restored: UID {uid_list} (no longer deleted when the command ran).").format(
+                uid_list=_uid_list(missing)
+            )
+        )
     if checked:
-        notes.append(f"The result could not be checked on {host.name}: {checked}")
+        notes.append(_("The result could not be checked on {host}: {checked}").format(host=host.name, checked=checked))
     elif not all(r["verified"] for r in restored):
-        notes.append("Some mails could not be found in the folder after the restore: check with `deleted`.")
-    table = render.table(["Old UID", "New UID", "Folder", "Checked", "Subject"], rows)
+        notes.append(_("Some mails could not be found in the folder after the restore: check with `deleted`."))
+    table = render.table([_("Old UID"), _("New UID"), _("Folder"), _("Checked"), _("Subject")], rows)
     return [
-        Section("Restored", table, True, {"restored": restored}),
-        Section("Notes", "\n".join(notes), monospace=False),
+        Section(_("Restored"), table, True, {"restored": restored}),
+        Section(_("Notes"), "\n".join(notes), monospace=False),
     ]
 
 
@@ -206,7 +241,7 @@ def _report_bm5(
     output = parse_bm5_unexpunge(stdout)
     if result.exit_status != 0:
         why = result.stderr_text or f"exit {result.exit_status}"
-        return [Section("Not restored", f"bm-cli failed: {why}.", False, {"restored": []})]
+        return [Section(_("Not restored"), _("bm-cli failed: {why}.").format(why=why), False, {"restored": []})]
     try:
         address = parse_address(str(change.arguments["address"]))
         still = {item.id for item in host.bm_deleted(address, folder).items}
@@ -220,29 +255,32 @@ def _report_bm5(
     ]
     rows = [[str(r["old_uid"]), folder.value, render.clip(str(r["subject"] or ""), 60)] for r in restored]
     notes = [
-        f"bm-cli acknowledged {output.acks} restore(s); {len(restored)} of {len(wanted)} mail(s) are no longer "
-        f"in the deleted list of {folder}. bm-cli does not print the new UIDs: see them with `history`."
+        _(
+            "bm-cli acknowledged {acks} restore(s); {count} of {count2} mail(s) are no longer in "
+            "the deleted list of {folder}. bm-cli does not print the new UIDs: see them with "
+            "`history`."
+        ).format(acks=output.acks, count=len(restored), count2=len(wanted), folder=folder)
     ]
     if checked:
-        notes.append(f"The result could not be checked: {checked}")
+        notes.append(_("The result could not be checked: {checked}").format(checked=checked))
     return [
-        Section("Restored", render.table(["Id", "Folder", "Subject"], rows), True, {"restored": restored}),
-        Section("Notes", "\n".join(notes), monospace=False),
+        Section(_("Restored"), render.table([_("Id"), _("Folder"), _("Subject")], rows), True, {"restored": restored}),
+        Section(_("Notes"), "\n".join(notes), monospace=False),
     ]
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("address", metavar="ADDRESS", help="the mailbox's address (an alias is resolved)")
-    parser.add_argument("uids", nargs="*", metavar="UID", help="the UIDs shown by `deleted`")
-    parser.add_argument("--all", action="store_true", help="every deleted mail of the folder")
-    parser.add_argument("--folder", metavar="FOLDER", help="the folder (default INBOX)")
-    parser.add_argument("--reason", metavar="TEXT", help="why (a ticket number, for the audit)")
+    parser.add_argument("address", metavar="ADDRESS", help=_("the mailbox's address (an alias is resolved)"))
+    parser.add_argument("uids", nargs="*", metavar="UID", help=_("the UIDs shown by `deleted`"))
+    parser.add_argument("--all", action="store_true", help=_("every deleted mail of the folder"))
+    parser.add_argument("--folder", metavar="FOLDER", help=_("the folder (default INBOX)"))
+    parser.add_argument("--reason", metavar="TEXT", help=_("why (a ticket number, for the audit)"))
 
 
 RESTORE = register(
     Verb(
         name="restore",
-        summary="bring deleted mails back into their folder (after approval)",
+        summary=N_("bring deleted mails back into their folder (after approval)"),
         policy="approve",
         configure=_configure,
         validate=validate_restore,

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from bot import i18n
 from bot.actions import mail, render
 from bot.actions.mail import HostFailure, QueuedMail
 from bot.actions.registry import Context, Section, Verb, register
-from bot.i18n import _
+from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import HostLog, MailHost
 from bot.mailhost.mail_flow import Delivery, Message, Rejection
 from bot.mailhost.postfix_log import summarize_reply
@@ -48,13 +49,17 @@ class TraceReport:
 
     def headline(self) -> str:
         where = ", ".join(self.hosts)
-        window = f" in the last {_duration_words(self.since)}" if self.since else ""
+        window = _(" in the last {duration}").format(duration=_since_words(self.since)) if self.since else ""
         parts = [
             mail.count(len(self.messages), "message"),
             mail.count(len(self.rejected), "refusal"),
-            f"{len(self.queued)} still queued",
+            _("{count} still queued").format(count=len(self.queued)),
         ]
-        return f"Trace of {self.address} on {where}{window}: " + ", ".join(parts) + "."
+        return (
+            _("Trace of {address} on {where}{window}: ").format(address=self.address, where=where, window=window)
+            + ", ".join(parts)
+            + "."
+        )
 
     def to_json(self) -> dict[str, Any]:
         origins = mail.origins(self.messages)
@@ -74,20 +79,20 @@ class TraceReport:
 
     def sections(self) -> list[Section]:
         sections = (
-            [Section("Hosts that did not answer", "\n".join(f"{f.host}: {f.error}" for f in self.failures), False)]
+            [Section(_("Hosts that did not answer"), "\n".join(f"{f.host}: {f.error}" for f in self.failures), False)]
             if self.failures
             else []
         )
         if self.messages:
-            sections.append(Section("Messages", self.messages_table()))
+            sections.append(Section(_("Messages"), self.messages_table()))
         if self.rejected:
-            sections.append(Section("Refused at SMTP time (nothing was queued for these)", self.rejected_table()))
+            sections.append(Section(_("Refused at SMTP time (nothing was queued for these)"), self.rejected_table()))
         if self.queued:
-            sections.append(Section("Still in the queue", self.queue_table()))
+            sections.append(Section(_("Still in the queue"), self.queue_table()))
         if self.hints:
-            sections.append(Section("What to do", "\n".join(self.hints), monospace=False))
+            sections.append(Section(_("What to do"), "\n".join(self.hints), monospace=False))
         if self.warnings:
-            sections.append(Section("Warnings", "\n".join(self.warnings), monospace=False))
+            sections.append(Section(_("Warnings"), "\n".join(self.warnings), monospace=False))
         return sections
 
     def messages_table(self) -> str:
@@ -104,7 +109,13 @@ class TraceReport:
                     _rerouted(self.address, message, delivery) + mail.detail(delivery, message),
                 ]
                 rows.append(([render.clip(message.host, 12)] if several_hosts else []) + row)
-        headers = (["Host"] if several_hosts else []) + ["When", "Queue id", "With", "Status", "Detail"]
+        headers = ([_("Host")] if several_hosts else []) + [
+            _("When"),
+            _("Queue id"),
+            _("With"),
+            _("Status"),
+            _("Detail"),
+        ]
         return render.table(headers, rows)
 
     def rejected_table(self) -> str:
@@ -117,7 +128,7 @@ class TraceReport:
             ]
             for r in self.rejected
         ]
-        return render.table(["When", "Client", "With", "Reason"], rows)
+        return render.table([_("When"), _("Client"), _("With"), _("Reason")], rows)
 
     def queue_table(self) -> str:
         rows = []
@@ -132,10 +143,10 @@ class TraceReport:
                     render.when(entry.arrival_time),
                     render.size(entry.size),
                     render.clip(_party(self.address, entry.sender, recipients), PARTY_WIDTH),
-                    "; ".join(sorted(reasons)) or "waiting for delivery",
+                    "; ".join(sorted(reasons)) or _("waiting for delivery"),
                 ]
             )
-        return render.table(["Queue id", "Arrived", "Size", "With", "Reason"], rows)
+        return render.table([_("Queue id"), _("Arrived"), _("Size"), _("With"), _("Reason")], rows)
 
 
 @dataclass(frozen=True)
@@ -152,7 +163,9 @@ def run_trace(request: TraceRequest, context: Context) -> TraceReport:
     address, since = request.address, request.since
     hosts = context.config.hosts_with_role("mta") or context.config.hosts
     report = TraceReport(address=address, since=since, hosts=tuple(h.name for h in hosts))
-    context.progress(f"Searching the mail logs of {', '.join(report.hosts)} for {address}…")
+    context.progress(
+        _("Searching the mail logs of {join} for {address}…").format(join=", ".join(report.hosts), address=address)
+    )
 
     def ask(host: MailHost) -> tuple[HostLog, list[QueueEntry], timedelta | None]:
         queue = host.queue()
@@ -212,31 +225,46 @@ def hints_for(report: TraceReport) -> list[str]:
     unknown_at_smtp = [r for r in report.rejected if (r.recipient or "").lower() == address and "5.1.1" in r.reason]
     if unknown_at_smtp:
         hints.append(
-            f"Postfix refused {address} as an unknown user at SMTP time "
-            f"{mail.count(len(unknown_at_smtp), 'time')}; the senders got an error from their own server. If the "
-            "address should exist (new user, renamed login, new alias), rebuild the Postfix maps."
+            _(
+                "Postfix refused {address} as an unknown user at SMTP time {count}; the senders got an "
+                "error from their own server. If the address should exist (new user, renamed login, "
+                "new alias), rebuild the Postfix maps."
+            ).format(address=address, count=mail.count(len(unknown_at_smtp), "time"))
         )
     other_deferrals = [q for q in queued_for_address if q not in over_quota_queued and not q.entry.held]
     if other_deferrals:
         reasons = sorted(
             {summarize_reply(r.delay_reason) for q in other_deferrals for r in q.entry.recipients if r.delay_reason}
         )
-        verb = "is" if len(other_deferrals) == 1 else "are"
         because = f" ({'; '.join(reasons)[:200]})" if reasons else ""
         hints.append(
-            f"{mail.count(len(other_deferrals), 'message')} to {address} {verb} waiting in the queue{because}."
+            ngettext(
+                "{count} message to {address} is waiting in the queue{because}.",
+                "{count} messages to {address} are waiting in the queue{because}.",
+                len(other_deferrals),
+            ).format(count=len(other_deferrals), address=address, because=because)
         )
     expired = [d for d in to_address if d.status == "expired"]
     if expired:
         hints.append(
-            f"{mail.count(len(expired), 'message')} to {address} stayed in the queue until Postfix gave up "
-            "(maximal_queue_lifetime) and returned them to their senders; they must be sent again."
+            ngettext(
+                "{count} message to {address} stayed in the queue until Postfix gave up "
+                "(maximal_queue_lifetime) and returned it to its sender; it must be sent again.",
+                "{count} messages to {address} stayed in the queue until Postfix gave up "
+                "(maximal_queue_lifetime) and returned them to their senders; they must be sent again.",
+                len(expired),
+            ).format(count=len(expired), address=address)
         )
     held = [q for q in report.queued if q.entry.held]
     if held:
         hints.append(
-            f"{mail.count(len(held), 'message')} for {address} {'is' if len(held) == 1 else 'are'} on hold: an admin "
-            "or a filter put them there; they will not be delivered until released (postsuper -H)."
+            ngettext(
+                "{count} message for {address} is on hold: an admin or a filter put it there; it will not "
+                "be delivered until released (postsuper -H).",
+                "{count} messages for {address} are on hold: an admin or a filter put them there; they "
+                "will not be delivered until released (postsuper -H).",
+                len(held),
+            ).format(count=len(held), address=address)
         )
     bounced_out = [
         d
@@ -247,37 +275,50 @@ def hints_for(report: TraceReport) -> list[str]:
     ]
     if bounced_out and not unknown_in_store:
         hints.append(
-            f"{mail.count(len(bounced_out), 'message')} sent by {address} bounced; {address} received a "
-            "non-delivery notice that quotes the remote server's answer."
+            ngettext(
+                "{count} message sent by {address} bounced; {address} received a non-delivery notice that "
+                "quotes the remote server's answer.",
+                "{count} messages sent by {address} bounced; {address} received non-delivery notices that "
+                "quote the remote servers' answers.",
+                len(bounced_out),
+            ).format(count=len(bounced_out), address=address)
         )
     if not report.messages and not report.rejected and not report.queued and not report.failures:
-        window = f" in the last {_duration_words(report.since)}" if report.since else " in the logs kept on the host"
+        window = (
+            _(" in the last {duration}").format(duration=_since_words(report.since))
+            if report.since
+            else _(" in the logs kept on the host")
+        )
         hints.append(
-            f"No trace of {address}{window}: the mail never reached this server. Check the antispam or "
-            "gateway in front of it, the spelling of the address, and that the address is in the Postfix maps."
+            _(
+                "No trace of {address}{window}: the mail never reached this server. Check the antispam "
+                "or gateway in front of it, the spelling of the address, and that the address is in "
+                "the Postfix maps."
+            ).format(address=address, window=window)
         )
     return hints
 
 
 def over_quota_hint(address: str, waiting: int, lifetime: timedelta | None) -> str:
     """What the procedure says for a full mailbox (the trace's hint, and the alerts')."""
-    return (
-        f"{address}'s mailbox is over quota: {mail.count(waiting, 'message')} waiting in the queue. "
-        "Ask the user to free space or raise the quota, then flush the queue (postqueue -f) "
-        "rather than waiting for the next retry; "
-        + _("after {lifetime} in the queue Postfix returns them to the senders.").format(
-            lifetime=mail.lifetime_words(lifetime)
-        )
-    )
+    return ngettext(
+        "{address}'s mailbox is over quota: {count} message waiting in the queue. Ask the user to "
+        "free space or raise the quota, then flush the queue (postqueue -f) rather than waiting "
+        "for the next retry; after {lifetime} in the queue Postfix returns it to its sender.",
+        "{address}'s mailbox is over quota: {count} messages waiting in the queue. Ask the user to "
+        "free space or raise the quota, then flush the queue (postqueue -f) rather than waiting "
+        "for the next retry; after {lifetime} in the queue Postfix returns them to the senders.",
+        waiting,
+    ).format(address=address, count=waiting, lifetime=mail.lifetime_words(lifetime))
 
 
 def stale_maps_hint(address: str, times: int) -> str:
     """'User unknown' from the mailbox server for an address Postfix accepted: stale maps."""
-    return (
-        f"Postfix accepted mail for {address}, then the mailbox server answered 'User unknown' (5.1.1) "
-        f"{mail.count(times, 'time')}: if this address exists in BlueMind, the Postfix maps "
-        "are stale. Rebuild them (Mail maintenance > Execute, or regen-maps); no restart is needed."
-    )
+    return _(
+        "Postfix accepted mail for {address}, then the mailbox server answered 'User unknown' "
+        "(5.1.1) {count}: if this address exists in BlueMind, the Postfix maps are stale. "
+        "Rebuild them (Mail maintenance > Execute, or regen-maps); no restart is needed."
+    ).format(address=address, count=mail.count(times, "time"))
 
 
 def _is_over_quota(text: str) -> bool:
@@ -291,20 +332,35 @@ def _is_over_quota(text: str) -> bool:
 def _party(address: Address, sender: str | None, recipient: str | None) -> str:
     """The other side of the exchange, seen from the traced address: `from X` or `to Y`."""
     if (sender or "").lower() == address.value:
-        return f"to {recipient}" if recipient and recipient.lower() != address.value else "to self"
-    return f"from {sender or '<>'}"
+        return (
+            _("to {recipient}").format(recipient=recipient)
+            if recipient and recipient.lower() != address.value
+            else _("to self")
+        )
+    return _("from {value}").format(value=sender or "<>")
 
 
 def _rerouted(address: Address, message: Message, delivery: Delivery | None) -> str:
     """`for john@lab.test: ` when mail to an alias of the traced address went elsewhere."""
     if delivery is None or (message.sender or "").lower() == address.value:
         return ""
-    return "" if delivery.recipient.lower() == address.value else f"for {delivery.recipient}: "
+    return (
+        ""
+        if delivery.recipient.lower() == address.value
+        else _("for {recipient}: ").format(recipient=delivery.recipient)
+    )
 
 
 def _rejection_reason(rejection: Rejection) -> str:
     """`550 5.1.1 <r>: Recipient address rejected: ...` without the address the With column shows."""
     return _QUOTED_ADDRESS.sub(r"\g<code>", rejection.reason, count=1)
+
+
+def _since_words(duration: timedelta | None) -> str:
+    """`2d` as typed, in English; `2 jours` in French."""
+    if duration is None:
+        return ""
+    return _duration_words(duration) if i18n.current_language() == i18n.ENGLISH else i18n.duration(duration)
 
 
 def _duration_words(duration: timedelta | None) -> str:
@@ -318,14 +374,14 @@ def _duration_words(duration: timedelta | None) -> str:
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("address", metavar="ADDRESS", help="the email address to follow (any case)")
-    parser.add_argument("--since", metavar="DURATION", help="only the last 30m, 12h, 2d, 1w... (default: all logs)")
+    parser.add_argument("address", metavar="ADDRESS", help=_("the email address to follow (any case)"))
+    parser.add_argument("--since", metavar="DURATION", help=_("only the last 30m, 12h, 2d, 1w... (default: all logs)"))
 
 
 TRACE = register(
     Verb(
         name="trace",
-        summary="every message to or from an address: deliveries, refusals, queue, hints",
+        summary=N_("every message to or from an address: deliveries, refusals, queue, hints"),
         policy="read",
         configure=_configure,
         validate=validate_trace,

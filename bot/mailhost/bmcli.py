@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from bot.i18n import _
 from bot.mailhost.postfix_log import MONTHS
 
 
@@ -238,56 +239,61 @@ def read_story(history: MailHistory) -> str:
     """What happened to the mail, as an admin reads the table: one sentence, lower-case start."""
     copies = _copies(history)
     if not copies:
-        return "no history recorded for this mail"
+        return _("no history recorded for this mail")
     origin, others = copies[0], copies[1:]
     where = origin.folder
     if not others:
         if "Deleted" in origin.flags:
-            read = "read, then " if "Seen" in origin.flags else ""
-            return (
-                f"{read}deleted from {where} without going through the Trash (UID {origin.uid}); "
+            read = _("read, then ") if "Seen" in origin.flags else ""
+            return _(
+                "{read}deleted from {where} without going through the Trash (UID {uid}); "
                 "restorable with `restore` until the host purges it"
-            )
+            ).format(read=read, where=where, uid=origin.uid)
         if "Seen" in origin.flags:
-            return f"received and read, still in {where}"
-        return f"received, still unread in {where}"
+            return _("received and read, still in {where}").format(where=where)
+        return _("received, still unread in {where}").format(where=where)
     clauses: list[str] = []
     source = origin
     for copy in others:
         clauses.append(_move(source, copy, list(history.events), first=not clauses))
         if "Deleted" in copy.flags and not is_trash(copy.folder):
-            clauses.append(f"then deleted from {_place(copy)}")
+            clauses.append(_("then deleted from {place}").format(place=_place(copy)))
         elif "Deleted" in copy.flags:
-            clauses.append("then deleted from the Trash (emptied); restorable with `restore` on the Trash")
+            clauses.append(_("then deleted from the Trash (emptied); restorable with `restore` on the Trash"))
         source = copy
     if "Deleted" not in origin.flags and all(c.folder != origin.folder for c in others):
-        clauses.append(f"the original is still in {where} (UID {origin.uid})")
+        clauses.append(_("the original is still in {where} (UID {uid})").format(where=where, uid=origin.uid))
     return "; ".join(clauses)
 
 
 def _place(copy: _Copy) -> str:
     if copy.owner_kind and copy.owner_kind != "USER":
-        return f"the shared mailbox `{copy.folder}`"
-    return "the Trash" if is_trash(copy.folder) else f"`{copy.folder}`"
+        return _("the shared mailbox `{folder}`").format(folder=copy.folder)
+    return _("the Trash") if is_trash(copy.folder) else f"`{copy.folder}`"
 
 
 def _move(source: _Copy, copy: _Copy, order: list[HistoryEvent], first: bool) -> str:
     removed = "Deleted" in source.flags
     read = "Seen" in copy.flags or source.seen_before(copy.start, order)
-    prefix = "read, then " if read and first else ""
+    prefix = _("read, then ") if read and first else ""
     if copy.folder == source.folder and copy.owner == source.owner:
-        return f"{prefix}restored in {copy.folder} as UID {copy.uid}"
-    verb = "moved" if removed else "copied"
+        return _("{prefix}restored in {folder} as UID {uid}").format(prefix=prefix, folder=copy.folder, uid=copy.uid)
     if copy.owner_kind and copy.owner_kind != "USER":
-        text = f"{prefix}{verb} to the shared mailbox `{copy.folder}` (UID {copy.uid})"
         if removed:
-            return text + "; not a deletion, so not in the Trash"
-        return text
+            return _(
+                "{prefix}moved to the shared mailbox `{folder}` (UID {uid}); not a deletion, so not in the Trash"
+            ).format(prefix=prefix, folder=copy.folder, uid=copy.uid)
+        return _("{prefix}copied to the shared mailbox `{folder}` (UID {uid})").format(
+            prefix=prefix, folder=copy.folder, uid=copy.uid
+        )
     if is_trash(copy.folder):
-        text = f"{prefix}{verb} to Trash (new UID {copy.uid})"
+        text = _("{prefix}moved to Trash (new UID {uid})") if removed else _("{prefix}copied to Trash (new UID {uid})")
+    elif removed:
+        text = _("{prefix}moved to the folder `{folder}` (new UID {uid})")
     else:
-        text = f"{prefix}{verb} to the folder `{copy.folder}` (new UID {copy.uid})"
-    return text + (f" and removed from {source.folder}" if removed else "")
+        text = _("{prefix}copied to the folder `{folder}` (new UID {uid})")
+    text = text.format(prefix=prefix, folder=copy.folder, uid=copy.uid)
+    return text + (_(" and removed from {folder}").format(folder=source.folder) if removed else "")
 
 
 # --- BlueMind 5: mail unexpunge -----------------------------------------------------------

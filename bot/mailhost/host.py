@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 from bot.config import HostConfig
 from bot.errors import GuardRefused, MailbotError, RemoteCommandFailed
+from bot.i18n import _
 from bot.mailhost import commands
 from bot.mailhost.bmcli import (
     BmCliFormatError,
@@ -108,7 +109,10 @@ class MailHost:
             stderr = stream.stderr.decode("utf-8", "replace").strip()
         if status != 0:
             raise RemoteCommandFailed(
-                self.name, f"Searching the logs on {self.name} failed (exit {status}): {_first_line(stderr)}"
+                self.name,
+                _("Searching the logs on {name} failed (exit {status}): {first_line}").format(
+                    name=self.name, status=status, first_line=_first_line(stderr)
+                ),
             )
         if since is not None:
             cutoff = reader.now - since
@@ -127,7 +131,8 @@ class MailHost:
                 return parse_postqueue_json(result.stdout.decode("utf-8", "replace").splitlines())
             except QueueFormatError as exc:
                 raise RemoteCommandFailed(
-                    self.name, f"postqueue -j on {self.name} printed something else: {exc}."
+                    self.name,
+                    _("postqueue -j on {name} printed something else: {exc}.").format(name=self.name, exc=exc),
                 ) from None
         if "invalid option" in result.stderr_text or "illegal option" in result.stderr_text:
             text_result = self.connection.run(commands.queue_text(self.config.postfix_config))
@@ -136,7 +141,8 @@ class MailHost:
                 return parse_postqueue_text(text_result.stdout.decode("utf-8", "replace"), datetime.now())
             except QueueFormatError as exc:
                 raise RemoteCommandFailed(
-                    self.name, f"postqueue -p on {self.name} printed something else: {exc}."
+                    self.name,
+                    _("postqueue -p on {name} printed something else: {exc}.").format(name=self.name, exc=exc),
                 ) from None
         self._require_success(result, "postqueue -j")
         return []
@@ -182,8 +188,11 @@ class MailHost:
         if self.config.postfix_config and version_result.exit_status != 0:
             raise RemoteCommandFailed(
                 self.name,
-                f"The Postfix instance {self.config.postfix_config} cannot be read on {self.name}: "
-                f"{_first_line(version_result.stderr_text) or f'exit {version_result.exit_status}'}.",
+                _("The Postfix instance {postfix_config} cannot be read on {name}: {value}.").format(
+                    postfix_config=self.config.postfix_config,
+                    name=self.name,
+                    value=_first_line(version_result.stderr_text) or f"exit {version_result.exit_status}",
+                ),
             )
         version = version_result.stdout.decode().strip() if version_result.exit_status == 0 else None
         return HostProbe(tuple(logs), tools, version or None)
@@ -193,14 +202,24 @@ class MailHost:
             return
         stderr = result.stderr_text
         if result.exit_status == 127 or "not found" in stderr:
-            raise RemoteCommandFailed(self.name, f"{what} is not installed on {self.name} ({_first_line(stderr)}).")
+            raise RemoteCommandFailed(
+                self.name,
+                _("{what} is not installed on {name} ({first_line}).").format(
+                    what=what, name=self.name, first_line=_first_line(stderr)
+                ),
+            )
         if "mail system is down" in stderr:
             raise RemoteCommandFailed(
-                self.name, f"Postfix is not running on {self.name}: {_first_line(stderr)}. Start it, then retry."
+                self.name,
+                _("Postfix is not running on {name}: {first_line}. Start it, then retry.").format(
+                    name=self.name, first_line=_first_line(stderr)
+                ),
             )
         raise RemoteCommandFailed(
             self.name,
-            f"{what} failed on {self.name} (exit {result.exit_status}): {_first_line(stderr) or 'no message'}.",
+            _("{what} failed on {name} (exit {exit_status}): {value}.").format(
+                what=what, name=self.name, exit_status=result.exit_status, value=_first_line(stderr) or "no message"
+            ),
         )
 
     # --- deleted mail (issue 5): Cyrus tools on a BlueMind 4 store, bm-cli on any ------------
@@ -222,8 +241,10 @@ class MailHost:
         else:
             raise RemoteCommandFailed(
                 self.name,
-                f"{self.name} has neither Cyrus's {commands.UNEXPUNGE} (BlueMind 4) nor bm-cli at {self.config.bm_cli} "
-                "(BlueMind 5); set `bluemind` and `bm_cli` in its host entry.",
+                _(
+                    "{name} has neither Cyrus's {UNEXPUNGE} (BlueMind 4) nor bm-cli at {bm_cli} (BlueMind "
+                    "5); set `bluemind` and `bm_cli` in its host entry."
+                ).format(name=self.name, UNEXPUNGE=commands.UNEXPUNGE, bm_cli=self.config.bm_cli),
             )
         _DETECTED_VERSIONS[self.name] = version
         return version
@@ -239,7 +260,9 @@ class MailHost:
         try:
             return parse_mbpath(text)
         except CyrusFormatError as exc:
-            raise RemoteCommandFailed(self.name, f"mbpath on {self.name} printed something else: {exc}.") from None
+            raise RemoteCommandFailed(
+                self.name, _("mbpath on {name} printed something else: {exc}.").format(name=self.name, exc=exc)
+            ) from None
 
     def expunged(self, mailbox: Mailbox, folder: Folder = INBOX) -> ExpungedOnHost:
         """`unexpunge -l`: the mails that can be restored, with the host's clock (the dates are local)."""
@@ -251,12 +274,21 @@ class MailHost:
             listing = parse_unexpunge_list(text)
         except CyrusFormatError as exc:
             raise RemoteCommandFailed(
-                self.name, f"unexpunge -l on {self.name} printed something else: {exc}."
+                self.name, _("unexpunge -l on {name} printed something else: {exc}.").format(name=self.name, exc=exc)
             ) from None
         if listing.failure is not None:  # exit 0 all the same
             if listing.mailbox_missing:
-                raise MailboxNotFound(f"There is no mailbox {name} on {self.name} (unexpunge: {listing.failure}).")
-            raise RemoteCommandFailed(self.name, f"unexpunge -l {name} on {self.name} failed: {listing.failure}.")
+                raise MailboxNotFound(
+                    _("There is no mailbox {name} on {name2} (unexpunge: {failure}).").format(
+                        name=name, name2=self.name, failure=listing.failure
+                    )
+                )
+            raise RemoteCommandFailed(
+                self.name,
+                _("unexpunge -l {name} on {name2} failed: {failure}.").format(
+                    name=name, name2=self.name, failure=listing.failure
+                ),
+            )
         return ExpungedOnHost(name, listing.mails, clock)
 
     def present_mails(self, mailbox: Mailbox) -> list[IndexRecord]:
@@ -269,12 +301,19 @@ class MailHost:
         """Where the mail's file is on the host, and its main headers (read as cyrus, 64 kB at most)."""
         directory = self.folder_path(mailbox, folder)
         if directory is None:
-            raise MailboxNotFound(f"There is no folder {mailbox.folder_name(folder)} on {self.name}.")
+            raise MailboxNotFound(
+                _("There is no folder {folder_name} on {name}.").format(
+                    folder_name=mailbox.folder_name(folder), name=self.name
+                )
+            )
         try:
             path = spool_file(directory, uid)
         except ValueError:
             raise RemoteCommandFailed(
-                self.name, f"mbpath on {self.name} gave {directory!r}, a path the bot does not read."
+                self.name,
+                _("mbpath on {name} gave {directory!r}, a path the bot does not read.").format(
+                    name=self.name, directory=directory
+                ),
             ) from None
         result = self.connection.run(commands.mail_head(path))
         if result.exit_status != 0 and "No such file" in result.stderr_text:
@@ -298,9 +337,11 @@ class MailHost:
         try:
             users = parse_user_get(result.stdout.decode("utf-8", "replace"))
         except BmCliFormatError as exc:
-            raise RemoteCommandFailed(self.name, f"bm-cli on {self.name} printed something else: {exc}.") from None
+            raise RemoteCommandFailed(
+                self.name, _("bm-cli on {name} printed something else: {exc}.").format(name=self.name, exc=exc)
+            ) from None
         if len(users) != 1:
-            return None, f"{len(users)} users match"
+            return None, _("{count} users match").format(count=len(users))
         return users[0], "found"
 
     def bm_history(self, address: Address, uid: Uid, folder: Folder) -> list[MailHistory]:
@@ -319,14 +360,22 @@ class MailHost:
         try:
             output = parse_bm5_unexpunge(text)
         except BmCliFormatError as exc:
-            raise RemoteCommandFailed(self.name, f"bm-cli on {self.name} printed something else: {exc}.") from None
+            raise RemoteCommandFailed(
+                self.name, _("bm-cli on {name} printed something else: {exc}.").format(name=self.name, exc=exc)
+            ) from None
         if output.missing_folder is not None:  # bm-cli only says so, and exits 0
             folders = ", ".join(output.available_folders) or "none"
-            raise MailboxNotFound(f"{address} has no folder `{folder}` on {self.name}; its folders are: {folders}.")
+            raise MailboxNotFound(
+                _("{address} has no folder `{folder}` on {name}; its folders are: {folders}.").format(
+                    address=address, folder=folder, name=self.name, folders=folders
+                )
+            )
         if output.deleted_count is None and not output.items:
             raise RemoteCommandFailed(
                 self.name,
-                f"bm-cli mail unexpunge on {self.name} did not say how many mails are deleted: {text[:120]!r}",
+                _("bm-cli mail unexpunge on {name} did not say how many mails are deleted: {text!r}").format(
+                    name=self.name, text=text[:120]
+                ),
             )
         return DeletedOnBm5(output.items, clock)
 
@@ -336,12 +385,19 @@ class MailHost:
         try:
             return parse_history(result.stdout.decode("utf-8", "replace"))
         except BmCliFormatError as exc:
-            raise RemoteCommandFailed(self.name, f"{what} on {self.name} printed something else: {exc}.") from None
+            raise RemoteCommandFailed(
+                self.name,
+                _("{what} on {name} printed something else: {exc}.").format(what=what, name=self.name, exc=exc),
+            ) from None
 
     def _bm_require(self, result: CommandResult, what: str) -> None:
         said = _first_line(result.stderr_text)
         if result.exit_status != 0 and _BM_NOT_FOUND.search(said):
-            raise MailboxNotFound(f"{what} on {self.name}: {said.removeprefix('ERROR: ')}.")
+            raise MailboxNotFound(
+                _("{what} on {name}: {removeprefix}.").format(
+                    what=what, name=self.name, removeprefix=said.removeprefix("ERROR: ")
+                )
+            )
         self._require_tool(result, what, "root")
 
     def _require_tool(self, result: CommandResult, what: str, run_as: str) -> None:
@@ -350,11 +406,18 @@ class MailHost:
         if result.exit_status != 0 and ("a password is required" in stderr or "not allowed" in stderr):
             raise RemoteCommandFailed(
                 self.name,
-                f"The bot's account on {self.name} may not run {what} as {run_as}: add the sudo rule for it "
-                "(exact tool, absolute path; see lab/README.md).",
+                _(
+                    "The bot's account on {name} may not run {what} as {run_as}: add the sudo rule for it "
+                    "(exact tool, absolute path; see lab/README.md)."
+                ).format(name=self.name, what=what, run_as=run_as),
             )
         if result.exit_status != 0 and "can't read mailboxes file" in stderr:
-            raise RemoteCommandFailed(self.name, f"{what} on {self.name} did not run as the cyrus user: {stderr}.")
+            raise RemoteCommandFailed(
+                self.name,
+                _("{what} on {name} did not run as the cyrus user: {stderr}.").format(
+                    what=what, name=self.name, stderr=stderr
+                ),
+            )
         self._require_success(result, what)
 
 
@@ -479,10 +542,14 @@ class _TraceReader:
             if file["path"] not in self.files:  # a file's messages may come in two parts
                 self.files.append(file["path"])
         elif problem := _PROBLEM_MARKER.fullmatch(text):
-            what = "does not exist" if problem["problem"] == "missing" else "is not readable by the bot's account"
-            self.warnings.append(f"{problem['path']} on {self.host} {what}.")
+            what = (
+                _("{path} on {host} does not exist.")
+                if problem["problem"] == "missing"
+                else _("{path} on {host} is not readable by the bot's account.")
+            )
+            self.warnings.append(what.format(path=problem["path"], host=self.host))
         elif warning := _WARNING_MARKER.fullmatch(text):
-            self.warnings.append(f"On {self.host}: {warning['text']}")
+            self.warnings.append(_("On {host}: {text}").format(host=self.host, text=warning["text"]))
 
 
 def _aware(stamp: datetime, tz: tzinfo) -> datetime:

@@ -32,6 +32,7 @@ from bot.errors import (
     HostUnreachable,
     OutputTooLarge,
 )
+from bot.i18n import _
 from bot.mailhost.commands import RemoteCommand
 
 CHUNK = 256 * 1024
@@ -127,8 +128,10 @@ class RemoteStream:
             self._channel.close()
             raise CommandTimeout(
                 self._host.name,
-                f"The command on {self._host.name} did not finish within {self._host.command_timeout:g} s "
-                "and was stopped; try a shorter --since, or raise command_timeout for this host.",
+                _(
+                    "The command on {host} did not finish within {command_timeout:g} s and was stopped; "
+                    "try a shorter --since, or raise command_timeout for this host."
+                ).format(host=self._host.name, command_timeout=self._host.command_timeout),
             )
         return remaining
 
@@ -143,7 +146,10 @@ class RemoteStream:
                 continue
             except (OSError, paramiko.SSHException) as exc:
                 raise HostUnreachable(
-                    self._host.name, f"The connection to {self._host.name} broke during the command ({exc})."
+                    self._host.name,
+                    _("The connection to {host} broke during the command ({exc}).").format(
+                        host=self._host.name, exc=exc
+                    ),
                 ) from None
             if not chunk:
                 return
@@ -152,8 +158,10 @@ class RemoteStream:
                 channel.close()
                 raise OutputTooLarge(
                     self._host.name,
-                    f"The answer from {self._host.name} passed {self._host.max_output_bytes // (1024 * 1024)} MB "
-                    "and was cut off; narrow the search (for example with --since).",
+                    _(
+                        "The answer from {host} passed {number} MB and was cut off; narrow the search (for "
+                        "example with --since)."
+                    ).format(host=self._host.name, number=self._host.max_output_bytes // (1024 * 1024)),
                 )
             yield chunk
 
@@ -181,14 +189,18 @@ class RemoteStream:
         if self.exit_status == -1:  # the channel closed without an exit status: the link broke
             raise HostUnreachable(
                 self._host.name,
-                f"The connection to {self._host.name} broke before the command ended; it may or may not have run.",
+                _("The connection to {host} broke before the command ended; it may or may not have run.").format(
+                    host=self._host.name
+                ),
             )
         if self.exit_status == GUARD_REFUSED and self._stderr.startswith(b"mailbot-guard: refused"):
             raise GuardRefused(
                 self._host.name,
-                f"The guard on {self._host.name} refused this command of the bot: it was made for other "
-                "settings (log paths, bm-cli, Postfix instance) or by an older bot; regenerate it with "
-                "`mailbot guard` and install it there.",
+                _(
+                    "The guard on {host} refused this command of the bot: it was made for other settings "
+                    "(log paths, bm-cli, Postfix instance) or by an older bot; regenerate it with `mailbot "
+                    "guard` and install it there."
+                ).format(host=self._host.name),
             )
 
 
@@ -227,8 +239,10 @@ class HostConnection:
         if not self._sessions.acquire(timeout=limit):
             raise CommandTimeout(
                 self.host.name,
-                f"{self.host.name} is busy with {self.host.max_sessions} commands already; none ended within "
-                f"{limit:g} s. Try again shortly.",
+                _(
+                    "{host} is busy with {max_sessions} commands already; none ended within {limit:g} s. "
+                    "Try again shortly."
+                ).format(host=self.host.name, max_sessions=self.host.max_sessions, limit=limit),
             )
         try:
             return RemoteStream(self._start(command, deadline), self.host, deadline, self._sessions.release)
@@ -250,7 +264,10 @@ class HostConnection:
                     # The connection died while idle (host restarted, NAT time-out): log in again, once.
                     if reconnected:
                         raise HostUnreachable(
-                            self.host.name, f"{self.host.name} closed the SSH connection ({exc or type(exc).__name__})."
+                            self.host.name,
+                            _("{host} closed the SSH connection ({value}).").format(
+                                host=self.host.name, value=exc or type(exc).__name__
+                            ),
                         ) from None
                     self._drop(transport)
                     reconnected = True
@@ -259,7 +276,8 @@ class HostConnection:
                 # session (sshd's MaxSessions, or one still closing). Wait and try again.
                 if time.monotonic() + SESSION_RETRY_SECONDS >= deadline:
                     raise HostUnreachable(
-                        self.host.name, f"{self.host.name} refused a new SSH session until the time-out."
+                        self.host.name,
+                        _("{host} refused a new SSH session until the time-out.").format(host=self.host.name),
                     ) from None
 
     def run(self, command: RemoteCommand, timeout: float | None = None) -> CommandResult:
@@ -299,11 +317,17 @@ def connect(host: HostConfig) -> paramiko.Transport:
         sock = socket.create_connection((host.address, host.port), timeout=host.connect_timeout)
     except TimeoutError:
         raise HostUnreachable(
-            host.name, f"{host.name} ({where}) did not answer within {host.connect_timeout:g} s; is the host up?"
+            host.name,
+            _("{host} ({where}) did not answer within {connect_timeout:g} s; is the host up?").format(
+                host=host.name, where=where, connect_timeout=host.connect_timeout
+            ),
         ) from None
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise HostUnreachable(host.name, f"Cannot connect to {host.name} ({where}): {reason}.") from None
+        raise HostUnreachable(
+            host.name,
+            _("Cannot connect to {host} ({where}): {reason}.").format(host=host.name, where=where, reason=reason),
+        ) from None
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     transport = paramiko.Transport(sock)
     try:
@@ -321,8 +345,10 @@ def connect(host: HostConfig) -> paramiko.Transport:
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise HostUnreachable(
                 host.name,
-                f"{host.name} ({where}) accepted the connection but did not complete SSH within "
-                f"{host.connect_timeout:g} s ({exc or 'no answer'}).",
+                _(
+                    "{host} ({where}) accepted the connection but did not complete SSH within "
+                    "{connect_timeout:g} s ({value})."
+                ).format(host=host.name, where=where, connect_timeout=host.connect_timeout, value=exc or "no answer"),
             ) from None
         _check_host_key(host, offered, pinned)
         try:
@@ -330,11 +356,15 @@ def connect(host: HostConfig) -> paramiko.Transport:
         except paramiko.AuthenticationException:
             raise AuthenticationFailed(
                 host.name,
-                f"{host.name} refused the bot's key for user {host.user}; check that the public key of "
-                f"{host.key_file} is in that account's authorized_keys and that the account is not locked.",
+                _(
+                    "{host} refused the bot's key for user {user}; check that the public key of {key_file} "
+                    "is in that account's authorized_keys and that the account is not locked."
+                ).format(host=host.name, user=host.user, key_file=host.key_file),
             ) from None
         except (paramiko.SSHException, EOFError, OSError) as exc:
-            raise HostUnreachable(host.name, f"{host.name} dropped the connection during login ({exc}).") from None
+            raise HostUnreachable(
+                host.name, _("{host} dropped the connection during login ({exc}).").format(host=host.name, exc=exc)
+            ) from None
         transport.set_keepalive(KEEPALIVE_SECONDS)
         return transport
     except BaseException:
@@ -353,10 +383,15 @@ def _pinned_keys(host: HostConfig) -> dict[str, paramiko.PKey]:
     except FileNotFoundError:
         raise HostKeyRejected(
             host.name,
-            f"The known_hosts file {host.known_hosts} for {host.name} does not exist; pin the host key first.",
+            _("The known_hosts file {known_hosts} for {host} does not exist; pin the host key first.").format(
+                known_hosts=host.known_hosts, host=host.name
+            ),
         ) from None
     except (OSError, paramiko.SSHException) as exc:
-        raise HostKeyRejected(host.name, f"Cannot read the known_hosts file {host.known_hosts}: {exc}.") from None
+        raise HostKeyRejected(
+            host.name,
+            _("Cannot read the known_hosts file {known_hosts}: {exc}.").format(known_hosts=host.known_hosts, exc=exc),
+        ) from None
     entry = keys.lookup(host_key_name(host))
     return dict(entry) if entry is not None else {}
 
@@ -366,18 +401,36 @@ def _check_host_key(host: HostConfig, offered: paramiko.PKey, pinned: dict[str, 
     if not pinned:
         raise HostKeyRejected(
             host.name,
-            f"{host.name} ({name}) offered host key {offered.get_name()} {offered.fingerprint}, which is not in "
-            f"{host.known_hosts}. Check this fingerprint with the host's admin (ssh-keygen -lf on the host) and add "
-            "the key yourself; the bot never adds keys.",
+            _(
+                "{host} ({name}) offered host key {get_name} {fingerprint}, which is not in "
+                "{known_hosts}. Check this fingerprint with the host's admin (ssh-keygen -lf on the "
+                "host) and add the key yourself; the bot never adds keys."
+            ).format(
+                host=host.name,
+                name=name,
+                get_name=offered.get_name(),
+                fingerprint=offered.fingerprint,
+                known_hosts=host.known_hosts,
+            ),
         )
     expected = pinned.get(offered.get_name())
     if expected is None or expected != offered:
         shown = ", ".join(sorted(k.fingerprint for k in pinned.values()))
         raise HostKeyRejected(
             host.name,
-            f"The host key of {host.name} ({name}) does not match the pinned one: it offered "
-            f"{offered.get_name()} {offered.fingerprint}, {host.known_hosts} has {shown}. Nothing was run. If the host "
-            "was reinstalled, update known_hosts after checking the new fingerprint; otherwise treat it as an attack.",
+            _(
+                "The host key of {host} ({name}) does not match the pinned one: it offered {get_name} "
+                "{fingerprint}, {known_hosts} has {shown}. Nothing was run. If the host was "
+                "reinstalled, update known_hosts after checking the new fingerprint; otherwise treat "
+                "it as an attack."
+            ).format(
+                host=host.name,
+                name=name,
+                get_name=offered.get_name(),
+                fingerprint=offered.fingerprint,
+                known_hosts=host.known_hosts,
+                shown=shown,
+            ),
         )
 
 
@@ -390,18 +443,30 @@ def _private_key(host: HostConfig) -> paramiko.PKey:
     try:
         return paramiko.PKey.from_path(path, password=password)  # type: ignore[arg-type]
     except FileNotFoundError:
-        raise HostError(host.name, f"The SSH key file {path} for {host.name} does not exist.") from None
+        raise HostError(
+            host.name, _("The SSH key file {path} for {host} does not exist.").format(path=path, host=host.name)
+        ) from None
     except PermissionError:
-        raise HostError(host.name, f"The SSH key file {path} for {host.name} is not readable by this user.") from None
+        raise HostError(
+            host.name,
+            _("The SSH key file {path} for {host} is not readable by this user.").format(path=path, host=host.name),
+        ) from None
     except (paramiko.PasswordRequiredException, TypeError):  # TypeError: cryptography's "password was not provided"
         raise HostError(
             host.name,
-            f"The SSH key {path} is protected by a passphrase; set key_passphrase_env for {host.name} "
-            "and put the passphrase in that environment variable.",
+            _(
+                "The SSH key {path} is protected by a passphrase; set key_passphrase_env for {host} "
+                "and put the passphrase in that environment variable."
+            ).format(path=path, host=host.name),
         ) from None
     except (paramiko.SSHException, ValueError) as exc:
-        hint = " (wrong passphrase?)" if passphrase else ""
-        raise HostError(host.name, f"The SSH key file {path} cannot be loaded{hint} ({type(exc).__name__}).") from None
+        hint = _(" (wrong passphrase?)") if passphrase else ""
+        raise HostError(
+            host.name,
+            _("The SSH key file {path} cannot be loaded{hint} ({name__}).").format(
+                path=path, hint=hint, name__=type(exc).__name__
+            ),
+        ) from None
 
 
 class HostPool:

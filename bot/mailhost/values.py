@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.errors import BadInput
+from bot.i18n import _
 
 MAX_ADDRESS_LENGTH = 254
 
@@ -53,25 +54,39 @@ class Address:
 def parse_address(text: str) -> Address:
     candidate = text.strip()
     if not candidate:
-        raise BadInput("An email address is required, for example john@example.com.")
+        raise BadInput(_("An email address is required, for example john@example.com."))
     if len(candidate) > MAX_ADDRESS_LENGTH:
-        raise BadInput(f"That address is {len(candidate)} characters long; an email address has at most 254.")
+        raise BadInput(
+            _("That address is {count} characters long; an email address has at most 254.").format(count=len(candidate))
+        )
     if not candidate.isascii() or not candidate.isprintable():
         raise BadInput(
-            f"{quoted(candidate)} holds characters that are not plain ASCII; "
-            "type the address as it appears in the mail log (an international domain in its xn-- form)."
+            _(
+                "{candidate} holds characters that are not plain ASCII; type the address as it appears "
+                "in the mail log (an international domain in its xn-- form)."
+            ).format(candidate=quoted(candidate))
         )
     if candidate.count("@") != 1:
-        raise BadInput(f"{quoted(candidate)} is not an email address: it needs exactly one @, as in john@example.com.")
+        raise BadInput(
+            _("{candidate} is not an email address: it needs exactly one @, as in john@example.com.").format(
+                candidate=quoted(candidate)
+            )
+        )
     local, domain = candidate.split("@")
     if not _LOCAL_PART.fullmatch(local) or ".." in local:
         raise BadInput(
-            f"{quoted(candidate)} is not an address this bot accepts: the part before @ may hold "
-            "letters, digits and . _ % + = ~ ' - only, and may not start or end with a dot or a dash."
+            _(
+                "{candidate} is not an address this bot accepts: the part before @ may hold letters, "
+                "digits and . _ % + = ~ ' - only, and may not start or end with a dot or a dash."
+            ).format(candidate=quoted(candidate))
         )
     labels = domain.split(".")
     if len(labels) < 2 or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels):
-        raise BadInput(f"{quoted(candidate)} has no valid domain after the @ (expected something like example.com).")
+        raise BadInput(
+            _("{candidate} has no valid domain after the @ (expected something like example.com).").format(
+                candidate=quoted(candidate)
+            )
+        )
     return Address(candidate.lower())
 
 
@@ -92,7 +107,11 @@ def is_queue_id(text: str) -> bool:
 def parse_queue_id(text: str) -> QueueId:
     candidate = text.strip()
     if not is_queue_id(candidate):
-        raise BadInput(f"{quoted(candidate)} is not a Postfix queue id (like C5BF3135FAF or 4PcV4K5FPLz3tBr).")
+        raise BadInput(
+            _("{candidate} is not a Postfix queue id (like C5BF3135FAF or 4PcV4K5FPLz3tBr).").format(
+                candidate=quoted(candidate)
+            )
+        )
     return QueueId(candidate)
 
 
@@ -101,10 +120,16 @@ def parse_duration(text: str) -> timedelta:
     candidate = text.strip()
     match = _DURATION.fullmatch(candidate)
     if not match:
-        raise BadInput(f"{quoted(candidate)} is not a duration: use a number and a unit, like 30m, 12h, 2d or 1w.")
+        raise BadInput(
+            _("{candidate} is not a duration: use a number and a unit, like 30m, 12h, 2d or 1w.").format(
+                candidate=quoted(candidate)
+            )
+        )
     duration = timedelta(seconds=int(match["count"]) * _DURATION_UNITS[match["unit"]])
     if duration > MAX_DURATION:
-        raise BadInput(f"{candidate} reaches back more than 400 days; logs are not kept that long.")
+        raise BadInput(
+            _("{candidate} reaches back more than 400 days; logs are not kept that long.").format(candidate=candidate)
+        )
     return duration
 
 
@@ -126,7 +151,11 @@ def parse_message_id(text: str) -> MessageId:
     if candidate.startswith("<") and candidate.endswith(">"):
         candidate = candidate[1:-1]
     if not _MESSAGE_ID.fullmatch(candidate) or candidate.startswith("-"):
-        raise BadInput(f"{quoted(text)} is neither a queue id nor a Message-ID (like <20261128.1234@example.org>).")
+        raise BadInput(
+            _("{text} is neither a queue id nor a Message-ID (like <20261128.1234@example.org>).").format(
+                text=quoted(text)
+            )
+        )
     return MessageId(candidate)
 
 
@@ -159,17 +188,23 @@ def parse_uid(text: str) -> Uid:
     candidate = text.strip()
     if not _UID.fullmatch(candidate) or int(candidate) > MAX_UID:
         raise BadInput(
-            f"{quoted(candidate)} is not a mail UID: use the number shown by `deleted` or by the "
-            "delivery line of `trace` (a whole number from 1 to 4294967295)."
+            _(
+                "{candidate} is not a mail UID: use the number shown by `deleted` or by the delivery "
+                "line of `trace` (a whole number from 1 to 4294967295)."
+            ).format(candidate=quoted(candidate))
         )
     return Uid(int(candidate))
 
 
 def parse_uids(texts: list[str]) -> tuple[Uid, ...]:
     if not texts:
-        raise BadInput("Give at least one UID (see `deleted ADDRESS`), or --all.")
+        raise BadInput(_("Give at least one UID (see `deleted ADDRESS`), or --all."))
     if len(texts) > MAX_UIDS:
-        raise BadInput(f"{len(texts)} UIDs in one request is too many; at most {MAX_UIDS}, or use --all.")
+        raise BadInput(
+            _("{count} UIDs in one request is too many; at most {MAX_UIDS}, or use --all.").format(
+                count=len(texts), MAX_UIDS=MAX_UIDS
+            )
+        )
     return tuple(sorted({parse_uid(text) for text in texts}))
 
 
@@ -198,9 +233,13 @@ INBOX = Folder("INBOX")
 def parse_folder(text: str) -> Folder:
     candidate = text.strip()
     if not candidate:
-        raise BadInput("A folder name is required, for example INBOX, Trash or Archives/2024.")
+        raise BadInput(_("A folder name is required, for example INBOX, Trash or Archives/2024."))
     if len(candidate) > MAX_FOLDER_LENGTH:
-        raise BadInput(f"That folder name is {len(candidate)} characters long; at most {MAX_FOLDER_LENGTH}.")
+        raise BadInput(
+            _("That folder name is {count} characters long; at most {MAX_FOLDER_LENGTH}.").format(
+                count=len(candidate), MAX_FOLDER_LENGTH=MAX_FOLDER_LENGTH
+            )
+        )
     if candidate.upper() == "INBOX":
         return INBOX
     if candidate.upper().startswith("INBOX/"):  # Cyrus shows a user's folders under INBOX/
@@ -214,8 +253,10 @@ def parse_folder(text: str) -> Folder:
             or not all(c.isalnum() or c in _FOLDER_PUNCTUATION for c in level)
         ):
             raise BadInput(
-                f"{quoted(text.strip())} is not a folder name this bot accepts: levels are separated by /, "
-                "and hold letters, digits, spaces and _ - . ' & + , ( ) # !, without a leading dot or dash."
+                _(
+                    "{strip} is not a folder name this bot accepts: levels are separated by /, and hold "
+                    "letters, digits, spaces and _ - . ' & + , ( ) # !, without a leading dot or dash."
+                ).format(strip=quoted(text.strip()))
             )
     return Folder("/".join(levels))
 
@@ -260,17 +301,21 @@ class SearchQuery:
 def parse_search_words(texts: list[str]) -> SearchQuery:
     words = [word for text in texts for word in text.split()]
     if not words:
-        raise BadInput("Give at least one word to search for, for example: search john@example.com Rappel.")
+        raise BadInput(_("Give at least one word to search for, for example: search john@example.com Rappel."))
     if len(words) > MAX_SEARCH_WORDS or len(" ".join(words)) > MAX_SEARCH_LENGTH:
         raise BadInput(
-            f"Search for at most {MAX_SEARCH_WORDS} words and {MAX_SEARCH_LENGTH} characters; "
-            "a few words of the subject are enough."
+            _(
+                "Search for at most {MAX_SEARCH_WORDS} words and {MAX_SEARCH_LENGTH} characters; a few "
+                "words of the subject are enough."
+            ).format(MAX_SEARCH_WORDS=MAX_SEARCH_WORDS, MAX_SEARCH_LENGTH=MAX_SEARCH_LENGTH)
         )
     for word in words:
         if not _SEARCH_WORD.fullmatch(word) or not word.isprintable():
             raise BadInput(
-                f"{quoted(word)} is not a search word this bot accepts: start with a letter or a digit, "
-                "then letters, digits and . ' @ # : / + - only (no quotes, no operators)."
+                _(
+                    "{word} is not a search word this bot accepts: start with a letter or a digit, then "
+                    "letters, digits and . ' @ # : / + - only (no quotes, no operators)."
+                ).format(word=quoted(word))
             )
     return SearchQuery(tuple(words))
 

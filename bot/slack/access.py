@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from bot.config import AccessRule, SlackConfig
+from bot.i18n import _
 
 GROUP_CACHE_SECONDS = 300
 
@@ -29,9 +30,13 @@ class AccessPolicy:
         """None when allowed, else the polite sentence the user reads."""
         for rule in (self._config.access, self._config.verb_access.get(verb, AccessRule())):
             if rule.channels and channel not in rule.channels:
-                return f"`/mail {verb}` is not available in this channel; ask in one of the mail support channels."
+                return _(
+                    "`/mail {verb}` is not available in this channel; ask in one of the mail support channels."
+                ).format(verb=verb)
             if (rule.users or rule.groups) and not self._admits(rule, user):
-                return f"Sorry, you are not on the list of people who may use `/mail {verb}`; ask a mail admin."
+                return _(
+                    "Sorry, you are not on the list of people who may use `/mail {verb}`; ask a mail admin."
+                ).format(verb=verb)
         return None
 
     def is_member(self, group: str, user: str) -> bool:

@@ -9,6 +9,7 @@ command's `response_url` (valid 30 minutes; after that, a fresh ephemeral messag
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import secrets
 import threading
@@ -25,10 +26,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 import bot.actions  # noqa: F401  (registers the verbs)
+from bot import i18n
 from bot.actions import changes
 from bot.actions.registry import VERBS, Context, Verb, verb_parser
 from bot.config import Config
 from bot.errors import BadInput, MailbotError
+from bot.i18n import N_, _
 from bot.mailhost.ssh import HostPool
 from bot.slack import blocks
 from bot.slack.access import AccessPolicy
@@ -44,7 +47,12 @@ RESPONSE_URL_LIFETIME = 29 * 60  # Slack keeps a response_url for 30 minutes
 PROGRESS_AFTER = (5.0, 30.0)  # seconds after which a long job shows it is still working
 SHARE_KEEP_SECONDS = 30 * 60
 SHARE_KEEP_COUNT = 500
-INTERNAL_ERROR = ":warning: Something went wrong on the bot's side; it has been logged. Try again or ask a mail admin."
+LOCALE_KEEP_SECONDS = 3600  # a user's Slack locale (users.info), kept this long
+LOCALE_RETRY_SECONDS = 300  # after a failed look-up, the channel's language for this long
+LOCALE_KEEP_COUNT = 10_000
+INTERNAL_ERROR = N_(
+    ":warning: Something went wrong on the bot's side; it has been logged. Try again or ask a mail admin."
+)
 
 
 @dataclass(frozen=True)
@@ -95,9 +103,9 @@ class ShareStore:
 
 def usage() -> str:
     verbs = [v for v in VERBS.values() if not v.cli_only]
-    lines = ["Usage: /mail VERB ARGUMENTS. Verbs:"]
-    lines += [f"{v.name}: {v.summary}" for v in verbs]
-    lines.append("Add --help after a verb for its arguments, e.g. /mail trace --help.")
+    lines = [_("Usage: /mail VERB ARGUMENTS. Verbs:")]
+    lines += [f"{v.name}: {_(v.summary)}" for v in verbs]
+    lines.append(_("Add --help after a verb for its arguments, e.g. /mail trace --help."))
     return "\n".join(lines)
 
 
@@ -117,6 +125,36 @@ class MailBot:
         self.channel_rate = RateLimiter(Limit(*config.slack.channel_limit))
         self.approvals = ApprovalDesk(self)
         self.alerts = AlertDesk(self)
+        self._locales: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._locales_lock = threading.Lock()
+
+    # --- the language: each person's own, the channel's for what several people read --------
+
+    @property
+    def channel_language(self) -> str:
+        """The language of cards posted in a channel (config `slack.language`, else English)."""
+        return self.config.slack.language
+
+    def language_of(self, user: str) -> str:
+        """The user's Slack locale (`users.info`, `fr-FR` -> fr, kept an hour), else the channel's."""
+        now = time.monotonic()
+        with self._locales_lock:
+            cached = self._locales.get(user)
+        if cached and now < cached[0]:
+            return cached[1]
+        try:
+            info = self.client.users_info(user=user, include_locale=True)
+            locale = str((info.get("user") or {}).get("locale") or "")
+            language, keep = i18n.normalise(locale) or self.channel_language, LOCALE_KEEP_SECONDS
+        except Exception as exc:  # Slack unreachable, an unknown user, the scope missing: not for long
+            log.warning("users.info for %s failed (%s)", user, type(exc).__name__)
+            language, keep = self.channel_language, LOCALE_RETRY_SECONDS
+        with self._locales_lock:
+            self._locales[user] = (now + keep, language)
+            self._locales.move_to_end(user)
+            while len(self._locales) > LOCALE_KEEP_COUNT:
+                self._locales.popitem(last=False)
+        return language
 
     def register(self, app: App) -> None:
         app.command("/mail")(self.on_command)
@@ -145,6 +183,10 @@ class MailBot:
     # --- the slash command ---------------------------------------------------------------
 
     def on_command(self, ack: Ack, command: dict[str, Any]) -> None:
+        with i18n.use_language(self.language_of(str(command.get("user_id", "")))):
+            self._on_command(ack, command)
+
+    def _on_command(self, ack: Ack, command: dict[str, Any]) -> None:
         request = SlashCommand(
             user=str(command.get("user_id", "")),
             channel=str(command.get("channel_id", "")),
@@ -183,21 +225,26 @@ class MailBot:
     def _too_fast(self, request: SlashCommand) -> str | None:
         wait = self.user_rate.wait_needed(request.user)
         if wait:
-            return f"You are sending commands faster than the bot allows; try again in {wait:.0f} s."
+            return _("You are sending commands faster than the bot allows; try again in {wait:.0f} s.").format(
+                wait=wait
+            )
         wait = self.channel_rate.wait_needed(request.channel)
         if wait:
-            return f"This channel is sending commands faster than the bot allows; try again in {wait:.0f} s."
+            return _("This channel is sending commands faster than the bot allows; try again in {wait:.0f} s.").format(
+                wait=wait
+            )
         return None
 
     def submit(self, work: Callable[[], None]) -> str | None:
         """Queue work in the bot's own pool; a sentence for the user when it cannot take more."""
         if not self._slots.acquire(blocking=False):
-            return "The bot is busy with many requests; try again in a minute."
+            return _("The bot is busy with many requests; try again in a minute.")
         try:
-            self.jobs.submit(self._guarded, work)
+            # the job speaks the language of whoever asked (a pool thread does not inherit it)
+            self.jobs.submit(contextvars.copy_context().run, self._guarded, work)
         except RuntimeError:  # shutting down
             self._slots.release()
-            return "The bot is restarting; try again in a minute."
+            return _("The bot is restarting; try again in a minute.")
         return None
 
     def _guarded(self, work: Callable[[], None]) -> None:
@@ -215,12 +262,12 @@ class MailBot:
             return None, usage()
         verb = VERBS.get(words[0].lower())
         if verb is None or verb.cli_only:
-            return None, f"`{words[0][:40]}` is not a verb of /mail.\n{usage()}"
+            return None, _("`{words}` is not a verb of /mail.\n{usage}").format(words=words[0][:40], usage=usage())
         parser = verb_parser(verb, f"/mail {verb.name}")
         if "-h" in words[1:] or "--help" in words[1:]:
             return None, parser.format_help()
         if "--json" in words[1:]:
-            raise BadInput("--json is for the command line; Slack answers show tables.")
+            raise BadInput(_("--json is for the command line; Slack answers show tables."))
         return verb, verb.validate(parser.parse_args(words[1:]))
 
     # --- the work, in the bot's own pool ---------------------------------------------------
@@ -232,7 +279,7 @@ class MailBot:
             payload = self._answer(verb, request, command, started, progress)
         except Exception:  # a bug: the user still gets an answer, the log gets the details
             log.exception("%s by %s: internal error", verb.name, command.user)
-            payload = blocks.notice(INTERNAL_ERROR)
+            payload = blocks.notice(_(INTERNAL_ERROR))
         finally:
             progress.finish()
         self.deliver(command, started, payload)
@@ -283,27 +330,31 @@ class MailBot:
             if not channel:
                 raise LookupError("conversations.open gave no channel")
             self.client.files_upload_v2(channel=channel, content=content, filename=filename, title=title)
-            return f"The full answer is in your direct messages as `{filename}`."
+            return _("The full answer is in your direct messages as `{filename}`.").format(filename=filename)
         except (SlackApiError, LookupError) as exc:
             log.warning("file upload failed: %s", exc)
-            return "The full answer could not be uploaded as a file; run the command on the CLI for the whole table."
+            return _("The full answer could not be uploaded as a file; run the command on the CLI for the whole table.")
 
     # --- sharing an answer in the channel ----------------------------------------------------
 
     def on_share(self, ack: Ack, body: dict[str, Any]) -> None:
         ack()
+        with i18n.use_language(self.language_of(str(body.get("user", {}).get("id", "")))):
+            self._share(body)
+
+    def _share(self, body: dict[str, Any]) -> None:
         key = str(body.get("actions", [{}])[0].get("value", ""))
         user = str(body.get("user", {}).get("id", ""))
         response_url = str(body.get("response_url", ""))
         stored = self.shares.get(key)
         if stored is None:
-            self.reply(response_url, "This answer is no longer kept; run the command again to share it.")
+            self.reply(response_url, _("This answer is no longer kept; run the command again to share it."))
             return
         if stored.user != user:
-            self.reply(response_url, "Only the person who asked can share this answer.")
+            self.reply(response_url, _("Only the person who asked can share this answer."))
             return
         shared = [b for b in stored.answer.blocks if b.get("type") != "actions"]
-        shared.append(blocks.context(f"Shared by <@{user}>."))
+        shared.append(blocks.context(_("Shared by <@{user}>.").format(user=user)))
         try:
             posted = self.client.chat_postMessage(channel=stored.channel, text=stored.answer.text, blocks=shared)
             if stored.answer.full_text is not None:
@@ -315,7 +366,9 @@ class MailBot:
                     title=stored.answer.text,
                 )
         except SlackApiError as exc:
-            self.reply(response_url, f"Slack refused to post the answer here ({exc.response.get('error')}).")
+            self.reply(
+                response_url, _("Slack refused to post the answer here ({get}).").format(get=exc.response.get("error"))
+            )
 
     def reply(self, response_url: str, text: str, markup: bool = False) -> None:
         if response_url:
@@ -335,6 +388,7 @@ class _Progress:
         self._command = command
         self._started = started
         self._latest: str | None = None
+        self._language = i18n.current_language()  # the timers' threads do not inherit it
         self._done = False
         self._lock = threading.Lock()
         self._timers = [threading.Timer(delay, self._update) for delay in PROGRESS_AFTER]
@@ -355,5 +409,6 @@ class _Progress:
         with self._lock:
             if self._done:
                 return
-            payload = blocks.still_working(self._command.line, time.monotonic() - self._started, self._latest)
+            with i18n.use_language(self._language):
+                payload = blocks.still_working(self._command.line, time.monotonic() - self._started, self._latest)
             self._bot.deliver(self._command, self._started, payload)

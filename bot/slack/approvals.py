@@ -17,9 +17,11 @@ from slack_bolt import Ack
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
+from bot import i18n
 from bot.actions import changes
 from bot.actions.registry import VERBS, Verb
 from bot.errors import MailbotError
+from bot.i18n import _
 from bot.slack import blocks
 from bot.state.requests import ChangeRequest
 
@@ -55,18 +57,31 @@ class ApprovalDesk:
     def sweep(self) -> None:
         expired, interrupted = changes.sweep(self.bot.context("mailbot"))
         for change in expired:
-            self._update_card(change, f":hourglass: Expired at {blocks.slack_time(change.decided_at or time.time())}.")
+            with i18n.use_language(self.card_language(change)):
+                when = blocks.slack_time(change.decided_at or time.time())
+                self._update_card(change, _(":hourglass: Expired at {when}.").format(when=when))
         for change in interrupted:
-            self._update_card(change, ":warning: The bot stopped while this ran; check the host before asking again.")
+            with i18n.use_language(self.card_language(change)):
+                line = _(":warning: The bot stopped while this ran; check the host before asking again.")
+                self._update_card(change, line)
+
+    def card_language(self, change: ChangeRequest) -> str:
+        """A card in the channel is read by several people: the channel's language; a private
+        confirmation card is the requester's alone: theirs."""
+        return self.bot.channel_language if change.policy == "approve" else self.bot.language_of(change.requester)
 
     def propose(self, verb: Verb, request: Any, reason: str | None, command: SlashCommand) -> None:
         started = time.monotonic()
-        try:
-            change = changes.propose(verb, request, reason, command.channel, self.bot.context(command.user))
-        except MailbotError as failure:
-            self.bot.deliver(command, started, blocks.notice(f":warning: {failure.message}"))
-            return
-        card = blocks.change_card(change)
+        context = self.bot.context(command.user)
+        in_channel = changes.policy_of(verb, context) == "approve"
+        # the summary and preview are stored with the request and shown on its card: the card's language
+        with i18n.use_language(self.bot.channel_language if in_channel else i18n.current_language()):
+            try:
+                change = changes.propose(verb, request, reason, command.channel, context)
+            except MailbotError as failure:
+                self.bot.deliver(command, started, blocks.notice(f":warning: {failure.message}"))
+                return
+            card = blocks.change_card(change)
         if change.policy == "confirm":
             # Only the requester decides: the card is theirs alone, updated through the command's response_url.
             self.bot.state.requests.attach_card(change.id, command.channel, None, command.response_url)
@@ -77,12 +92,16 @@ class ApprovalDesk:
         except SlackApiError as exc:
             error = exc.response.get("error")
             self.bot.deliver(
-                command, started, blocks.notice(f":warning: The approval card could not be posted ({error}).")
+                command,
+                started,
+                blocks.notice(_(":warning: The approval card could not be posted ({error}).").format(error=error)),
             )
             return
         self.bot.state.requests.attach_card(change.id, str(posted["channel"]), str(posted["ts"]))
         until = blocks.slack_time(change.expires_at)
-        note = f"Your request `{change.id}` is waiting for an approver in this channel (until {until})."
+        note = _("Your request `{id}` is waiting for an approver in this channel (until {until}).").format(
+            id=change.id, until=until
+        )
         self.bot.deliver(command, started, blocks.notice(note, markup=True))
 
     def on_approve(self, ack: Ack, body: dict[str, Any]) -> None:
@@ -94,19 +113,31 @@ class ApprovalDesk:
         self._decide(body, approve=False)
 
     def _decide(self, body: dict[str, Any], approve: bool) -> None:
+        with i18n.use_language(self.bot.language_of(str(body.get("user", {}).get("id", "")))):
+            self._decide_as_clicker(body, approve)
+
+    def _decide_as_clicker(self, body: dict[str, Any], approve: bool) -> None:
+        """Who may not decide, and a decision too late, are told in the clicker's own language."""
         change_id = str(body.get("actions", [{}])[0].get("value", ""))
         user = str(body.get("user", {}).get("id", ""))
         response_url = str(body.get("response_url", ""))
         change = self.bot.state.requests.get(change_id)
         verb = VERBS.get(change.verb) if change else None
         if change is None or verb is None:
-            self.bot.reply(response_url, "This request is unknown to the bot.")
+            self.bot.reply(response_url, _("This request is unknown to the bot."))
             return
         refusal = changes.refusal_to_decide(change, user, approve, self._is_approver(user))
         if refusal:
             log.info("%s refused to decide %s: %s", user, change.id, refusal)
             self.bot.reply(response_url, refusal)
             return
+        with i18n.use_language(self.card_language(change)):
+            self._record_decision(change, verb, user, approve, body, response_url)
+
+    def _record_decision(
+        self, change: ChangeRequest, verb: Verb, user: str, approve: bool, body: dict[str, Any], response_url: str
+    ) -> None:
+        """The decision, the card's new line and the run, in the card's language."""
         if not self.bot.state.requests.decide(change.id, user, approve):
             current = self.bot.state.requests.get(change.id) or change
             self.bot.reply(response_url, changes.why_undecided(current), markup=True)
@@ -121,25 +152,44 @@ class ApprovalDesk:
         change = self.bot.state.requests.get(change.id) or change
         when = blocks.slack_time(time.time())
         if not approve:
-            word = "Cancelled" if change.policy == "confirm" else "Rejected"
-            self._update_card(change, f":no_entry_sign: {word} by <@{user}> at {when}.", response_url)
+            word = _("Cancelled") if change.policy == "confirm" else _("Rejected")
+            self._update_card(
+                change,
+                _(":no_entry_sign: {word} by <@{user}> at {when}.").format(word=word, user=user, when=when),
+                response_url,
+            )
             return
-        word = "Confirmed" if change.policy == "confirm" else "Approved"
-        self._update_card(change, f":white_check_mark: {word} by <@{user}> at {when}; running…", response_url)
+        word = _("Confirmed") if change.policy == "confirm" else _("Approved")
+        self._update_card(
+            change,
+            _(":white_check_mark: {word} by <@{user}> at {when}; running…").format(word=word, user=user, when=when),
+            response_url,
+        )
         busy = self.bot.submit(lambda: self._carry_out(verb, change, user, word, response_url))
         if busy:  # approved but not run: say so on the card; the request stays approved, never re-run
-            self._update_card(change, f":warning: {word} by <@{user}>, but the bot could not run it: {busy}")
+            self._update_card(
+                change,
+                _(":warning: {word} by <@{user}>, but the bot could not run it: {busy}").format(
+                    word=word, user=user, busy=busy
+                ),
+            )
 
     def _carry_out(self, verb: Verb, change: ChangeRequest, user: str, word: str, response_url: str) -> None:
         try:
             outcome = changes.carry_out(verb, change.id, user, self.bot.context(user))
         except MailbotError as failure:
             self._update_card(
-                change, f":x: {word} by <@{user}>; the run failed: {blocks.escape(failure.message)}", response_url
+                change,
+                _(":x: {word} by <@{user}>; the run failed: {message}").format(
+                    word=word, user=user, message=blocks.escape(failure.message)
+                ),
+                response_url,
             )
             return
         mark = ":white_check_mark:" if outcome.exit_status == 0 else ":x:"
-        line = f"{mark} {word} by <@{user}>. Ran in {outcome.seconds:.1f} s, exit {outcome.exit_status}."
+        line = _("{mark} {word} by <@{user}>. Ran in {seconds:.1f} s, exit {exit_status}.").format(
+            mark=mark, word=word, user=user, seconds=outcome.seconds, exit_status=outcome.exit_status
+        )
         self._update_card(change, line, response_url)
         answer = blocks.answer(outcome, f"/mail {change.verb}", outcome.seconds, None, ephemeral=False)
         try:

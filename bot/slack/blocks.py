@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.actions import render
 from bot.actions.registry import Outcome
+from bot.i18n import _
 from bot.state.requests import ChangeRequest
 
 SECTION_LIMIT = 3000
@@ -91,7 +92,7 @@ def share_button(share_id: str) -> Block:
             {
                 "type": "button",
                 "action_id": SHARE_ACTION,
-                "text": {"type": "plain_text", "text": "Share in channel"},
+                "text": {"type": "plain_text", "text": _("Share in channel")},
                 "value": share_id,
             }
         ],
@@ -101,7 +102,7 @@ def share_button(share_id: str) -> Block:
 def answer(outcome: Outcome, command: str, seconds: float, share_id: str | None, ephemeral: bool) -> SlackAnswer:
     headline = outcome.headline()
     sections = outcome.sections()
-    footer = f"`{escape(command)}` · {seconds:.1f} s" + (" · only you can see this" if ephemeral else "")
+    footer = f"`{escape(command)}` · {seconds:.1f} s" + (_(" · only you can see this") if ephemeral else "")
     body: list[Block] = []
     table_lines = 0
     for part in sections:
@@ -119,7 +120,7 @@ def answer(outcome: Outcome, command: str, seconds: float, share_id: str | None,
         if not part.monospace:
             summary.extend(prose_sections(part.title, part.body))
     summary = summary[: MAX_BLOCKS - 3]
-    note = f"The full answer ({table_lines} table lines) is in the attached file."
+    note = _("The full answer ({table_lines} table lines) is in the attached file.").format(table_lines=table_lines)
     return SlackAnswer(text=headline, blocks=[*summary, section(note), *tail], full_text=render.as_text(outcome))
 
 
@@ -130,14 +131,19 @@ def notice(text: str, markup: bool = False) -> dict[str, Any]:
 
 
 def working(command: str) -> dict[str, Any]:
-    text = f"Working on `{escape(command)}`…"
-    return {"text": f"Working on {command}…", "blocks": [context(f":hourglass_flowing_sand: {text}")]}
+    text = _("Working on `{command}`…").format(command=escape(command))
+    return {
+        "text": _("Working on {command}…").format(command=command),
+        "blocks": [context(f":hourglass_flowing_sand: {text}")],
+    }
 
 
 def still_working(command: str, seconds: float, progress: str | None) -> dict[str, Any]:
     detail = f" {escape(progress)}" if progress else ""
-    text = f":hourglass_flowing_sand: Still working on `{escape(command)}` ({seconds:.0f} s).{detail}"
-    return {"text": f"Still working on {command}…", "blocks": [context(text)]}
+    text = _(":hourglass_flowing_sand: Still working on `{command}` ({seconds:.0f} s).{detail}").format(
+        command=escape(command), seconds=seconds, detail=detail
+    )
+    return {"text": _("Still working on {command}…").format(command=command), "blocks": [context(text)]}
 
 
 APPROVE_ACTION = "mail_approve"
@@ -155,18 +161,26 @@ def change_card(change: ChangeRequest, outcome_line: str | None = None) -> dict[
 
     With `outcome_line` (decided, ran, expired) the buttons are gone and the line says what happened.
     """
-    asks = f"<@{change.requester}> asks to {escape(change.summary)}."
-    facts = f"Verb `{change.verb}` · host `{escape(change.host)}` · request `{change.id}`"
+    asks = _("<@{requester}> asks to {summary}.").format(requester=change.requester, summary=escape(change.summary))
+    facts = _("Verb `{verb}` · host `{host}` · request `{id}`").format(
+        verb=change.verb, host=escape(change.host), id=change.id
+    )
     if change.reason:
-        facts += f"\nReason: {escape(change.reason)}"
+        facts += _("\nReason: {reason}").format(reason=escape(change.reason))
     card: list[Block] = [
         section(f"*{asks}*\n{facts}"),
-        section("*Command that will run*\n```\n" + escape(change.display)[: SECTION_LIMIT - 40] + "\n```"),
-        section("*Preview, taken when asked*\n```\n" + escape(change.preview)[: SECTION_LIMIT - 40] + "\n```"),
+        section(_("*Command that will run*\n```\n") + escape(change.display)[: SECTION_LIMIT - 40] + "\n```"),
+        section(_("*Preview, taken when asked*\n```\n") + escape(change.preview)[: SECTION_LIMIT - 40] + "\n```"),
     ]
-    who = "an approver other than the requester" if change.policy == "approve" else f"<@{change.requester}>"
+    who = _("an approver other than the requester") if change.policy == "approve" else f"<@{change.requester}>"
     if outcome_line is None:
-        card.append(context(f"Needs {who} to decide before {slack_time(change.expires_at)}."))
+        card.append(
+            context(
+                _("Needs {who} to decide before {slack_time}.").format(
+                    who=who, slack_time=slack_time(change.expires_at)
+                )
+            )
+        )
         confirm = change.policy == "confirm"
         card.append(
             {
@@ -176,14 +190,14 @@ def change_card(change: ChangeRequest, outcome_line: str | None = None) -> dict[
                         "type": "button",
                         "action_id": APPROVE_ACTION,
                         "style": "primary",
-                        "text": {"type": "plain_text", "text": "Confirm" if confirm else "Approve"},
+                        "text": {"type": "plain_text", "text": _("Confirm") if confirm else _("Approve")},
                         "value": change.id,
                     },
                     {
                         "type": "button",
                         "action_id": REJECT_ACTION,
                         "style": "danger",
-                        "text": {"type": "plain_text", "text": "Cancel" if confirm else "Reject"},
+                        "text": {"type": "plain_text", "text": _("Cancel") if confirm else _("Reject")},
                         "value": change.id,
                     },
                 ],
@@ -191,4 +205,7 @@ def change_card(change: ChangeRequest, outcome_line: str | None = None) -> dict[
         )
     else:
         card.append(section(outcome_line))
-    return {"text": f"{change.requester} asks to {change.summary}", "blocks": card}
+    return {
+        "text": _("{requester} asks to {summary}").format(requester=change.requester, summary=change.summary),
+        "blocks": card,
+    }

@@ -29,6 +29,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, Se
 
 from bot.config import Config
 from bot.errors import ConfigError
+from bot.i18n import _
 from bot.slack.app import MailBot
 
 log = logging.getLogger("mailbot.serve")
@@ -49,7 +50,11 @@ def secrets_from_env(http: bool) -> SlackSecrets:
         value = os.environ.get(name, "").strip()
         if not value:
             mode = "HTTP mode" if http else "Socket Mode"
-            raise ConfigError(f"{name} is not set; {mode} needs it in the environment (see the README).")
+            raise ConfigError(
+                _("{name} is not set; {mode} needs it in the environment (see the README).").format(
+                    name=name, mode=mode
+                )
+            )
         return value
 
     bot_token = need("SLACK_BOT_TOKEN")
@@ -77,10 +82,14 @@ def build_app(config: Config, secrets: SlackSecrets, mailbot: MailBot | None = N
         )
     except SlackApiError as exc:
         raise ConfigError(
-            f"Slack refused the bot token ({exc.response.get('error')}); check SLACK_BOT_TOKEN."
+            _("Slack refused the bot token ({get}); check SLACK_BOT_TOKEN.").format(get=exc.response.get("error"))
         ) from None
     except Exception as exc:
-        raise ConfigError(f"Cannot reach the Slack API at {config.slack.api_url} ({type(exc).__name__}).") from None
+        raise ConfigError(
+            _("Cannot reach the Slack API at {api_url} ({name__}).").format(
+                api_url=config.slack.api_url, name__=type(exc).__name__
+            )
+        ) from None
     bot = mailbot or MailBot(config, client)
     bot.register(app)
     return app, bot

@@ -11,6 +11,7 @@ import re
 import shlex
 
 from bot.errors import BadInput
+from bot.i18n import _
 
 MAX_TEXT = 2000
 _MAILTO = re.compile(r"<mailto:(?P<target>[^|>]*)(?:\|(?P<label>[^>]*))?>")
@@ -21,9 +22,13 @@ _MENTION = re.compile(r"<[@#!][^>]*>")
 def command_words(text: str) -> list[str]:
     """The words of a slash command; BadInput for what cannot be a command."""
     if len(text) > MAX_TEXT:
-        raise BadInput(f"That command is {len(text)} characters long; keep it under {MAX_TEXT}.")
+        raise BadInput(
+            _("That command is {count} characters long; keep it under {MAX_TEXT}.").format(
+                count=len(text), MAX_TEXT=MAX_TEXT
+            )
+        )
     if _MENTION.search(text):
-        raise BadInput("Mentions of people, channels or groups are not arguments; type the email address itself.")
+        raise BadInput(_("Mentions of people, channels or groups are not arguments; type the email address itself."))
     unwrapped = _MAILTO.sub(lambda m: m["label"] or m["target"], text)
     unwrapped = _LINK.sub(lambda m: m["label"] or m["target"], unwrapped)
     unwrapped = unwrapped.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
@@ -31,4 +36,4 @@ def command_words(text: str) -> list[str]:
     try:
         return shlex.split(unwrapped, comments=False, posix=True)
     except ValueError:
-        raise BadInput("A quote in that command is not closed.") from None
+        raise BadInput(_("A quote in that command is not closed.")) from None

@@ -151,7 +151,7 @@ def test_queue_names_both_hosts_the_edge_empty_the_backend_holding_the_over_quot
     assert full and {m["reason"] for m in full} == {"452 4.2.2 Over quota"}
     assert hops_to("full@lab.test")[-1].backend in {m["queue_id"] for m in full}  # relayed by the edge, stuck here
     text = mailbot("queue", "full@lab.test").stdout
-    assert text.startswith(f"Queue of lab, edge: {len(waiting)} message(s)")
+    assert text.startswith(f"Queue of lab, edge: {len(waiting)} message")  # "1 message" or "3 messages"
     assert re.search(r"(?m)^Host +Queue id +Age +From +To +Reason$", text)
     assert len(re.findall(r"(?m)^lab +[0-9A-F]{6,} .*full@lab\.test +452 4\.2\.2 Over quota$", text)) == len(full)
 

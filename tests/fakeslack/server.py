@@ -92,6 +92,7 @@ class User:
     is_bot: bool = False
     deleted: bool = False
     tz: str = "Europe/Paris"
+    locale: str = "en-US"  # users.info gives it only with include_locale=true, as Slack does
 
 
 @dataclass
@@ -319,8 +320,9 @@ class FakeSlack:
         is_admin: bool = False,
         is_bot: bool = False,
         deleted: bool = False,
+        locale: str = "en-US",
     ) -> User:
-        user = User(user_id, name, real_name or name, email, is_admin, is_bot, deleted)
+        user = User(user_id, name, real_name or name, email, is_admin, is_bot, deleted, locale=locale)
         self.users[user_id] = user
         return user
 
@@ -927,7 +929,8 @@ class FakeSlack:
                 "is_app_user": False,
                 "updated": 1700000000,
                 "is_email_confirmed": bool(user.email),
-            },
+            }
+            | ({"locale": user.locale} if str(args.get("include_locale", "")).lower() in ("true", "1") else {}),
         }
 
     def _usergroups_users_list(self, args: dict[str, Any], token_kind: str) -> dict[str, Any]:

@@ -31,7 +31,7 @@ def ask(fake: FakeSlack, url: str, text: str, user: str = REQUESTER) -> Call:
 def test_deleted_in_slack_matches_unexpunge(fake_slack, start_bot):
     bot = start_bot(fake_slack)
     text = answer_text(fake_slack, ask(fake_slack, bot.url, "deleted <mailto:jdoe@lab.test|jdoe@lab.test>"))
-    assert "deleted mail(s) can be restored in user/john@lab.test (jdoe@lab.test via bm-cli), INBOX, on lab" in text
+    assert "deleted mails can be restored in user/john@lab.test (jdoe@lab.test via bm-cli), INBOX, on lab" in text
     truth = unexpunge_l("user/john@lab.test")
     listed_uids = {int(u) for u in re.findall(r"^(\d+) +\S+ B ", text, re.M)}
     assert listed_uids == set(truth)
@@ -41,7 +41,7 @@ def test_deleted_in_slack_matches_unexpunge(fake_slack, start_bot):
 def test_history_and_search_in_slack(fake_slack, start_bot):
     bot = start_bot(fake_slack)
     found = answer_text(fake_slack, ask(fake_slack, bot.url, "search john@lab.test Apollon"))
-    assert "mail(s) of user/john@lab.test on lab match “Apollon”" in found
+    assert re.search(r"mails? of user/john@lab\.test on lab match(es)? “Apollon”", found)
     assert MAILSHARE.search(found)
     uid = re.findall(r"Mail \d+ \(UID (\d+) in INBOX\): read, then moved to Trash", answer_text(
         fake_slack, ask(fake_slack, bot.url, "search john@lab.test facture impayee")
@@ -74,7 +74,7 @@ def test_restore_through_the_approval_flow(fake_slack, start_bot, tmp_path):
     assert reply.status == 200 and reply.elapsed < 3
     card = fake_slack.wait_for("chat.postMessage", lambda c: "asks to restore" in str(c.args), timeout=30)
     text = answer_text(fake_slack, card)
-    assert "restore 1 deleted mail(s) of user/compta@lab.test (INBOX) on lab" in text
+    assert "restore 1 deleted mail of user/compta@lab.test (INBOX) on lab" in text
     assert f"sudo -n -u cyrus /usr/lib/cyrus/bin/unexpunge -u -d -v user/compta@lab.test {uid}" in text
     assert subject in text and "Reason: INC-7" in text  # the preview: the mail that will come back
     assert uid in unexpunge_l("user/compta@lab.test")  # nothing ran yet
