@@ -22,7 +22,7 @@ from bot.actions.mailbox import resolve
 from bot.actions.registry import Context, Section, Verb, register
 from bot.actions.trace import TraceReport
 from bot.errors import BadInput, MailbotError
-from bot.i18n import _, ngettext
+from bot.i18n import N_, _, ngettext
 from bot.mailhost.mail_flow import Delivery, Message
 from bot.mailhost.values import Address, parse_address, parse_duration
 from bot.state.alerts import Watch, WatchedMessage
@@ -94,7 +94,7 @@ def run_watch(request: WatchRequest, context: Context) -> WatchOutcome:
         mine = store.active(context.requester)
         if not mine:
             return WatchOutcome(_("You watch no address; start with /mail watch ADDRESS [for 2h]."))
-        text = ngettext("You watch {n} address.", "You watch {n} addresses.", len(mine)).format(n=len(mine))
+        text = ngettext("You watch one address.", "You watch {n} addresses.", len(mine)).format(n=len(mine))
         return WatchOutcome(text, mine)
     address = request.address.value
     duration = request.duration.total_seconds() if request.duration else limits.default_for
@@ -281,12 +281,12 @@ def follow(outcome: WatchOutcome, context: Context, out: TextIO) -> int:
 
 
 def _configure_watch(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("address", nargs="?", metavar="ADDRESS", help="the recipient whose queued mail to follow")
-    parser.add_argument("duration", nargs="*", metavar="for DURATION", help="how long (default 2h), e.g. for 30m")
+    parser.add_argument("address", nargs="?", metavar="ADDRESS", help=_("the recipient whose queued mail to follow"))
+    parser.add_argument("duration", nargs="*", metavar="for DURATION", help=_("how long (default 2h), e.g. for 30m"))
 
 
 def _configure_unwatch(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("address", nargs="?", metavar="ADDRESS", help="the watch to end (default: all yours)")
+    parser.add_argument("address", nargs="?", metavar="ADDRESS", help=_("the watch to end (default: all yours)"))
 
 
 def validate_unwatch(args: argparse.Namespace) -> WatchRequest:
@@ -296,7 +296,7 @@ def validate_unwatch(args: argparse.Namespace) -> WatchRequest:
 WATCH = register(
     Verb(
         name="watch",
-        summary="be told when the mail queued now for an address is delivered, bounced or expires",
+        summary=N_("be told when the mail queued now for an address is delivered, bounced or expires"),
         policy="read",
         configure=_configure_watch,
         validate=validate_watch,
@@ -308,7 +308,7 @@ WATCH = register(
 UNWATCH = register(
     Verb(
         name="unwatch",
-        summary="end your watches (of one address, or all)",
+        summary=N_("end your watches (of one address, or all)"),
         policy="read",
         configure=_configure_unwatch,
         validate=validate_unwatch,

@@ -187,7 +187,7 @@ def test_a_watch_tells_the_delivery_with_folder_and_uid_in_the_commands_thread(f
 
     # the list, and the limit of one watch per user in this config
     fake_slack.send_slash_command(bot.url, text="watch", user_id=AGENT, channel_id="C123")
-    listed = fake_slack.wait_for("response_url", lambda c: "You watch 1 address" in str(c.args), timeout=20)
+    listed = fake_slack.wait_for("response_url", lambda c: "You watch one address" in str(c.args), timeout=20)
     assert watch1 in answer_text(fake_slack, listed)
     fake_slack.send_slash_command(bot.url, text=f"watch {watch1}", user_id=AGENT, channel_id="C123")
     fake_slack.wait_for("response_url", lambda c: "You already have 1 active watch" in str(c.args), timeout=20)
