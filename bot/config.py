@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -95,6 +96,7 @@ class Config:
     approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
     policies: dict[str, str] = field(default_factory=dict)
     state_path: Path = Path("mailbot.db")
+    state_url: str | None = None  # postgresql://user@host:port/db: the state shared by replicas
     domains: dict[str, str] = field(default_factory=dict)
 
     def host(self, name: str) -> HostConfig:
@@ -183,8 +185,27 @@ def parse_config(document: Any, path: Path) -> Config:
         # No path given: the working folder (a container's writable /var/lib/mailbot), not the
         # config's folder, which is often a read-only mount.
         state_path=_resolve(base, state.string("path")) if state.raw.get("path") else Path("mailbot.db").resolve(),
+        state_url=_state_url(state),
         domains={k.lower(): v.lower() for k, v in reader.mapping("domains").items()},
     )
+
+
+def _state_url(state: _Section) -> str | None:
+    """`state: {url: postgresql://user@host:port/db}`; the password never in the file."""
+    url = state.optional_string("url")
+    if url is None:
+        return None
+    if state.raw.get("path"):
+        raise ConfigError(f"{state.where}: give `path` (SQLite) or `url` (PostgreSQL), not both.")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ConfigError(f"{state.where}: `url` must start with postgresql:// (like postgresql://mailbot@db/mailbot).")
+    if parts.password is not None:
+        raise ConfigError(
+            f"{state.where}: `url` holds a password; remove it and set MAILBOT_STATE_PASSWORD "
+            "(or use a libpq passfile or service) instead."
+        )
+    return url
 
 
 def _parse_host(host: _Section, base: Path) -> HostConfig:

@@ -111,7 +111,7 @@ class MailBot:
         self._slots = threading.BoundedSemaphore(config.slack.max_pending)
         self.shares = ShareStore()
         self.access = AccessPolicy(config.slack, self._group_members)
-        self.state = open_state(config.state_path)
+        self.state = open_state(config.state_path, config.state_url)
         self.user_rate = RateLimiter(Limit(*config.slack.user_limit))
         self.channel_rate = RateLimiter(Limit(*config.slack.channel_limit))
         self.approvals = ApprovalDesk(self)

@@ -1,84 +1,154 @@
-"""One SQLite file for requests and audit: opened per use, WAL, waits instead of failing when busy.
+"""Where the state lives: one SQLite file (the embedded default) or a PostgreSQL database shared by replicas.
 
-Every write that decides something is a single statement inside a transaction, so two bot
-threads (or two clicks) can never both win; a busy database makes a writer wait up to
-`BUSY_TIMEOUT_MS` rather than lose its update.
+Both backends offer the same small surface: `with database.connect() as connection:` gives a
+connection inside one transaction (committed on success, rolled back on error), whose
+`execute(sql, params)` takes `?` placeholders and returns rows read by column name.
+
+Writers are serialised on both, so every decision is a single conditional statement that
+two clicks, or two replicas, can never both win: SQLite's `BEGIN IMMEDIATE` takes the file's
+write lock; on PostgreSQL a writing transaction first takes one transaction-level advisory
+lock (`pg_advisory_xact_lock`), which also keeps the audit chain a single chain, and, taken
+before any row lock, cannot deadlock with another writer.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+import urllib.parse
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, MailbotError
+from bot.i18n import _
+from bot.state.migrations import MIGRATIONS
+
+log = logging.getLogger("mailbot.state")
 
 BUSY_TIMEOUT_MS = 10_000
+PASSWORD_ENV = "MAILBOT_STATE_PASSWORD"
+WRITE_LOCK_KEY = 0x6D61696C  # "mail": the one advisory lock every writer of the state takes first
+POOL_MAX = 10
+CONNECT_TIMEOUT_SECONDS = 5
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS requests (
-    id TEXT PRIMARY KEY,
-    verb TEXT NOT NULL,
-    arguments TEXT NOT NULL,
-    host TEXT NOT NULL,
-    template TEXT NOT NULL,
-    argv TEXT NOT NULL,
-    display TEXT NOT NULL,
-    preview TEXT NOT NULL,
-    summary TEXT NOT NULL,
-    policy TEXT NOT NULL CHECK (policy IN ('confirm', 'approve')),
-    requester TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    reason TEXT,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'rejected', 'expired', 'ran', 'failed')),
-    created_at REAL NOT NULL,
-    expires_at REAL NOT NULL,
-    decided_by TEXT,
-    decided_at REAL,
-    card_channel TEXT,
-    card_ts TEXT,
-    response_url TEXT,
-    exit_status INTEGER,
-    finished_at REAL
-);
-CREATE INDEX IF NOT EXISTS requests_state ON requests (state, expires_at);
-CREATE TABLE IF NOT EXISTS audit (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    request_id TEXT,
-    event TEXT NOT NULL,
-    user TEXT NOT NULL,
-    verb TEXT,
-    host TEXT,
-    command TEXT,
-    exit_status INTEGER,
-    output_digest TEXT,
-    duration REAL,
-    detail TEXT,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
-);
-"""
+Row = dict[str, Any]
+
+
+class StateUnavailable(MailbotError):
+    """The shared state cannot be reached: approvals wait until it is back; reads need no state."""
+
+
+@dataclass
+class Result:
+    """What one statement gave back: its rows (read at once, by column name) and how many rows it changed."""
+
+    rows: list[Row]
+    rowcount: int
+
+    def fetchone(self) -> Row | None:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[Row]:
+        return list(self.rows)
+
+
+class Connection:
+    """One transaction's connection; `execute` is the only way in, with `?` placeholders."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
+        raise NotImplementedError
 
 
 class Database:
-    """The state file. Thread-safe: each use opens its own connection (cheap for SQLite)."""
+    """The state store. Thread-safe; each `connect()` is one transaction."""
+
+    backend = "none"
+
+    def connect(self, timeout: float | None = None) -> AbstractContextManager[Connection]:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """Where the state is, fit to print (never a password)."""
+        raise NotImplementedError
+
+    def schema_version(self) -> int:
+        with self.connect() as connection:
+            row = connection.execute("SELECT MAX(version) AS version FROM schema_version").fetchone()
+        return int(row["version"]) if row and row["version"] is not None else 0
+
+    def close(self) -> None:
+        return None
+
+    def _migrate(self, connection: Connection) -> None:
+        """Create or bring the schema up to this bot's version; refuse a schema newer than the bot."""
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        row = connection.execute("SELECT MAX(version) AS version FROM schema_version").fetchone()
+        current = int(row["version"]) if row and row["version"] is not None else 0
+        newest = MIGRATIONS[-1].version
+        if current > newest:
+            raise ConfigError(
+                _(
+                    "The state database {where} has schema version {current}, newer than this bot's {newest}: "
+                    "upgrade the bot (an older one must not write to it)."
+                ).format(where=self.describe(), current=current, newest=newest)
+            )
+        for migration in MIGRATIONS:
+            if migration.version <= current:
+                continue
+            for statement in migration.statements:
+                connection.execute(statement)
+            connection.execute(
+                "INSERT INTO schema_version (version, applied_at) VALUES (?, CURRENT_TIMESTAMP)", (migration.version,)
+            )
+            log.info("state schema migrated to version %s (%s)", migration.version, migration.summary)
+
+
+# --- SQLite ------------------------------------------------------------------------------------
+
+
+class _SqliteConnection(Connection):
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
+        cursor = self._connection.execute(sql, tuple(params))
+        rows = [dict(row) for row in cursor.fetchall()] if cursor.description else []
+        return Result(rows, cursor.rowcount)
+
+
+class SqliteDatabase(Database):
+    """The state file. Each use opens its own connection (cheap for SQLite); WAL; busy writers wait."""
+
+    backend = "sqlite"
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._ready = False
         self._lock = threading.Lock()
 
+    def describe(self) -> str:
+        return f"sqlite:{self.path}"
+
     @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
+    def connect(self, timeout: float | None = None) -> Iterator[Connection]:
         """A connection in one IMMEDIATE transaction: committed on success, rolled back on error."""
         self._ensure_schema()
+        with self._transaction() as connection:
+            yield connection
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
         connection = self._open()
         try:
             connection.execute("BEGIN IMMEDIATE")
-            yield connection
+            yield _SqliteConnection(connection)
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
@@ -101,12 +171,130 @@ class Database:
         with self._lock:
             if self._ready:
                 return
-            connection = self._open()
             try:
-                connection.execute("PRAGMA journal_mode = WAL")
-                connection.executescript(SCHEMA)
+                connection = self._open()
+                try:
+                    connection.execute("PRAGMA journal_mode = WAL")
+                finally:
+                    connection.close()
+                with self._transaction() as transaction:
+                    self._migrate(transaction)
             except sqlite3.Error as exc:
                 raise ConfigError(f"The state database {self.path} cannot be used: {exc}.") from None
-            finally:
-                connection.close()
             self._ready = True
+
+
+# --- PostgreSQL --------------------------------------------------------------------------------
+
+
+def safe_url(url: str) -> str:
+    """The URL without any password, for errors, logs and `mailbot check`."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _pg_sql(sql: str) -> str:
+    """`?` placeholders become psycopg's `%s` (a literal `%` is doubled first)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class _PostgresConnection(Connection):
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
+        cursor = self._connection.execute(_pg_sql(sql), tuple(params))
+        rows = [dict(row) for row in cursor.fetchall()] if cursor.description else []
+        return Result(rows, cursor.rowcount)
+
+
+class PostgresDatabase(Database):
+    """A PostgreSQL database shared by every replica, through a pool that reconnects by itself."""
+
+    backend = "postgresql"
+
+    def __init__(self, url: str, pool_size: int = POOL_MAX) -> None:
+        import psycopg
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool
+
+        self.url = url
+        self._psycopg = psycopg
+        kwargs: dict[str, Any] = {"row_factory": dict_row, "autocommit": False}
+        password = os.environ.get(PASSWORD_ENV)
+        if password:
+            kwargs["password"] = password
+        if "connect_timeout" not in url:
+            kwargs["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+        self._pool = ConnectionPool(
+            url,
+            kwargs=kwargs,
+            min_size=1,
+            max_size=pool_size,
+            open=False,
+            check=ConnectionPool.check_connection,
+            reconnect_timeout=24 * 3600,  # keep trying while the database restarts: it comes back
+            name="mailbot-state",
+        )
+        self._ready = False
+        self._lock = threading.Lock()
+
+    def describe(self) -> str:
+        return safe_url(self.url)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    @contextmanager
+    def connect(self, timeout: float | None = None) -> Iterator[Connection]:
+        """One transaction on a pooled connection, holding the writers' lock from its start."""
+        self._ensure_schema(timeout)
+        with self._transaction(timeout) as connection:
+            yield connection
+
+    @contextmanager
+    def _transaction(self, timeout: float | None) -> Iterator[Connection]:
+        psycopg = self._psycopg
+        from psycopg_pool import PoolTimeout
+
+        try:
+            with self._pool.connection(timeout=timeout or CONNECT_TIMEOUT_SECONDS * 2) as raw:
+                with raw.transaction():
+                    raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+                    yield _PostgresConnection(raw)
+        except PoolTimeout:
+            raise self._unavailable() from None
+        except psycopg.OperationalError as exc:
+            log.warning("the state database %s failed: %s", self.describe(), type(exc).__name__)
+            raise self._unavailable() from None
+
+    def _unavailable(self) -> StateUnavailable:
+        return StateUnavailable(
+            _("The bot's state database ({where}) does not answer; approvals are unavailable until it is back.").format(
+                where=self.describe()
+            )
+        )
+
+    def _ensure_schema(self, timeout: float | None) -> None:
+        with self._lock:
+            if self._ready:
+                return
+            self._pool.open(wait=False)
+            psycopg = self._psycopg
+            try:
+                with self._transaction(timeout) as transaction:
+                    self._migrate(transaction)
+            except psycopg.Error as exc:
+                raise ConfigError(
+                    f"The state database {self.describe()} cannot be used: {str(exc).strip()}."
+                ) from None
+            self._ready = True
+
+
+def open_database(path: Path, url: str | None = None) -> Database:
+    """PostgreSQL when a URL is configured, else the SQLite file."""
+    return PostgresDatabase(url) if url else SqliteDatabase(path)

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bot.state.audit import AuditLog
-from bot.state.db import Database
+from bot.state.db import Database, Row
 
 PENDING, APPROVED, REJECTED, EXPIRED, RAN, FAILED = "pending", "approved", "rejected", "expired", "ran", "failed"
+INTERRUPTED_DETAIL = "the bot stopped while this ran; check the host"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class ChangeRequest(Proposal):
     response_url: str | None
     exit_status: int | None
     finished_at: float | None
+    runner: str | None = None  # the replica that took the approved request to run it
+    started_at: float | None = None  # when its command started on the host
 
 
 class RequestStore:
@@ -119,15 +122,16 @@ class RequestStore:
                 (channel, ts, response_url, request_id),
             )
 
-    def decide(self, request_id: str, user: str, approve: bool) -> bool:
-        """Move a pending, unexpired request to approved or rejected; False if it was not pending."""
+    def decide(self, request_id: str, user: str, approve: bool, runner: str | None = None) -> bool:
+        """Move a pending, unexpired request to approved or rejected; False if it was not pending.
+        `runner`: the replica that will run it, so that its death can be told from a long run."""
         state, event = (APPROVED, "approved") if approve else (REJECTED, "rejected")
         now = time.time()
         with self.database.connect() as connection:
             moved = connection.execute(
-                "UPDATE requests SET state = ?, decided_by = ?, decided_at = ? "
+                "UPDATE requests SET state = ?, decided_by = ?, decided_at = ?, runner = ? "
                 "WHERE id = ? AND state = 'pending' AND expires_at > ?",
-                (state, user, now, request_id, now),
+                (state, user, now, runner if approve else None, request_id, now),
             ).rowcount
             if moved:
                 row = connection.execute(
@@ -143,6 +147,13 @@ class RequestStore:
                     command=row["display"],
                 )
         return bool(moved)
+
+    def start(self, request_id: str) -> None:
+        """The approved command is about to reach the host: its timeout counts from now."""
+        with self.database.connect() as connection:
+            connection.execute(
+                "UPDATE requests SET started_at = ? WHERE id = ? AND state = 'approved'", (time.time(), request_id)
+            )
 
     def finish(
         self, request_id: str, user: str, exit_status: int, output_digest: str, duration: float, detail: str | None
@@ -196,20 +207,35 @@ class RequestStore:
                     expired.append(row["id"])
         return [r for r in (self.get(i) for i in expired) if r is not None]
 
-    def interrupted(self, older_than_seconds: float) -> list[ChangeRequest]:
-        """Approved requests whose run never recorded an end long after approval (the bot stopped
-        mid-run). They are not run again (at most once): they are marked failed for a human to check.
+    def interrupted(
+        self,
+        older_than_seconds: float,
+        host_timeouts: Mapping[str, float] | None = None,
+        live_runners: frozenset[str] | None = None,
+    ) -> list[ChangeRequest]:
+        """Approved requests whose run never recorded an end (the bot stopped mid-run). They are not
+        run again (at most once): they are marked failed for a human to check.
+
+        One is interrupted when its run began more than `older_than_seconds` ago, or, when the
+        replica that took it is not among `live_runners` (its heartbeat stopped), once the host's
+        command timeout (`host_timeouts`) has passed since its command started.
         """
+        now = time.time()
+        interrupted = []
         with self.database.connect() as connection:
-            rows = connection.execute(
-                "SELECT * FROM requests WHERE state = 'approved' AND decided_at < ?",
-                (time.time() - older_than_seconds,),
-            ).fetchall()
+            rows = connection.execute("SELECT * FROM requests WHERE state = 'approved'").fetchall()
             for row in rows:
-                connection.execute(
+                since = row["started_at"] or row["decided_at"] or row["created_at"]
+                runner_gone = live_runners is not None and row["runner"] not in live_runners
+                limit = (host_timeouts or {}).get(row["host"], older_than_seconds) if runner_gone else older_than_seconds
+                if now - since <= min(limit, older_than_seconds):
+                    continue
+                moved = connection.execute(
                     "UPDATE requests SET state = 'failed', finished_at = ? WHERE id = ? AND state = 'approved'",
-                    (time.time(), row["id"]),
-                )
+                    (now, row["id"]),
+                ).rowcount
+                if not moved:
+                    continue
                 self.audit.append(
                     connection,
                     "interrupted",
@@ -218,13 +244,14 @@ class RequestStore:
                     verb=row["verb"],
                     host=row["host"],
                     command=row["display"],
-                    detail="the bot stopped before the command's end was recorded; check the host",
+                    detail=INTERRUPTED_DETAIL,
                 )
-        return [_request(row) for row in rows]
+                interrupted.append(row["id"])
+        return [r for r in (self.get(i) for i in interrupted) if r is not None]
 
 
-def _request(row: sqlite3.Row) -> ChangeRequest:
-    values = {key: row[key] for key in row.keys()}  # noqa: SIM118  (sqlite3.Row)
+def _request(row: Row) -> ChangeRequest:
+    values = dict(row)
     values["arguments"] = json.loads(values["arguments"])
     values["argv"] = tuple(json.loads(values["argv"]))
     return ChangeRequest(**values)
