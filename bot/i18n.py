@@ -11,5 +11,5 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return singular if n == 1 else plural
 
 
-def N_(message: str) -> str:  # noqa: N802  (gettext's own name)
+def N_(message: str) -> str:
     return message

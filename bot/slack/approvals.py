@@ -8,6 +8,7 @@ edits the card with the outcome, and sweeps expired requests, also right after a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -21,6 +22,7 @@ from bot.actions import changes
 from bot.actions.registry import VERBS, Verb
 from bot.errors import MailbotError
 from bot.slack import blocks
+from bot.state.replicas import ALIVE_SECONDS, BEAT_SECONDS
 from bot.state.requests import ChangeRequest
 
 if TYPE_CHECKING:
@@ -28,7 +30,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mailbot.slack")
 
-SWEEP_SECONDS = 5.0
+SWEEP_SECONDS = BEAT_SECONDS
+SWEEPER_LEASE = "sweeper"
+SWEEPER_LEASE_SECONDS = 3 * SWEEP_SECONDS  # a replica that stops renewing hands over within this
 
 
 class ApprovalDesk:
@@ -37,15 +41,25 @@ class ApprovalDesk:
         self._stopping = threading.Event()
 
     def stop_sweeper(self) -> None:
+        """Stop beating and sweeping; hand the sweeper's lease over at once rather than at its expiry."""
         self._stopping.set()
+        with contextlib.suppress(MailbotError):
+            self.bot.state.leases.release(SWEEPER_LEASE, self.bot.replica)
+            self.bot.state.replicas.leave(self.bot.replica)
 
     def start_sweeper(self, every_seconds: float = SWEEP_SECONDS) -> None:
-        """Expire requests past their time, now (after a restart) and then regularly."""
+        """Beat, and expire requests past their time, now (after a restart) and then regularly.
+        With several replicas, the one holding the sweeper's lease sweeps, so each card is edited once."""
+        started = time.time()
 
         def loop() -> None:
             while not self._stopping.is_set():
                 try:
-                    self.sweep()
+                    self.bot.state.replicas.beat(self.bot.replica, started)
+                    if self.bot.state.leases.hold(SWEEPER_LEASE, self.bot.replica, SWEEPER_LEASE_SECONDS):
+                        self.sweep()
+                except MailbotError as failure:
+                    log.warning("the sweeper waits for the state: %s", failure.message)
                 except Exception:
                     log.exception("sweeping expired requests failed")
                 self._stopping.wait(every_seconds)
@@ -53,7 +67,8 @@ class ApprovalDesk:
         threading.Thread(target=loop, name="mail-sweeper", daemon=True).start()
 
     def sweep(self) -> None:
-        expired, interrupted = changes.sweep(self.bot.context("mailbot"))
+        live = frozenset(r.replica for r in self.bot.state.replicas.seen(ALIVE_SECONDS))
+        expired, interrupted = changes.sweep(self.bot.context("mailbot"), live | {self.bot.replica})
         for change in expired:
             self._update_card(change, f":hourglass: Expired at {blocks.slack_time(change.decided_at or time.time())}.")
         for change in interrupted:
@@ -94,6 +109,13 @@ class ApprovalDesk:
         self._decide(body, approve=False)
 
     def _decide(self, body: dict[str, Any], approve: bool) -> None:
+        try:
+            self._decide_in_state(body, approve)
+        except MailbotError as failure:  # the state is down: nothing was decided, nothing ran
+            log.warning("a decision could not be taken: %s", failure.message)
+            self.bot.reply(str(body.get("response_url", "")), failure.message)
+
+    def _decide_in_state(self, body: dict[str, Any], approve: bool) -> None:
         change_id = str(body.get("actions", [{}])[0].get("value", ""))
         user = str(body.get("user", {}).get("id", ""))
         response_url = str(body.get("response_url", ""))
@@ -107,7 +129,7 @@ class ApprovalDesk:
             log.info("%s refused to decide %s: %s", user, change.id, refusal)
             self.bot.reply(response_url, refusal)
             return
-        if not self.bot.state.requests.decide(change.id, user, approve):
+        if not self.bot.state.requests.decide(change.id, user, approve, runner=self.bot.replica):
             current = self.bot.state.requests.get(change.id) or change
             self.bot.reply(response_url, changes.why_undecided(current), markup=True)
             if current.state == "pending":  # expired but not swept yet

@@ -31,10 +31,21 @@ from bot.state.migrations import MIGRATIONS
 log = logging.getLogger("mailbot.state")
 
 BUSY_TIMEOUT_MS = 10_000
-PASSWORD_ENV = "MAILBOT_STATE_PASSWORD"
+PASSWORD_ENV = "MAILBOT_STATE_PASSWORD"  # noqa: S105  (the name of the variable, not a password)
 WRITE_LOCK_KEY = 0x6D61696C  # "mail": the one advisory lock every writer of the state takes first
 POOL_MAX = 10
 CONNECT_TIMEOUT_SECONDS = 5
+# What libpq says when the server is not there (yet): the state is unavailable, not misconfigured.
+UNREACHABLE = (
+    "Connection refused",
+    "timeout expired",
+    "No such file or directory",
+    "starting up",
+    "shutting down",
+    "could not translate host name",
+    "Network is unreachable",
+    "server closed the connection",
+)
 
 Row = dict[str, Any]
 
@@ -230,6 +241,7 @@ class PostgresDatabase(Database):
             kwargs["password"] = password
         if "connect_timeout" not in url:
             kwargs["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+        self._kwargs = kwargs
         self._pool = ConnectionPool(
             url,
             kwargs=kwargs,
@@ -262,10 +274,9 @@ class PostgresDatabase(Database):
         from psycopg_pool import PoolTimeout
 
         try:
-            with self._pool.connection(timeout=timeout or CONNECT_TIMEOUT_SECONDS * 2) as raw:
-                with raw.transaction():
-                    raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
-                    yield _PostgresConnection(raw)
+            with self._pool.connection(timeout=timeout or CONNECT_TIMEOUT_SECONDS) as raw, raw.transaction():
+                raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+                yield _PostgresConnection(raw)
         except PoolTimeout:
             raise self._unavailable() from None
         except psycopg.OperationalError as exc:
@@ -280,19 +291,41 @@ class PostgresDatabase(Database):
         )
 
     def _ensure_schema(self, timeout: float | None) -> None:
+        """On first use, one direct connection migrates the schema: a refused login or a missing
+        database is then said at once, in a sentence, instead of after the pool's wait."""
+        psycopg = self._psycopg
         with self._lock:
             if self._ready:
                 return
-            self._pool.open(wait=False)
-            psycopg = self._psycopg
             try:
-                with self._transaction(timeout) as transaction:
-                    self._migrate(transaction)
+                with psycopg.connect(self.url, **self._kwargs) as raw, raw.transaction():
+                    raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+                    self._migrate(_PostgresConnection(raw))
+            except psycopg.OperationalError as exc:
+                reason = _first_line(str(exc))
+                if any(sign in reason for sign in UNREACHABLE):
+                    log.warning("the state database %s does not answer: %s", self.describe(), reason)
+                    raise self._unavailable() from None
+                raise ConfigError(
+                    _("The bot's state database ({where}) refused the bot: {reason}.").format(
+                        where=self.describe(), reason=reason.rstrip(".")
+                    )
+                ) from None
             except psycopg.Error as exc:
                 raise ConfigError(
-                    f"The state database {self.describe()} cannot be used: {str(exc).strip()}."
+                    _("The bot's state database ({where}) cannot be used: {reason}.").format(
+                        where=self.describe(), reason=_first_line(str(exc)).rstrip(".")
+                    )
                 ) from None
+            self._pool.open(wait=False)
             self._ready = True
+
+
+def _first_line(message: str) -> str:
+    """libpq's last line says why ("FATAL:  password authentication failed ..."), without the server address."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else message
+    return last.rsplit("failed: ", 1)[-1].replace("FATAL:  ", "").strip()
 
 
 def open_database(path: Path, url: str | None = None) -> Database:

@@ -137,6 +137,7 @@ class RequestStore:
                 row = connection.execute(
                     "SELECT verb, host, display FROM requests WHERE id = ?", (request_id,)
                 ).fetchone()
+                assert row is not None  # just updated, in this transaction
                 self.audit.append(
                     connection,
                     event,
@@ -167,6 +168,7 @@ class RequestStore:
             if not moved:
                 raise RuntimeError(f"request {request_id} was not approved when its run ended")
             row = connection.execute("SELECT verb, host, display FROM requests WHERE id = ?", (request_id,)).fetchone()
+            assert row is not None  # just updated, in this transaction
             self.audit.append(
                 connection,
                 "ran",
@@ -227,7 +229,9 @@ class RequestStore:
             for row in rows:
                 since = row["started_at"] or row["decided_at"] or row["created_at"]
                 runner_gone = live_runners is not None and row["runner"] not in live_runners
-                limit = (host_timeouts or {}).get(row["host"], older_than_seconds) if runner_gone else older_than_seconds
+                limit = (
+                    (host_timeouts or {}).get(row["host"], older_than_seconds) if runner_gone else older_than_seconds
+                )
                 if now - since <= min(limit, older_than_seconds):
                     continue
                 moved = connection.execute(
