@@ -1,4 +1,5 @@
-"""`check`: is the bot ready? Config, every host reachable, keys pinned, logs and tools found.
+"""`check`: is the bot ready? Config, every host reachable, keys pinned, logs and tools found,
+and the state: which backend, its schema version, how many replicas beat in the last minute.
 
 Only harmless probes run. The report lists each host with what works and what does not;
 the exit code is 1 as soon as one thing is off, so it can gate a deployment.
@@ -17,6 +18,7 @@ from bot.errors import MailbotError
 from bot.mailhost.host import HostProbe, MailHost
 
 REQUIRED_TOOLS = ("/usr/sbin/postqueue", "grep", "awk", "gzip")
+REPLICAS_WITHIN_SECONDS = 60
 
 
 @dataclass
@@ -28,12 +30,54 @@ class HostCheck:
 
 
 @dataclass
+class StateCheck:
+    backend: str
+    where: str  # never with a password
+    schema_version: int | None = None
+    replicas: list[str] = field(default_factory=list)  # those seen in the last minute
+    problem: str | None = None
+
+    def lines(self) -> list[str]:
+        if self.problem:
+            return [f"!!  {self.problem}"]
+        return [
+            f"ok  schema version {self.schema_version}",
+            f"ok  {len(self.replicas)} replica(s) of `mailbot serve` seen in the last minute"
+            + (f": {', '.join(self.replicas)}" if self.replicas else ""),
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "where": self.where,
+            "ok": self.problem is None,
+            "schema_version": self.schema_version,
+            "replicas": self.replicas,
+            "problem": self.problem,
+        }
+
+
+def check_state(context: Context) -> StateCheck:
+    database = context.state.database
+    result = StateCheck(database.backend, database.describe())
+    try:
+        result.schema_version = database.schema_version()
+        result.replicas = [r.replica for r in context.state.replicas.seen(REPLICAS_WITHIN_SECONDS)]
+    except MailbotError as exc:
+        result.problem = exc.message
+    return result
+
+
+@dataclass
 class CheckReport:
     config_path: str
     hosts: list[HostCheck]
     exit_code: int = 0
+    state: StateCheck | None = None
 
     def headline(self) -> str:
+        if self.state is not None and self.state.problem:
+            return f"The state ({self.state.where}) needs attention: {self.state.problem}"
         bad = [h.host for h in self.hosts if h.problems]
         if not bad:
             return f"All {len(self.hosts)} host(s) ready ({self.config_path})."
@@ -45,16 +89,21 @@ class CheckReport:
             lines = [f"ok  {fact}" for fact in host.facts] + [f"!!  {problem}" for problem in host.problems]
             state = "problems" if host.problems else "ok"
             sections.append(Section(f"{host.host} ({host.target}): {state}", "\n".join(lines)))
+        if self.state is not None:
+            state = "problems" if self.state.problem else "ok"
+            title = f"state: {self.state.backend} ({self.state.where}): {state}"
+            sections.append(Section(title, "\n".join(self.state.lines())))
         return sections
 
     def to_json(self) -> dict[str, Any]:
         return {
             "config": self.config_path,
-            "ok": not any(h.problems for h in self.hosts),
+            "ok": not any(h.problems for h in self.hosts) and not (self.state and self.state.problem),
             "hosts": [
                 {"host": h.host, "target": h.target, "ok": not h.problems, "facts": h.facts, "problems": h.problems}
                 for h in self.hosts
             ],
+            "state": self.state.to_json() if self.state else None,
         }
 
 
@@ -97,8 +146,8 @@ def run_check(request: None, context: Context) -> CheckReport:
     hosts = [MailHost(h, context.pool.connection(h)) for h in context.config.hosts]
     with ThreadPoolExecutor(max_workers=min(8, len(hosts))) as workers:
         checks = list(workers.map(check_host, hosts))
-    report = CheckReport(str(context.config.path), checks)
-    report.exit_code = 1 if any(c.problems for c in checks) else 0
+    report = CheckReport(str(context.config.path), checks, state=check_state(context))
+    report.exit_code = 1 if any(c.problems for c in checks) or (report.state and report.state.problem) else 0
     return report
 
 

@@ -101,9 +101,10 @@ class MailBot:
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop taking work; with `wait`, let work in flight finish and post its answer."""
-        self.approvals.stop_sweeper()
         self.jobs.shutdown(wait=wait, cancel_futures=not wait)
+        self.approvals.stop_sweeper()  # after the jobs: their runs are recorded under this replica's beat
         self.pool.close()
+        self.state.database.close()
 
     # --- the slash command ---------------------------------------------------------------
 

@@ -39,10 +39,13 @@ class ApprovalDesk:
     def __init__(self, bot: MailBot) -> None:
         self.bot = bot
         self._stopping = threading.Event()
+        self._sweeper: threading.Thread | None = None
 
     def stop_sweeper(self) -> None:
         """Stop beating and sweeping; hand the sweeper's lease over at once rather than at its expiry."""
         self._stopping.set()
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=15)
         with contextlib.suppress(MailbotError):
             self.bot.state.leases.release(SWEEPER_LEASE, self.bot.replica)
             self.bot.state.replicas.leave(self.bot.replica)
@@ -64,7 +67,8 @@ class ApprovalDesk:
                     log.exception("sweeping expired requests failed")
                 self._stopping.wait(every_seconds)
 
-        threading.Thread(target=loop, name="mail-sweeper", daemon=True).start()
+        self._sweeper = threading.Thread(target=loop, name="mail-sweeper", daemon=True)
+        self._sweeper.start()
 
     def sweep(self) -> None:
         live = frozenset(r.replica for r in self.bot.state.replicas.seen(ALIVE_SECONDS))

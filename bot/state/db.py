@@ -95,6 +95,16 @@ class Database:
     def close(self) -> None:
         return None
 
+    def answers(self, timeout: float = 2.0) -> bool:
+        """Whether the state answers now (for GET /health); never raises."""
+        try:
+            with self.connect(timeout=timeout) as connection:
+                connection.execute("SELECT 1 AS one")
+        except MailbotError as exc:
+            log.warning("health: %s", exc.message)
+            return False
+        return True
+
     def _migrate(self, connection: Connection) -> None:
         """Create or bring the schema up to this bot's version; refuse a schema newer than the bot."""
         connection.execute(
