@@ -18,7 +18,7 @@ from bot.state.requests import INTERRUPTED_DETAIL
 from tests.conftest import ADMIN_KEY, ROOT
 from tests.fakeslack import FakeSlack
 from tests.fakeslack.payloads import send_interactivity
-from tests.slack.test_approvals import APPROVER, REQUESTER, ask_flush, card_of, click
+from tests.slack.test_approvals import APPROVER, ask_flush, card_of, click
 from tests.slack.test_serve import answer_text
 
 SECOND_APPROVER = "U999"
@@ -197,9 +197,7 @@ def test_kill_9_of_a_leaves_its_pending_request_approvable_on_b(fake_slack, star
     assert_chain_intact(tmp_path)
 
 
-def test_kill_9_of_a_while_it_runs_fails_the_run_once_on_b(
-    fake_slack, start_bot, postgres_url, tmp_path, hanging_host
-):
+def test_kill_9_of_a_while_it_runs_fails_the_run_once_on_b(fake_slack, start_bot, postgres_url, tmp_path, hanging_host):
     # Both replicas reach the host through a relay that can hang; the lab's own key runs anything.
     known = tmp_path / "known_hosts"
     pinned = (ROOT / "lab" / "run" / "ssh" / "known_hosts").read_text()
