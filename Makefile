@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install lab traffic run lint test fixtures bench
+.PHONY: install lab traffic run lint test fixtures bench postgresql
 
 $(BIN)/mailbot: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +31,16 @@ lint: install
 	$(BIN)/ruff format --check bot tests bench
 	$(BIN)/mypy
 
-test: install traffic image lint
+test: install traffic image lint postgresql
 	$(BIN)/pytest -q
 	$(BIN)/python bench/queue_summary.py --count 2000 --runs 1
 	$(BIN)/python bench/run.py --small
+	$(BIN)/python bench/approvals.py --small
+
+# Debian's PostgreSQL server binaries, for the state tests (they start their own cluster; no service).
+postgresql:
+	test -x /usr/lib/postgresql/15/bin/initdb || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-15 >/dev/null; }
 
 # The benchmarks at full size (figures quoted in the README).
 bench: install

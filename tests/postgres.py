@@ -37,6 +37,7 @@ def _as_owner(*args: str, check: bool = True) -> subprocess.CompletedProcess[str
 class PostgresCluster:
     folder: Path
     port: int
+    fsync: bool = False  # the tests need no durability; the benchmark does
 
     @property
     def data(self) -> Path:
@@ -46,7 +47,8 @@ class PostgresCluster:
         return f"postgresql://{ROLE}@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        fsync = "on" if self.fsync else "off"
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync={fsync}"
         started = _as_owner(
             str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.folder / "log"), "-w", "start"
         )
@@ -69,7 +71,7 @@ class PostgresCluster:
         return name
 
 
-def start_cluster() -> PostgresCluster:
+def start_cluster(fsync: bool = False) -> PostgresCluster:
     if not (PG_BIN / "initdb").exists():
         pytest.fail("PostgreSQL 15 is not installed (apt-get install postgresql-15; `make test` does it).")
     folder = Path(tempfile.mkdtemp(prefix="mailbot-pg-"))
@@ -79,7 +81,7 @@ def start_cluster() -> PostgresCluster:
         str(PG_BIN / "initdb"), "-D", str(folder / "data"), "-A", "trust", "-U", ROLE, "--no-sync", "-E", "UTF8"
     )
     assert made.returncode == 0, made.stderr
-    cluster = PostgresCluster(folder, _free_port())
+    cluster = PostgresCluster(folder, _free_port(), fsync)
     cluster.start()
     return cluster
 

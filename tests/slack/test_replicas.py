@@ -18,7 +18,8 @@ from bot.state.requests import INTERRUPTED_DETAIL
 from tests.conftest import ADMIN_KEY, ROOT
 from tests.fakeslack import FakeSlack
 from tests.fakeslack.payloads import send_interactivity
-from tests.slack.test_approvals import APPROVER, ask_flush, card_of, click
+from tests.postgres import start_cluster
+from tests.slack.test_approvals import APPROVER, REQUESTER, ask_flush, card_of, click
 from tests.slack.test_serve import answer_text
 
 SECOND_APPROVER = "U999"
@@ -251,3 +252,27 @@ def test_socket_mode_two_replicas_each_event_to_one(fake_slack, start_bot, postg
     assert sorted(c.url for c in finals) == sorted(urls)  # each answered once
     assert len(set(fake_slack.socket.delivered_to.values())) == 2  # both replicas had their share
     assert all("trace by" in bot.log() for bot in bots)
+
+
+def test_postgresql_down_reads_answer_changes_say_so_and_the_bot_reconnects(fake_slack, start_bot, tmp_path):
+    cluster = start_cluster()  # a cluster of its own: this test stops it
+    try:
+        cluster.psql("postgres", "CREATE DATABASE bot")
+        bot = start_bot(fake_slack, extra=replicated(cluster.url("bot")))
+        cluster.stop("immediate")
+        fake_slack.send_slash_command(bot.url, text="trace quota2@lab.test", user_id="U123", channel_id="C123")
+        read = fake_slack.wait_for("response_url", lambda c: "Trace of quota2@lab.test" in str(c.args), timeout=30)
+        assert read.args["replace_original"] is True  # a read needs no state
+        reply = fake_slack.send_slash_command(bot.url, text="flush --reason INC-1", user_id=REQUESTER)
+        assert reply.status == 200 and reply.elapsed < 3
+        refused = fake_slack.wait_for("response_url", lambda c: "does not answer" in str(c.args), timeout=30)
+        assert (
+            f"The bot's state database (postgresql://mailbot@127.0.0.1:{cluster.port}/bot) does not answer;"
+            " approvals are unavailable until it is back." in answer_text(fake_slack, refused)
+        )
+        assert fake_slack.calls("chat.postMessage") == []  # no card for a request that was not stored
+        cluster.start()
+        ask_flush(fake_slack, bot.url)  # the pool reconnected by itself: the card is posted
+        assert "Traceback" not in bot.log()
+    finally:
+        cluster.stop("immediate")
