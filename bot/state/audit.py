@@ -121,7 +121,7 @@ class AuditLog:
 
     def records(self, limit: int | None = None) -> list[AuditRecord]:
         """The newest `limit` records (all without a limit), oldest first."""
-        with self.database.connect() as connection:
+        with self.database.connect(reading=True) as connection:
             if limit:
                 rows = connection.execute("SELECT * FROM audit ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
             else:

@@ -80,7 +80,8 @@ class Database:
 
     backend = "none"
 
-    def connect(self, timeout: float | None = None) -> AbstractContextManager[Connection]:
+    def connect(self, timeout: float | None = None, reading: bool = False) -> AbstractContextManager[Connection]:
+        """One transaction. `reading`: it only reads, so it need not wait for the writers' lock."""
         raise NotImplementedError
 
     def describe(self) -> str:
@@ -88,7 +89,7 @@ class Database:
         raise NotImplementedError
 
     def schema_version(self) -> int:
-        with self.connect() as connection:
+        with self.connect(reading=True) as connection:
             row = connection.execute("SELECT MAX(version) AS version FROM schema_version").fetchone()
         return int(row["version"]) if row and row["version"] is not None else 0
 
@@ -98,7 +99,7 @@ class Database:
     def answers(self, timeout: float = 2.0) -> bool:
         """Whether the state answers now (for GET /health); never raises."""
         try:
-            with self.connect(timeout=timeout) as connection:
+            with self.connect(timeout=timeout, reading=True) as connection:
                 connection.execute("SELECT 1 AS one")
         except MailbotError as exc:
             log.warning("health: %s", exc.message)
@@ -158,17 +159,18 @@ class SqliteDatabase(Database):
         return f"sqlite:{self.path}"
 
     @contextmanager
-    def connect(self, timeout: float | None = None) -> Iterator[Connection]:
-        """A connection in one IMMEDIATE transaction: committed on success, rolled back on error."""
+    def connect(self, timeout: float | None = None, reading: bool = False) -> Iterator[Connection]:
+        """A connection in one IMMEDIATE transaction (a plain one for `reading`): committed on success,
+        rolled back on error."""
         self._ensure_schema()
-        with self._transaction() as connection:
+        with self._transaction(reading) as connection:
             yield connection
 
     @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
+    def _transaction(self, reading: bool = False) -> Iterator[Connection]:
         connection = self._open()
         try:
-            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("BEGIN" if reading else "BEGIN IMMEDIATE")
             yield _SqliteConnection(connection)
             connection.execute("COMMIT")
         except BaseException:
@@ -272,20 +274,21 @@ class PostgresDatabase(Database):
         self._pool.close()
 
     @contextmanager
-    def connect(self, timeout: float | None = None) -> Iterator[Connection]:
-        """One transaction on a pooled connection, holding the writers' lock from its start."""
+    def connect(self, timeout: float | None = None, reading: bool = False) -> Iterator[Connection]:
+        """One transaction on a pooled connection, holding the writers' lock from its start (unless `reading`)."""
         self._ensure_schema(timeout)
-        with self._transaction(timeout) as connection:
+        with self._transaction(timeout, reading) as connection:
             yield connection
 
     @contextmanager
-    def _transaction(self, timeout: float | None) -> Iterator[Connection]:
+    def _transaction(self, timeout: float | None, reading: bool = False) -> Iterator[Connection]:
         psycopg = self._psycopg
         from psycopg_pool import PoolTimeout
 
         try:
             with self._pool.connection(timeout=timeout or CONNECT_TIMEOUT_SECONDS) as raw, raw.transaction():
-                raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+                if not reading:
+                    raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
                 yield _PostgresConnection(raw)
         except PoolTimeout:
             raise self._unavailable() from None

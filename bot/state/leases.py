@@ -35,7 +35,7 @@ class Leases:
             connection.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
 
     def holder(self, name: str) -> str | None:
-        with self.database.connect() as connection:
+        with self.database.connect(reading=True) as connection:
             row = connection.execute(
                 "SELECT holder FROM leases WHERE name = ? AND expires_at > ?", (name, time.time())
             ).fetchone()

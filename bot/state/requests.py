@@ -111,7 +111,7 @@ class RequestStore:
         return found
 
     def get(self, request_id: str) -> ChangeRequest | None:
-        with self.database.connect() as connection:
+        with self.database.connect(reading=True) as connection:
             row = connection.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
         return _request(row) if row else None
 

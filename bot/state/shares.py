@@ -43,7 +43,7 @@ class ShareStore:
 
     def get(self, key: str) -> SharedAnswer | None:
         """The answer, if still kept (None after its expiry)."""
-        with self.database.connect() as connection:
+        with self.database.connect(reading=True) as connection:
             row = connection.execute(
                 "SELECT * FROM shares WHERE share_key = ? AND expires_at > ?", (key, time.time())
             ).fetchone()
