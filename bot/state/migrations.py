@@ -73,9 +73,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         "replicas: who runs an approved request, leases, heartbeats, shared answers, rate limits",
         (
             # The replica that took an approved request, and when its command started: a run whose
-            # replica stopped is failed after the host's command timeout, never run again.
-            "ALTER TABLE requests ADD COLUMN runner TEXT",
-            "ALTER TABLE requests ADD COLUMN started_at DOUBLE PRECISION",
+            # replica stopped is failed after the host's command timeout, never run again. (A table
+            # beside `requests`, not new columns: bots that read `requests` whole stay unaffected.)
+            """CREATE TABLE runs (
+                request_id TEXT PRIMARY KEY,
+                runner TEXT,
+                started_at DOUBLE PRECISION
+            )""",
             """CREATE TABLE leases (
                 name TEXT PRIMARY KEY,
                 holder TEXT NOT NULL,

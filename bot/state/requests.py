@@ -20,6 +20,10 @@ from bot.state.db import Database, Row
 
 PENDING, APPROVED, REJECTED, EXPIRED, RAN, FAILED = "pending", "approved", "rejected", "expired", "ran", "failed"
 INTERRUPTED_DETAIL = "the bot stopped while this ran; check the host"
+# A request with who runs it and since when (table `runs`, beside `requests`).
+WITH_RUN = (
+    "SELECT requests.*, runs.runner, runs.started_at FROM requests LEFT JOIN runs ON runs.request_id = requests.id"
+)
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,7 @@ class RequestStore:
 
     def get(self, request_id: str) -> ChangeRequest | None:
         with self.database.connect(reading=True) as connection:
-            row = connection.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
+            row = connection.execute(f"{WITH_RUN} WHERE requests.id = ?", (request_id,)).fetchone()
         return _request(row) if row else None
 
     def attach_card(self, request_id: str, channel: str, ts: str | None, response_url: str | None = None) -> None:
@@ -129,10 +133,12 @@ class RequestStore:
         now = time.time()
         with self.database.connect() as connection:
             moved = connection.execute(
-                "UPDATE requests SET state = ?, decided_by = ?, decided_at = ?, runner = ? "
+                "UPDATE requests SET state = ?, decided_by = ?, decided_at = ? "
                 "WHERE id = ? AND state = 'pending' AND expires_at > ?",
-                (state, user, now, runner if approve else None, request_id, now),
+                (state, user, now, request_id, now),
             ).rowcount
+            if moved and approve:
+                connection.execute("INSERT INTO runs (request_id, runner) VALUES (?, ?)", (request_id, runner))
             if moved:
                 row = connection.execute(
                     "SELECT verb, host, display FROM requests WHERE id = ?", (request_id,)
@@ -153,7 +159,9 @@ class RequestStore:
         """The approved command is about to reach the host: its timeout counts from now."""
         with self.database.connect() as connection:
             connection.execute(
-                "UPDATE requests SET started_at = ? WHERE id = ? AND state = 'approved'", (time.time(), request_id)
+                "INSERT INTO runs (request_id, started_at) VALUES (?, ?) "
+                "ON CONFLICT (request_id) DO UPDATE SET started_at = excluded.started_at",
+                (request_id, time.time()),
             )
 
     def finish(
@@ -225,7 +233,7 @@ class RequestStore:
         now = time.time()
         interrupted = []
         with self.database.connect() as connection:
-            rows = connection.execute("SELECT * FROM requests WHERE state = 'approved'").fetchall()
+            rows = connection.execute(f"{WITH_RUN} WHERE requests.state = 'approved'").fetchall()
             for row in rows:
                 since = row["started_at"] or row["decided_at"] or row["created_at"]
                 runner_gone = live_runners is not None and row["runner"] not in live_runners

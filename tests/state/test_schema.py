@@ -52,12 +52,11 @@ def test_a_file_of_the_bot_before_migrations_is_migrated_and_keeps_its_audit(tmp
     change = before.requests.create(new())
     with sqlite3.connect(tmp_path / "old.db") as db:
         db.executescript(SCHEMA_BEFORE_MIGRATIONS.replace("CREATE TABLE ", "CREATE TABLE old_"))
-        columns = ", ".join(c[1] for c in db.execute("PRAGMA table_info(old_requests)"))
-        db.execute(f"INSERT INTO old_requests SELECT {columns} FROM requests")
+        db.execute("INSERT INTO old_requests SELECT * FROM requests")
         db.execute("INSERT INTO old_audit SELECT * FROM audit")
         db.executescript(
             "DROP TABLE requests; DROP TABLE audit; DROP TABLE schema_version; DROP TABLE leases; DROP TABLE replicas;"
-            " DROP TABLE shares; DROP TABLE rate_hits;"
+            " DROP TABLE shares; DROP TABLE rate_hits; DROP TABLE runs;"
             " ALTER TABLE old_requests RENAME TO requests; ALTER TABLE old_audit RENAME TO audit;"
         )
     after = open_state(tmp_path / "old.db")
