@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import yaml
 
 from bot.errors import ConfigError
+from bot.i18n import _
 
 LAB_CONFIG = Path(__file__).resolve().parent.parent / "lab" / "mailbot-lab.yaml"
 HOST_ROLES = frozenset({"mta", "store", "bmcli"})
@@ -196,14 +197,20 @@ def _state_url(state: _Section) -> str | None:
     if url is None:
         return None
     if state.raw.get("path"):
-        raise ConfigError(f"{state.where}: give `path` (SQLite) or `url` (PostgreSQL), not both.")
+        raise ConfigError(_("{where}: give `path` (SQLite) or `url` (PostgreSQL), not both.").format(where=state.where))
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("postgresql", "postgres"):
-        raise ConfigError(f"{state.where}: `url` must start with postgresql:// (like postgresql://mailbot@db/mailbot).")
+        raise ConfigError(
+            _("{where}: `url` must start with postgresql:// (like postgresql://mailbot@db/mailbot).").format(
+                where=state.where
+            )
+        )
     if parts.password is not None:
         raise ConfigError(
-            f"{state.where}: `url` holds a password; remove it and set MAILBOT_STATE_PASSWORD "
-            "(or use a libpq passfile or service) instead."
+            _(
+                "{where}: `url` holds a password; remove it and set MAILBOT_STATE_PASSWORD "
+                "(or use a libpq passfile or service) instead."
+            ).format(where=state.where)
         )
     return url
 

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot import i18n  # i18n._: this module's loops use `_` for what they skip
 from bot.actions import render
 from bot.actions.registry import Context, Section, Verb, register
 from bot.config import HostConfig
@@ -40,10 +41,14 @@ class StateCheck:
     def lines(self) -> list[str]:
         if self.problem:
             return [f"!!  {self.problem}"]
+        seen = i18n.ngettext(
+            "{count} replica of `mailbot serve` seen in the last minute",
+            "{count} replicas of `mailbot serve` seen in the last minute",
+            len(self.replicas),
+        ).format(count=len(self.replicas))
         return [
-            f"ok  schema version {self.schema_version}",
-            f"ok  {len(self.replicas)} replica(s) of `mailbot serve` seen in the last minute"
-            + (f": {', '.join(self.replicas)}" if self.replicas else ""),
+            "ok  " + i18n._("schema version {version}").format(version=self.schema_version),
+            f"ok  {seen}" + (f": {', '.join(self.replicas)}" if self.replicas else ""),
         ]
 
     def to_json(self) -> dict[str, Any]:
@@ -77,7 +82,9 @@ class CheckReport:
 
     def headline(self) -> str:
         if self.state is not None and self.state.problem:
-            return f"The state ({self.state.where}) needs attention: {self.state.problem}"
+            return i18n._("The state ({where}) needs attention: {problem}").format(
+                where=self.state.where, problem=self.state.problem
+            )
         bad = [h.host for h in self.hosts if h.problems]
         if not bad:
             return f"All {len(self.hosts)} host(s) ready ({self.config_path})."

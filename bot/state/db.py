@@ -185,7 +185,9 @@ class SqliteDatabase(Database):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
-            raise ConfigError(f"Cannot open the state database {self.path}: {exc}.") from None
+            raise ConfigError(
+                _("Cannot open the state database {path}: {reason}.").format(path=self.path, reason=exc)
+            ) from None
         connection.row_factory = sqlite3.Row
         connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         return connection
@@ -203,7 +205,9 @@ class SqliteDatabase(Database):
                 with self._transaction() as transaction:
                     self._migrate(transaction)
             except sqlite3.Error as exc:
-                raise ConfigError(f"The state database {self.path} cannot be used: {exc}.") from None
+                raise ConfigError(
+                    _("The state database {path} cannot be used: {reason}.").format(path=self.path, reason=exc)
+                ) from None
             self._ready = True
 
 
@@ -243,7 +247,6 @@ class PostgresDatabase(Database):
     def __init__(self, url: str, pool_size: int = POOL_MAX) -> None:
         import psycopg
         from psycopg.rows import dict_row
-        from psycopg_pool import ConnectionPool
 
         self.url = url
         self._psycopg = psycopg
@@ -254,18 +257,42 @@ class PostgresDatabase(Database):
         if "connect_timeout" not in url:
             kwargs["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
         self._kwargs = kwargs
-        self._pool = ConnectionPool(
-            url,
-            kwargs=kwargs,
+        self._pool_size = pool_size
+        self._pool = self._new_pool()
+        self._ready = False
+        self._broken = False  # the database stopped answering: probe it directly before using the pool
+        self._lock = threading.Lock()
+
+    def _new_pool(self) -> Any:
+        from psycopg_pool import ConnectionPool
+
+        return ConnectionPool(
+            self.url,
+            kwargs=self._kwargs,
             min_size=1,
-            max_size=pool_size,
+            max_size=self._pool_size,
             open=False,
             check=ConnectionPool.check_connection,
-            reconnect_timeout=24 * 3600,  # keep trying while the database restarts: it comes back
             name="mailbot-state",
         )
-        self._ready = False
-        self._lock = threading.Lock()
+
+    def _usable_pool(self) -> Any:
+        """The pool, or, after the database stopped answering, a fresh one once a direct connection
+        works again: the old pool's reconnection backs off (up to minutes after a long outage), and
+        while the database is down each use fails at once instead of waiting for the pool."""
+        psycopg = self._psycopg
+        with self._lock:
+            if self._broken:
+                try:
+                    psycopg.connect(self.url, **self._kwargs).close()
+                except psycopg.OperationalError:
+                    raise self._unavailable() from None
+                old, self._pool = self._pool, self._new_pool()
+                self._pool.open(wait=False)
+                self._broken = False
+                threading.Thread(target=old.close, name="state-pool-close", daemon=True).start()
+                log.info("the state database %s answers again", self.describe())
+            return self._pool
 
     def describe(self) -> str:
         return safe_url(self.url)
@@ -285,15 +312,18 @@ class PostgresDatabase(Database):
         psycopg = self._psycopg
         from psycopg_pool import PoolTimeout
 
+        pool = self._usable_pool()
         try:
-            with self._pool.connection(timeout=timeout or CONNECT_TIMEOUT_SECONDS) as raw, raw.transaction():
+            with pool.connection(timeout=timeout or CONNECT_TIMEOUT_SECONDS) as raw, raw.transaction():
                 if not reading:
                     raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
                 yield _PostgresConnection(raw)
         except PoolTimeout:
+            self._broken = True
             raise self._unavailable() from None
         except psycopg.OperationalError as exc:
             log.warning("the state database %s failed: %s", self.describe(), type(exc).__name__)
+            self._broken = True
             raise self._unavailable() from None
 
     def _unavailable(self) -> StateUnavailable:
@@ -316,7 +346,7 @@ class PostgresDatabase(Database):
                     self._migrate(_PostgresConnection(raw))
             except psycopg.OperationalError as exc:
                 reason = _first_line(str(exc))
-                if any(sign in reason for sign in UNREACHABLE):
+                if any(sign in str(exc) for sign in UNREACHABLE):
                     log.warning("the state database %s does not answer: %s", self.describe(), reason)
                     raise self._unavailable() from None
                 raise ConfigError(

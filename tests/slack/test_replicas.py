@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,6 +57,14 @@ def assert_chain_intact(config_dir: Path) -> None:
     assert "is intact" in verified.stdout
 
 
+def health_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        return int(refused.code)
+
+
 def card_text(fake: FakeSlack, card) -> str:
     return "\n".join(b.get("text", {}).get("text", "") for b in card_of(fake, card)["blocks"])
 
@@ -77,7 +87,8 @@ def test_a_request_made_on_a_is_approved_on_b_and_runs_once(fake_slack, start_bo
     check = mailbot(tmp_path, "check", "--json")
     state = json.loads(check.stdout)["state"]
     assert (state["backend"], state["ok"], state["schema_version"]) == ("postgresql", True, 2)
-    assert len(state["replicas"]) == 2
+    assert state["where"] == postgres_url and len(state["replicas"]) == 2
+    assert "2 replicas of `mailbot serve` seen in the last minute" in mailbot(tmp_path, "check").stdout
     assert_chain_intact(tmp_path)
 
 
@@ -271,8 +282,13 @@ def test_postgresql_down_reads_answer_changes_say_so_and_the_bot_reconnects(fake
             " approvals are unavailable until it is back." in answer_text(fake_slack, refused)
         )
         assert fake_slack.calls("chat.postMessage") == []  # no card for a request that was not stored
+        assert health_status(bot.health) == 503
+        check = mailbot(tmp_path, "check", "--json")
+        assert check.returncode == 1
+        assert "approvals are unavailable until it is back" in json.loads(check.stdout)["state"]["problem"]
         cluster.start()
         ask_flush(fake_slack, bot.url)  # the pool reconnected by itself: the card is posted
+        assert health_status(bot.health) == 200
         assert "Traceback" not in bot.log()
     finally:
         cluster.stop("immediate")
