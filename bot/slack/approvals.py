@@ -32,7 +32,7 @@ log = logging.getLogger("mailbot.slack")
 
 SWEEP_SECONDS = BEAT_SECONDS
 SWEEPER_LEASE = "sweeper"
-SWEEPER_LEASE_SECONDS = 3 * SWEEP_SECONDS  # a replica that stops renewing hands over within this
+SWEEPER_LEASE_SECONDS = 2 * SWEEP_SECONDS  # a replica that stops renewing hands over within this
 
 
 class ApprovalDesk:
