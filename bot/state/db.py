@@ -17,6 +17,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -193,17 +194,28 @@ class SqliteDatabase(Database):
         return connection
 
     def _ensure_schema(self) -> None:
+        """Migrate (waiting for the file's write lock like any writer), then switch to WAL. Another
+        handle on the same file may hold a lock meanwhile, and the journal switch does not wait for
+        it: it is retried for as long as a writer would wait."""
         with self._lock:
             if self._ready:
                 return
             try:
-                connection = self._open()
-                try:
-                    connection.execute("PRAGMA journal_mode = WAL")
-                finally:
-                    connection.close()
                 with self._transaction() as transaction:
                     self._migrate(transaction)
+                connection = self._open()
+                try:
+                    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+                    while True:
+                        try:
+                            connection.execute("PRAGMA journal_mode = WAL")
+                            break
+                        except sqlite3.OperationalError as exc:
+                            if "locked" not in str(exc) or time.monotonic() > deadline:
+                                raise
+                            time.sleep(0.05)
+                finally:
+                    connection.close()
             except sqlite3.Error as exc:
                 raise ConfigError(
                     _("The state database {path} cannot be used: {reason}.").format(path=self.path, reason=exc)
