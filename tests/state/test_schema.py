@@ -80,7 +80,7 @@ def test_postgresql_url_in_the_config(tmp_path: Path):
     assert safe_url("postgresql://mailbot:s3cret@db:5433/mailbot") == "postgresql://mailbot@db:5433/mailbot"
 
 
-def test_the_password_comes_from_the_environment(postgres, monkeypatch, tmp_path: Path):
+def test_the_password_comes_from_the_environment(postgres, monkeypatch, tmp_path: Path, caplog):
     database = postgres.new_database()
     postgres.psql(database, "CREATE ROLE guarded LOGIN PASSWORD 'pw-from-env'")
     hba = postgres.data / "pg_hba.conf"
@@ -101,7 +101,9 @@ def test_the_password_comes_from_the_environment(postgres, monkeypatch, tmp_path
         monkeypatch.setenv("MAILBOT_STATE_PASSWORD", "pw-from-env")
         right = open_state(tmp_path / "unused.db", url)
         assert right.requests.create(new()).state == "pending"
+        assert right.database.describe() == url
         right.database.close()
+        assert "pw-from-env" not in caplog.text and "pw-from-env" not in refused.value.message
     finally:
         hba.write_text(original)
         postgres.psql("postgres", "SELECT pg_reload_conf()")
