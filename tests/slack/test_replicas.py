@@ -274,6 +274,7 @@ def test_postgresql_down_reads_answer_changes_say_so_and_the_bot_reconnects(fake
         fake_slack.send_slash_command(bot.url, text="trace quota2@lab.test", user_id="U123", channel_id="C123")
         read = fake_slack.wait_for("response_url", lambda c: "Trace of quota2@lab.test" in str(c.args), timeout=30)
         assert read.args["replace_original"] is True  # a read needs no state
+        assert not any(b["type"] == "actions" for b in read.args["blocks"])  # no Share: nowhere to keep it
         reply = fake_slack.send_slash_command(bot.url, text="flush --reason INC-1", user_id=REQUESTER)
         assert reply.status == 200 and reply.elapsed < 3
         refused = fake_slack.wait_for("response_url", lambda c: "does not answer" in str(c.args), timeout=30)
