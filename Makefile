@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install lab traffic run lint test fixtures bench messages
+.PHONY: install lab traffic run lint test fixtures bench messages postgresql
 
 $(BIN)/mailbot: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,11 +31,17 @@ lint: install
 	$(BIN)/ruff format --check bot tests bench
 	$(BIN)/mypy
 
-test: install traffic image lint
+test: install traffic image lint postgresql
 	$(BIN)/pytest -q
 	$(BIN)/python bench/queue_summary.py --count 2000 --runs 1
 	$(BIN)/python bench/run.py --small
 	$(BIN)/python bench/alerts.py --small
+	$(BIN)/python bench/approvals.py --small
+
+# Debian's PostgreSQL server binaries, for the state tests (they start their own cluster; no service).
+postgresql:
+	test -x /usr/lib/postgresql/15/bin/initdb || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-15 >/dev/null; }
 
 # Re-extract the user-facing strings (bot/locale/messages.pot) and merge them into each catalogue;
 # new strings arrive untranslated (tests/test_i18n.py fails until they are translated).

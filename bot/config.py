@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,7 +19,7 @@ from typing import Any, TypeVar
 import yaml
 
 from bot.errors import ConfigError
-from bot.i18n import LANGUAGES, normalise
+from bot.i18n import LANGUAGES, _, normalise
 
 LAB_CONFIG = Path(__file__).resolve().parent.parent / "lab" / "mailbot-lab.yaml"
 HOST_ROLES = frozenset({"mta", "store", "bmcli"})
@@ -120,6 +121,7 @@ class Config:
     approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
     policies: dict[str, str] = field(default_factory=dict)
     state_path: Path = Path("mailbot.db")
+    state_url: str | None = None  # postgresql://user@host:port/db: the state shared by replicas
     domains: dict[str, str] = field(default_factory=dict)
     alerts: AlertsConfig | None = None
     watch: WatchConfig = field(default_factory=WatchConfig)
@@ -211,6 +213,7 @@ def parse_config(document: Any, path: Path) -> Config:
         # No path given: the working folder (a container's writable /var/lib/mailbot), not the
         # config's folder, which is often a read-only mount.
         state_path=_resolve(base, state.string("path")) if state.raw.get("path") else Path("mailbot.db").resolve(),
+        state_url=_state_url(state),
         domains={k.lower(): v.lower() for k, v in reader.mapping("domains").items()},
         alerts=_alerts(reader.section("alerts")) if reader.raw.get("alerts") else None,
         watch=_watch(reader.section("watch")),
@@ -261,6 +264,30 @@ def _seconds(section: _Section, key: str, default: float) -> float:
     if not match:
         raise ConfigError(f"{section.where}: `{key}` must be a duration like 30s, 5m, 2h or 1d.")
     return float(int(match["count"]) * _CONFIG_UNITS[match["unit"]])
+
+
+def _state_url(state: _Section) -> str | None:
+    """`state: {url: postgresql://user@host:port/db}`; the password never in the file."""
+    url = state.optional_string("url")
+    if url is None:
+        return None
+    if state.raw.get("path"):
+        raise ConfigError(_("{where}: give `path` (SQLite) or `url` (PostgreSQL), not both.").format(where=state.where))
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ConfigError(
+            _("{where}: `url` must start with postgresql:// (like postgresql://mailbot@db/mailbot).").format(
+                where=state.where
+            )
+        )
+    if parts.password is not None:
+        raise ConfigError(
+            _(
+                "{where}: `url` holds a password; remove it and set MAILBOT_STATE_PASSWORD "
+                "(or use a libpq passfile or service) instead."
+            ).format(where=state.where)
+        )
+    return url
 
 
 def _parse_host(host: _Section, base: Path) -> HostConfig:

@@ -19,6 +19,7 @@ import pytest
 from bot.config import Config, HostConfig, load_config
 from bot.mailhost.ssh import HostConnection
 from tests.fakeslack import fake_slack  # noqa: F401  (the fixture: a started FakeSlack)
+from tests.postgres import postgres, postgres_url  # noqa: F401  (fixtures: a real PostgreSQL, a fresh database)
 from tests.secretwatch import WATCH, LogWatch
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,6 +22,7 @@ from bot.state.requests import APPROVED, ChangeRequest, NewRequest
 
 MAX_REASON = 300
 INTERRUPTED_AFTER_SECONDS = 3600
+RUN_GRACE_SECONDS = 5.0  # beyond a host's connect + command timeouts, before a dead replica's run is failed
 
 
 def policy_of(verb: Verb, context: Context) -> str:
@@ -159,6 +160,7 @@ def carry_out(verb: Verb, change_id: str, user: str, context: Context) -> Change
         raise MailbotError(_("Request {change_id} is not approved; nothing was run.").format(change_id=change_id))
     host = context.config.host(change.host)
     command = RemoteCommand(change.template, change.argv)
+    context.state.requests.start(change.id)  # from now on its host's timeout counts
     started = time.monotonic()
     try:
         result = context.pool.connection(host, for_change=True).run(command)
@@ -180,7 +182,11 @@ def carry_out(verb: Verb, change_id: str, user: str, context: Context) -> Change
     )
 
 
-def sweep(context: Context) -> tuple[list[ChangeRequest], list[ChangeRequest]]:
-    """Expire pending requests past their time, and fail the runs a stopped bot left behind."""
+def sweep(
+    context: Context, live_runners: frozenset[str] | None = None
+) -> tuple[list[ChangeRequest], list[ChangeRequest]]:
+    """Expire pending requests past their time, and fail the runs a stopped bot left behind: a run
+    whose replica is not in `live_runners` once its host's timeouts have passed, any after an hour."""
     requests = context.state.requests
-    return requests.expire_due(), requests.interrupted(INTERRUPTED_AFTER_SECONDS)
+    timeouts = {h.name: h.connect_timeout + h.command_timeout + RUN_GRACE_SECONDS for h in context.config.hosts}
+    return requests.expire_due(), requests.interrupted(INTERRUPTED_AFTER_SECONDS, timeouts, live_runners)

@@ -1,4 +1,5 @@
-"""`check`: is the bot ready? Config, every host reachable, keys pinned, logs and tools found.
+"""`check`: is the bot ready? Config, every host reachable, keys pinned, logs and tools found,
+and the state: which backend, its schema version, how many replicas beat in the last minute.
 
 Only harmless probes run. The report lists each host with what works and what does not;
 the exit code is 1 as soon as one thing is off, so it can gate a deployment.
@@ -19,6 +20,7 @@ from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import HostProbe, MailHost
 
 REQUIRED_TOOLS = ("/usr/sbin/postqueue", "grep", "awk", "gzip")
+REPLICAS_WITHIN_SECONDS = 60
 
 
 @dataclass
@@ -30,12 +32,60 @@ class HostCheck:
 
 
 @dataclass
+class StateCheck:
+    backend: str
+    where: str  # never with a password
+    schema_version: int | None = None
+    replicas: list[str] = field(default_factory=list)  # those seen in the last minute
+    problem: str | None = None
+
+    def lines(self) -> list[str]:
+        if self.problem:
+            return [f"!!  {self.problem}"]
+        seen = ngettext(
+            "{count} replica of `mailbot serve` seen in the last minute",
+            "{count} replicas of `mailbot serve` seen in the last minute",
+            len(self.replicas),
+        ).format(count=len(self.replicas))
+        return [
+            "ok  " + _("schema version {version}").format(version=self.schema_version),
+            f"ok  {seen}" + (f": {', '.join(self.replicas)}" if self.replicas else ""),
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "where": self.where,
+            "ok": self.problem is None,
+            "schema_version": self.schema_version,
+            "replicas": self.replicas,
+            "problem": self.problem,
+        }
+
+
+def check_state(context: Context) -> StateCheck:
+    database = context.state.database
+    result = StateCheck(database.backend, database.describe())
+    try:
+        result.schema_version = database.schema_version()
+        result.replicas = [r.replica for r in context.state.replicas.seen(REPLICAS_WITHIN_SECONDS)]
+    except MailbotError as exc:
+        result.problem = exc.message
+    return result
+
+
+@dataclass
 class CheckReport:
     config_path: str
     hosts: list[HostCheck]
     exit_code: int = 0
+    state: StateCheck | None = None
 
     def headline(self) -> str:
+        if self.state is not None and self.state.problem:
+            return _("The state ({where}) needs attention: {problem}").format(
+                where=self.state.where, problem=self.state.problem
+            )
         bad = [h.host for h in self.hosts if h.problems]
         if not bad:
             return ngettext(
@@ -55,16 +105,23 @@ class CheckReport:
             lines = [f"ok  {fact}" for fact in host.facts] + [f"!!  {problem}" for problem in host.problems]
             state = _("problems") if host.problems else _("ok")
             sections.append(Section(f"{host.host} ({host.target}): {state}", "\n".join(lines)))
+        if self.state is not None:
+            state = _("problems") if self.state.problem else _("ok")
+            title = _("state: {backend} ({where}): {state}").format(
+                backend=self.state.backend, where=self.state.where, state=state
+            )
+            sections.append(Section(title, "\n".join(self.state.lines())))
         return sections
 
     def to_json(self) -> dict[str, Any]:
         return {
             "config": self.config_path,
-            "ok": not any(h.problems for h in self.hosts),
+            "ok": not any(h.problems for h in self.hosts) and not (self.state and self.state.problem),
             "hosts": [
                 {"host": h.host, "target": h.target, "ok": not h.problems, "facts": h.facts, "problems": h.problems}
                 for h in self.hosts
             ],
+            "state": self.state.to_json() if self.state else None,
         }
 
 
@@ -119,8 +176,8 @@ def run_check(request: None, context: Context) -> CheckReport:
         # each job speaks the asker's language (a thread does not inherit context variables)
         futures = [workers.submit(contextvars.copy_context().run, check_host, host) for host in hosts]
         checks = [future.result() for future in futures]
-    report = CheckReport(str(context.config.path), checks)
-    report.exit_code = 1 if any(c.problems for c in checks) else 0
+    report = CheckReport(str(context.config.path), checks, state=check_state(context))
+    report.exit_code = 1 if any(c.problems for c in checks) or (report.state and report.state.problem) else 0
     return report
 
 

@@ -81,7 +81,7 @@ class Context:
     def state(self) -> State:
         """The approvals and audit database, opened on first use."""
         if self._state is None:
-            self._state = open_state(self.config.state_path)
+            self._state = open_state(self.config.state_path, self.config.state_url)
         return self._state
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import Ack
 from slack_sdk.errors import SlackApiError
 
+from bot import i18n
 from bot.actions import alerts, changes, mail
 from bot.actions.flush import FLUSH, FlushRequest
 from bot.actions.registry import Outcome
@@ -36,6 +37,7 @@ log = logging.getLogger("mailbot.alerts")
 TRACE_ACTION = "mail_alert_trace"
 FLUSH_ACTION = "mail_alert_flush"
 MAX_POSTS_PER_PERIOD = 20  # a queue full of problems is told over several periods, not in one flood
+ALERTS_LEASE = "alerts"  # the replica holding it runs the period (one queue read per host, one post per alert)
 _ICONS = {alerts.UNREACHABLE: ":red_circle:", alerts.QUEUE_SIZE: ":chart_with_upwards_trend:"}
 
 
@@ -131,7 +133,11 @@ class AlertDesk:
         def loop() -> None:
             while not self._stopping.is_set():
                 try:
-                    self.period()
+                    if self.bot.state.leases.hold(ALERTS_LEASE, self.bot.replica, 2 * self.every + 10):
+                        with i18n.use_language(self.bot.channel_language):
+                            self.period()
+                except MailbotError as failure:  # the state is down: the period waits for it
+                    log.warning("the alert period waits for the state: %s", failure.message)
                 except Exception:
                     log.exception("the alert period failed")
                 self._stopping.wait(self.every)
@@ -143,7 +149,8 @@ class AlertDesk:
         self._stopping.set()
 
     def period(self) -> None:
-        """One period, then Slack catches up with the state (issue 13: one replica at a time)."""
+        """One period, then Slack catches up with the state; `start` runs it on the replica holding
+        the alerts lease, so two replicas read each queue once and post each alert once."""
         report = alerts.run_period(self.bot.context("mailbot"))
         if report.queues:
             log.info("%s", report.summary())

@@ -37,16 +37,17 @@ from bot.slack import blocks
 from bot.slack.access import AccessPolicy
 from bot.slack.alerts import FLUSH_ACTION, TRACE_ACTION, AlertDesk
 from bot.slack.approvals import ApprovalDesk
-from bot.slack.limits import Limit, RateLimiter
+from bot.slack.limits import Limit, SharedRateLimiter
 from bot.slack.text import command_words
 from bot.state import open_state
+from bot.state.replicas import new_replica_id
+from bot.state.shares import SharedAnswer
 
 log = logging.getLogger("mailbot.slack")
 
 RESPONSE_URL_LIFETIME = 29 * 60  # Slack keeps a response_url for 30 minutes
 PROGRESS_AFTER = (5.0, 30.0)  # seconds after which a long job shows it is still working
 SHARE_KEEP_SECONDS = 30 * 60
-SHARE_KEEP_COUNT = 500
 LOCALE_KEEP_SECONDS = 3600  # a user's Slack locale (users.info), kept this long
 LOCALE_RETRY_SECONDS = 300  # after a failed look-up, the channel's language for this long
 LOCALE_KEEP_COUNT = 10_000
@@ -67,40 +68,6 @@ class SlashCommand:
         return f"/mail {self.text}".strip()
 
 
-@dataclass(frozen=True)
-class StoredAnswer:
-    created: float
-    user: str
-    channel: str
-    answer: blocks.SlackAnswer
-    filename: str
-
-
-class ShareStore:
-    """Recent answers, so their owner can share one in the channel; bounded in time and count."""
-
-    def __init__(self) -> None:
-        self._answers: OrderedDict[str, StoredAnswer] = OrderedDict()
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def new_key() -> str:
-        return secrets.token_urlsafe(12)
-
-    def put(self, key: str, stored: StoredAnswer) -> None:
-        with self._lock:
-            self._answers[key] = stored
-            while len(self._answers) > SHARE_KEEP_COUNT:
-                self._answers.popitem(last=False)
-
-    def get(self, key: str) -> StoredAnswer | None:
-        with self._lock:
-            stored = self._answers.get(key)
-        if stored is None or time.monotonic() - stored.created > SHARE_KEEP_SECONDS:
-            return None
-        return stored
-
-
 def usage() -> str:
     verbs = [v for v in VERBS.values() if not v.cli_only]
     lines = [_("Usage: /mail VERB ARGUMENTS. Verbs:")]
@@ -118,11 +85,13 @@ class MailBot:
         self.pool = pool or HostPool()
         self.jobs = ThreadPoolExecutor(max_workers=config.slack.workers, thread_name_prefix="mail-job")
         self._slots = threading.BoundedSemaphore(config.slack.max_pending)
-        self.shares = ShareStore()
         self.access = AccessPolicy(config.slack, self._group_members)
-        self.state = open_state(config.state_path)
-        self.user_rate = RateLimiter(Limit(*config.slack.user_limit))
-        self.channel_rate = RateLimiter(Limit(*config.slack.channel_limit))
+        # Everything a click needs is in the state, shared with the other replicas: requests and
+        # cards, answers to share, rate-limit counters. `replica` names this process in it.
+        self.state = open_state(config.state_path, config.state_url)
+        self.replica = new_replica_id()
+        self.user_rate = SharedRateLimiter(self.state.rates, "user", Limit(*config.slack.user_limit))
+        self.channel_rate = SharedRateLimiter(self.state.rates, "channel", Limit(*config.slack.channel_limit))
         self.approvals = ApprovalDesk(self)
         self.alerts = AlertDesk(self)
         self._locales: OrderedDict[str, tuple[float, str]] = OrderedDict()
@@ -175,10 +144,11 @@ class MailBot:
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop taking work; with `wait`, let work in flight finish and post its answer."""
-        self.approvals.stop_sweeper()
         self.alerts.stop()
         self.jobs.shutdown(wait=wait, cancel_futures=not wait)
+        self.approvals.stop_sweeper()  # after the jobs: their runs are recorded under this replica's beat
         self.pool.close()
+        self.state.database.close()
 
     # --- the slash command ---------------------------------------------------------------
 
@@ -296,13 +266,20 @@ class MailBot:
             return blocks.notice(f":warning: {failure.message}")
         self.alerts.open_thread(outcome, command)  # a new watch: its news goes in a thread
         filename = f"{verb.name}-{time.strftime('%Y%m%d-%H%M%S')}.txt"
-        share_id = self.shares.new_key()
+        share_id: str | None = secrets.token_urlsafe(12)
         answer = blocks.answer(outcome, command.line, time.monotonic() - started, share_id, ephemeral=True)
-        self.shares.put(share_id, StoredAnswer(time.monotonic(), command.user, command.channel, answer, filename))
+        try:
+            shared = SharedAnswer(command.user, command.channel, filename, answer.to_json(), time.time())
+            self.state.shares.put(str(share_id), shared, SHARE_KEEP_SECONDS)
+        except MailbotError as failure:  # the state is down: the answer still comes, without its Share button
+            log.warning("the answer cannot be kept for sharing: %s", failure.message)
+            share_id = None
+            answer = blocks.answer(outcome, command.line, time.monotonic() - started, None, ephemeral=True)
         payload = answer.payload()
         if answer.full_text is not None:
             where = self._upload_privately(command.user, answer.full_text, filename, answer.text)
-            payload["blocks"] = [*payload["blocks"][:-2], blocks.context(where), *payload["blocks"][-2:]]
+            tail = 2 if share_id else 1  # the footer, and the Share button when there is one
+            payload["blocks"] = [*payload["blocks"][:-tail], blocks.context(where), *payload["blocks"][-tail:]]
         return payload
 
     def deliver(self, command: SlashCommand, started: float, payload: dict[str, Any]) -> None:
@@ -346,24 +323,29 @@ class MailBot:
         key = str(body.get("actions", [{}])[0].get("value", ""))
         user = str(body.get("user", {}).get("id", ""))
         response_url = str(body.get("response_url", ""))
-        stored = self.shares.get(key)
+        try:
+            stored = self.state.shares.get(key)
+        except MailbotError as failure:
+            self.reply(response_url, failure.message)
+            return
         if stored is None:
             self.reply(response_url, _("This answer is no longer kept; run the command again to share it."))
             return
-        if stored.user != user:
+        if stored.owner != user:
             self.reply(response_url, _("Only the person who asked can share this answer."))
             return
-        shared = [b for b in stored.answer.blocks if b.get("type") != "actions"]
+        answer = blocks.SlackAnswer.from_json(stored.answer)
+        shared = [b for b in answer.blocks if b.get("type") != "actions"]
         shared.append(blocks.context(_("Shared by <@{user}>.").format(user=user)))
         try:
-            posted = self.client.chat_postMessage(channel=stored.channel, text=stored.answer.text, blocks=shared)
-            if stored.answer.full_text is not None:
+            posted = self.client.chat_postMessage(channel=stored.channel, text=answer.text, blocks=shared)
+            if answer.full_text is not None:
                 self.client.files_upload_v2(
                     channel=stored.channel,
                     thread_ts=posted["ts"],
-                    content=stored.answer.full_text,
+                    content=answer.full_text,
                     filename=stored.filename,
-                    title=stored.answer.text,
+                    title=answer.text,
                 )
         except SlackApiError as exc:
             self.reply(

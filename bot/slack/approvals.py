@@ -8,6 +8,7 @@ edits the card with the outcome, and sweeps expired requests, also right after a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -23,6 +24,7 @@ from bot.actions.registry import VERBS, Verb
 from bot.errors import MailbotError
 from bot.i18n import _
 from bot.slack import blocks
+from bot.state.replicas import ALIVE_SECONDS, BEAT_SECONDS
 from bot.state.requests import ChangeRequest
 
 if TYPE_CHECKING:
@@ -30,32 +32,49 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mailbot.slack")
 
-SWEEP_SECONDS = 5.0
+SWEEP_SECONDS = BEAT_SECONDS
+SWEEPER_LEASE = "sweeper"
+SWEEPER_LEASE_SECONDS = 2 * SWEEP_SECONDS  # a replica that stops renewing hands over within this
 
 
 class ApprovalDesk:
     def __init__(self, bot: MailBot) -> None:
         self.bot = bot
         self._stopping = threading.Event()
+        self._sweeper: threading.Thread | None = None
 
     def stop_sweeper(self) -> None:
+        """Stop beating and sweeping; hand the sweeper's lease over at once rather than at its expiry."""
         self._stopping.set()
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=15)
+        with contextlib.suppress(MailbotError):
+            self.bot.state.leases.release(SWEEPER_LEASE, self.bot.replica)
+            self.bot.state.replicas.leave(self.bot.replica)
 
     def start_sweeper(self, every_seconds: float = SWEEP_SECONDS) -> None:
-        """Expire requests past their time, now (after a restart) and then regularly."""
+        """Beat, and expire requests past their time, now (after a restart) and then regularly.
+        With several replicas, the one holding the sweeper's lease sweeps, so each card is edited once."""
+        started = time.time()
 
         def loop() -> None:
             while not self._stopping.is_set():
                 try:
-                    self.sweep()
+                    self.bot.state.replicas.beat(self.bot.replica, started)
+                    if self.bot.state.leases.hold(SWEEPER_LEASE, self.bot.replica, SWEEPER_LEASE_SECONDS):
+                        self.sweep()
+                except MailbotError as failure:
+                    log.warning("the sweeper waits for the state: %s", failure.message)
                 except Exception:
                     log.exception("sweeping expired requests failed")
                 self._stopping.wait(every_seconds)
 
-        threading.Thread(target=loop, name="mail-sweeper", daemon=True).start()
+        self._sweeper = threading.Thread(target=loop, name="mail-sweeper", daemon=True)
+        self._sweeper.start()
 
     def sweep(self) -> None:
-        expired, interrupted = changes.sweep(self.bot.context("mailbot"))
+        live = frozenset(r.replica for r in self.bot.state.replicas.seen(ALIVE_SECONDS))
+        expired, interrupted = changes.sweep(self.bot.context("mailbot"), live | {self.bot.replica})
         for change in expired:
             with i18n.use_language(self.card_language(change)):
                 when = blocks.slack_time(change.decided_at or time.time())
@@ -114,7 +133,11 @@ class ApprovalDesk:
 
     def _decide(self, body: dict[str, Any], approve: bool) -> None:
         with i18n.use_language(self.bot.language_of(str(body.get("user", {}).get("id", "")))):
-            self._decide_as_clicker(body, approve)
+            try:
+                self._decide_as_clicker(body, approve)
+            except MailbotError as failure:  # the state is down: nothing was decided, nothing ran
+                log.warning("a decision could not be taken: %s", failure.message)
+                self.bot.reply(str(body.get("response_url", "")), failure.message)
 
     def _decide_as_clicker(self, body: dict[str, Any], approve: bool) -> None:
         """Who may not decide, and a decision too late, are told in the clicker's own language."""
@@ -138,7 +161,7 @@ class ApprovalDesk:
         self, change: ChangeRequest, verb: Verb, user: str, approve: bool, body: dict[str, Any], response_url: str
     ) -> None:
         """The decision, the card's new line and the run, in the card's language."""
-        if not self.bot.state.requests.decide(change.id, user, approve):
+        if not self.bot.state.requests.decide(change.id, user, approve, runner=self.bot.replica):
             current = self.bot.state.requests.get(change.id) or change
             self.bot.reply(response_url, changes.why_undecided(current), markup=True)
             if current.state == "pending":  # expired but not swept yet

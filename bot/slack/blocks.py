@@ -35,6 +35,14 @@ class SlackAnswer:
     def payload(self) -> dict[str, Any]:
         return {"text": self.text, "blocks": self.blocks}
 
+    def to_json(self) -> dict[str, Any]:
+        """As kept in the shared state, so that another replica can share it."""
+        return {"text": self.text, "blocks": self.blocks, "full_text": self.full_text}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SlackAnswer:
+        return cls(str(data["text"]), list(data["blocks"]), data.get("full_text"))
+
 
 def escape(text: str) -> str:
     """Slack's mrkdwn reads `&`, `<` and `>` as markup, even inside code blocks."""

@@ -6,10 +6,16 @@ arrives, before anything runs; the refusal says how long to wait.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+
+from bot.errors import MailbotError
+from bot.state.limits import RateCounters
+
+log = logging.getLogger("mailbot.slack")
 
 
 @dataclass(frozen=True)
@@ -39,3 +45,28 @@ class RateLimiter:
                 for idle in [k for k, v in self._seen.items() if not v]:
                     del self._seen[idle]
             return 0.0
+
+
+class SharedRateLimiter:
+    """The same window, counted in the state, so that every replica sees every hit (bucket "user:U1").
+
+    Checked before the 3-second ack, so the state gets one second; when it does not answer, the
+    command is counted here in memory instead: a read verb needs no state and must keep answering.
+    """
+
+    STATE_TIMEOUT = 1.0
+
+    def __init__(self, counters: RateCounters, scope: str, limit: Limit) -> None:
+        self.counters = counters
+        self.scope = scope
+        self.limit = limit
+        self._fallback = RateLimiter(limit)
+
+    def wait_needed(self, key: str, now: float | None = None) -> float:
+        try:
+            return self.counters.wait_needed(
+                f"{self.scope}:{key}", self.limit.count, self.limit.seconds, now, timeout=self.STATE_TIMEOUT
+            )
+        except MailbotError as failure:
+            log.warning("rate limits counted in memory: %s", failure.message)
+            return self._fallback.wait_needed(key, now)

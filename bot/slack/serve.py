@@ -3,7 +3,8 @@
 Socket Mode needs no public URL: the bot opens a WebSocket to Slack with the app-level
 token. HTTP mode receives signed requests at `/slack/events`. Both answer `GET /health`
 (HTTP mode on its own port, Socket Mode on `--health-port`) for a container's health
-check. SIGTERM stops taking new work, lets work in flight finish and post, then exits.
+check: 200 while Slack is connected and the state answers. SIGTERM stops taking new work,
+lets work in flight finish and post, then exits.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def _wsgi(app: App | None, healthy: Callable[[], bool]) -> WSGIApplication:
         if path == HEALTH_PATH:
             ok = healthy()
             start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain")])
-            return [b"ok\n" if ok else b"not connected\n"]
+            return [b"ok\n" if ok else b"not connected (Slack or the state)\n"]
         if handler is not None and path == EVENTS_PATH:
             return handler(environ, start_response)
         start_response("404 Not Found", [("Content-Type", "text/plain")])
@@ -141,7 +142,8 @@ def serve(config: Config, http: bool, host: str, port: int, health_port: int | N
     servers: list[WSGIServer] = []
     socket_mode: SocketModeHandler | None = None
     if http:
-        servers.append(make_server(host, port, _wsgi(app, lambda: True), _ThreadingWSGIServer, _QuietHandler))
+        healthy = mailbot.state.database.answers
+        servers.append(make_server(host, port, _wsgi(app, healthy), _ThreadingWSGIServer, _QuietHandler))
         log.info("HTTP mode: listening on %s:%s%s", host, port, EVENTS_PATH)
     else:
         socket_mode = SocketModeHandler(app, secrets.app_token)
@@ -149,8 +151,12 @@ def serve(config: Config, http: bool, host: str, port: int, health_port: int | N
         log.info("Socket Mode: connected")
         if health_port:
             client = socket_mode.client
+
+            def connected_and_state() -> bool:
+                return bool(client.is_connected()) and mailbot.state.database.answers()
+
             servers.append(
-                make_server(host, health_port, _wsgi(None, client.is_connected), _ThreadingWSGIServer, _QuietHandler)
+                make_server(host, health_port, _wsgi(None, connected_and_state), _ThreadingWSGIServer, _QuietHandler)
             )
     threads = [threading.Thread(target=s.serve_forever, name="http", daemon=True) for s in servers]
     for thread in threads:

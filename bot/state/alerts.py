@@ -20,58 +20,6 @@ from bot.i18n import N_, _, ngettext
 if TYPE_CHECKING:
     from bot.state.db import Database
 
-# Created with the rest of the schema (bot/state/db.py); the integrator numbers it as a migration.
-ALERTS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS alert_problems (
-    problem_key TEXT PRIMARY KEY,
-    host TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    detail TEXT NOT NULL,
-    hint TEXT,
-    message_count INTEGER NOT NULL,
-    oldest_at DOUBLE PRECISION,
-    bounce_at DOUBLE PRECISION,
-    first_seen DOUBLE PRECISION NOT NULL,
-    last_seen DOUBLE PRECISION NOT NULL,
-    resolved_at DOUBLE PRECISION,
-    version INTEGER NOT NULL,
-    shown_version INTEGER NOT NULL,
-    channel TEXT,
-    ts TEXT
-);
-CREATE TABLE IF NOT EXISTS alert_host_samples (
-    host TEXT PRIMARY KEY,
-    deferred INTEGER NOT NULL,
-    measured_at DOUBLE PRECISION NOT NULL
-);
-CREATE TABLE IF NOT EXISTS mail_watches (
-    id TEXT PRIMARY KEY,
-    address TEXT NOT NULL,
-    owner TEXT NOT NULL,
-    channel TEXT,
-    thread_ts TEXT,
-    created_at DOUBLE PRECISION NOT NULL,
-    ends_at DOUBLE PRECISION NOT NULL,
-    checked_at DOUBLE PRECISION NOT NULL,
-    ended_at DOUBLE PRECISION,
-    end_reason TEXT,
-    end_told INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS mail_watches_owner ON mail_watches (owner, ended_at);
-CREATE TABLE IF NOT EXISTS mail_watch_messages (
-    watch_id TEXT NOT NULL,
-    host TEXT NOT NULL,
-    queue_id TEXT NOT NULL,
-    outcome TEXT,
-    note TEXT,
-    misses INTEGER NOT NULL,
-    told INTEGER NOT NULL,
-    PRIMARY KEY (watch_id, host, queue_id)
-);
-"""
-
-
 KEEP_RESOLVED = 7 * 86400.0
 
 
@@ -299,9 +247,10 @@ class WatchStore:
         """A watch of `messages` (host, queue id); refused past the owner's limit of active watches."""
         watch_id = "W" + secrets.token_hex(6)
         with self.database.connect() as connection:
-            active = connection.execute(
+            counted = connection.execute(
                 "SELECT COUNT(*) AS n FROM mail_watches WHERE owner = ? AND ended_at IS NULL", (owner,)
-            ).fetchone()["n"]
+            ).fetchone()
+            active = int(counted["n"]) if counted else 0
             if active >= max_per_user:
                 raise BadInput(
                     ngettext(

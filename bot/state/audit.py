@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.state.db import Database
+from bot.state.db import Connection, Database, Row
 
 GENESIS = "0" * 64
 FIELDS: tuple[str, ...] = (
@@ -74,7 +73,7 @@ class AuditLog:
 
     def append(
         self,
-        connection: sqlite3.Connection,
+        connection: Connection,
         event: str,
         user: str,
         *,
@@ -87,7 +86,11 @@ class AuditLog:
         duration: float | None = None,
         detail: str | None = None,
     ) -> AuditRecord:
-        """Add a record inside the caller's transaction, so a decision and its record commit together."""
+        """Add a record inside the caller's transaction, so a decision and its record commit together.
+
+        The transaction holds the writers' lock (see bot.state.db), so reading the chain's head and
+        appending to it cannot interleave with another append, on this replica or another.
+        """
         last = connection.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         prev_hash = last["hash"] if last else GENESIS
         fields: dict[str, Any] = {
@@ -106,10 +109,9 @@ class AuditLog:
         }
         own_hash = record_hash(prev_hash, fields)
         connection.execute(
-            "INSERT INTO audit (seq, at, request_id, event, user, verb, host, command, exit_status, output_digest,"
-            " duration, detail, prev_hash, hash) VALUES (:seq, :at, :request_id, :event, :user, :verb, :host,"
-            " :command, :exit_status, :output_digest, :duration, :detail, :prev_hash, :hash)",
-            {**fields, "prev_hash": prev_hash, "hash": own_hash},
+            'INSERT INTO audit (seq, at, request_id, event, "user", verb, host, command, exit_status, output_digest,'
+            " duration, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*(fields[k] for k in FIELDS), prev_hash, own_hash),
         )
         return AuditRecord(**fields, prev_hash=prev_hash, hash=own_hash)
 
@@ -119,8 +121,11 @@ class AuditLog:
 
     def records(self, limit: int | None = None) -> list[AuditRecord]:
         """The newest `limit` records (all without a limit), oldest first."""
-        with self.database.connect() as connection:
-            rows = connection.execute("SELECT * FROM audit ORDER BY seq DESC LIMIT ?", (limit or -1,)).fetchall()
+        with self.database.connect(reading=True) as connection:
+            if limit:
+                rows = connection.execute("SELECT * FROM audit ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+            else:
+                rows = connection.execute("SELECT * FROM audit ORDER BY seq DESC").fetchall()
         return [_record(row) for row in reversed(rows)]
 
     def verify(self) -> AuditRecord | None:
@@ -140,5 +145,5 @@ class AuditLog:
         return None
 
 
-def _record(row: sqlite3.Row) -> AuditRecord:
-    return AuditRecord(**{key: row[key] for key in row.keys()})  # noqa: SIM118  (sqlite3.Row)
+def _record(row: Row) -> AuditRecord:
+    return AuditRecord(**row)

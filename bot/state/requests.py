@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bot.state.audit import AuditLog
-from bot.state.db import Database
+from bot.state.db import Database, Row
 
 PENDING, APPROVED, REJECTED, EXPIRED, RAN, FAILED = "pending", "approved", "rejected", "expired", "ran", "failed"
+INTERRUPTED_DETAIL = "the bot stopped while this ran; check the host"
+# A request with who runs it and since when (table `runs`, beside `requests`).
+WITH_RUN = (
+    "SELECT requests.*, runs.runner, runs.started_at FROM requests LEFT JOIN runs ON runs.request_id = requests.id"
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,8 @@ class ChangeRequest(Proposal):
     response_url: str | None
     exit_status: int | None
     finished_at: float | None
+    runner: str | None = None  # the replica that took the approved request to run it
+    started_at: float | None = None  # when its command started on the host
 
 
 class RequestStore:
@@ -108,8 +115,8 @@ class RequestStore:
         return found
 
     def get(self, request_id: str) -> ChangeRequest | None:
-        with self.database.connect() as connection:
-            row = connection.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
+        with self.database.connect(reading=True) as connection:
+            row = connection.execute(f"{WITH_RUN} WHERE requests.id = ?", (request_id,)).fetchone()
         return _request(row) if row else None
 
     def attach_card(self, request_id: str, channel: str, ts: str | None, response_url: str | None = None) -> None:
@@ -119,8 +126,9 @@ class RequestStore:
                 (channel, ts, response_url, request_id),
             )
 
-    def decide(self, request_id: str, user: str, approve: bool) -> bool:
-        """Move a pending, unexpired request to approved or rejected; False if it was not pending."""
+    def decide(self, request_id: str, user: str, approve: bool, runner: str | None = None) -> bool:
+        """Move a pending, unexpired request to approved or rejected; False if it was not pending.
+        `runner`: the replica that will run it, so that its death can be told from a long run."""
         state, event = (APPROVED, "approved") if approve else (REJECTED, "rejected")
         now = time.time()
         with self.database.connect() as connection:
@@ -129,10 +137,13 @@ class RequestStore:
                 "WHERE id = ? AND state = 'pending' AND expires_at > ?",
                 (state, user, now, request_id, now),
             ).rowcount
+            if moved and approve:
+                connection.execute("INSERT INTO runs (request_id, runner) VALUES (?, ?)", (request_id, runner))
             if moved:
                 row = connection.execute(
                     "SELECT verb, host, display FROM requests WHERE id = ?", (request_id,)
                 ).fetchone()
+                assert row is not None  # just updated, in this transaction
                 self.audit.append(
                     connection,
                     event,
@@ -143,6 +154,15 @@ class RequestStore:
                     command=row["display"],
                 )
         return bool(moved)
+
+    def start(self, request_id: str) -> None:
+        """The approved command is about to reach the host: its timeout counts from now."""
+        with self.database.connect() as connection:
+            connection.execute(
+                "INSERT INTO runs (request_id, started_at) VALUES (?, ?) "
+                "ON CONFLICT (request_id) DO UPDATE SET started_at = excluded.started_at",
+                (request_id, time.time()),
+            )
 
     def finish(
         self, request_id: str, user: str, exit_status: int, output_digest: str, duration: float, detail: str | None
@@ -156,6 +176,7 @@ class RequestStore:
             if not moved:
                 raise RuntimeError(f"request {request_id} was not approved when its run ended")
             row = connection.execute("SELECT verb, host, display FROM requests WHERE id = ?", (request_id,)).fetchone()
+            assert row is not None  # just updated, in this transaction
             self.audit.append(
                 connection,
                 "ran",
@@ -196,20 +217,37 @@ class RequestStore:
                     expired.append(row["id"])
         return [r for r in (self.get(i) for i in expired) if r is not None]
 
-    def interrupted(self, older_than_seconds: float) -> list[ChangeRequest]:
-        """Approved requests whose run never recorded an end long after approval (the bot stopped
-        mid-run). They are not run again (at most once): they are marked failed for a human to check.
+    def interrupted(
+        self,
+        older_than_seconds: float,
+        host_timeouts: Mapping[str, float] | None = None,
+        live_runners: frozenset[str] | None = None,
+    ) -> list[ChangeRequest]:
+        """Approved requests whose run never recorded an end (the bot stopped mid-run). They are not
+        run again (at most once): they are marked failed for a human to check.
+
+        One is interrupted when its run began more than `older_than_seconds` ago, or, when the
+        replica that took it is not among `live_runners` (its heartbeat stopped), once the host's
+        command timeout (`host_timeouts`) has passed since its command started.
         """
+        now = time.time()
+        interrupted = []
         with self.database.connect() as connection:
-            rows = connection.execute(
-                "SELECT * FROM requests WHERE state = 'approved' AND decided_at < ?",
-                (time.time() - older_than_seconds,),
-            ).fetchall()
+            rows = connection.execute(f"{WITH_RUN} WHERE requests.state = 'approved'").fetchall()
             for row in rows:
-                connection.execute(
-                    "UPDATE requests SET state = 'failed', finished_at = ? WHERE id = ? AND state = 'approved'",
-                    (time.time(), row["id"]),
+                since = row["started_at"] or row["decided_at"] or row["created_at"]
+                runner_gone = live_runners is not None and row["runner"] not in live_runners
+                limit = (
+                    (host_timeouts or {}).get(row["host"], older_than_seconds) if runner_gone else older_than_seconds
                 )
+                if now - since <= min(limit, older_than_seconds):
+                    continue
+                moved = connection.execute(
+                    "UPDATE requests SET state = 'failed', finished_at = ? WHERE id = ? AND state = 'approved'",
+                    (now, row["id"]),
+                ).rowcount
+                if not moved:
+                    continue
                 self.audit.append(
                     connection,
                     "interrupted",
@@ -218,13 +256,14 @@ class RequestStore:
                     verb=row["verb"],
                     host=row["host"],
                     command=row["display"],
-                    detail="the bot stopped before the command's end was recorded; check the host",
+                    detail=INTERRUPTED_DETAIL,
                 )
-        return [_request(row) for row in rows]
+                interrupted.append(row["id"])
+        return [r for r in (self.get(i) for i in interrupted) if r is not None]
 
 
-def _request(row: sqlite3.Row) -> ChangeRequest:
-    values = {key: row[key] for key in row.keys()}  # noqa: SIM118  (sqlite3.Row)
+def _request(row: Row) -> ChangeRequest:
+    values = dict(row)
     values["arguments"] = json.loads(values["arguments"])
     values["argv"] = tuple(json.loads(values["argv"]))
     return ChangeRequest(**values)

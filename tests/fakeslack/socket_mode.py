@@ -68,6 +68,10 @@ class SocketModeServer:
         self._envelopes: dict[str, Envelope] = {}
         self._acks: list[Ack] = []
         self._messages: list[dict[str, Any]] = []  # every JSON message received from the app
+        # Slack spreads envelopes over an app's open connections (several replicas); False: the newest only.
+        self.spread = False
+        self._pushed = 0
+        self.delivered_to: dict[str, str] = {}  # envelope_id -> ticket of the connection it went to
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -204,7 +208,8 @@ class SocketModeServer:
         timeout: float = 5.0,
         **extra: Any,
     ) -> str:
-        """Send an envelope to the newest open connection (waits for one); returns its envelope_id."""
+        """Send an envelope to the newest open connection, or in turn to each open one with `spread`
+        (waits for one); returns its envelope_id."""
         self.wait_connected(timeout)
         env_id = str(uuid.uuid4())
         raw: dict[str, Any] = {
@@ -215,7 +220,9 @@ class SocketModeServer:
         }
         raw.update(extra)
         with self._cond:
-            conn = self._conns[-1]
+            conn = self._conns[self._pushed % len(self._conns)] if self.spread else self._conns[-1]
+            self._pushed += 1
+            self.delivered_to[env_id] = conn.ticket
             env = Envelope(env_id, type_, payload, accepts_response_payload, time.monotonic(), raw)
             self._envelopes[env_id] = env
         conn.ws.send(json.dumps(raw))

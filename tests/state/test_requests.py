@@ -1,14 +1,13 @@
-"""The request store and the audit chain on a real SQLite file, with real threads."""
+"""The request store and the audit chain on a real SQLite file and a real PostgreSQL, with real threads."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 
 import pytest
 
-from bot.state import open_state
+from bot.state import State
 from bot.state.requests import NewRequest
 
 
@@ -30,8 +29,7 @@ def new(lifetime: float = 60) -> NewRequest:
     )
 
 
-def test_twenty_simultaneous_approvals_let_exactly_one_through(tmp_path):
-    state = open_state(tmp_path / "state.db")
+def test_twenty_simultaneous_approvals_let_exactly_one_through(state: State):
     change = state.requests.create(new())
     barrier = threading.Barrier(20)
     wins: list[bool] = []
@@ -49,8 +47,7 @@ def test_twenty_simultaneous_approvals_let_exactly_one_through(tmp_path):
     assert [r.event for r in state.audit.records()] == ["requested", "approved"]
 
 
-def test_the_stored_command_is_what_comes_back(tmp_path):
-    state = open_state(tmp_path / "state.db")
+def test_the_stored_command_is_what_comes_back(state: State):
     change = state.requests.create(new())
     again = state.requests.get(change.id)
     assert again is not None
@@ -58,8 +55,7 @@ def test_the_stored_command_is_what_comes_back(tmp_path):
     assert (again.state, again.reason, again.requester) == ("pending", "INC-1", "U1")
 
 
-def test_expired_requests_cannot_be_decided_and_are_swept(tmp_path):
-    state = open_state(tmp_path / "state.db")
+def test_expired_requests_cannot_be_decided_and_are_swept(state: State):
     change = state.requests.create(new(lifetime=0.2))
     time.sleep(0.3)
     assert state.requests.decide(change.id, "U2", approve=True) is False
@@ -68,8 +64,7 @@ def test_expired_requests_cannot_be_decided_and_are_swept(tmp_path):
     assert state.requests.expire_due() == []
 
 
-def test_a_run_is_recorded_once_and_only_after_approval(tmp_path):
-    state = open_state(tmp_path / "state.db")
+def test_a_run_is_recorded_once_and_only_after_approval(state: State):
     change = state.requests.create(new())
     with pytest.raises(RuntimeError):
         state.requests.finish(change.id, "U2", 0, "sha256:x", 0.1, None)
@@ -81,8 +76,7 @@ def test_a_run_is_recorded_once_and_only_after_approval(tmp_path):
     assert done is not None and done.state == "ran" and done.exit_status == 0
 
 
-def test_a_run_left_unfinished_is_failed_not_repeated(tmp_path):
-    state = open_state(tmp_path / "state.db")
+def test_a_run_left_unfinished_is_failed_not_repeated(state: State):
     change = state.requests.create(new())
     state.requests.decide(change.id, "U2", approve=True)
     assert state.requests.interrupted(older_than_seconds=3600) == []  # may still be running
@@ -93,33 +87,40 @@ def test_a_run_left_unfinished_is_failed_not_repeated(tmp_path):
     assert state.audit.records()[-1].event == "interrupted"
 
 
-def test_the_audit_chain_shows_edits_and_deletions(tmp_path):
-    state = open_state(tmp_path / "state.db")
+def test_the_audit_chain_shows_edits_and_deletions(state: State):
     for _ in range(3):
         change = state.requests.create(new())
         state.requests.decide(change.id, "U2", approve=False)
     assert state.audit.verify() is None
-    with sqlite3.connect(tmp_path / "state.db") as db:
+    with state.database.connect() as db:
         db.execute("DELETE FROM audit WHERE seq = 3")
     broken = state.audit.verify()
     assert broken is not None and broken.seq == 4
-    with sqlite3.connect(tmp_path / "state.db") as db:
+    with state.database.connect() as db:
         db.execute("DELETE FROM audit")
     state.audit.record("requested", "U1")
     assert state.audit.verify() is None
 
 
-def test_a_locked_database_makes_writers_wait_not_fail(tmp_path):
-    state = open_state(tmp_path / "state.db")
+def test_a_writer_holding_the_state_makes_others_wait_not_fail(state: State):
     change = state.requests.create(new())
-    blocker = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with state.database.connect() as connection:
+            connection.execute("UPDATE requests SET reason = reason WHERE id = ?", (change.id,))
+            holding.set()
+            release.wait(10)
+
+    blocker = threading.Thread(target=hold)
+    blocker.start()
+    assert holding.wait(5)
     result: list[bool] = []
     thread = threading.Thread(target=lambda: result.append(state.requests.decide(change.id, "U2", True)))
     thread.start()
     time.sleep(1.0)
     assert result == []  # waiting for the lock
-    blocker.execute("COMMIT")
-    blocker.close()
+    release.set()
+    blocker.join(timeout=5)
     thread.join(timeout=5)
     assert result == [True]
