@@ -8,11 +8,14 @@ from user text. The same table will feed the host-side guard, so the two never d
 
 from __future__ import annotations
 
+import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import PurePosixPath
 
+from bot.mailhost import grammar
 from bot.mailhost.values import (
     INBOX,
     Address,
@@ -30,19 +33,26 @@ POSTCONF = "/usr/sbin/postconf"
 REGEN_LOCK = ".mailbot-regen-maps.lock"  # in the account's home, where sshd starts commands
 
 
-def script(name: str) -> str:
+def script(name: str, fill: Mapping[str, str] | None = None) -> str:
     """A program the bot sends to the hosts, from its file in `scripts/`, where shellcheck and ruff
-    read it. The file's opening comments and its `# shellcheck` directives are for its readers and
-    linters: they are not sent (the guard allows the text as sent, word for word)."""
+    read it, with each `@NAME@` replaced by `fill[NAME]`. The file's opening comments and its
+    `# shellcheck` directives are for its readers and linters: they are not sent (the guard allows
+    the text as sent, word for word)."""
     text = files("bot.mailhost").joinpath("scripts").joinpath(name).read_text(encoding="utf-8")
     lines = text.strip().splitlines()
     while lines and lines[0].startswith("#") and not lines[0].startswith("#!"):
         lines.pop(0)
-    return "\n".join(line for line in lines if not line.lstrip().startswith("# shellcheck ")).strip()
+    program = "\n".join(line for line in lines if not line.lstrip().startswith("# shellcheck ")).strip()
+    for key, value in (fill or {}).items():
+        program = program.replace(f"@{key}@", value)
+    if left := re.findall(r"@[A-Z_]+@", program):
+        raise ValueError(f"scripts/{name} has placeholders no value fills: {', '.join(sorted(set(left)))}")
+    return program
 
 
 # The log search, run on the host in one go: scripts/trace.sh says how it works and what it prints.
-TRACE_SCRIPT = script("trace.sh")
+# Its awk tells a queue id by the pieces of the grammar's.
+TRACE_SCRIPT = script("trace.sh", grammar.TRACE_AWK_FILL)
 
 
 @dataclass(frozen=True)

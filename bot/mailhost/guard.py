@@ -20,7 +20,7 @@ from functools import partial
 from typing import cast
 
 from bot.config import HostConfig
-from bot.mailhost import commands
+from bot.mailhost import commands, grammar
 from bot.mailhost.values import (
     INBOX,
     MAX_UIDS,
@@ -34,29 +34,24 @@ from bot.mailhost.values import (
     Uid,
 )
 
-_LOCAL_PART = r"[a-z0-9_%+=~'][a-z0-9._%+=~'-]{0,63}"
-_DOMAIN = r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?"
-# One folder level, as `parse_folder` allows it, or its modified UTF-7 form in a Cyrus name.
-_FOLDER_LEVEL = r"[\w '&+,()#!][\w .'&+,()#!-]{0,199}"
-_SEARCH_WORD = r"[^\W_][\w.'@#:/+-]{0,119}"
-_UID = r"[1-9][0-9]{0,9}"
 # Sentinels: values no validated input can produce, replaced by the pattern of their grammar.
-# The folder's is printable: Cyrus names carry it through the modified UTF-7 encoding unchanged.
-_FOLDER_SENTINEL = "{FOLDER}"
+# The folders' are printable: Cyrus names carry them through the modified UTF-7 encoding unchanged.
+_FOLDER_SENTINEL = "{FOLDER}"  # as bm-cli takes it
+_CYRUS_FOLDER_SENTINEL = "{CYRUS_FOLDER}"  # in a Cyrus mailbox name: modified UTF-7
 _UIDS_SENTINEL = "\x00UIDS\x00"  # one or more UIDs, the last words of a command
 _SENTINELS = {
-    "\x00ADDRESS\x00": f"{_LOCAL_PART}@{_DOMAIN}",
-    "\x00LOGIN\x00": _LOCAL_PART,
-    "\x00DOMAIN\x00": _DOMAIN,
-    "\x00QUEUEID\x00": r"[0-9A-Za-z]{6,32}",
-    "\x00MESSAGEID\x00": r"[!-;=?-~]{1,250}",
-    "\x00EPOCH\x00": r"[0-9]{1,12}",
-    "\x00UID\x00": _UID,
-    _UIDS_SENTINEL: _UID,
-    _FOLDER_SENTINEL: f"{_FOLDER_LEVEL}(?:/{_FOLDER_LEVEL}){{0,20}}",
-    "\x00SEARCH\x00": f"{_SEARCH_WORD}(?: {_SEARCH_WORD}){{0,9}}",
-    # a mail file in the spool: plain absolute path, no segment starting with a dot, named `UID.`
-    "\x00SPOOL\x00": rf"(?:/[A-Za-z0-9_^&,+=-][A-Za-z0-9._^&,+=-]{{0,254}}){{0,30}}/{_UID}\.",
+    "\x00ADDRESS\x00": grammar.ADDRESS,
+    "\x00LOGIN\x00": grammar.LOCAL_PART,
+    "\x00DOMAIN\x00": grammar.DOMAIN,
+    "\x00QUEUEID\x00": grammar.QUEUE_ID,
+    "\x00MESSAGEID\x00": grammar.MESSAGE_ID,
+    "\x00EPOCH\x00": grammar.EPOCH,
+    "\x00UID\x00": grammar.UID,
+    _UIDS_SENTINEL: grammar.UID,
+    _FOLDER_SENTINEL: grammar.FOLDER,
+    _CYRUS_FOLDER_SENTINEL: grammar.CYRUS_FOLDER,
+    "\x00SEARCH\x00": grammar.SEARCH,
+    "\x00SPOOL\x00": grammar.SPOOL_FILE,
 }
 
 
@@ -100,7 +95,7 @@ def _shape(name: str, command: commands.RemoteCommand, writes: bool) -> Shape:
             pattern = "".join(_SENTINELS.get(piece, re.escape(piece)) for piece in pieces)
             words.append(("re", pattern))
     if repeated:
-        words.append(("re+", _UID))
+        words.append(("re+", grammar.UID))
     return Shape(name, tuple(words), writes)
 
 
@@ -142,12 +137,13 @@ def _deleted_mail_shapes(
     address = Address("\x00ADDRESS\x00")
     mailbox = Mailbox("\x00LOGIN\x00", "\x00DOMAIN\x00")
     folder = Folder(_FOLDER_SENTINEL)
+    cyrus_folder = Folder(_CYRUS_FOLDER_SENTINEL)
     uid = Uid(cast(int, "\x00UID\x00"))  # a sentinel standing in for the number
     uids = (Uid(cast(int, _UIDS_SENTINEL)),)
     bm_cli = host.bm_cli
     reads.append(("bluemind_probe", lambda: commands.bluemind_probe(bm_cli)))
     if "store" in host.roles:
-        for where in (INBOX, folder):  # `user/LOGIN@DOMAIN`, `user/LOGIN/FOLDER@DOMAIN`
+        for where in (INBOX, cyrus_folder):  # `user/LOGIN@DOMAIN`, `user/LOGIN/FOLDER@DOMAIN`
             reads.append(("mailbox_path", partial(commands.mailbox_path, mailbox, where)))
             reads.append(("list_expunged", partial(commands.list_expunged, mailbox, where)))
             writes.append(("restore_expunged", partial(commands.restore_expunged, mailbox, where, uids)))
@@ -195,5 +191,4 @@ def authorized_keys_line(public_key: str, program: str, mode: str, log: str | No
 def program(shapes: Iterable[Shape]) -> str:
     """The guard program for the host (Python 3, standard library only), shapes embedded."""
     table = json.dumps([{"name": s.name, "words": s.words, "writes": s.writes} for s in shapes], indent=1)
-    template = commands.script("guard_program.py") + "\n"
-    return template.replace("@SHAPES@", table).replace("@MAX_REPEATED@", str(MAX_UIDS))
+    return commands.script("guard_program.py", {"MAX_REPEATED": str(MAX_UIDS), "SHAPES": table}) + "\n"

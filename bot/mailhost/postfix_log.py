@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import NamedTuple
 
-from bot.mailhost.values import is_queue_id
+from bot.mailhost.grammar import QUEUE_ID
 
 MONTHS = {
     m: i
@@ -30,7 +30,7 @@ _PREFIX = re.compile(
     r"|(?P<month>[A-Z][a-z]{2})\s+(?P<day>\d{1,2})\s(?P<time>\d\d:\d\d:\d\d)(?:\.\d+)?)"
     r"\s+(?P<host>\S+)\s+(?P<program>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?:\s(?P<payload>.*)"
 )
-_QUEUE_PREFIX = re.compile(r"(?P<queue_id>NOQUEUE|[0-9A-Za-z]{6,32}): (?P<text>.*)")
+_QUEUE_PREFIX = re.compile(rf"(?P<queue_id>NOQUEUE|{QUEUE_ID}): (?P<text>.*)")
 
 
 class LogLine(NamedTuple):
@@ -67,7 +67,7 @@ def parse_line(line: str, reference: datetime, local_tz: tzinfo | None = None) -
     queue_id: str | None = None
     text = payload
     queued = _QUEUE_PREFIX.match(payload)
-    if queued and (queued["queue_id"] == "NOQUEUE" or is_queue_id(queued["queue_id"])):
+    if queued:
         queue_id = None if queued["queue_id"] == "NOQUEUE" else queued["queue_id"]
         text = queued["text"]
     return LogLine(
@@ -347,7 +347,7 @@ def _delivery(match: re.Match[str]) -> DeliveryEvent | None:
 
 # --- what a delivery's server reply tells -----------------------------------------------
 
-_QUEUED_AS = re.compile(r"\bqueued as (?P<queue_id>[0-9A-Za-z]{6,32})\b")
+_QUEUED_AS = re.compile(rf"\bqueued as (?P<queue_id>{QUEUE_ID})\b")
 # BlueMind's LMTP: `250 2.1.5 Ok SESSIONID=<cyrus-...> [bluemind.net!user.user.INBOX () 2294]`
 _BLUEMIND_LMTP = re.compile(r"\[(?P<mailbox>[^\s\[\]]+!user\.[^\s\[\]]+) \((?P<flags>[^)]*)\) (?P<uid>\d+)\]")
 _SAID = re.compile(r"^(?:host|conversation with) \S+ (?:said|refused to talk to me): ")
@@ -366,7 +366,7 @@ class ReplyFacts:
 
 def reply_facts(response: str) -> ReplyFacts:
     queued = _QUEUED_AS.search(response) if "queued as" in response else None
-    next_queue_id = queued["queue_id"] if queued and is_queue_id(queued["queue_id"]) else None
+    next_queue_id = queued["queue_id"] if queued else None
     lmtp = _BLUEMIND_LMTP.search(response) if "!" in response else None
     if not lmtp:
         return ReplyFacts(next_queue_id, None, None, None)

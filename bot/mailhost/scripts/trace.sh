@@ -56,26 +56,26 @@ inflate() {
 }
 qid='function qid(line,  i, s, j, q, n) {
   i = index(line, "]: "); if (!i) return ""
-  s = substr(line, i + 3, 40); j = index(s, ": "); if (j < 7) return ""
+  s = substr(line, i + 3, 40); j = index(s, ": "); if (j < @QID_SHORTEST_J@) return ""
   q = substr(s, 1, j - 1); n = j - 1
-  if (q !~ /[^0-9A-F]/) return n <= 24 ? q : ""
-  if (n > 27 || q ~ /[^0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]/ || !match(q, /z[^z]*$/)) return ""
-  return RSTART >= 11 && RSTART <= 15 && n > RSTART && n - RSTART <= 12 ? q : ""
+  if (q !~ /[^@QID_SHORT_CHARS@]/) return n <= @QID_SHORT_LONGEST@ ? q : ""
+  if (n > @QID_LONG_LONGEST@ || q ~ /[^@QID_LONG_CHARS@]/ || !match(q, /@QID_SEPARATOR@[^@QID_SEPARATOR@]*$/)) return ""
+  return RSTART >= @QID_SEPARATOR_FIRST@ && RSTART <= @QID_SEPARATOR_LAST@ && n > RSTART && n - RSTART <= @QID_INODE_LONGEST@ ? q : ""
 }'
 join='NR == FNR { want[$0] = 1; next }
-{ i = index($0, "]: "); if (i) { s = substr($0, i + 3, 40); j = index(s, ": "); if (j > 6 && (substr(s, 1, j - 1) in want)) print } }'
+{ i = index($0, "]: "); if (i) { s = substr($0, i + 3, 40); j = index(s, ": "); if (j > @QID_SHORTEST@ && (substr(s, 1, j - 1) in want)) print } }'
 group='function long(q, n) {
-  if (n > 27 || q ~ /[^0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]/ || !match(q, /z[^z]*$/)) return 0
-  return RSTART >= 11 && RSTART <= 15 && n > RSTART && n - RSTART <= 12
+  if (n > @QID_LONG_LONGEST@ || q ~ /[^@QID_LONG_CHARS@]/ || !match(q, /@QID_SEPARATOR@[^@QID_SEPARATOR@]*$/)) return 0
+  return RSTART >= @QID_SEPARATOR_FIRST@ && RSTART <= @QID_SEPARATOR_LAST@ && n > RSTART && n - RSTART <= @QID_INODE_LONGEST@
 }
 limit && (b += length($0) + 1) > limit { exit }
 {
   i = index($0, "]: ")
   if (i) {
     s = substr($0, i + 3, 40); j = index(s, ": ")
-    if (j > 6) {
+    if (j > @QID_SHORTEST@) {
       q = substr(s, 1, j - 1)
-      if (q !~ /[^0-9A-F]/ ? j <= 25 : long(q, j - 1)) {
+      if (q !~ /[^@QID_SHORT_CHARS@]/ ? j <= @QID_SHORT_LONGEST_J@ : long(q, j - 1)) {
         if (q in g) g[q] = g[q] "\n" $0
         else if ((t = substr(s, j + 2, 7)) == "client=" || substr(t, 1, 4) == "uid=") g[q] = $0
         else g[q] = "\n" $0
