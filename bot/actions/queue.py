@@ -9,6 +9,7 @@ everything is one pass over the parsed entries (see bench/).
 from __future__ import annotations
 
 import argparse
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,8 +19,9 @@ from bot.actions import mail, render
 from bot.actions.mail import HostFailure, QueuedMail
 from bot.actions.registry import Context, Section, Verb, register
 from bot.errors import BadInput
+from bot.mailhost import grammar
 from bot.mailhost.host import MailHost
-from bot.mailhost.postfix_log import summarize_reply
+from bot.mailhost.postfix_log import is_over_quota, summarize_reply
 from bot.mailhost.postqueue import QueueEntry
 from bot.mailhost.values import Address, parse_address
 
@@ -27,7 +29,7 @@ AGE_BANDS = ((3600, "< 1 h"), (6 * 3600, "1-6 h"), (86400, "6-24 h"), (3 * 86400
 OLDEST_BAND = "> 3 days"
 LISTED_MAX = 200  # matching messages listed in full; the JSON carries them all
 TOP = 10
-_DOMAIN_LABEL = "abcdefghijklmnopqrstuvwxyz0123456789-"
+_DOMAIN = re.compile(grammar.DOMAIN)
 
 
 @dataclass(frozen=True)
@@ -46,18 +48,16 @@ def validate_queue(args: argparse.Namespace) -> QueueRequest:
         return QueueRequest(None, None)
     if "@" in text:
         return QueueRequest(parse_address(text), None)
-    labels = text.split(".")
-    if len(labels) < 2 or not all(label and set(label) <= set(_DOMAIN_LABEL) for label in labels) or text[0] == "-":
+    if not _DOMAIN.fullmatch(text):
         raise BadInput(f"{text[:60]!r} is neither an address nor a domain (like example.com).")
     return QueueRequest(None, text)
 
 
 # What the support procedure says for the usual reasons a mail waits (first match wins).
+OVER_QUOTA_HINT = (
+    "Mailbox full: ask the user to free space or raise the quota, then flush; after 3 days the mail bounces."
+)
 REASON_HINTS = (
-    (
-        ("4.2.2", "over quota", "quota exceeded", "mailbox full"),
-        "Mailbox full: ask the user to free space or raise the quota, then flush; after 3 days the mail bounces.",
-    ),
     (
         ("connection refused", "timed out", "network is unreachable", "no route to host", "lost connection"),
         "The next hop does not answer: check that it is up; Postfix retries by itself, flush once it is back.",
@@ -76,6 +76,8 @@ REASON_HINTS = (
 
 
 def hint_for(reason: str) -> str | None:
+    if is_over_quota(reason):
+        return OVER_QUOTA_HINT
     lowered = reason.lower()
     return next((hint for markers, hint in REASON_HINTS if any(m in lowered for m in markers)), None)
 

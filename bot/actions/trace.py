@@ -18,11 +18,10 @@ from bot.actions.mail import HostFailure, QueuedMail
 from bot.actions.registry import Context, Section, Verb, register
 from bot.mailhost.host import HostLog, MailHost
 from bot.mailhost.mail_flow import Delivery, Message, Rejection
-from bot.mailhost.postfix_log import summarize_reply
+from bot.mailhost.postfix_log import is_over_quota, summarize_reply
 from bot.mailhost.postqueue import QueueEntry
 from bot.mailhost.values import Address, parse_address, parse_duration
 
-OVER_QUOTA_MARKERS = ("4.2.2", "over quota", "quota exceeded", "mailbox full")
 PARTY_WIDTH = 30
 _QUOTED_ADDRESS = re.compile(r"^(?P<code>[245]\d\d [245]\.\d{1,3}\.\d{1,3} )<[^>]*>: ")
 _RELAY = re.compile(r"(?P<name>[^\[\]]+)\[[^\]]*\](?P<port>:\d+)?")
@@ -192,9 +191,9 @@ def hints_for(report: TraceReport) -> list[str]:
     hints: list[str] = []
     to_address = [d for m in report.messages for d in m.final_attempts().values() if d.recipient.lower() == address]
     queued_for_address = [q for q in report.queued if any(r.address.lower() == address for r in q.entry.recipients)]
-    over_quota = [d for d in to_address if d.status == "deferred" and _is_over_quota(d.response)]
+    over_quota = [d for d in to_address if d.status == "deferred" and is_over_quota(d.response)]
     over_quota_queued = [
-        q for q in queued_for_address if any(_is_over_quota(r.delay_reason or "") for r in q.entry.recipients)
+        q for q in queued_for_address if any(is_over_quota(r.delay_reason or "") for r in q.entry.recipients)
     ]
     if over_quota or over_quota_queued:
         waiting = len(over_quota_queued) or len(over_quota)
@@ -258,11 +257,6 @@ def hints_for(report: TraceReport) -> list[str]:
             "gateway in front of it, the spelling of the address, and that the address is in the Postfix maps."
         )
     return hints
-
-
-def _is_over_quota(text: str) -> bool:
-    lowered = text.lower()
-    return any(marker in lowered for marker in OVER_QUOTA_MARKERS)
 
 
 # --- rendering details ------------------------------------------------------------------

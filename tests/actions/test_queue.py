@@ -79,3 +79,26 @@ def test_reason_of_an_entry_without_reason():
         ]
     )
     assert reason_of(entry) == "being delivered"
+
+
+@pytest.mark.parametrize(
+    ("reason", "full"),
+    [
+        ("452 4.2.2 Over quota", True),
+        (
+            "host lmtp[127.0.0.1] said: 452 4.2.2 <full@lab.test> Mailbox is over quota (in reply to RCPT TO command)",
+            True,
+        ),
+        ("552 5.2.2 Mailbox full", True),
+        ("Quota exceeded (mailbox for user is full)", True),
+        ("connect to mx.example.org[192.0.2.1]:25: Connection refused", False),
+        ("450 4.2.0 Greylisted, see http://postgrey", False),
+    ],
+)
+def test_trace_and_queue_read_a_full_mailbox_the_same_way(reason, full):
+    """One reading of "over quota" (postfix_log.is_over_quota) for the two verbs' hints."""
+    from bot.actions.queue import OVER_QUOTA_HINT, hint_for
+    from bot.mailhost.postfix_log import is_over_quota
+
+    assert is_over_quota(reason) is full
+    assert (hint_for(reason) == OVER_QUOTA_HINT) is full
