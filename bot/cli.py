@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> int:
     from bot.slack.serve import serve  # Slack libraries load only for the bot itself
 
-    logging.getLogger().setLevel(os.environ.get("MAILBOT_LOG_LEVEL", "INFO"))
+    logging.getLogger().setLevel(log_level("INFO"))
     return serve(load_config(args.config), http=args.http, host=args.host, port=args.port, health_port=args.health_port)
 
 
@@ -104,12 +104,40 @@ def _health(args: argparse.Namespace) -> int:
         return EXIT_FAILED
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=os.environ.get("MAILBOT_LOG_LEVEL", "WARNING"), stream=sys.stderr)
-    if os.environ.get("MAILBOT_LOG_LEVEL", "").upper() != "DEBUG":
+def log_level(default: str) -> int:
+    """MAILBOT_LOG_LEVEL (debug, info, warning, error, in any case), else `default`."""
+    name = os.environ.get("MAILBOT_LOG_LEVEL", "").strip().upper() or default
+    level = logging.getLevelNamesMapping().get(name)
+    if level is None:
+        raise ConfigError(f"MAILBOT_LOG_LEVEL={name.lower()!r} is not a log level: use debug, info, warning or error.")
+    return level
+
+
+class _NoTraceback(logging.Formatter):
+    """Log lines on stderr: an exception as its type and message, the traceback only with MAILBOT_DEBUG=1."""
+
+    def formatException(self, ei: Any) -> str:
+        if os.environ.get("MAILBOT_DEBUG"):
+            return super().formatException(ei)
+        return f"  ({ei[0].__name__}: {ei[1]}; MAILBOT_DEBUG=1 shows the traceback)"
+
+    def formatStack(self, stack_info: str) -> str:
+        return super().formatStack(stack_info) if os.environ.get("MAILBOT_DEBUG") else ""
+
+
+def _configure_logging() -> None:
+    level = log_level("WARNING")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_NoTraceback(logging.BASIC_FORMAT))
+    logging.basicConfig(level=level, handlers=[handler])
+    if level > logging.DEBUG:
         logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     pool = HostPool()
     try:
+        _configure_logging()
         args = build_parser().parse_args(argv)
         if args.verb == "serve":
             return _serve(args)
