@@ -14,6 +14,7 @@ import os
 import sys
 import urllib.request
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config", metavar="FILE", help="config file (default: $MAILBOT_CONFIG, ./mailbot.yaml, the lab)"
     )
+    parser.add_argument("--version", action="version", version=f"mailbot {_version()}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=VerbArgumentParser)
     verbs.required = True
     for verb in VERBS.values():
@@ -58,6 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     health = verbs.add_parser("health", help="exit 0 when a running bot answers its health check")
     health.add_argument("--url", default="http://127.0.0.1:3000/health", help="the bot's health URL")
     return parser
+
+
+def _version() -> str:
+    """The installed package's version (pyproject.toml), as pip and the Docker image know it."""
+    try:
+        return metadata.version("mailbot")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed: pip install .)"
 
 
 def _serve(args: argparse.Namespace) -> int:

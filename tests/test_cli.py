@@ -285,3 +285,13 @@ def test_a_logged_exception_is_one_line_unless_mailbot_debug(monkeypatch, capsys
     record.exc_text = None
     monkeypatch.setenv("MAILBOT_DEBUG", "1")
     assert "Traceback (most recent call last)" in formatter.format(record)
+
+
+def test_version_is_the_packages():
+    import tomllib
+
+    declared = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"][
+        "version"
+    ]
+    run = mailbot("--version")
+    assert (run.returncode, run.stdout, run.stderr) == (0, f"mailbot {declared}\n", "")
