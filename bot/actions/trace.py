@@ -222,7 +222,7 @@ def hints_for(report: TraceReport) -> list[str]:
             {summarize_reply(r.delay_reason) for q in other_deferrals for r in q.entry.recipients if r.delay_reason}
         )
         verb = "is" if len(other_deferrals) == 1 else "are"
-        because = f" ({'; '.join(reasons)[:200]})" if reasons else ""
+        because = f" ({render.clip('; '.join(reasons), 200)})" if reasons else ""
         hints.append(
             f"{mail.count(len(other_deferrals), 'message')} to {address} {verb} waiting in the queue{because}."
         )
