@@ -219,7 +219,7 @@ def test_only_one_map_rebuild_at_a_time(lab_config, tmp_path):
     assert json.loads(done.stdout)["exit_status"] == 0
 
 
-def test_trace_json_is_one_object_with_one_message_per_line():
+def test_trace_json_is_one_object_with_one_message_per_line(lab_config):
     """`--json` is one object that `json` reads; each message sits on its own line, so a
     big trace can be read with `grep` and is written without building one huge string."""
     run = mailbot("--config", str(LAB_CONFIG), "trace", "john@lab.test", "--json")
@@ -233,7 +233,7 @@ def test_trace_json_is_one_object_with_one_message_per_line():
     ]
 
 
-def test_a_reader_that_stops_early_gets_no_error_message():
+def test_a_reader_that_stops_early_gets_no_error_message(lab_config):
     """`mailbot trace ADDR --json | head -1`: the closed pipe is not an internal error."""
     command = [sys.executable, "-m", "bot", "--config", str(LAB_CONFIG), "trace", "john@lab.test", "--json"]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as bot:
@@ -247,7 +247,7 @@ def test_a_reader_that_stops_early_gets_no_error_message():
     assert (bot.returncode, stderr) == (1, "")
 
 
-def test_debug_logging_shows_the_bots_work_but_no_traceback_for_a_users_mistake(monkeypatch):
+def test_debug_logging_shows_the_bots_work_but_no_traceback_for_a_users_mistake(monkeypatch, lab_config):
     """MAILBOT_LOG_LEVEL=debug (any case): debug lines on stderr, a user's mistake still one sentence."""
     monkeypatch.setenv("MAILBOT_LOG_LEVEL", "debug")
     monkeypatch.delenv("MAILBOT_DEBUG", raising=False)
