@@ -93,6 +93,14 @@ def short_relay(relay: str) -> str:
     return f"{match['name']}{match['port'] or ''}"
 
 
+def over_quota_advice() -> str:
+    """What to do for mail waiting on a full mailbox: one sentence, the same in `trace` and `queue`."""
+    return (
+        "ask the user to free space or raise the quota, then flush the queue (postqueue -f) rather than "
+        "waiting for the next retry; after 3 days Postfix returns the mail to its senders."
+    )
+
+
 def count(number: int, noun: str) -> str:
     return f"{number} {noun}" + ("" if number == 1 else "s")
 

@@ -54,9 +54,6 @@ def validate_queue(args: argparse.Namespace) -> QueueRequest:
 
 
 # What the support procedure says for the usual reasons a mail waits (first match wins).
-OVER_QUOTA_HINT = (
-    "Mailbox full: ask the user to free space or raise the quota, then flush; after 3 days the mail bounces."
-)
 REASON_HINTS = (
     (
         ("connection refused", "timed out", "network is unreachable", "no route to host", "lost connection"),
@@ -75,9 +72,13 @@ REASON_HINTS = (
 )
 
 
+def over_quota_hint() -> str:
+    return "Mailbox full: " + mail.over_quota_advice()
+
+
 def hint_for(reason: str) -> str | None:
     if is_over_quota(reason):
-        return OVER_QUOTA_HINT
+        return over_quota_hint()
     lowered = reason.lower()
     return next((hint for markers, hint in REASON_HINTS if any(m in lowered for m in markers)), None)
 

@@ -199,8 +199,7 @@ def hints_for(report: TraceReport) -> list[str]:
         waiting = len(over_quota_queued) or len(over_quota)
         hints.append(
             f"{address}'s mailbox is over quota: {mail.count(waiting, 'message')} waiting in the queue. "
-            "Ask the user to free space or raise the quota, then flush the queue (postqueue -f) "
-            "rather than waiting for the next retry; after 3 days Postfix returns them to the senders."
+            + _sentence(mail.over_quota_advice())
         )
     unknown_in_store = [d for d in to_address if d.status == "bounced" and d.dsn == "5.1.1"]
     if unknown_in_store:
@@ -257,6 +256,10 @@ def hints_for(report: TraceReport) -> list[str]:
             "gateway in front of it, the spelling of the address, and that the address is in the Postfix maps."
         )
     return hints
+
+
+def _sentence(clause: str) -> str:
+    return clause[:1].upper() + clause[1:]
 
 
 # --- rendering details ------------------------------------------------------------------

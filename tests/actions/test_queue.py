@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.actions import render
+from bot.actions import mail, render
 from bot.actions.queue import QueueRequest, age_band, reason_of, summarize, validate_queue
 from bot.errors import BadInput
 from bot.mailhost.postqueue import parse_postqueue_json, parse_postqueue_text
@@ -96,9 +96,9 @@ def test_reason_of_an_entry_without_reason():
     ],
 )
 def test_trace_and_queue_read_a_full_mailbox_the_same_way(reason, full):
-    """One reading of "over quota" (postfix_log.is_over_quota) for the two verbs' hints."""
-    from bot.actions.queue import OVER_QUOTA_HINT, hint_for
+    """One reading of "over quota" (postfix_log.is_over_quota) for the two verbs' hints, one advice."""
+    from bot.actions.queue import hint_for
     from bot.mailhost.postfix_log import is_over_quota
 
     assert is_over_quota(reason) is full
-    assert (hint_for(reason) == OVER_QUOTA_HINT) is full
+    assert (hint_for(reason) == "Mailbox full: " + mail.over_quota_advice()) is full
