@@ -23,6 +23,7 @@ from bot.actions import changes, render
 from bot.actions.registry import VERBS, Context, Outcome, Verb, VerbArgumentParser
 from bot.config import load_config
 from bot.errors import BadInput, ConfigError, MailbotError
+from bot.i18n import _
 from bot.mailhost import guard
 from bot.mailhost.ssh import HostPool
 
@@ -67,7 +68,7 @@ def _version() -> str:
     try:
         return metadata.version("mailbot")
     except metadata.PackageNotFoundError:
-        return "unknown (not installed: pip install .)"
+        return _("unknown (not installed: pip install .)")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -119,7 +120,11 @@ def log_level(default: str) -> int:
     name = os.environ.get("MAILBOT_LOG_LEVEL", "").strip().upper() or default
     level = logging.getLevelNamesMapping().get(name)
     if level is None:
-        raise ConfigError(f"MAILBOT_LOG_LEVEL={name.lower()!r} is not a log level: use debug, info, warning or error.")
+        raise ConfigError(
+            _("MAILBOT_LOG_LEVEL={name} is not a log level: use debug, info, warning or error.").format(
+                name=repr(name.lower())
+            )
+        )
     return level
 
 
@@ -129,7 +134,9 @@ class _NoTraceback(logging.Formatter):
     def formatException(self, ei: Any) -> str:
         if os.environ.get("MAILBOT_DEBUG"):
             return super().formatException(ei)
-        return f"  ({ei[0].__name__}: {ei[1]}; MAILBOT_DEBUG=1 shows the traceback)"
+        return "  " + _("({error}: {message}; MAILBOT_DEBUG=1 shows the traceback)").format(
+            error=ei[0].__name__, message=ei[1]
+        )
 
     def formatStack(self, stack_info: str) -> str:
         return super().formatStack(stack_info) if os.environ.get("MAILBOT_DEBUG") else ""

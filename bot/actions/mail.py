@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from bot.actions import render
 from bot.actions.registry import Context
 from bot.errors import MailbotError
+from bot.i18n import _
 from bot.mailhost.host import MailHost
 from bot.mailhost.mail_flow import Delivery, Message, Rejection
 from bot.mailhost.postfix_log import summarize_reply
@@ -95,7 +96,7 @@ def short_relay(relay: str) -> str:
 
 def over_quota_advice() -> str:
     """What to do for mail waiting on a full mailbox: one sentence, the same in `trace` and `queue`."""
-    return (
+    return _(
         "ask the user to free space or raise the quota, then flush the queue (postqueue -f) rather than "
         "waiting for the next retry; after 3 days Postfix returns the mail to its senders."
     )

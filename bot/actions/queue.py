@@ -19,6 +19,7 @@ from bot.actions import mail, render
 from bot.actions.mail import HostFailure, QueuedMail
 from bot.actions.registry import Context, Section, Verb, register
 from bot.errors import BadInput
+from bot.i18n import _
 from bot.mailhost import grammar
 from bot.mailhost.host import MailHost
 from bot.mailhost.postfix_log import is_over_quota, summarize_reply
@@ -73,7 +74,7 @@ REASON_HINTS = (
 
 
 def over_quota_hint() -> str:
-    return "Mailbox full: " + mail.over_quota_advice()
+    return _("Mailbox full: {advice}").format(advice=mail.over_quota_advice())
 
 
 def hint_for(reason: str) -> str | None:
