@@ -26,24 +26,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.errors import BadInput
-from bot.mailhost import commands, grammar
+from bot.mailhost import commands, grammar, values
 from bot.mailhost.postfix_log import parse_line
-from bot.mailhost.values import (
-    Address,
-    Folder,
-    Mailbox,
-    MessageId,
-    QueueId,
-    SearchQuery,
-    Uid,
-    is_queue_id,
-    parse_address,
-    parse_folder,
-    parse_message_id,
-    parse_queue_id,
-    parse_search_words,
-    parse_uid,
-)
 from tests.conftest import FIXTURES
 from tests.mailhost import test_values
 from tests.mailhost.test_guard import STORE, STORE_SHAPES
@@ -100,7 +84,9 @@ QUEUE_ID_CORPUS = sorted(
 
 def test_the_corpus_holds_real_queue_ids_of_both_kinds():
     assert len(REAL_QUEUE_IDS) > 100
-    assert any(grammar.LONG_QUEUE_ID_SEPARATOR in q and not q.isupper() for q in REAL_QUEUE_IDS if is_queue_id(q))
+    assert any(
+        grammar.LONG_QUEUE_ID_SEPARATOR in q and not q.isupper() for q in REAL_QUEUE_IDS if values.is_queue_id(q)
+    )
     assert any(re.fullmatch("[0-9A-F]+", q) for q in REAL_QUEUE_IDS)
 
 
@@ -146,19 +132,19 @@ def test_queue_ids_values_the_guard_and_the_awk_agree(awk):
     disagree = []
     for q in QUEUE_ID_CORPUS:
         try:
-            sent: str | None = parse_queue_id(q).value
+            sent: str | None = values.parse_queue_id(q).value
         except BadInput:
             sent = None
-        accepted = sent == q  # parse_queue_id strips: " X" is accepted as "X", not as typed
-        guard = guard_allows(commands.flush_message(QueueId(q)))
+        accepted = sent == q  # values.parse_queue_id strips: " X" is accepted as "X", not as typed
+        guard = guard_allows(commands.flush_message(values.QueueId(q)))
         pattern = re.fullmatch(grammar.QUEUE_ID, q) is not None
         awk_says = in_awk.get(q, (accepted, accepted))
-        if not (accepted == is_queue_id(q) == guard == pattern == awk_says[0] == awk_says[1]):
+        if not (accepted == values.is_queue_id(q) == guard == pattern == awk_says[0] == awk_says[1]):
             disagree.append((q, accepted, guard, pattern, awk_says))
         if sent is not None:
-            assert guard_allows(commands.flush_message(QueueId(sent)))
+            assert guard_allows(commands.flush_message(values.QueueId(sent)))
     assert disagree == []
-    assert sum(is_queue_id(q) for q in QUEUE_ID_CORPUS) > 100  # not a corpus of refusals only
+    assert sum(values.is_queue_id(q) for q in QUEUE_ID_CORPUS) > 100  # not a corpus of refusals only
 
 
 def _agree(
@@ -195,13 +181,16 @@ def test_addresses_values_and_the_guard_agree():
         "a" * 64 + "@c.example", "a" * 65 + "@c.example", "a@" + ".".join(["b" * 60] * 4) + ".example",
     )  # fmt: skip
     accepted = _agree(
-        parse_address, Address, lambda a: commands.trace_logs(a, 0, STORE.maillog), [t.strip().lower() for t in corpus]
+        values.parse_address,
+        values.Address,
+        lambda a: commands.trace_logs(a, 0, STORE.maillog),
+        [t.strip().lower() for t in corpus],
     )
     assert accepted > 20
     mailboxes = _agree(
-        parse_address,
-        Address,
-        lambda a: commands.list_expunged(Mailbox(a.local_part, a.domain)),
+        values.parse_address,
+        values.Address,
+        lambda a: commands.list_expunged(values.Mailbox(a.local_part, a.domain)),
         [t.strip().lower() for t in corpus if t.count("@") == 1],
     )
     assert mailboxes == accepted
@@ -210,24 +199,31 @@ def test_addresses_values_and_the_guard_agree():
 def test_message_ids_values_and_the_guard_agree():
     corpus = _corpus("20261128.1234@example.org", "a.b$c@example.org", "x" * 250, "x" * 251, "-x@y", "a b@c", "a<b")
     corpus = [t for t in corpus if not (t.startswith("<") and t.endswith(">"))]  # values unwraps those
-    assert _agree(parse_message_id, MessageId, lambda m: commands.message_logs(m, STORE.maillog), corpus) > 10
+    assert (
+        _agree(values.parse_message_id, values.MessageId, lambda m: commands.message_logs(m, STORE.maillog), corpus)
+        > 10
+    )
 
 
 def test_uids_values_and_the_guard_agree():
     corpus = _corpus("1", "42", "0", "01", "4294967295", "4294967296", "9999999999", "12345678901", "-1", "1.5")
     accepted = _agree(
-        parse_uid,
-        lambda t: Uid(cast(int, t)),  # the text as it would arrive
-        lambda u: commands.bmcli_history_imap(BM, parse_address("j@lab.test"), u, parse_folder("INBOX")),
+        values.parse_uid,
+        lambda t: values.Uid(cast(int, t)),  # the text as it would arrive
+        lambda u: commands.bmcli_history_imap(BM, values.parse_address("j@lab.test"), u, values.parse_folder("INBOX")),
         [t.strip() for t in corpus],
     )
     assert accepted >= 4
-    assert guard_allows(commands.restore_expunged(Mailbox("j", "lab.test"), Folder("INBOX"), (Uid(4294967295),)))
-    assert not guard_allows(commands.restore_expunged(Mailbox("j", "lab.test"), Folder("INBOX"), (Uid(4294967296),)))
+    assert guard_allows(
+        commands.restore_expunged(values.Mailbox("j", "lab.test"), values.Folder("INBOX"), (values.Uid(4294967295),))
+    )
+    assert not guard_allows(
+        commands.restore_expunged(values.Mailbox("j", "lab.test"), values.Folder("INBOX"), (values.Uid(4294967296),))
+    )
 
 
 FOLDERS = [
-    "INBOX", "Trash", "Archives/2019 (old) & co", "Éléments envoyés", "Sub/Folder", "a" * 200, "é" * 200,
+    "INBOX", "Trash", "Archives/2019 (old) & co", "Éléments envoyés", "Sub/values.Folder", "a" * 200, "é" * 200,
     "a" * 201, "/Trash", "Trash/", "a//b", " Trash", "Trash ", "a /b", ".hidden", "-x", "a@b", "a\tb", "日本語/メール",
     "x!#&'+,()", "a.b-c_d",
 ]  # fmt: skip
@@ -236,43 +232,45 @@ FOLDERS = [
 def test_folders_values_and_the_guard_agree_for_bm_cli_and_for_cyrus():
     corpus = [t for t in _corpus(*FOLDERS) if t.strip().upper() != "INBOX" and not t.upper().startswith("INBOX/")]
     corpus = [t for t in corpus if t == t.strip()]  # values strips: the guard sees what it sends
-    address = parse_address("j@lab.test")
-    mailbox = Mailbox("j", "lab.test")
-    bm = _agree(parse_folder, Folder, lambda f: commands.bmcli_deleted(BM, address, f), corpus)
+    address = values.parse_address("j@lab.test")
+    mailbox = values.Mailbox("j", "lab.test")
+    bm = _agree(values.parse_folder, values.Folder, lambda f: commands.bmcli_deleted(BM, address, f), corpus)
     # In a Cyrus name the folder goes in modified UTF-7: only what values accepts is sent that way.
-    cyrus = _agree(parse_folder, Folder, lambda f: commands.list_expunged(mailbox, f), corpus, refusals=False)
+    cyrus = _agree(
+        values.parse_folder, values.Folder, lambda f: commands.list_expunged(mailbox, f), corpus, refusals=False
+    )
     assert bm == cyrus > 10
 
 
 def test_search_words_values_and_the_guard_agree():
     corpus = _corpus("Rappel", "budget:2024", "Réunion budget", "_x", "a" * 120, "a" * 121, "a'b", "a;b", 'a"b')
-    address = parse_address("j@lab.test")
+    address = values.parse_address("j@lab.test")
     accepted = _agree(
-        lambda t: parse_search_words([t]),
-        lambda t: SearchQuery((t,)),
+        lambda t: values.parse_search_words([t]),
+        lambda t: values.SearchQuery((t,)),
         lambda q: commands.bmcli_history_query(BM, address, q),
         [t for t in corpus if t.split() == [t]],  # one word as typed: values splits on spaces
     )
     assert accepted > 10
     eleven = " ".join(["w"] * 11)
-    assert not guard_allows(commands.bmcli_history_query(BM, address, SearchQuery((eleven,))))
-    assert guard_allows(commands.bmcli_history_query(BM, address, parse_search_words(["w"] * 10)))
+    assert not guard_allows(commands.bmcli_history_query(BM, address, values.SearchQuery((eleven,))))
+    assert guard_allows(commands.bmcli_history_query(BM, address, values.parse_search_words(["w"] * 10)))
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.sampled_from("0123456789ABCDEFGbcdzyaeZ-. @"), min_size=1, max_size=30))
 def test_any_word_is_a_queue_id_for_values_exactly_when_it_is_for_the_guard(text):
-    assert is_queue_id(text) == guard_allows(commands.flush_message(QueueId(text)))
+    assert values.is_queue_id(text) == guard_allows(commands.flush_message(values.QueueId(text)))
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.from_regex(r"[a-z0-9.'_%+=~-]{1,8}@[a-z0-9.-]{1,12}", fullmatch=True))
 def test_any_address_is_valid_for_values_exactly_when_the_guard_allows_it(text):
     try:
-        valid = parse_address(text).value == text
+        valid = values.parse_address(text).value == text
     except BadInput:
         valid = False
-    assert valid == guard_allows(commands.trace_logs(Address(text), 0, STORE.maillog))
+    assert valid == guard_allows(commands.trace_logs(values.Address(text), 0, STORE.maillog))
 
 
 @settings(max_examples=200, deadline=None)
@@ -280,4 +278,4 @@ def test_any_address_is_valid_for_values_exactly_when_the_guard_allows_it(text):
 def test_the_log_parser_reads_the_queue_id_values_accepts(queue_id):
     line = parse_line(f"Dec  1 10:00:00 mx postfix/qmgr[2]: {queue_id}: removed", datetime(2026, 12, 3))
     assert line is not None
-    assert (line.queue_id == queue_id) == is_queue_id(queue_id)
+    assert (line.queue_id == queue_id) == values.is_queue_id(queue_id)
