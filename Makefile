@@ -26,7 +26,11 @@ run: install traffic
 	$(BIN)/mailbot check
 	$(BIN)/mailbot trace full@lab.test
 
+# The programs sent to the hosts (bot/mailhost/scripts) are linted too: ruff, and shellcheck
+# (Debian's package, installed here when missing).
 lint: install
+	command -v shellcheck >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; }
+	shellcheck bot/mailhost/scripts/*.sh
 	$(BIN)/ruff check bot tests bench
 	$(BIN)/ruff format --check bot tests bench
 	$(BIN)/mypy

@@ -14,6 +14,7 @@ import os
 import sys
 import urllib.request
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=i18n.LANGUAGES,
         help=_("the language of the answers (default: $LC_ALL, $LC_MESSAGES, $LANG, else English)"),
     )
+    parser.add_argument("--version", action="version", version=f"mailbot {_version()}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=VerbArgumentParser)
     verbs.required = True
     for verb in VERBS.values():
@@ -69,10 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    """The installed package's version (pyproject.toml), as pip and the Docker image know it."""
+    try:
+        return metadata.version("mailbot")
+    except metadata.PackageNotFoundError:
+        return _("unknown (not installed: pip install .)")
+
+
 def _serve(args: argparse.Namespace) -> int:
     from bot.slack.serve import serve  # Slack libraries load only for the bot itself
 
-    logging.getLogger().setLevel(os.environ.get("MAILBOT_LOG_LEVEL", "INFO"))
+    logging.getLogger().setLevel(log_level("INFO"))
     return serve(load_config(args.config), http=args.http, host=args.host, port=args.port, health_port=args.health_port)
 
 
@@ -137,12 +147,46 @@ def _chosen_language(words: Sequence[str]) -> str:
     return i18n.language_from_environment()
 
 
-def _main(argv: Sequence[str]) -> int:
-    logging.basicConfig(level=os.environ.get("MAILBOT_LOG_LEVEL", "WARNING"), stream=sys.stderr)
-    if os.environ.get("MAILBOT_LOG_LEVEL", "").upper() != "DEBUG":
+def log_level(default: str) -> int:
+    """MAILBOT_LOG_LEVEL (debug, info, warning, error, in any case), else `default`."""
+    name = os.environ.get("MAILBOT_LOG_LEVEL", "").strip().upper() or default
+    level = logging.getLevelNamesMapping().get(name)
+    if level is None:
+        raise ConfigError(
+            _("MAILBOT_LOG_LEVEL={name} is not a log level: use debug, info, warning or error.").format(
+                name=repr(name.lower())
+            )
+        )
+    return level
+
+
+class _NoTraceback(logging.Formatter):
+    """Log lines on stderr: an exception as its type and message, the traceback only with MAILBOT_DEBUG=1."""
+
+    def formatException(self, ei: Any) -> str:
+        if os.environ.get("MAILBOT_DEBUG"):
+            return super().formatException(ei)
+        return "  " + _("({error}: {message}; MAILBOT_DEBUG=1 shows the traceback)").format(
+            error=ei[0].__name__, message=ei[1]
+        )
+
+    def formatStack(self, stack_info: str) -> str:
+        return super().formatStack(stack_info) if os.environ.get("MAILBOT_DEBUG") else ""
+
+
+def _configure_logging() -> None:
+    level = log_level("WARNING")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_NoTraceback(logging.BASIC_FORMAT))
+    logging.basicConfig(level=level, handlers=[handler])
+    if level > logging.DEBUG:
         logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+
+
+def _main(argv: Sequence[str]) -> int:
     pool = HostPool()
     try:
+        _configure_logging()
         args = build_parser().parse_args(argv)
         if args.verb == "serve":
             return _serve(args)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -23,7 +24,9 @@ from tests.postgres import postgres, postgres_url  # noqa: F401  (fixtures: a re
 from tests.secretwatch import WATCH, LogWatch
 
 ROOT = Path(__file__).resolve().parent.parent
-LAB_CONFIG = ROOT / "lab" / "mailbot-lab.yaml"
+# MAILBOT_TEST_LAB_CONFIG points the suite at another config: a wrong one proves that the tests
+# run by `pytest -m "not lab"` need no lab (README: "Tests").
+LAB_CONFIG = Path(os.environ.get("MAILBOT_TEST_LAB_CONFIG") or ROOT / "lab" / "mailbot-lab.yaml")
 # The lab's own key for the bot's account, not forced through the guard: for the few tests whose
 # host entry differs from the lab's in what the guard holds literally (log paths, bm-cli's path).
 ADMIN_KEY = ROOT / "lab" / "run" / "ssh" / "lab_admin_key"
@@ -120,6 +123,19 @@ def read_lab_logs(maillog: str = "/var/log/mail.log") -> list[str]:
 def lab_queue() -> list[dict[str, Any]]:
     output = subprocess.run(["/usr/sbin/postqueue", "-j"], capture_output=True, text=True, check=True).stdout
     return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+
+# --- the `lab` mark ---------------------------------------------------------------------------
+
+# The fixtures that need the running lab. A test that uses one, itself or through another fixture,
+# is marked `lab`: `pytest -m "not lab"` runs the pure tests, without a lab.
+LAB_FIXTURES = frozenset({"lab_config", "lab_host", "lab_connection", "lab_admin_host", "lab_admin_connection"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if LAB_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.lab)
 
 
 # --- secrets: everything this run writes is watched (see tests/secretwatch.py) ------------------

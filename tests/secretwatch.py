@@ -27,6 +27,11 @@ class SecretWatch:
             self._secrets[value] = what
         return value
 
+    @property
+    def watched(self) -> int:
+        """How many secrets the watch looks for."""
+        return len(self._secrets)
+
     def scan(self, text: str, where: str) -> None:
         for value, what in self._secrets.items():
             if value in text:

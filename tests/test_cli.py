@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import subprocess
 import sys
@@ -218,7 +219,7 @@ def test_only_one_map_rebuild_at_a_time(lab_config, tmp_path):
     assert json.loads(done.stdout)["exit_status"] == 0
 
 
-def test_trace_json_is_one_object_with_one_message_per_line():
+def test_trace_json_is_one_object_with_one_message_per_line(lab_config):
     """`--json` is one object that `json` reads; each message sits on its own line, so a
     big trace can be read with `grep` and is written without building one huge string."""
     run = mailbot("--config", str(LAB_CONFIG), "trace", "john@lab.test", "--json")
@@ -232,7 +233,7 @@ def test_trace_json_is_one_object_with_one_message_per_line():
     ]
 
 
-def test_a_reader_that_stops_early_gets_no_error_message():
+def test_a_reader_that_stops_early_gets_no_error_message(lab_config):
     """`mailbot trace ADDR --json | head -1`: the closed pipe is not an internal error."""
     command = [sys.executable, "-m", "bot", "--config", str(LAB_CONFIG), "trace", "john@lab.test", "--json"]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as bot:
@@ -241,3 +242,56 @@ def test_a_reader_that_stops_early_gets_no_error_message():
         stderr = bot.stderr.read().decode()
         bot.wait(timeout=60)
     assert "internal error" not in stderr and "Traceback" not in stderr
+    # Not done (the output did not all reach its reader: exit 1, as Python's own EPIPE handling),
+    # and not a failure to say anything about.
+    assert (bot.returncode, stderr) == (1, "")
+
+
+def test_debug_logging_shows_the_bots_work_but_no_traceback_for_a_users_mistake(monkeypatch, lab_config):
+    """MAILBOT_LOG_LEVEL=debug (any case): debug lines on stderr, a user's mistake still one sentence."""
+    monkeypatch.setenv("MAILBOT_LOG_LEVEL", "debug")
+    monkeypatch.delenv("MAILBOT_DEBUG", raising=False)
+    traced = mailbot("--config", str(LAB_CONFIG), "trace", "nobody@lab.test")
+    assert traced.returncode == 0, traced.stderr
+    assert "DEBUG:" in traced.stderr  # the SSH session's debug log
+    assert "Traceback" not in traced.stderr
+    for text in ("john@lab.test; id", "--oops@lab.test"):
+        refused = mailbot("--config", str(LAB_CONFIG), "trace", text)
+        assert refused.returncode == 2
+        assert "Traceback" not in refused.stderr
+        assert refused.stderr.startswith("mailbot: ") and refused.stderr.count("\n") == 1, refused.stderr
+
+
+def test_a_log_level_that_is_not_one_is_a_config_error(monkeypatch):
+    monkeypatch.setenv("MAILBOT_LOG_LEVEL", "loud")
+    run = mailbot("--config", str(LAB_CONFIG), "trace", "john@lab.test")
+    assert run.returncode == 1
+    assert run.stderr == "mailbot: MAILBOT_LOG_LEVEL='loud' is not a log level: use debug, info, warning or error.\n"
+
+
+def test_a_logged_exception_is_one_line_unless_mailbot_debug(monkeypatch, capsys):
+    """What the bot logs about a bug (a job that failed) carries no traceback but with MAILBOT_DEBUG=1."""
+    from bot.cli import _NoTraceback
+
+    formatter = _NoTraceback("%(levelname)s %(message)s")
+    try:
+        raise ValueError("a bug")
+    except ValueError:
+        record = logging.LogRecord("bot", logging.ERROR, __file__, 1, "a job failed", None, sys.exc_info())
+    monkeypatch.delenv("MAILBOT_DEBUG", raising=False)
+    assert formatter.format(record) == (
+        "ERROR a job failed\n  (ValueError: a bug; MAILBOT_DEBUG=1 shows the traceback)"
+    )
+    record.exc_text = None
+    monkeypatch.setenv("MAILBOT_DEBUG", "1")
+    assert "Traceback (most recent call last)" in formatter.format(record)
+
+
+def test_version_is_the_packages():
+    import tomllib
+
+    declared = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"][
+        "version"
+    ]
+    run = mailbot("--version")
+    assert (run.returncode, run.stdout, run.stderr) == (0, f"mailbot {declared}\n", "")

@@ -1,8 +1,8 @@
 """Last of the suite (by name): no secret appeared anywhere this run could write one.
 
-Run alone it still checks what it can (the files of earlier runs are gone with their
-temporary folders); with the whole suite it covers every log record, test report, Slack call
-and file the run made. See tests/secretwatch.py.
+With the whole suite (or any part of it that starts a fake Slack) it covers every log record,
+test report, Slack call and file the run made. A scan that had no secret to look for, or read
+nothing, proves nothing: it fails (run alone, it does). See tests/secretwatch.py.
 """
 
 from __future__ import annotations
@@ -26,5 +26,8 @@ def test_no_secret_anywhere_in_this_run(tmp_path_factory: pytest.TempPathFactory
     WATCH.scan_files(tmp_path_factory.getbasetemp())
     if GUARD_LOGS.is_dir():
         WATCH.scan_files(GUARD_LOGS)
+    assert WATCH.watched, "no secret was registered, so none could be found: run this with the suite"
+    scanned = WATCH.seen["log records"] + WATCH.seen["Slack calls"] + WATCH.seen["files"]
+    assert scanned, f"nothing was scanned ({WATCH.seen}): the watch saw none of what the run wrote"
     assert WATCH.leaks == []
     print("\nsecrets scan: " + ", ".join(f"{count} {what}" for what, count in WATCH.seen.items()) + ": none found")

@@ -22,7 +22,7 @@ from bot.config import AlertsConfig
 from bot.errors import MailbotError
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import MailHost
-from bot.mailhost.postfix_log import summarize_reply
+from bot.mailhost.postfix_log import is_over_quota, summarize_reply
 from bot.mailhost.postqueue import QueueEntry
 from bot.state.alerts import Problem
 
@@ -56,7 +56,7 @@ GROWTH_MIN_SPAN = 600.0  # ...and at least this old, so one busy minute is not a
 def classify(reason: str, recipient: str, local_domains: frozenset[str]) -> str | None:
     """The known reason class of a deferral, or None (nothing the support team acts on)."""
     lowered = reason.lower()
-    if any(m in lowered for m in trace.OVER_QUOTA_MARKERS):
+    if is_over_quota(reason):
         return OVER_QUOTA
     if any(m in lowered for m in _USER_UNKNOWN):
         domain = recipient.rsplit("@", 1)[-1].lower()

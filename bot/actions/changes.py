@@ -20,6 +20,8 @@ from bot.mailhost.commands import RemoteCommand
 from bot.state.audit import digest
 from bot.state.requests import APPROVED, ChangeRequest, NewRequest
 
+HOST_OUTPUT_SHOWN = 3000  # characters of what a change printed; the rest is cut, marked …
+
 MAX_REASON = 300
 INTERRUPTED_AFTER_SECONDS = 3600
 RUN_GRACE_SECONDS = 5.0  # beyond a host's connect + command timeouts, before a dead replica's run is failed
@@ -133,7 +135,8 @@ class ChangeOutcome:
         parts = list(self.report)
         output = "\n".join(part for part in (self.stdout.strip(), self.stderr.strip()) if part)
         if output:
-            parts.append(Section(_("What the host printed"), output[:3000]))
+            shown = output if len(output) <= HOST_OUTPUT_SHOWN else output[: HOST_OUTPUT_SHOWN - 1] + "…"
+            parts.append(Section(_("What the host printed"), shown))
         return parts
 
     def to_json(self) -> dict[str, Any]:

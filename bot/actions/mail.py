@@ -149,6 +149,15 @@ def short_relay(relay: str) -> str:
     return f"{match['name']}{match['port'] or ''}"
 
 
+def over_quota_advice(lifetime: timedelta | None = None) -> str:
+    """What to do for mail waiting on a full mailbox: one sentence, the same in `trace` and `queue`;
+    `lifetime` is the host's maximal_queue_lifetime."""
+    return _(
+        "ask the user to free space or raise the quota, then flush the queue (postqueue -f) rather than "
+        "waiting for the next retry; after {lifetime} in the queue Postfix returns the mail to its senders."
+    ).format(lifetime=lifetime_words(lifetime))
+
+
 def count(number: int, noun: str) -> str:
     """`1 message`, `3 refusals`, `2 times`, in the reader's language (the nouns the verbs count)."""
     forms = {

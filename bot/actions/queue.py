@@ -9,6 +9,7 @@ everything is one pass over the parsed entries (see bench/).
 from __future__ import annotations
 
 import argparse
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,8 +21,9 @@ from bot.actions.mail import HostFailure, QueuedMail
 from bot.actions.registry import Context, Section, Verb, register
 from bot.errors import BadInput
 from bot.i18n import N_, _, ngettext
+from bot.mailhost import grammar
 from bot.mailhost.host import MailHost
-from bot.mailhost.postfix_log import summarize_reply
+from bot.mailhost.postfix_log import is_over_quota, summarize_reply
 from bot.mailhost.postqueue import QueueEntry
 from bot.mailhost.values import Address, parse_address
 
@@ -29,7 +31,7 @@ AGE_BANDS = ((3600, "< 1 h"), (6 * 3600, "1-6 h"), (86400, "6-24 h"), (3 * 86400
 OLDEST_BAND = N_("> 3 days")
 LISTED_MAX = 200  # matching messages listed in full; the JSON carries them all
 TOP = 10
-_DOMAIN_LABEL = "abcdefghijklmnopqrstuvwxyz0123456789-"
+_DOMAIN = re.compile(grammar.DOMAIN)
 
 
 @dataclass(frozen=True)
@@ -48,21 +50,13 @@ def validate_queue(args: argparse.Namespace) -> QueueRequest:
         return QueueRequest(None, None)
     if "@" in text:
         return QueueRequest(parse_address(text), None)
-    labels = text.split(".")
-    if len(labels) < 2 or not all(label and set(label) <= set(_DOMAIN_LABEL) for label in labels) or text[0] == "-":
+    if not _DOMAIN.fullmatch(text):
         raise BadInput(_("{text!r} is neither an address nor a domain (like example.com).").format(text=text[:60]))
     return QueueRequest(None, text)
 
 
 # What the support procedure says for the usual reasons a mail waits (first match wins).
 REASON_HINTS = (
-    (
-        ("4.2.2", "over quota", "quota exceeded", "mailbox full"),
-        N_(
-            "Mailbox full: ask the user to free space or raise the quota, then flush; "
-            "after {lifetime} in the queue the mail bounces."
-        ),
-    ),
     (
         ("connection refused", "timed out", "network is unreachable", "no route to host", "lost connection"),
         N_("The next hop does not answer: check that it is up; Postfix retries by itself, flush once it is back."),
@@ -80,11 +74,16 @@ REASON_HINTS = (
 )
 
 
+def over_quota_hint(lifetime: timedelta | None = None) -> str:
+    return _("Mailbox full: {advice}").format(advice=mail.over_quota_advice(lifetime))
+
+
 def hint_for(reason: str, lifetime: timedelta | None = None) -> str | None:
     """The procedure's hint for a reason; `lifetime` is the host's maximal_queue_lifetime."""
+    if is_over_quota(reason):
+        return over_quota_hint(lifetime)
     lowered = reason.lower()
-    hint = next((_(hint) for markers, hint in REASON_HINTS if any(m in lowered for m in markers)), None)
-    return hint.replace("{lifetime}", mail.lifetime_words(lifetime)) if hint else None
+    return next((_(hint) for markers, hint in REASON_HINTS if any(m in lowered for m in markers)), None)
 
 
 def reason_of(entry: QueueEntry) -> str:

@@ -20,11 +20,10 @@ from bot.actions.registry import Context, Section, Verb, register
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import HostLog, MailHost
 from bot.mailhost.mail_flow import Delivery, Message, Rejection
-from bot.mailhost.postfix_log import summarize_reply
+from bot.mailhost.postfix_log import is_over_quota, summarize_reply
 from bot.mailhost.postqueue import QueueEntry
 from bot.mailhost.values import Address, parse_address, parse_duration
 
-OVER_QUOTA_MARKERS = ("4.2.2", "over quota", "quota exceeded", "mailbox full")
 PARTY_WIDTH = 30
 _QUOTED_ADDRESS = re.compile(r"^(?P<code>[245]\d\d [245]\.\d{1,3}\.\d{1,3} )<[^>]*>: ")
 _RELAY = re.compile(r"(?P<name>[^\[\]]+)\[[^\]]*\](?P<port>:\d+)?")
@@ -212,9 +211,9 @@ def hints_for(report: TraceReport) -> list[str]:
     hints: list[str] = []
     to_address = [d for m in report.messages for d in m.final_attempts().values() if d.recipient.lower() == address]
     queued_for_address = [q for q in report.queued if any(r.address.lower() == address for r in q.entry.recipients)]
-    over_quota = [d for d in to_address if d.status == "deferred" and _is_over_quota(d.response)]
+    over_quota = [d for d in to_address if d.status == "deferred" and is_over_quota(d.response)]
     over_quota_queued = [
-        q for q in queued_for_address if any(_is_over_quota(r.delay_reason or "") for r in q.entry.recipients)
+        q for q in queued_for_address if any(is_over_quota(r.delay_reason or "") for r in q.entry.recipients)
     ]
     if over_quota or over_quota_queued:
         waiting = len(over_quota_queued) or len(over_quota)
@@ -236,7 +235,7 @@ def hints_for(report: TraceReport) -> list[str]:
         reasons = sorted(
             {summarize_reply(r.delay_reason) for q in other_deferrals for r in q.entry.recipients if r.delay_reason}
         )
-        because = f" ({'; '.join(reasons)[:200]})" if reasons else ""
+        because = f" ({render.clip('; '.join(reasons), 200)})" if reasons else ""
         hints.append(
             ngettext(
                 "{count} message to {address} is waiting in the queue{because}.",
@@ -301,15 +300,15 @@ def hints_for(report: TraceReport) -> list[str]:
 
 def over_quota_hint(address: str, waiting: int, lifetime: timedelta | None) -> str:
     """What the procedure says for a full mailbox (the trace's hint, and the alerts')."""
-    return ngettext(
-        "{address}'s mailbox is over quota: {count} message waiting in the queue. Ask the user to "
-        "free space or raise the quota, then flush the queue (postqueue -f) rather than waiting "
-        "for the next retry; after {lifetime} in the queue Postfix returns it to its sender.",
-        "{address}'s mailbox is over quota: {count} messages waiting in the queue. Ask the user to "
-        "free space or raise the quota, then flush the queue (postqueue -f) rather than waiting "
-        "for the next retry; after {lifetime} in the queue Postfix returns them to the senders.",
-        waiting,
-    ).format(address=address, count=waiting, lifetime=mail.lifetime_words(lifetime))
+    return (
+        ngettext(
+            "{address}'s mailbox is over quota: {count} message waiting in the queue.",
+            "{address}'s mailbox is over quota: {count} messages waiting in the queue.",
+            waiting,
+        ).format(address=address, count=waiting)
+        + " "
+        + _sentence(mail.over_quota_advice(lifetime))
+    )
 
 
 def stale_maps_hint(address: str, times: int) -> str:
@@ -321,9 +320,8 @@ def stale_maps_hint(address: str, times: int) -> str:
     ).format(address=address, count=mail.count(times, "time"))
 
 
-def _is_over_quota(text: str) -> bool:
-    lowered = text.lower()
-    return any(marker in lowered for marker in OVER_QUOTA_MARKERS)
+def _sentence(clause: str) -> str:
+    return clause[:1].upper() + clause[1:]
 
 
 # --- rendering details ------------------------------------------------------------------

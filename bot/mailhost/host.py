@@ -39,7 +39,7 @@ from bot.mailhost.cyrus import (
 )
 from bot.mailhost.mail_flow import MailFlow, assemble
 from bot.mailhost.postconf import PostconfFormatError, parse_postfix_time
-from bot.mailhost.postfix_log import MONTHS, LogLine, infer_year, parse_line
+from bot.mailhost.postfix_log import LineParser, LogLine
 from bot.mailhost.postqueue import QueueEntry, QueueFormatError, parse_postqueue_json, parse_postqueue_text
 from bot.mailhost.ssh import CommandResult, HostConnection
 from bot.mailhost.values import (
@@ -51,7 +51,6 @@ from bot.mailhost.values import (
     QueueId,
     SearchQuery,
     Uid,
-    is_queue_id,
     spool_file,
 )
 
@@ -421,28 +420,7 @@ class MailHost:
         self._require_success(result, what)
 
 
-# The usual line prefix, `Nov 28 02:27:30 host program[pid]: payload` (classic syslog or
-# Postfix's own writer), read here without `parse_line`'s general pattern; the stamp is
-# converted once per second seen. Anything else goes to `parse_line`. Same records either way
-# (tests/mailhost/test_trace_script.py compares them line by line).
-_CLASSIC = re.compile(
-    r"(?P<month>[A-Z][a-z]{2}) (?P<day>[ \d]?\d) (?P<time>\d\d:\d\d:\d\d) (?P<host>\S+) "
-    r"(?P<program>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?: (?P<payload>.*)"
-)
 _WARNING_MARKER = re.compile(r"#mailbot warning (?P<text>.*)")
-_SPEAKER = re.compile(r"(?P<program>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?:")
-_CLOCK = re.compile(r"\d\d:\d\d:\d\d")
-_DAY = re.compile(r"[ \d]?\d")
-_UNSEEN = object()
-
-
-def _speaker(token: str) -> tuple[str, str, int | None] | tuple[()]:
-    """`postfix/smtpd[123]:` -> (program, daemon, pid); an empty tuple if it is not one."""
-    match = _SPEAKER.fullmatch(token)
-    if match is None:
-        return ()
-    program = match["program"]
-    return program, program.rsplit("/", 1)[-1], int(match["pid"]) if match["pid"] else None
 
 
 class _TraceReader:
@@ -452,80 +430,24 @@ class _TraceReader:
         self.host = host
         self.tz: tzinfo = UTC
         self.now = datetime.now(UTC)
-        self.reference = self.now
         self.files: list[str] = []
         self.warnings: list[str] = []
-        self._stamps: dict[tuple[str, str, str], object] = {}  # datetime, or None: not a stamp
-        self._years: dict[tuple[int, int], int] = {}
-        self._speakers: dict[str, tuple[str, str, int | None] | tuple[()]] = {}
-        self._hosts: set[str] = set()
-        self._queue_ids: dict[str, bool] = {}  # is this word a queue id (or NOQUEUE)?
+        self.parser = LineParser(self.now, self.tz)
+
+    @property
+    def reference(self) -> datetime:
+        return self.parser.reference
 
     def read(self, raw_lines: Iterable[bytes]) -> Iterator[LogLine]:
+        parse = self.parser.parse
         for raw in raw_lines:
             text = raw.decode("utf-8", "replace")
             if text.startswith("#mailbot "):
                 self._marker(text)
                 continue
-            line = self._parse(text)
+            line = parse(text)
             if line is not None:
                 yield line
-
-    def _parse(self, text: str) -> LogLine | None:
-        text = text.rstrip("\r\n")
-        # Five spaces, then the payload: split, each part checked once (cached). A padded day
-        # (`Nov  1`) or anything unusual takes the pattern, then the general parser.
-        parts = text.split(" ", 5)
-        if len(parts) == 6 and parts[1] and (line := self._classic(*parts)) is not None:
-            return line
-        match = _CLASSIC.fullmatch(text)
-        if match is None:
-            return parse_line(text, self.reference, self.tz)
-        month, day, clock, host, program, pid, payload = match.groups()
-        return self._classic(month, day, clock, host, f"{program}[{pid}]:" if pid else f"{program}:", payload)
-
-    def _classic(self, month: str, day: str, clock: str, host: str, token: str, payload: str) -> LogLine | None:
-        stamp_key = (month, day, clock)
-        at = self._stamps.get(stamp_key, _UNSEEN)
-        if at is _UNSEEN:
-            at = self._stamps[stamp_key] = self._stamp(month, day, clock)
-        speaker = self._speakers.get(token)
-        if speaker is None:
-            speaker = self._speakers[token] = _speaker(token)
-        if not isinstance(at, datetime) or not speaker or (host not in self._hosts and not self._host(host)):
-            return None
-        program, daemon, pid = speaker
-        queue_id: str | None = None
-        colon = payload.find(": ")
-        if colon >= 6:
-            candidate = payload[:colon]
-            known = self._queue_ids.get(candidate)
-            if known is None:
-                known = self._queue_ids[candidate] = candidate == "NOQUEUE" or is_queue_id(candidate)
-            if known:
-                queue_id = None if candidate == "NOQUEUE" else candidate
-                payload = payload[colon + 2 :]
-        return LogLine(at, host, program, daemon, pid, queue_id, payload)
-
-    def _stamp(self, month: str, day: str, clock: str) -> datetime | None:
-        """A classic stamp's time: the year from the file's mtime, the offset from the host's."""
-        number = MONTHS.get(month)
-        if number is None or not _CLOCK.fullmatch(clock) or not _DAY.fullmatch(day):
-            return None
-        day_of_month = int(day)
-        year = self._years.get((number, day_of_month))
-        if year is None:
-            year = self._years[(number, day_of_month)] = infer_year(number, day_of_month, self.reference)
-        try:
-            return datetime(year, number, day_of_month, int(clock[:2]), int(clock[3:5]), int(clock[6:]), tzinfo=self.tz)
-        except ValueError:
-            return None
-
-    def _host(self, host: str) -> bool:
-        if not host or any(c.isspace() for c in host):
-            return False
-        self._hosts.add(host)
-        return True
 
     def _marker(self, text: str) -> None:
         if host := _HOST_MARKER.fullmatch(text):
@@ -533,12 +455,9 @@ class _TraceReader:
             sign = -1 if offset < 0 else 1
             self.tz = timezone(sign * timedelta(hours=abs(offset) // 100, minutes=abs(offset) % 100))
             self.now = datetime.fromtimestamp(int(host["now"]), self.tz)
-            self._stamps.clear()
-            self._years.clear()
+            self.parser.set_clock(self.parser.reference, self.tz)
         elif file := _FILE_MARKER.fullmatch(text):
-            self.reference = datetime.fromtimestamp(int(file["mtime"]), self.tz)
-            self._stamps.clear()
-            self._years.clear()
+            self.parser.set_clock(datetime.fromtimestamp(int(file["mtime"]), self.tz), self.tz)
             if file["path"] not in self.files:  # a file's messages may come in two parts
                 self.files.append(file["path"])
         elif problem := _PROBLEM_MARKER.fullmatch(text):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import NamedTuple
 
+from bot.mailhost.grammar import QUEUE_ID
 from bot.mailhost.values import is_queue_id
 
 MONTHS = {
@@ -28,9 +29,12 @@ MONTHS = {
 _PREFIX = re.compile(
     r"(?:(?P<iso>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
     r"|(?P<month>[A-Z][a-z]{2})\s+(?P<day>\d{1,2})\s(?P<time>\d\d:\d\d:\d\d)(?:\.\d+)?)"
-    r"\s+(?P<host>\S+)\s+(?P<program>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?:\s(?P<payload>.*)"
+    r"\s+(?P<host>\S+)\s+(?P<speaker>[^\s\[:]+(?:\[\d+\])?:)\s(?P<payload>.*)"
 )
-_QUEUE_PREFIX = re.compile(r"(?P<queue_id>NOQUEUE|[0-9A-Za-z]{6,32}): (?P<text>.*)")
+_SPEAKER = re.compile(r"(?P<program>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?:")
+_CLOCK = re.compile(r"\d\d:\d\d:\d\d")
+_DAY = re.compile(r"\d?\d")
+_UNSEEN = object()
 
 
 class LogLine(NamedTuple):
@@ -53,52 +57,129 @@ def parse_line(line: str, reference: datetime, local_tz: tzinfo | None = None) -
     """Split one log line; None for lines that are not in syslog shape.
 
     `reference` is a time no line can be later than (the file's mtime); `local_tz` is the
-    host's offset, given to the stamps that carry none.
+    host's offset, given to the stamps that carry none. For many lines, `LineParser`.
     """
-    line = line.rstrip("\r\n")
-    match = _PREFIX.match(line)
-    if not match:
-        return None
-    at = _timestamp(match, reference, local_tz)
-    if at is None:
-        return None
-    program = match["program"]
-    payload = match["payload"]
-    queue_id: str | None = None
-    text = payload
-    queued = _QUEUE_PREFIX.match(payload)
-    if queued and (queued["queue_id"] == "NOQUEUE" or is_queue_id(queued["queue_id"])):
-        queue_id = None if queued["queue_id"] == "NOQUEUE" else queued["queue_id"]
-        text = queued["text"]
-    return LogLine(
-        at=at,
-        host=match["host"],
-        program=program,
-        daemon=program.rsplit("/", 1)[-1],
-        pid=int(match["pid"]) if match["pid"] else None,
-        queue_id=queue_id,
-        text=text,
-    )
+    return LineParser(reference, local_tz).parse(line)
 
 
-def _timestamp(match: re.Match[str], reference: datetime, local_tz: tzinfo | None) -> datetime | None:
-    if match["iso"]:
+class LineParser:
+    """The one syslog line parser: `parse_line` for the lines of one file (one reference time, one zone).
+
+    The usual prefix, `Nov 28 02:27:30 host program[pid]: payload` (classic syslog or Postfix's own
+    writer), is read by splitting on its five spaces, each part converted once and remembered (a
+    trace reads hundreds of thousands of lines, of a few thousand seconds and daemons); a padded day
+    (`Nov  1`) too; an RFC 3339 stamp or anything unusual takes the general pattern. The same records
+    either way (tests/mailhost/test_trace_script.py compares the two paths line by line).
+    """
+
+    def __init__(self, reference: datetime, local_tz: tzinfo | None = None) -> None:
+        self.reference = reference
+        self.local_tz = local_tz
+        self._stamps: dict[tuple[str, str, str], datetime | None] = {}  # None: not a stamp
+        self._years: dict[tuple[int, int], int] = {}
+        self._speakers: dict[str, tuple[str, str, int | None] | None] = {}
+        self._hosts: set[str] = set()
+        self._queue_ids: dict[str, bool] = {}  # is this word a queue id (or NOQUEUE)?
+
+    def parse(self, line: str) -> LogLine | None:
+        line = line.rstrip("\r\n")
+        parts = line.split(" ", 5)
+        if len(parts) == 6 and not parts[1]:  # a padded day, `Nov  1`
+            parts = line.split(" ", 6)
+            del parts[1]
+        if len(parts) == 6 and parts[1]:
+            month, day, clock, host, speaker, payload = parts
+            key = (month, day, clock)
+            at = self._stamps.get(key, _UNSEEN)
+            if at is _UNSEEN:
+                at = self._remember_stamp(key)
+            said = self._speakers.get(speaker, _UNSEEN)
+            if said is _UNSEEN:
+                said = self._remember_speaker(speaker)
+            if isinstance(at, datetime) and isinstance(said, tuple) and (host in self._hosts or self._host(host)):
+                return self._line(at, host, said, payload)
+        return self._general(line)
+
+    def set_clock(self, reference: datetime, local_tz: tzinfo | None) -> None:
+        """The next lines are of another file (or the host's zone is known now)."""
+        self.reference = reference
+        self.local_tz = local_tz
+        self._stamps.clear()
+        self._years.clear()
+
+    def _general(self, line: str) -> LogLine | None:
+        match = _PREFIX.match(line)
+        if not match:
+            return None
+        if match["iso"]:
+            at = _iso_stamp(match["iso"], self.local_tz)
+        else:
+            key = (match["month"], match["day"], match["time"])
+            at = self._stamps[key] if key in self._stamps else self._remember_stamp(key)
+        speaker = match["speaker"]
+        said = self._speakers[speaker] if speaker in self._speakers else self._remember_speaker(speaker)
+        if at is None or said is None:
+            return None
+        return self._line(at, match["host"], said, match["payload"])
+
+    def _line(self, at: datetime, host: str, said: tuple[str, str, int | None], payload: str) -> LogLine:
+        """`QUEUEID: text` (or `NOQUEUE: text`) is split off the payload when it is one."""
+        program, daemon, pid = said
+        queue_id: str | None = None
+        colon = payload.find(": ")
+        if colon >= 6:  # the shortest queue id
+            candidate = payload[:colon]
+            known = self._queue_ids.get(candidate)
+            if known is None:
+                known = self._queue_ids[candidate] = candidate == "NOQUEUE" or is_queue_id(candidate)
+            if known:
+                queue_id = None if candidate == "NOQUEUE" else candidate
+                payload = payload[colon + 2 :]
+        return LogLine(at, host, program, daemon, pid, queue_id, payload)
+
+    def _remember_stamp(self, key: tuple[str, str, str]) -> datetime | None:
+        at = self._stamps[key] = self._stamp(*key) if _CLOCK.fullmatch(key[2]) and _DAY.fullmatch(key[1]) else None
+        return at
+
+    def _stamp(self, month: str, day: str, clock: str) -> datetime | None:
+        """A classic stamp's time: the year from the reference, the zone the host's."""
+        number = MONTHS.get(month)
+        if number is None:
+            return None
+        day_of_month = int(day)
+        year = self._years.get((number, day_of_month))
+        if year is None:
+            year = self._years[(number, day_of_month)] = infer_year(number, day_of_month, self.reference)
         try:
-            stamp = datetime.fromisoformat(match["iso"].replace(" ", "T", 1))
+            return datetime(
+                year, number, day_of_month, int(clock[:2]), int(clock[3:5]), int(clock[6:8]), tzinfo=self.local_tz
+            )
         except ValueError:
             return None
-        return stamp if stamp.tzinfo or local_tz is None else stamp.replace(tzinfo=local_tz)
-    month = MONTHS.get(match["month"])
-    if month is None:
-        return None
-    hour, minute, second = (int(part) for part in match["time"].split(":"))
-    day = int(match["day"])
-    year = infer_year(month, day, reference)
+
+    def _remember_speaker(self, token: str) -> tuple[str, str, int | None] | None:
+        """`postfix/smtpd[123]:` -> (program, daemon, pid); None if it is not one."""
+        match = _SPEAKER.fullmatch(token)
+        said = None
+        if match is not None:
+            program = match["program"]
+            said = (program, program.rsplit("/", 1)[-1], int(match["pid"]) if match["pid"] else None)
+        self._speakers[token] = said
+        return said
+
+    def _host(self, host: str) -> bool:
+        if not host or any(c.isspace() for c in host):
+            return False
+        self._hosts.add(host)
+        return True
+
+
+def _iso_stamp(text: str, local_tz: tzinfo | None) -> datetime | None:
     try:
-        stamp = datetime(year, month, day, hour, minute, second)
+        stamp = datetime.fromisoformat(text.replace(" ", "T", 1))
     except ValueError:
         return None
-    return stamp.replace(tzinfo=local_tz) if local_tz else stamp
+    return stamp if stamp.tzinfo or local_tz is None else stamp.replace(tzinfo=local_tz)
 
 
 def infer_year(month: int, day: int, reference: datetime) -> int:
@@ -347,13 +428,23 @@ def _delivery(match: re.Match[str]) -> DeliveryEvent | None:
 
 # --- what a delivery's server reply tells -----------------------------------------------
 
-_QUEUED_AS = re.compile(r"\bqueued as (?P<queue_id>[0-9A-Za-z]{6,32})\b")
+_QUEUED_AS = re.compile(rf"\bqueued as (?P<queue_id>{QUEUE_ID})\b")
 # BlueMind's LMTP: `250 2.1.5 Ok SESSIONID=<cyrus-...> [bluemind.net!user.user.INBOX () 2294]`
 _BLUEMIND_LMTP = re.compile(r"\[(?P<mailbox>[^\s\[\]]+!user\.[^\s\[\]]+) \((?P<flags>[^)]*)\) (?P<uid>\d+)\]")
 _SAID = re.compile(r"^(?:host|conversation with) \S+ (?:said|refused to talk to me): ")
 _IN_REPLY = re.compile(r"\s*\(in reply to [^)]*\)\s*$")
 _FINAL_REPLY_LINE = re.compile(r"(?:^|\s)(?P<code>[245]\d\d) (?=[245]\.\d{1,3}\.\d{1,3}\b)")
 _SESSION_ID = re.compile(r"\s*SESSIONID=<[^>]*>")
+
+
+# How servers say a mailbox is full: the enhanced code, Cyrus/BlueMind's and others' wordings.
+OVER_QUOTA_MARKERS = ("4.2.2", "over quota", "quota exceeded", "mailbox full")
+
+
+def is_over_quota(reply: str) -> bool:
+    """Does a server's reply (or a queue's delay reason) say the mailbox is full? For `trace` and `queue`."""
+    lowered = reply.lower()
+    return any(marker in lowered for marker in OVER_QUOTA_MARKERS)
 
 
 @dataclass(frozen=True)
@@ -366,7 +457,7 @@ class ReplyFacts:
 
 def reply_facts(response: str) -> ReplyFacts:
     queued = _QUEUED_AS.search(response) if "queued as" in response else None
-    next_queue_id = queued["queue_id"] if queued and is_queue_id(queued["queue_id"]) else None
+    next_queue_id = queued["queue_id"] if queued else None
     lmtp = _BLUEMIND_LMTP.search(response) if "!" in response else None
     if not lmtp:
         return ReplyFacts(next_queue_id, None, None, None)

@@ -14,15 +14,13 @@ from datetime import timedelta
 
 from bot.errors import BadInput
 from bot.i18n import _
+from bot.mailhost import grammar
+from bot.mailhost.grammar import MAX_ADDRESS_LENGTH, MAX_FOLDER_LENGTH, MAX_SEARCH_LENGTH, MAX_SEARCH_WORDS
 
-MAX_ADDRESS_LENGTH = 254
-
-_LOCAL_PART = re.compile(r"[A-Za-z0-9_%+=~](?:[A-Za-z0-9._%+=~'-]{0,62}[A-Za-z0-9_%+=~-])?")
-_DOMAIN_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
-_SHORT_QUEUE_ID = re.compile(r"[0-9A-F]{6,24}")
-# Long ids (enable_long_queue_ids): base-52 time over a vowel-free alphabet, 'z', base-51 inode.
-_LONG_QUEUE_ID = re.compile(r"[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,14}z[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]{1,12}")
-_DURATION = re.compile(r"(?P<count>[1-9][0-9]{0,4})(?P<unit>[smhdw])")
+_LOCAL_PART = re.compile(grammar.LOCAL_PART)
+_DOMAIN = re.compile(grammar.DOMAIN)
+_QUEUE_ID = re.compile(grammar.QUEUE_ID)
+_DURATION = re.compile(grammar.DURATION)
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 MAX_DURATION = timedelta(days=400)
 
@@ -73,15 +71,14 @@ def parse_address(text: str) -> Address:
             )
         )
     local, domain = candidate.split("@")
-    if not _LOCAL_PART.fullmatch(local) or ".." in local:
+    if not _LOCAL_PART.fullmatch(local.lower()):
         raise BadInput(
             _(
                 "{candidate} is not an address this bot accepts: the part before @ may hold letters, "
                 "digits and . _ % + = ~ ' - only, and may not start or end with a dot or a dash."
             ).format(candidate=quoted(candidate))
         )
-    labels = domain.split(".")
-    if len(labels) < 2 or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels):
+    if not _DOMAIN.fullmatch(domain.lower()):
         raise BadInput(
             _("{candidate} has no valid domain after the @ (expected something like example.com).").format(
                 candidate=quoted(candidate)
@@ -101,7 +98,7 @@ class QueueId:
 
 
 def is_queue_id(text: str) -> bool:
-    return bool(_SHORT_QUEUE_ID.fullmatch(text) or _LONG_QUEUE_ID.fullmatch(text))
+    return _QUEUE_ID.fullmatch(text) is not None
 
 
 def parse_queue_id(text: str) -> QueueId:
@@ -143,14 +140,14 @@ class MessageId:
         return f"<{self.value}>"
 
 
-_MESSAGE_ID = re.compile(r"[!-;=?-~]{1,250}")  # printable ASCII without space, < and >
+_MESSAGE_ID = re.compile(grammar.MESSAGE_ID)  # printable ASCII without space, < and >
 
 
 def parse_message_id(text: str) -> MessageId:
     candidate = text.strip()
     if candidate.startswith("<") and candidate.endswith(">"):
         candidate = candidate[1:-1]
-    if not _MESSAGE_ID.fullmatch(candidate) or candidate.startswith("-"):
+    if not _MESSAGE_ID.fullmatch(candidate):
         raise BadInput(
             _("{text} is neither a queue id nor a Message-ID (like <20261128.1234@example.org>).").format(
                 text=quoted(text)
@@ -161,17 +158,11 @@ def parse_message_id(text: str) -> MessageId:
 
 # --- mailboxes, UIDs, folders, search words (deleted mail: issue 5) ----------------------
 
-MAX_UID = 2**32 - 1
 MAX_UIDS = 200
-MAX_FOLDER_LENGTH = 200
-MAX_SEARCH_WORDS = 10
-MAX_SEARCH_LENGTH = 120
-_UID = re.compile(r"[1-9][0-9]{0,9}")
-# One folder level: letters (any script), digits, spaces and a few marks; no leading dot or dash.
-_FOLDER_PUNCTUATION = frozenset(" _-.'&+,()#!")  # no @: Cyrus reads the domain after it
-_SEARCH_WORD = re.compile(r"[^\W_][\w.'@#:/+-]*")
-# A spool path as mbpath prints it: absolute, no `..` (no segment starts with a dot), no spaces.
-_SPOOL_PATH = re.compile(r"(?:/[A-Za-z0-9_^&,+=-][A-Za-z0-9._^&,+=-]*)+")
+_UID = re.compile(grammar.UID)
+_FOLDER_LEVEL = re.compile(grammar.FOLDER_LEVEL)
+_SEARCH_WORD = re.compile(grammar.SEARCH_WORD)
+_SPOOL_FILE = re.compile(grammar.SPOOL_FILE)
 
 
 @dataclass(frozen=True, order=True)
@@ -186,7 +177,7 @@ class Uid:
 
 def parse_uid(text: str) -> Uid:
     candidate = text.strip()
-    if not _UID.fullmatch(candidate) or int(candidate) > MAX_UID:
+    if not _UID.fullmatch(candidate):
         raise BadInput(
             _(
                 "{candidate} is not a mail UID: use the number shown by `deleted` or by the delivery "
@@ -246,12 +237,7 @@ def parse_folder(text: str) -> Folder:
         candidate = candidate[len("INBOX/") :]
     levels = candidate.split("/")
     for level in levels:
-        if (
-            not level
-            or level != level.strip()
-            or level[0] in "-."
-            or not all(c.isalnum() or c in _FOLDER_PUNCTUATION for c in level)
-        ):
+        if not _FOLDER_LEVEL.fullmatch(level):
             raise BadInput(
                 _(
                     "{strip} is not a folder name this bot accepts: levels are separated by /, and hold "
@@ -310,7 +296,7 @@ def parse_search_words(texts: list[str]) -> SearchQuery:
             ).format(MAX_SEARCH_WORDS=MAX_SEARCH_WORDS, MAX_SEARCH_LENGTH=MAX_SEARCH_LENGTH)
         )
     for word in words:
-        if not _SEARCH_WORD.fullmatch(word) or not word.isprintable():
+        if not _SEARCH_WORD.fullmatch(word):
             raise BadInput(
                 _(
                     "{word} is not a search word this bot accepts: start with a letter or a digit, then "
@@ -365,6 +351,6 @@ class SpoolPath:
 def spool_file(folder_path: str, uid: Uid) -> SpoolPath:
     """`mbpath`'s folder + `UID.`; refuses anything that is not a plain absolute spool path."""
     candidate = f"{folder_path.rstrip('/')}/{uid.value}."
-    if not _SPOOL_PATH.fullmatch(candidate) or len(candidate) > 1024:
+    if not _SPOOL_FILE.fullmatch(candidate):
         raise ValueError(f"{folder_path!r} is not a spool path this bot reads")
     return SpoolPath(candidate)

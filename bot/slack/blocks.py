@@ -3,7 +3,7 @@
 A section's text holds at most 3,000 characters and a message at most 50 blocks, so a
 table is split across sections on line boundaries. An answer that would still not fit,
 or that is too long to read in a channel, becomes a summary (headline and prose) and the
-whole text goes to a file instead: nothing is ever silently cut.
+whole text goes to a file instead: nothing is ever silently cut (what is cut to fit ends with …).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.actions import render
 from bot.actions.registry import Outcome
-from bot.i18n import _
+from bot.i18n import _, ngettext
 from bot.state.requests import ChangeRequest
 
 SECTION_LIMIT = 3000
@@ -49,6 +49,21 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+CUT = "…"  # ends every text that was cut to fit
+
+
+def fit(text: str, limit: int) -> str:
+    """At most `limit` characters of escaped text: a text cut to fit ends with `…`, never inside an
+    entity (`&amp;`), so no reader takes a cut text for a whole one."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - len(CUT)]
+    entity = cut.rfind("&", len(cut) - 4)
+    if entity != -1 and ";" not in cut[entity:]:
+        cut = cut[:entity]
+    return cut + CUT
+
+
 def section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
@@ -65,7 +80,7 @@ def code_sections(title: str, body: str) -> list[Block]:
     budget = SECTION_LIMIT - len(heading) - 8
     size = 0
     for line in escape(body).splitlines():
-        line = line[: budget - 1]
+        line = fit(line, budget - 1)
         if chunk and size + len(line) + 1 > budget:
             blocks.append(section(heading + "```\n" + "\n".join(chunk) + "\n```"))
             heading, chunk, size = "", [], 0
@@ -83,7 +98,7 @@ def prose_sections(title: str, body: str) -> list[Block]:
     blocks: list[Block] = []
     current = heading
     for item in items:
-        item = item[: SECTION_LIMIT - 1]
+        item = fit(item, SECTION_LIMIT - 1)
         if len(current) + len(item) + 1 > SECTION_LIMIT:
             blocks.append(section(current.rstrip()))
             current = ""
@@ -127,7 +142,14 @@ def answer(outcome: Outcome, command: str, seconds: float, share_id: str | None,
     for part in sections:
         if not part.monospace:
             summary.extend(prose_sections(part.title, part.body))
-    summary = summary[: MAX_BLOCKS - 3]
+    if len(summary) > MAX_BLOCKS - 3:  # room for the note and the tail
+        left_out = len(summary) - (MAX_BLOCKS - 4)
+        more = ngettext(
+            "… {count} more part of the answer is in the file.",
+            "… {count} more parts of the answer are in the file.",
+            left_out,
+        )
+        summary = [*summary[: MAX_BLOCKS - 4], context(more.format(count=left_out))]
     note = _("The full answer ({table_lines} table lines) is in the attached file.").format(table_lines=table_lines)
     return SlackAnswer(text=headline, blocks=[*summary, section(note), *tail], full_text=render.as_text(outcome))
 
@@ -177,8 +199,8 @@ def change_card(change: ChangeRequest, outcome_line: str | None = None) -> dict[
         facts += _("\nReason: {reason}").format(reason=escape(change.reason))
     card: list[Block] = [
         section(f"*{asks}*\n{facts}"),
-        section(_("*Command that will run*\n```\n") + escape(change.display)[: SECTION_LIMIT - 40] + "\n```"),
-        section(_("*Preview, taken when asked*\n```\n") + escape(change.preview)[: SECTION_LIMIT - 40] + "\n```"),
+        section(_("*Command that will run*\n```\n") + fit(escape(change.display), SECTION_LIMIT - 40) + "\n```"),
+        section(_("*Preview, taken when asked*\n```\n") + fit(escape(change.preview), SECTION_LIMIT - 40) + "\n```"),
     ]
     who = _("an approver other than the requester") if change.policy == "approve" else f"<@{change.requester}>"
     if outcome_line is None:

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.actions import render
-from bot.actions.queue import QueueRequest, age_band, reason_of, summarize, validate_queue
+from bot.actions import mail, render
+from bot.actions.queue import QueueRequest, age_band, hint_for, reason_of, summarize, validate_queue
 from bot.errors import BadInput
 from bot.mailhost.postqueue import parse_postqueue_json, parse_postqueue_text
 from bot.mailhost.values import parse_address
@@ -79,3 +79,48 @@ def test_reason_of_an_entry_without_reason():
         ]
     )
     assert reason_of(entry) == "being delivered"
+
+
+@pytest.mark.parametrize(
+    ("reason", "full"),
+    [
+        ("452 4.2.2 Over quota", True),
+        (
+            "host lmtp[127.0.0.1] said: 452 4.2.2 <full@lab.test> Mailbox is over quota (in reply to RCPT TO command)",
+            True,
+        ),
+        ("552 5.2.2 Mailbox full", True),
+        ("Quota exceeded (mailbox for user is full)", True),
+        ("connect to mx.example.org[192.0.2.1]:25: Connection refused", False),
+        ("450 4.2.0 Greylisted, see http://postgrey", False),
+    ],
+)
+def test_trace_and_queue_read_a_full_mailbox_the_same_way(reason, full):
+    """One reading of "over quota" (postfix_log.is_over_quota) for the two verbs' hints, one advice."""
+    from bot.mailhost.postfix_log import is_over_quota
+
+    assert is_over_quota(reason) is full
+    assert (hint_for(reason) == "Mailbox full: " + mail.over_quota_advice()) is full
+
+
+def test_trace_gives_the_queue_s_over_quota_advice_from_captured_lab_output():
+    """The captured lab (log and `postqueue -j`): full@lab.test over quota, in trace's hints and
+    queue's, with the same advice."""
+    from bot.actions.mail import QueuedMail
+    from bot.actions.trace import TraceReport, hints_for
+    from bot.mailhost.mail_flow import assemble
+    from bot.mailhost.postfix_log import parse_line
+
+    reference = datetime(2026, 11, 28, 23, 0)
+    lines = (FIXTURES / "lab" / "maillog.txt").read_text().splitlines()
+    flow = assemble([p for line in lines if (p := parse_line(line, reference))], "lab")
+    entries = parse_postqueue_json((FIXTURES / "lab" / "postqueue-j.txt").read_text().splitlines())
+    full = parse_address("full@lab.test")
+    queued = [QueuedMail("lab", e) for e in entries if e.involves(full.value)]
+    assert queued
+    report = TraceReport(full, None, ("lab",), messages=list(flow.messages), queued=queued)
+    (hint,) = [h for h in hints_for(report) if "over quota" in h]
+    advice = mail.over_quota_advice()
+    assert hint.endswith(advice[0].upper() + advice[1:])
+    assert f"{len(queued)} messages waiting in the queue" in hint
+    assert hint_for("452 4.2.2 Over quota") == "Mailbox full: " + advice  # queue's, for the same reason

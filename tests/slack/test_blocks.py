@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, cast
 
 from bot.actions.registry import Section
 from bot.slack import blocks
@@ -83,3 +85,38 @@ def test_a_long_answer_becomes_a_summary_and_a_file():
 def test_a_single_huge_line_is_cut_to_fit_a_section():
     answer = blocks.answer(Answer("T", [Section("x", "y" * 10_000)]), "/mail x", 0.1, None, ephemeral=True)
     assert all(len(text) <= blocks.SECTION_LIMIT for text in texts(answer))
+
+
+def test_what_is_cut_to_fit_says_so():
+    """Nothing shortened for Slack's limits without a visible … (and never inside `&amp;`)."""
+    huge = blocks.answer(Answer("T", [Section("x", "y" * 10_000)]), "/mail x", 0.1, None, ephemeral=True)
+    (shown,) = [text for text in texts(huge) if "yyy" in text]
+    assert shown.endswith("y…\n```")
+    prose = blocks.answer(Answer("T", [Section("x", "z" * 10_000, False)]), "/mail x", 0.1, None, ephemeral=True)
+    assert any(text.endswith("z…") for text in texts(prose))
+    amps = blocks.answer(Answer("T", [Section("x", "ab" + "&" * 5_000)]), "/mail x", 0.1, None, ephemeral=True)
+    (cut,) = [text for text in texts(amps) if "&amp;" in text]
+    assert cut.endswith("&amp;…\n```"), cut[-20:]
+    assert len(cut) <= blocks.SECTION_LIMIT
+
+
+def test_a_summary_too_long_for_one_message_says_the_rest_is_in_the_file():
+    parts = [Section(f"Part {n}", f"point {n}", False) for n in range(80)] + [Section("Messages", table(500))]
+    answer = blocks.answer(Answer("Trace", parts), "/mail trace a@b", 1.0, "K", ephemeral=True)
+    assert answer.full_text is not None and "point 79" in answer.full_text
+    assert len(answer.blocks) <= blocks.MAX_BLOCKS
+    contexts = [b["elements"][0]["text"] for b in answer.blocks if b["type"] == "context"]
+    kept = sum(1 for text in texts(answer) if text.startswith("*Part "))
+    assert f"… {80 - kept} more parts of the answer are in the file." in contexts
+
+
+def test_an_approval_card_marks_a_command_cut_to_fit():
+    change = SimpleNamespace(
+        requester="U1", summary="restore 200 mails", verb="restore", host="lab", id="R1", reason=None,
+        display="sudo -n unexpunge " + " ".join(str(n) for n in range(2000)), preview="short", policy="approve",
+        expires_at=1_800_000_000.0,
+    )  # fmt: skip
+    card = blocks.change_card(cast(Any, change))
+    command = card["blocks"][1]["text"]["text"]
+    assert command.endswith("…\n```") and len(command) <= blocks.SECTION_LIMIT
+    assert card["blocks"][2]["text"]["text"] == "*Preview, taken when asked*\n```\nshort\n```"

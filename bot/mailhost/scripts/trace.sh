@@ -1,0 +1,336 @@
+# The log search, sent as one argument: /bin/sh -c SCRIPT mailbot-trace MODE NEEDLE SINCE LOG...
+# (bot/mailhost/commands.py builds the line; the guard allows this text literally).
+# shellcheck shell=sh
+# Awk programs sit in single quotes on purpose (SC2016); the plan's fields are read again from
+# its files by each job, not kept from the pipeline's subshell (SC2030, SC2031); the jobs are
+# called through `run` (SC2317); `a= b=` sets both empty (SC1007).
+# shellcheck disable=SC1007,SC2016,SC2030,SC2031,SC2317
+#
+# Run on the host in one go (PERFORMANCE.md: filtering on the host costs 1-9 % over its own
+# time, copying logs costs 5-6x). Arguments: how to match (`anycase` or
+# `exact`), the needle (a fixed string built from a validated value: `<address>` for a
+# trace, a queue id or `message-id=<...>` for one message), the oldest time of interest
+# (epoch seconds, 0 for all; older files are not read), then the configured log paths; each
+# log's rotated siblings (`.1`, `.2.gz`, `-YYYYMMDD[.gz]`) are found here. Every line of every
+# message naming the needle comes back; LC_ALL=C, so no line is dropped for invalid UTF-8.
+# The files are searched in parallel, one job per CPU (bench/README.md has the figures):
+# - a file not cached yet, in two passes: the lines holding the needle (one fixed string),
+#   then every line of their queue ids, found in any file (an awk hash join). A .gz file is
+#   inflated once (pigz when present), into a spool the second pass and the builder reuse.
+# - a cached file: its messages are stored grouped by queue id, one NUL-terminated record per
+#   message, so one `grep -z` returns whole messages; the parts of messages that span files
+#   (or segments of a growing log) are kept apart (`open`) and added by queue id.
+# The cache (~/.cache/mailbot/trace, 0700): one entry per file, keyed by device and inode (and
+# size and mtime when compressed), checked against the file's first and last 4 kB before use,
+# so a rotated file keeps its entry and a replaced one is not mistaken for it; a growing log
+# gets a new segment once it grew by a quarter. Entries are built after the answer, by one
+# background job at low priority, and made visible by renaming their state file. It takes at
+# most a quarter of the free space and leaves 10 % (at least 2 GB) free; entries whose file is
+# gone are removed. Lines without a queue id (NOQUEUE and postscreen rejects) come as they are.
+# Markers starting with `#mailbot ` tell the bot each file's mtime (for the year of classic
+# syslog stamps), the host's clock and offset, and what could not be read.
+set -u
+export LC_ALL=C
+umask 077
+case $1 in anycase) icase=-i ;; *) icase= ;; esac
+needle=$2; since=$3; shift 3
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mailbot-trace.XXXXXX") || exit 70
+jobs_= writer=
+trap 'for p in $jobs_; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
+trap 'exit 143' HUP INT TERM
+printf '#mailbot host now=%s tz=%s\n' "$(date +%s)" "$(date +%z)"
+# shellcheck disable=SC2209  # the command's name, run later
+awk=awk; command -v mawk >/dev/null 2>&1 && awk=mawk
+buf=; command -v stdbuf >/dev/null 2>&1 && buf='stdbuf -o1M'
+# shellcheck disable=SC2209  # the command's name, run later
+low=nice; command -v ionice >/dev/null 2>&1 && low='nice ionice -c 3'
+par=$(getconf _NPROCESSORS_ONLN 2>/dev/null) || par=2
+[ "$par" -ge 1 ] 2>/dev/null || par=2; [ "$par" -le 8 ] || par=8
+inflate() {
+  case $1 in
+    *.gz) if command -v pigz >/dev/null 2>&1; then pigz -p 1 -dc -- "$1"; else gzip -dc -- "$1"; fi ;;
+    *.bz2) bzip2 -dc -- "$1" ;;
+    *.xz) xz -dc -- "$1" ;;
+    *.zst) zstd -dcq -- "$1" ;;
+  esac
+}
+qid='function qid(line,  i, s, j, q, n) {
+  i = index(line, "]: "); if (!i) return ""
+  s = substr(line, i + 3, 40); j = index(s, ": "); if (j < @QID_SHORTEST_J@) return ""
+  q = substr(s, 1, j - 1); n = j - 1
+  if (q !~ /[^@QID_SHORT_CHARS@]/) return n <= @QID_SHORT_LONGEST@ ? q : ""
+  if (n > @QID_LONG_LONGEST@ || q ~ /[^@QID_LONG_CHARS@]/ || !match(q, /@QID_SEPARATOR@[^@QID_SEPARATOR@]*$/)) return ""
+  return RSTART >= @QID_SEPARATOR_FIRST@ && RSTART <= @QID_SEPARATOR_LAST@ && n > RSTART && n - RSTART <= @QID_INODE_LONGEST@ ? q : ""
+}'
+join='NR == FNR { want[$0] = 1; next }
+{ i = index($0, "]: "); if (i) { s = substr($0, i + 3, 40); j = index(s, ": "); if (j > @QID_SHORTEST@ && (substr(s, 1, j - 1) in want)) print } }'
+group='function long(q, n) {
+  if (n > @QID_LONG_LONGEST@ || q ~ /[^@QID_LONG_CHARS@]/ || !match(q, /@QID_SEPARATOR@[^@QID_SEPARATOR@]*$/)) return 0
+  return RSTART >= @QID_SEPARATOR_FIRST@ && RSTART <= @QID_SEPARATOR_LAST@ && n > RSTART && n - RSTART <= @QID_INODE_LONGEST@
+}
+limit && (b += length($0) + 1) > limit { exit }
+{
+  i = index($0, "]: ")
+  if (i) {
+    s = substr($0, i + 3, 40); j = index(s, ": ")
+    if (j > @QID_SHORTEST@) {
+      q = substr(s, 1, j - 1)
+      if (q !~ /[^@QID_SHORT_CHARS@]/ ? j <= @QID_SHORT_LONGEST_J@ : long(q, j - 1)) {
+        if (q in g) g[q] = g[q] "\n" $0
+        else if ((t = substr(s, j + 2, 7)) == "client=" || substr(t, 1, 4) == "uid=") g[q] = $0
+        else g[q] = "\n" $0
+        if (substr(s, j + 2) == "removed") {
+          if (substr(g[q], 1, 1) != "\n") printf "%s%c", g[q], 0
+          else printf "%s%c", substr(g[q], 2), 0 > open
+          delete g[q]
+        }
+        next
+      }
+    }
+  }
+  printf "%s%c", $0, 0
+}
+END { for (q in g) printf "%s%c", substr(g[q], 1, 1) == "\n" ? substr(g[q], 2) : g[q], 0 > open }'
+sum() { cksum | { read -r c s; echo "$c.$s"; }; }
+headsum() { head -c 4096 -- "$1" | sum; }
+endsum() { s=$(($2 > 4096 ? $2 - 4095 : 1)); tail -c +"$s" -- "$1" | head -c $(($2 - s + 1)) | sum; }
+lastbyte() { tail -c +"$2" -- "$1" | head -c 1 | od -An -c | tr -d ' '; }
+# An entry of the cache is valid for a file if it is the same file: same inode (and size and
+# mtime for a compressed one, which never grows), same first and last 4 kB of what it covers.
+# Sets $start (the bytes covered, 0 if nothing) and lists the segments in $3.
+valid() {
+  entry=$1 start=0; : > "$3"
+  [ -f "$entry/state" ] || return 0
+  covered=-1; oh=; ot=
+  while read -r k v; do
+    case $k in covered) covered=$v ;; head) oh=$v ;; end) ot=$v ;; seg) echo "$entry/$v" >> "$3" ;; esac
+  done < "$entry/state"
+  if [ "$kind" = packed ] && [ "$covered" = "$size" ] && [ "$ot" = "$(tail -c 4096 -- "$f" | sum)" ]; then
+    start=$size
+  elif [ "$kind" = plain ] && [ "$covered" -gt 0 ] && [ "$covered" -le "$size" ] \
+      && [ "$oh" = "$(headsum "$f")" ] && [ "$ot" = "$(endsum "$f" "$covered")" ]; then
+    start=$covered
+  else
+    : > "$3"
+  fi
+}
+cache=
+if [ -n "${HOME:-}" ] && mkdir -p "$HOME/.cache/mailbot/trace/.spool" 2>/dev/null && [ -w "$HOME/.cache/mailbot/trace" ]; then
+  chmod 700 "$HOME/.cache/mailbot" 2>/dev/null
+  cache=$HOME/.cache/mailbot/trace
+fi
+siblings() { ls -tr -- "$1" "$1".[0-9]* "$1"-[0-9]* 2>/dev/null; }
+listing() { for log do siblings "$log" | xargs -r -d '\n' stat -L -c '%d-%i %s %Y %n' -- 2>/dev/null; done; }
+printf '%s\n' "$@" > "$tmp/logs"
+listing "$@" > "$tmp/before"
+: > "$tmp/files"; : > "$tmp/keys"
+n=0; seen=
+for log do
+  found=0
+  siblings "$log" | xargs -r -d '\n' stat -L -c '%d-%i %s %Y %n' -- 2>/dev/null > "$tmp/stat"
+  while read -r id size mtime f; do
+    [ -f "$f" ] || continue
+    found=1
+    if [ ! -r "$f" ]; then printf '#mailbot unreadable %s\n' "$f"; continue; fi
+    case " $seen " in *" $id "*) continue ;; esac
+    seen="$seen $id"
+    case $f in *.gz|*.bz2|*.xz|*.zst) kind=packed; key=$id-$size-$mtime ;; *) kind=plain; key=$id ;; esac
+    echo "$key" >> "$tmp/keys"
+    [ "$mtime" -lt "$since" ] && continue
+    n=$((n + 1))
+    printf '%s %s %s %s %s %s %s %s\n' "$n" "$mtime" "$kind" "$id" "$key" "$size" "$log" "$f" >> "$tmp/files"
+  done < "$tmp/stat"
+  [ "$found" = 1 ] || printf '#mailbot missing %s\n' "$log"
+done
+# The plan, newest file first: what is cached, what is not (searched in two passes, then
+# grouped into the cache by the builder after the answer, if the space allows).
+budget=
+sort -rn "$tmp/files" | while read -r n mtime kind id key size log f; do
+  start=0; : > "$tmp/segs.$n"; spool=-; build=-
+  if [ -n "$cache" ]; then
+    valid "$cache/$key" "$f" "$tmp/segs.$n"
+    if [ "$start" = 0 ] && [ -f "$cache/$key/state" ]; then rm -rf -- "${cache:?}/$key"; fi  # another file now
+    [ -f "$cache/$key/state" ] && touch -c "$cache/$key/state"
+    need=$(( (size - start) / 1024 )); [ "$kind" = packed ] && need=$((need * 24))
+    if [ -z "$budget" ] && [ "$need" -ge 1024 ]; then  # at most a quarter of the free space, 10 % left free
+      # shellcheck disable=SC2046  # two numbers, then one: split on purpose
+      set -- $(df -Pk -- "$cache" | awk 'NR == 2 { print $4, int($2 / 10) }') $(du -sk -- "$cache")
+      avail=${1:-0} floor=${2:-0} used=${3:-0}; [ "$floor" -lt 2097152 ] && floor=2097152
+      budget=$(( (avail + used) / 4 - used )); [ $((avail - floor)) -lt "$budget" ] && budget=$((avail - floor))
+    fi
+    if [ "$start" -lt "$size" ] && [ "$need" -ge 1024 ] && [ "$need" -le "$budget" ] && [ $((4 * (size - start))) -ge "$start" ]; then
+      build=1; budget=$((budget - need))
+      [ "$kind" = packed ] && spool=$cache/.spool/$key.$$
+    fi
+  fi
+  printf '%s %s %s %s %s %s %s %s %s %s %s\n' "$n" "$kind" "$start" "$size" "$id" "$key" "$mtime" "$spool" "$build" "$log" "$f" > "$tmp/plan.$n"
+done
+run() {  # run JOB N...: one job per file, $par at a time
+  what=$1; shift; i=0; mine=
+  for n do
+    i=$((i + 1))
+    [ "$i" -gt "$par" ] && eval "wait \$pid_$((i - par))"
+    $what "$n" &
+    eval "pid_$i=$!"; mine="$mine $!"; jobs_="$jobs_ $!"
+  done
+  for p in $mine; do wait "$p"; done
+  jobs_=$writer
+}
+source_of() {  # the part of the file not cached, as text
+  if [ "$kind" = packed ]; then if [ "$spool" != - ] && [ -s "$spool" ]; then cat -- "$spool"; else inflate "$f"; fi
+  elif [ "$start" = 0 ]; then cat -- "$f"
+  else tail -c +$((start + 1)) -- "$f"; fi
+}
+# Pass 1: the needle in the cached segments (whole messages) and in the rest (lines).
+# shellcheck disable=SC2086  # $icase: -i or nothing, split on purpose
+first() {
+  read -r n kind start size id key mtime spool build log f < "$tmp/plan.$1"
+  : > "$tmp/hits.$n"; : > "$tmp/ohits.$n"; : > "$tmp/lines.$n"
+  while read -r s; do
+    grep -a -z $icase -F -e "$needle" -- "$s.closed" >> "$tmp/hits.$n"; [ $? -le 1 ] || echo bad > "$tmp/bad.$n"
+    grep -a -z $icase -F -e "$needle" -- "$s.open" >> "$tmp/ohits.$n"; [ $? -le 1 ] || echo bad > "$tmp/bad.$n"
+  done < "$tmp/segs.$n"
+  [ "$start" -lt "$size" ] || return 0
+  if [ "$spool" != - ]; then
+    { inflate "$f" || echo bad > "$tmp/bad.$n"; } > "$spool"
+    grep -a $icase -F -e "$needle" -- "$spool" > "$tmp/lines.$n"
+  elif [ "$kind" = plain ] && [ "$start" = 0 ]; then
+    grep -a $icase -F -e "$needle" -- "$f" > "$tmp/lines.$n"
+  else
+    source_of | grep -a $icase -F -e "$needle" > "$tmp/lines.$n"
+  fi
+  [ $? -le 1 ] || echo bad > "$tmp/bad.$n"
+}
+# Pass 2: every line of the queue ids found anywhere, in the part not cached; and the parts
+# of messages that span files or segments (kept apart in the cache, as `open`).
+second() {
+  read -r n kind start size id key mtime spool build log f < "$tmp/plan.$1"
+  {
+    [ -s "$tmp/lines.$n" ] && $awk "$qid"'qid($0) == ""' "$tmp/lines.$n"
+    if [ "$start" -lt "$size" ] && [ -s "$tmp/ids" ]; then
+      if [ "$kind" = plain ] && [ "$start" = 0 ]; then $awk "$join" "$tmp/ids" "$f"
+      elif [ "$spool" != - ] && [ -s "$spool" ]; then $awk "$join" "$tmp/ids" "$spool"
+      else source_of | $awk "$join" "$tmp/ids" -; fi
+    fi
+    if [ -s "$tmp/ids" ] && [ -s "$tmp/segs.$n" ]; then
+      while read -r s; do cat -- "$s.open"; done < "$tmp/segs.$n" | tr '\0' '\n' |
+        $awk "$qid"' NR == FNR { want[$0] = 1; next } (qid($0) in want)' "$tmp/ids" -
+    fi
+  } > "$tmp/more.$n"
+  : > "$tmp/done.$n"
+  echo "$n" >&4
+}
+show() { printf '#mailbot file mtime=%s path=%s\n' "$1" "$2"; }
+# shellcheck disable=SC2046  # the files' numbers, one word each
+run first $(cut -d' ' -f1 "$tmp/files")
+while read -r i mtime kind id key size log f; do
+  if [ -s "$tmp/hits.$i" ]; then show "$mtime" "$f"; tr '\0' '\n' < "$tmp/hits.$i"; fi
+done < "$tmp/files"
+{ cat "$tmp"/hits.* "$tmp"/ohits.* 2>/dev/null | tr '\0' '\n'; cat "$tmp"/lines.* 2>/dev/null; } |
+  $awk "$qid"'{ q = qid($0); if (q != "") print q }' | sort -u > "$tmp/ids"
+# Each file's lines go out as soon as its job is done (in the files' order), so the bot reads
+# them while the other files are searched; a bot slow to read holds up only this writer. A job
+# rings a bell when it ends (a line on a FIFO held open here, so a ring never blocks): the
+# writer sleeps on it, without polling.
+mkfifo "$tmp/bell" && exec 4<> "$tmp/bell" || exit 70
+emit() {
+  # shellcheck disable=SC2013  # the files' numbers, one word each
+  for i in $(cut -d' ' -f1 "$tmp/files"); do
+    while [ ! -e "$tmp/done.$i" ]; do read -r _ <&4; done
+    read -r n kind start size id key mtime spool build log f < "$tmp/plan.$i"
+    show "$mtime" "$f"
+    [ -e "$tmp/bad.$i" ] && printf '#mailbot warning %s could not be read whole.\n' "$f"
+    cat -- "$tmp/more.$i"
+  done
+}
+emit & writer=$!; jobs_=$writer
+# shellcheck disable=SC2046  # the files' numbers, one word each
+run second $(cut -d' ' -f1 "$tmp/files")
+wait "$writer"; writer= jobs_=
+exec 4<&-
+listing "$@" > "$tmp/after"
+cmp -s "$tmp/before" "$tmp/after" ||
+  printf '#mailbot warning The logs were rotated during the search: run it again if lines are missing or doubled.\n'
+unchanged() {  # the file is still the one read (it may have grown, if plain)
+  now=$(stat -L -c '%d-%i %s %Y' -- "$f" 2>/dev/null) || return 1
+  if [ "$kind" = packed ]; then
+    [ "$now" = "$id $size $mtime" ] && [ "$tsum" = "$(tail -c 4096 -- "$f" | sum)" ]
+  else
+    rest=${now#* }
+    [ "${now%% *}" = "$id" ] && [ "${rest%% *}" -ge "$size" ] && [ "$hsum" = "$(headsum "$f")" ] && [ "$tsum" = "$(endsum "$f" "$size")" ]
+  fi
+}
+# The builder: groups each file not cached yet by queue id (whole messages as NUL-separated
+# records; the parts of messages that span files apart), at low priority, after the answer.
+# One at a time (a lock); written beside, then made visible by renaming the entry's state.
+build() {
+  exec </dev/null >/dev/null 2>&1
+  trap '' HUP
+  me=$(sh -c 'echo $PPID')
+  if ! mkdir "$cache/.lock" 2>/dev/null; then
+    holder=$(cat "$cache/.lock/pid" 2>/dev/null)
+    if [ -n "$holder" ] && kill -0 "$holder" 2>/dev/null || ! { rm -rf "$cache/.lock"; mkdir "$cache/.lock" 2>/dev/null; }; then
+      while read -r n kind start size id key mtime spool build log f; do [ "$spool" = - ] || rm -f -- "$spool"; done < "$1"
+      rm -f -- "$1"; return
+    fi
+  fi
+  echo "$me" > "$cache/.lock/pid"
+  while read -r n kind start size id key mtime spool build log f; do
+    entry=$cache/$key
+    # shellcheck disable=SC2015  # any step failing skips the file
+    mkdir -p "$entry" && valid "$entry" "$f" "$1.segs" || continue
+    if [ "$kind" = plain ]; then
+      meta=$(stat -L -c '%d-%i %s' -- "$f") || continue
+      size=${meta#* }
+      # shellcheck disable=SC2015  # any test failing skips the file
+      [ "${meta%% *}" = "$id" ] && [ "$size" -gt "$start" ] && [ $((4 * (size - start))) -ge "$start" ] \
+        && [ "$(lastbyte "$f" "$size")" = '\n' ] || continue
+      hsum=$(headsum "$f"); tsum=$(endsum "$f" "$size")
+    else
+      [ "$start" = "$size" ] && { [ "$spool" = - ] || rm -f -- "$spool"; continue; }
+      hsum=-; tsum=$(tail -c 4096 -- "$f" | sum)
+    fi
+    seg=seg.$start-$size.$me
+    : > "$entry/$seg.open"
+    # shellcheck disable=SC2086  # $low $buf $awk: commands and their options, split on purpose
+    if [ "$kind" = packed ]; then
+      if [ "$spool" != - ] && [ -s "$spool" ]; then cat -- "$spool"; else inflate "$f" || echo bad > "$entry/$seg.bad"; fi |
+        $low $buf $awk -v open="$entry/$seg.open" "$group"
+    elif [ "$start" = 0 ]; then
+      $low $buf $awk -v open="$entry/$seg.open" -v limit="$size" "$group" "$f"
+    else
+      tail -c +$((start + 1)) -- "$f" | $low $buf $awk -v open="$entry/$seg.open" -v limit=$((size - start)) "$group"
+    fi > "$entry/$seg.closed" || echo bad > "$entry/$seg.bad"
+    [ "$spool" = - ] || rm -f -- "$spool"
+    if [ ! -e "$entry/$seg.bad" ] && unchanged; then
+      {
+        echo "log $log"; echo "covered $size"; echo "head $hsum"; echo "end $tsum"
+        while read -r s; do echo "seg ${s##*/}"; done < "$1.segs"; echo "seg $seg"
+      } > "$entry/state.$me" && mv -f "$entry/state.$me" "$entry/state"
+    else
+      rm -f -- "$entry/$seg".*
+    fi
+  done < "$1"
+  rm -f -- "$1" "$1.segs"
+  rm -rf "$cache/.lock"
+}
+if [ -n "$cache" ]; then
+  cat "$tmp"/plan.* 2>/dev/null | awk '$9 == 1' | sort -n > "$cache/.build.$$"
+  if [ -s "$cache/.build.$$" ]; then build "$cache/.build.$$" & else rm -f -- "$cache/.build.$$"; fi
+  # The cache keeps only files that still exist: an entry of one of these logs whose file is
+  # gone goes now, another log's after a week unused; leftovers of a lost race after an hour.
+  for e in "$cache"/*/; do
+    [ -d "$e" ] || continue
+    e=${e%/}
+    if grep -qxF -- "${e##*/}" "$tmp/keys"; then
+      for s in "$e"/seg.*; do
+        [ -e "$s" ] || continue
+        b=${s%.*}; grep -qxF "seg ${b##*/}" "$e/state" 2>/dev/null || [ -z "$(find "$s" -mmin +60)" ] || rm -f -- "$s"
+      done
+    elif grep -qxF -- "$(sed -n 's/^log //p' "$e/state" 2>/dev/null)" "$tmp/logs" || [ -n "$(find "$e" -maxdepth 0 -mtime +7)" ]; then
+      rm -rf -- "$e"
+    fi
+  done
+  find "$cache/.spool" "$cache" -maxdepth 1 -type f -mmin +60 -exec rm -f -- {} + 2>/dev/null
+fi
+exit 0
