@@ -61,7 +61,7 @@ def test_deferred_mail_is_grouped_per_recipient_and_class_with_count_oldest_and_
     assert full.detail == "452 4.2.2 Over quota"
     assert full.oldest_at == NOW - 5 * 3600
     assert full.bounce_at == NOW - 5 * 3600 + 3 * 86400
-    assert full.hint is not None and "after 3 days in the queue Postfix returns them" in full.hint
+    assert full.hint is not None and "after 3 days in the queue Postfix returns the mail to its senders" in full.hint
     assert problems[1].hint is not None and "the Postfix maps are stale" in problems[1].hint
 
 

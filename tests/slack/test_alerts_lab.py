@@ -137,7 +137,7 @@ def test_over_quota_mail_is_posted_once_with_time_left_then_resolved(fake_slack,
     assert re.search(r"2 days 23 hours left before Postfix returns them to their senders", text), text
     assert "Reason: `452 4.2.2 Over quota`" in text
     assert f"What to do: {alert1}'s mailbox is over quota" in text
-    assert "after 3 days in the queue Postfix returns them" in text
+    assert "after 3 days in the queue Postfix returns the mail to its senders" in text
     elements = next(b for b in post.args["blocks"] if b["type"] == "actions")["elements"]
     assert [e["text"]["text"] for e in elements] == ["Trace", "Flush once fixed"]
 

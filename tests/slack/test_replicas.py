@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.state.migrations import MIGRATIONS
 from bot.state.requests import INTERRUPTED_DETAIL
 from tests.conftest import ADMIN_KEY, ROOT
 from tests.fakeslack import FakeSlack
@@ -86,7 +87,7 @@ def test_a_request_made_on_a_is_approved_on_b_and_runs_once(fake_slack, start_bo
     assert len(ran) == 1 and ran[0]["user"] == APPROVER
     check = mailbot(tmp_path, "check", "--json")
     state = json.loads(check.stdout)["state"]
-    assert (state["backend"], state["ok"], state["schema_version"]) == ("postgresql", True, 2)
+    assert (state["backend"], state["ok"], state["schema_version"]) == ("postgresql", True, MIGRATIONS[-1].version)
     assert state["where"] == postgres_url and len(state["replicas"]) == 2
     assert "2 replicas of `mailbot serve` seen in the last minute" in mailbot(tmp_path, "check").stdout
     assert_chain_intact(tmp_path)

@@ -54,10 +54,12 @@ def test_a_file_of_the_bot_before_migrations_is_migrated_and_keeps_its_audit(tmp
         db.executescript(SCHEMA_BEFORE_MIGRATIONS.replace("CREATE TABLE ", "CREATE TABLE old_"))
         db.execute("INSERT INTO old_requests SELECT * FROM requests")
         db.execute("INSERT INTO old_audit SELECT * FROM audit")
+        newer = db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'old_%' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
         db.executescript(
-            "DROP TABLE requests; DROP TABLE audit; DROP TABLE schema_version; DROP TABLE leases; DROP TABLE replicas;"
-            " DROP TABLE shares; DROP TABLE rate_hits; DROP TABLE runs;"
-            " ALTER TABLE old_requests RENAME TO requests; ALTER TABLE old_audit RENAME TO audit;"
+            "".join(f"DROP TABLE {name};" for (name,) in newer)
+            + " ALTER TABLE old_requests RENAME TO requests; ALTER TABLE old_audit RENAME TO audit;"
         )
     after = open_state(tmp_path / "old.db")
     assert after.database.schema_version() == MIGRATIONS[-1].version
