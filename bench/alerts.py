@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.queue_summary import generate
+from bench.queue_summary import generate, timed
 from bot.actions.alerts import HostQueue, find_problems, host_problem
 from bot.actions.registry import Context
 from bot.actions.watch import check_watches
@@ -40,15 +39,6 @@ from bot.mailhost.ssh import HostPool
 
 HOST = {"name": "mx1", "address": "192.0.2.1", "user": "bot", "key_file": "/k", "known_hosts": "/kh"}
 SETTINGS = AlertsConfig(channel="C1", queue_size=50_000, growth_per_hour=5_000)
-
-
-def timed(work: Callable[[], object], runs: int) -> float:
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        work()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
 
 
 def peak(work: Callable[[], object]) -> int:
