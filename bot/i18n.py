@@ -88,9 +88,11 @@ def language_from_environment(environ: Mapping[str, str] | None = None) -> str:
 @cache
 def _translations(language: str) -> gettext.NullTranslations:
     """The catalogue of `language`, compiled in memory once (fuzzy entries are left out)."""
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
+    try:
+        from babel.messages.mofile import write_mo
+        from babel.messages.pofile import read_po
+    except ImportError:  # an install without Babel: English, rather than an error inside every error
+        return gettext.NullTranslations()
     path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
     try:
         with path.open("rb") as source:
