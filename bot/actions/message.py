@@ -124,7 +124,7 @@ def _state_words(attempt: Any, message: Message) -> str:
             else ""
         )
         return _("delivered by {host}{where} ({summarize_reply})").format(
-            host=message.host, where=where, summarize_reply=summarize_reply(attempt.response)[:60]
+            host=message.host, where=where, summarize_reply=render.clip(summarize_reply(attempt.response), 60)
         )
     if attempt.status == "deferred":
         return _("deferred on {host}: {summarize_reply}").format(

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack
 from slack_sdk.errors import SlackApiError
@@ -27,10 +27,11 @@ from bot.errors import BadInput, MailbotError
 from bot.i18n import _
 from bot.mailhost.values import parse_address
 from bot.slack import blocks
+from bot.slack.approvals import ApprovalDesk
+from bot.slack.jobs import JobRunner
+from bot.slack.outbox import Outbox, SlashCommand
+from bot.slack.services import BotServices
 from bot.state.alerts import KnownProblem
-
-if TYPE_CHECKING:
-    from bot.slack.app import MailBot, SlashCommand
 
 log = logging.getLogger("mailbot.alerts")
 
@@ -119,8 +120,11 @@ def _button(action_id: str, label: str, value: str) -> dict[str, Any]:
 class AlertDesk:
     """The period's timer, what it shows, and the two buttons of an alert."""
 
-    def __init__(self, bot: MailBot) -> None:
+    def __init__(self, bot: BotServices, outbox: Outbox, jobs: JobRunner, approvals: ApprovalDesk) -> None:
         self.bot = bot
+        self.outbox = outbox
+        self.jobs = jobs
+        self.approvals = approvals
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -172,13 +176,11 @@ class AlertDesk:
                     if posts >= MAX_POSTS_PER_PERIOD:
                         continue
                     posts += 1
-                    posted = self.bot.client.chat_postMessage(channel=settings.channel, **alert_message(problem))
-                    store.shown(problem.key, problem.version, str(posted["channel"]), str(posted["ts"]))
+                    channel, ts = self.outbox.post(settings.channel, alert_message(problem))
+                    store.shown(problem.key, problem.version, channel, ts)
                     log.info("alert posted: %s", problem.key)
                 else:
-                    self.bot.client.chat_update(
-                        channel=problem.channel or settings.channel, ts=problem.ts, **alert_message(problem)
-                    )
+                    self.outbox.edit(problem.channel or settings.channel, problem.ts, alert_message(problem))
                     store.shown(problem.key, problem.version, None, None)
             except SlackApiError as exc:  # tried again next period
                 log.warning("could not show the alert %s: %s", problem.key, exc.response.get("error"))
@@ -192,12 +194,9 @@ class AlertDesk:
             lines = news.text.split("\n", 1)
             text = blocks.escape(lines[0]) + (f"\n```\n{blocks.escape(lines[1])}\n```" if len(lines) > 1 else "")
             try:
-                self.bot.client.chat_postMessage(
-                    channel=watch.channel,
-                    thread_ts=watch.thread_ts,
-                    text=lines[0],
-                    blocks=[blocks.section(f"<@{watch.owner}> {text}"[: blocks.SECTION_LIMIT])],
-                )
+                section = blocks.section(f"<@{watch.owner}> {text}"[: blocks.SECTION_LIMIT])
+                payload = {"text": lines[0], "blocks": [section]}
+                self.outbox.post(watch.channel, payload, thread_ts=watch.thread_ts)
                 store.told(news)
             except SlackApiError as exc:
                 log.warning("could not tell the watch %s: %s", watch.id, exc.response.get("error"))
@@ -208,18 +207,20 @@ class AlertDesk:
         if not watch_id:
             return
         try:
-            posted = self.bot.client.chat_postMessage(
-                channel=command.channel,
-                text=outcome.headline(),
-                blocks=[
-                    blocks.section(f":eyes: <@{command.user}> {blocks.escape(outcome.headline())}"),
-                    blocks.context(f"`{blocks.escape(command.line)}`"),
-                ],
+            channel, ts = self.outbox.post(
+                command.channel,
+                {
+                    "text": outcome.headline(),
+                    "blocks": [
+                        blocks.section(f":eyes: <@{command.user}> {blocks.escape(outcome.headline())}"),
+                        blocks.context(f"`{blocks.escape(command.line)}`"),
+                    ],
+                },
             )
         except SlackApiError as exc:
             log.warning("could not open the thread of the watch %s: %s", watch_id, exc.response.get("error"))
             return
-        self.bot.state.watches.attach_thread(watch_id, str(posted["channel"]), str(posted["ts"]))
+        self.bot.state.watches.attach_thread(watch_id, channel, ts)
 
     # --- the buttons ----------------------------------------------------------------------
 
@@ -236,11 +237,11 @@ class AlertDesk:
         ack()
         user, channel, ts, response_url, problem = self._clicked(body)
         if problem is None or problem.kind in (alerts.UNREACHABLE, alerts.QUEUE_SIZE, alerts.QUEUE_GROWTH):
-            self.bot.reply(response_url, _("This alert is unknown to the bot, or has no address to trace."))
+            self.outbox.reply(response_url, _("This alert is unknown to the bot, or has no address to trace."))
             return
         refusal = self.bot.access.refusal("trace", user, channel)
         if refusal:
-            self.bot.reply(response_url, refusal)
+            self.outbox.reply(response_url, refusal)
             return
         address = problem.subject
 
@@ -254,44 +255,40 @@ class AlertDesk:
             except MailbotError as failure:
                 payload, answer = blocks.notice(f":warning: {failure.message}"), None
             try:
-                self.bot.client.chat_postMessage(channel=channel, thread_ts=ts, **payload)
+                self.outbox.post(channel, payload, thread_ts=ts)
                 if answer is not None and answer.full_text is not None:
-                    self.bot.client.files_upload_v2(
-                        channel=channel, thread_ts=ts, content=answer.full_text, filename="trace.txt", title=answer.text
-                    )
+                    self.outbox.upload(channel, answer.full_text, "trace.txt", answer.text, thread_ts=ts)
             except SlackApiError as exc:
                 log.warning("could not post the trace of an alert: %s", exc.response.get("error"))
 
-        busy = self.bot.submit(work)
+        busy = self.jobs.submit(work)
         if busy:
-            self.bot.reply(response_url, busy)
+            self.outbox.reply(response_url, busy)
 
     def on_flush(self, ack: Ack, body: dict[str, Any]) -> None:
         """*Flush once fixed*: the normal flush of the problem's host, with its normal policy."""
-        from bot.slack.app import SlashCommand
-
         ack()
         user, channel, _ts, response_url, problem = self._clicked(body)
         if problem is None or problem.kind == alerts.UNREACHABLE:
-            self.bot.reply(response_url, _("This alert is unknown to the bot, or its host cannot be flushed."))
+            self.outbox.reply(response_url, _("This alert is unknown to the bot, or its host cannot be flushed."))
             return
         refusal = self.bot.access.refusal("flush", user, channel)
         if refusal:
-            self.bot.reply(response_url, refusal)
+            self.outbox.reply(response_url, refusal)
             return
         context = self.bot.context(user)
         reason = _("alert: {subject} on {host}").format(subject=problem.subject, host=problem.host)
         try:
             reason = changes.check_reason(FLUSH, reason, context) or reason
         except BadInput as refused:
-            self.bot.reply(response_url, refused.message)
+            self.outbox.reply(response_url, refused.message)
             return
         nobody = changes.missing_approvers(FLUSH, context)
         if nobody:
-            self.bot.reply(response_url, nobody)
+            self.outbox.reply(response_url, nobody)
             return
         command = SlashCommand(user, channel, f"flush --host {problem.host}", response_url)
         request = FlushRequest(None, reason, problem.host)
-        busy = self.bot.submit(lambda: self.bot.approvals.propose(FLUSH, request, reason, command))
+        busy = self.jobs.submit(lambda: self.approvals.propose(FLUSH, request, reason, command))
         if busy:
-            self.bot.reply(response_url, busy)
+            self.outbox.reply(response_url, busy)

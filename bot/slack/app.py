@@ -9,26 +9,23 @@ command's `response_url` (valid 30 minutes; after that, a fresh ephemeral messag
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.webhook import WebhookClient
 
 import bot.actions  # noqa: F401  (registers the verbs)
 from bot import i18n
 from bot.actions import changes
 from bot.actions.registry import VERBS, Context, Verb, verb_parser
+from bot.actions.render import clip
 from bot.config import Config
 from bot.errors import BadInput, MailbotError
 from bot.i18n import N_, _
@@ -37,7 +34,9 @@ from bot.slack import blocks
 from bot.slack.access import AccessPolicy
 from bot.slack.alerts import FLUSH_ACTION, TRACE_ACTION, AlertDesk
 from bot.slack.approvals import ApprovalDesk
+from bot.slack.jobs import BoundedJobs
 from bot.slack.limits import Limit, SharedRateLimiter
+from bot.slack.outbox import SlackOutbox, SlashCommand
 from bot.slack.text import command_words
 from bot.state import open_state
 from bot.state.replicas import new_replica_id
@@ -45,7 +44,6 @@ from bot.state.shares import SharedAnswer
 
 log = logging.getLogger("mailbot.slack")
 
-RESPONSE_URL_LIFETIME = 29 * 60  # Slack keeps a response_url for 30 minutes
 PROGRESS_AFTER = (5.0, 30.0)  # seconds after which a long job shows it is still working
 SHARE_KEEP_SECONDS = 30 * 60
 LOCALE_KEEP_SECONDS = 3600  # a user's Slack locale (users.info), kept this long
@@ -54,18 +52,6 @@ LOCALE_KEEP_COUNT = 10_000
 INTERNAL_ERROR = N_(
     ":warning: Something went wrong on the bot's side; it has been logged. Try again or ask a mail admin."
 )
-
-
-@dataclass(frozen=True)
-class SlashCommand:
-    user: str
-    channel: str
-    text: str
-    response_url: str
-
-    @property
-    def line(self) -> str:
-        return f"/mail {self.text}".strip()
 
 
 def usage() -> str:
@@ -83,8 +69,9 @@ class MailBot:
         self.config = config
         self.client = client
         self.pool = pool or HostPool()
-        self.jobs = ThreadPoolExecutor(max_workers=config.slack.workers, thread_name_prefix="mail-job")
-        self._slots = threading.BoundedSemaphore(config.slack.max_pending)
+        # what it says goes through the outbox; its work through the bounded pool; the desks get both
+        self.outbox = SlackOutbox(client)
+        self.jobs = BoundedJobs(config.slack.workers, config.slack.max_pending)
         self.access = AccessPolicy(config.slack, self._group_members)
         # Everything a click needs is in the state, shared with the other replicas: requests and
         # cards, answers to share, rate-limit counters. `replica` names this process in it.
@@ -92,8 +79,8 @@ class MailBot:
         self.replica = new_replica_id()
         self.user_rate = SharedRateLimiter(self.state.rates, "user", Limit(*config.slack.user_limit))
         self.channel_rate = SharedRateLimiter(self.state.rates, "channel", Limit(*config.slack.channel_limit))
-        self.approvals = ApprovalDesk(self)
-        self.alerts = AlertDesk(self)
+        self.approvals = ApprovalDesk(self, self.outbox, self.jobs)
+        self.alerts = AlertDesk(self, self.outbox, self.jobs, self.approvals)
         self._locales: OrderedDict[str, tuple[float, str]] = OrderedDict()
         self._locales_lock = threading.Lock()
 
@@ -145,7 +132,7 @@ class MailBot:
     def shutdown(self, wait: bool = True) -> None:
         """Stop taking work; with `wait`, let work in flight finish and post its answer."""
         self.alerts.stop()
-        self.jobs.shutdown(wait=wait, cancel_futures=not wait)
+        self.jobs.shutdown(wait=wait)
         self.approvals.stop_sweeper()  # after the jobs: their runs are recorded under this replica's beat
         self.pool.close()
         self.state.database.close()
@@ -187,9 +174,9 @@ class MailBot:
             if nobody:
                 ack(response_type="ephemeral", **blocks.notice(nobody))
                 return
-            busy = self.submit(lambda: self.approvals.propose(verb, parsed, reason, request))
+            busy = self.jobs.submit(lambda: self.approvals.propose(verb, parsed, reason, request))
         else:
-            busy = self.submit(lambda: self._run(verb, parsed, request))
+            busy = self.jobs.submit(lambda: self._run(verb, parsed, request))
         ack(response_type="ephemeral", **(blocks.notice(busy) if busy else blocks.working(request.line)))
 
     def _too_fast(self, request: SlashCommand) -> str | None:
@@ -205,26 +192,6 @@ class MailBot:
             )
         return None
 
-    def submit(self, work: Callable[[], None]) -> str | None:
-        """Queue work in the bot's own pool; a sentence for the user when it cannot take more."""
-        if not self._slots.acquire(blocking=False):
-            return _("The bot is busy with many requests; try again in a minute.")
-        try:
-            # the job speaks the language of whoever asked (a pool thread does not inherit it)
-            self.jobs.submit(contextvars.copy_context().run, self._guarded, work)
-        except RuntimeError:  # shutting down
-            self._slots.release()
-            return _("The bot is restarting; try again in a minute.")
-        return None
-
-    def _guarded(self, work: Callable[[], None]) -> None:
-        try:
-            work()
-        except Exception:
-            log.exception("a job failed")
-        finally:
-            self._slots.release()
-
     def _understand(self, request: SlashCommand) -> tuple[Verb | None, Any]:
         """(verb, validated request), or (None, a sentence to answer with)."""
         words = command_words(request.text)
@@ -232,7 +199,7 @@ class MailBot:
             return None, usage()
         verb = VERBS.get(words[0].lower())
         if verb is None or verb.cli_only:
-            return None, _("`{words}` is not a verb of /mail.\n{usage}").format(words=words[0][:40], usage=usage())
+            return None, _("`{words}` is not a verb of /mail.\n{usage}").format(words=clip(words[0], 40), usage=usage())
         parser = verb_parser(verb, f"/mail {verb.name}")
         if "-h" in words[1:] or "--help" in words[1:]:
             return None, parser.format_help()
@@ -252,7 +219,7 @@ class MailBot:
             payload = blocks.notice(_(INTERNAL_ERROR))
         finally:
             progress.finish()
-        self.deliver(command, started, payload)
+        self.outbox.deliver(command, started, payload)
         log.info("%s by %s answered in %.2f s", verb.name, command.user, time.monotonic() - started)
 
     def _answer(
@@ -282,31 +249,10 @@ class MailBot:
             payload["blocks"] = [*payload["blocks"][:-tail], blocks.context(where), *payload["blocks"][-tail:]]
         return payload
 
-    def deliver(self, command: SlashCommand, started: float, payload: dict[str, Any]) -> None:
-        """Replace the placeholder; past the response_url's life, post a new ephemeral message."""
-        if command.response_url and time.monotonic() - started < RESPONSE_URL_LIFETIME:
-            try:
-                response = WebhookClient(command.response_url, timeout=10).send(
-                    replace_original=True, response_type="ephemeral", **payload
-                )
-                if response.status_code == 200:
-                    return
-                log.warning("response_url answered %s; posting the answer instead", response.status_code)
-            except Exception as exc:  # network trouble: fall back to the Web API
-                log.warning("response_url failed (%s); posting the answer instead", type(exc).__name__)
-        try:
-            self.client.chat_postEphemeral(channel=command.channel, user=command.user, **payload)
-        except SlackApiError as exc:
-            log.error("could not deliver an answer to %s: %s", command.user, exc.response.get("error"))
-
     def _upload_privately(self, user: str, content: str, filename: str, title: str) -> str:
         """Long answers hold personal data: the file goes to the asker's direct messages."""
         try:
-            opened = self.client.conversations_open(users=user)
-            channel = (opened.get("channel") or {}).get("id")
-            if not channel:
-                raise LookupError("conversations.open gave no channel")
-            self.client.files_upload_v2(channel=channel, content=content, filename=filename, title=title)
+            self.outbox.upload(self.outbox.direct_channel(user), content, filename, title)
             return _("The full answer is in your direct messages as `{filename}`.").format(filename=filename)
         except (SlackApiError, LookupError) as exc:
             log.warning("file upload failed: %s", exc)
@@ -326,36 +272,24 @@ class MailBot:
         try:
             stored = self.state.shares.get(key)
         except MailbotError as failure:
-            self.reply(response_url, failure.message)
+            self.outbox.reply(response_url, failure.message)
             return
         if stored is None:
-            self.reply(response_url, _("This answer is no longer kept; run the command again to share it."))
+            self.outbox.reply(response_url, _("This answer is no longer kept; run the command again to share it."))
             return
         if stored.owner != user:
-            self.reply(response_url, _("Only the person who asked can share this answer."))
+            self.outbox.reply(response_url, _("Only the person who asked can share this answer."))
             return
         answer = blocks.SlackAnswer.from_json(stored.answer)
         shared = [b for b in answer.blocks if b.get("type") != "actions"]
         shared.append(blocks.context(_("Shared by <@{user}>.").format(user=user)))
         try:
-            posted = self.client.chat_postMessage(channel=stored.channel, text=answer.text, blocks=shared)
+            _channel, ts = self.outbox.post(stored.channel, {"text": answer.text, "blocks": shared})
             if answer.full_text is not None:
-                self.client.files_upload_v2(
-                    channel=stored.channel,
-                    thread_ts=posted["ts"],
-                    content=answer.full_text,
-                    filename=stored.filename,
-                    title=answer.text,
-                )
+                self.outbox.upload(stored.channel, answer.full_text, stored.filename, answer.text, thread_ts=ts)
         except SlackApiError as exc:
-            self.reply(
+            self.outbox.reply(
                 response_url, _("Slack refused to post the answer here ({get}).").format(get=exc.response.get("error"))
-            )
-
-    def reply(self, response_url: str, text: str, markup: bool = False) -> None:
-        if response_url:
-            WebhookClient(response_url, timeout=10).send(
-                response_type="ephemeral", replace_original=False, **blocks.notice(text, markup)
             )
 
     def _group_members(self, group: str) -> frozenset[str]:
@@ -393,4 +327,4 @@ class _Progress:
                 return
             with i18n.use_language(self._language):
                 payload = blocks.still_working(self._command.line, time.monotonic() - self._started, self._latest)
-            self._bot.deliver(self._command, self._started, payload)
+            self._bot.outbox.deliver(self._command, self._started, payload)

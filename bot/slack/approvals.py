@@ -12,11 +12,10 @@ import contextlib
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack
 from slack_sdk.errors import SlackApiError
-from slack_sdk.webhook import WebhookClient
 
 from bot import i18n
 from bot.actions import changes
@@ -24,11 +23,11 @@ from bot.actions.registry import VERBS, Verb
 from bot.errors import MailbotError
 from bot.i18n import _
 from bot.slack import blocks
+from bot.slack.jobs import JobRunner
+from bot.slack.outbox import Outbox, SlashCommand
+from bot.slack.services import BotServices
 from bot.state.replicas import ALIVE_SECONDS, BEAT_SECONDS
 from bot.state.requests import ChangeRequest
-
-if TYPE_CHECKING:
-    from bot.slack.app import MailBot, SlashCommand
 
 log = logging.getLogger("mailbot.slack")
 
@@ -38,8 +37,10 @@ SWEEPER_LEASE_SECONDS = 2 * SWEEP_SECONDS  # a replica that stops renewing hands
 
 
 class ApprovalDesk:
-    def __init__(self, bot: MailBot) -> None:
+    def __init__(self, bot: BotServices, outbox: Outbox, jobs: JobRunner) -> None:
         self.bot = bot
+        self.outbox = outbox
+        self.jobs = jobs
         self._stopping = threading.Event()
         self._sweeper: threading.Thread | None = None
 
@@ -98,30 +99,30 @@ class ApprovalDesk:
             try:
                 change = changes.propose(verb, request, reason, command.channel, context)
             except MailbotError as failure:
-                self.bot.deliver(command, started, blocks.notice(f":warning: {failure.message}"))
+                self.outbox.deliver(command, started, blocks.notice(f":warning: {failure.message}"))
                 return
             card = blocks.change_card(change)
         if change.policy == "confirm":
             # Only the requester decides: the card is theirs alone, updated through the command's response_url.
             self.bot.state.requests.attach_card(change.id, command.channel, None, command.response_url)
-            self.bot.deliver(command, started, card)
+            self.outbox.deliver(command, started, card)
             return
         try:
-            posted = self.bot.client.chat_postMessage(channel=command.channel, **card)
+            card_channel, card_ts = self.outbox.post(command.channel, card)
         except SlackApiError as exc:
             error = exc.response.get("error")
-            self.bot.deliver(
+            self.outbox.deliver(
                 command,
                 started,
                 blocks.notice(_(":warning: The approval card could not be posted ({error}).").format(error=error)),
             )
             return
-        self.bot.state.requests.attach_card(change.id, str(posted["channel"]), str(posted["ts"]))
+        self.bot.state.requests.attach_card(change.id, card_channel, card_ts)
         until = blocks.slack_time(change.expires_at)
         note = _("Your request `{id}` is waiting for an approver in this channel (until {until}).").format(
             id=change.id, until=until
         )
-        self.bot.deliver(command, started, blocks.notice(note, markup=True))
+        self.outbox.deliver(command, started, blocks.notice(note, markup=True))
 
     def on_approve(self, ack: Ack, body: dict[str, Any]) -> None:
         ack()
@@ -137,7 +138,7 @@ class ApprovalDesk:
                 self._decide_as_clicker(body, approve)
             except MailbotError as failure:  # the state is down: nothing was decided, nothing ran
                 log.warning("a decision could not be taken: %s", failure.message)
-                self.bot.reply(str(body.get("response_url", "")), failure.message)
+                self.outbox.reply(str(body.get("response_url", "")), failure.message)
 
     def _decide_as_clicker(self, body: dict[str, Any], approve: bool) -> None:
         """Who may not decide, and a decision too late, are told in the clicker's own language."""
@@ -147,12 +148,12 @@ class ApprovalDesk:
         change = self.bot.state.requests.get(change_id)
         verb = VERBS.get(change.verb) if change else None
         if change is None or verb is None:
-            self.bot.reply(response_url, _("This request is unknown to the bot."))
+            self.outbox.reply(response_url, _("This request is unknown to the bot."))
             return
         refusal = changes.refusal_to_decide(change, user, approve, self._is_approver(user))
         if refusal:
             log.info("%s refused to decide %s: %s", user, change.id, refusal)
-            self.bot.reply(response_url, refusal)
+            self.outbox.reply(response_url, refusal)
             return
         with i18n.use_language(self.card_language(change)):
             self._record_decision(change, verb, user, approve, body, response_url)
@@ -163,7 +164,7 @@ class ApprovalDesk:
         """The decision, the card's new line and the run, in the card's language."""
         if not self.bot.state.requests.decide(change.id, user, approve, runner=self.bot.replica):
             current = self.bot.state.requests.get(change.id) or change
-            self.bot.reply(response_url, changes.why_undecided(current), markup=True)
+            self.outbox.reply(response_url, changes.why_undecided(current), markup=True)
             if current.state == "pending":  # expired but not swept yet
                 self.sweep()
             return
@@ -188,7 +189,7 @@ class ApprovalDesk:
             _(":white_check_mark: {word} by <@{user}> at {when}; running…").format(word=word, user=user, when=when),
             response_url,
         )
-        busy = self.bot.submit(lambda: self._carry_out(verb, change, user, word, response_url))
+        busy = self.jobs.submit(lambda: self._carry_out(verb, change, user, word, response_url))
         if busy:  # approved but not run: say so on the card; the request stays approved, never re-run
             self._update_card(
                 change,
@@ -217,13 +218,9 @@ class ApprovalDesk:
         answer = blocks.answer(outcome, f"/mail {change.verb}", outcome.seconds, None, ephemeral=False)
         try:
             if change.card_ts and change.card_channel:
-                self.bot.client.chat_postMessage(
-                    channel=change.card_channel, thread_ts=change.card_ts, **answer.payload()
-                )
+                self.outbox.post(change.card_channel, answer.payload(), thread_ts=change.card_ts)
             elif response_url:  # a private confirmation: the result stays private too
-                WebhookClient(response_url, timeout=10).send(
-                    replace_original=False, response_type="ephemeral", **answer.payload()
-                )
+                self.outbox.respond(response_url, answer.payload(), replace=False)
         except (SlackApiError, OSError) as exc:
             log.warning("could not post the result of %s: %s", change.id, exc)
 
@@ -231,11 +228,11 @@ class ApprovalDesk:
         card = blocks.change_card(change, outcome_line)
         try:
             if change.card_ts and change.card_channel:
-                self.bot.client.chat_update(channel=change.card_channel, ts=change.card_ts, **card)
+                self.outbox.edit(change.card_channel, change.card_ts, card)
                 return
             url = response_url or change.response_url
             if url:
-                WebhookClient(url, timeout=10).send(replace_original=True, response_type="ephemeral", **card)
+                self.outbox.respond(url, card, replace=True)
         except (SlackApiError, OSError) as exc:
             log.warning("could not update the card of %s: %s", change.id, exc)
 

@@ -26,12 +26,13 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 from bot.config import Config
 from bot.errors import ConfigError
 from bot.i18n import _
 from bot.slack.app import MailBot
+from bot.slack.outbox import retry_handlers
 
 log = logging.getLogger("mailbot.serve")
 
@@ -65,10 +66,9 @@ def secrets_from_env(http: bool) -> SlackSecrets:
 
 
 def web_client(config: Config, token: str) -> WebClient:
-    client = WebClient(token=token, base_url=config.slack.api_url, timeout=15)
-    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
-    client.retry_handlers.append(ServerErrorRetryHandler(max_retry_count=2))
-    return client
+    """The bot's Web API client: bounded retries of 429s (after Retry-After), dropped connections, 5xx."""
+    handlers = [*retry_handlers(), ServerErrorRetryHandler(max_retry_count=2)]
+    return WebClient(token=token, base_url=config.slack.api_url, timeout=15, retry_handlers=handlers)
 
 
 def build_app(config: Config, secrets: SlackSecrets, mailbot: MailBot | None = None) -> tuple[App, MailBot]:
