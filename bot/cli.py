@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 import bot.actions  # noqa: F401  (registers the verbs)
 from bot import i18n
 from bot.actions import changes, render
-from bot.actions.registry import VERBS, Context, Outcome, Verb, VerbArgumentParser
+from bot.actions.registry import VERBS, Context, Outcome, Verb, VerbArgumentParser, check_verb_names
 from bot.config import load_config
 from bot.errors import BadInput, ConfigError, MailbotError
 from bot.i18n import _
@@ -83,7 +83,13 @@ def _serve(args: argparse.Namespace) -> int:
     from bot.slack.serve import serve  # Slack libraries load only for the bot itself
 
     logging.getLogger().setLevel(log_level("INFO"))
-    return serve(load_config(args.config), http=args.http, host=args.host, port=args.port, health_port=args.health_port)
+    return serve(
+        check_verb_names(load_config(args.config)),
+        http=args.http,
+        host=args.host,
+        port=args.port,
+        health_port=args.health_port,
+    )
 
 
 def _guard(args: argparse.Namespace) -> int:
@@ -196,7 +202,7 @@ def _main(argv: Sequence[str]) -> int:
             return _guard(args)
         verb = VERBS[args.verb]
         request = verb.validate(args)
-        config = load_config(args.config)
+        config = check_verb_names(load_config(args.config))
         context = Context(config=config, pool=pool, requester=_operator())
         outcome = _change(verb, request, args, context) if verb.changes_things else _read(verb, request, context)
         if args.json:

@@ -9,9 +9,11 @@ come from the environment.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import urllib.parse
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +32,45 @@ DEFAULT_BM_CLI = "/usr/bin/bm-cli"  # where BlueMind's package links it
 # (none starting with a dot, so no `..`), as `postqueue -c` and `postconf -c` take it.
 _CONFIG_DIR = re.compile(r"(/[A-Za-z0-9_][A-Za-z0-9._+-]*)+/?")
 _Number = TypeVar("_Number", int, float)
+
+# The keys each part of the file may hold: anything else is a typo the reader is told about
+# (`aprovers:` silently meant no approvers).
+ACCESS_KEYS = frozenset({"allowed_channels", "allowed_users", "allowed_groups"})
+KNOWN_KEYS: dict[str, frozenset[str]] = {
+    "": frozenset({"hosts", "slack", "approvals", "policies", "state", "domains", "alerts", "watch"}),
+    "hosts": frozenset(
+        {
+            "name",
+            "address",
+            "user",
+            "key_file",
+            "known_hosts",
+            "maillog",
+            "port",
+            "roles",
+            "connect_timeout",
+            "command_timeout",
+            "max_output_bytes",
+            "max_sessions",
+            "key_passphrase_env",
+            "bluemind",
+            "bm_cli",
+            "retention_days",
+            "regen_maps",
+            "postfix_config",
+            "change_key_file",
+        }
+    ),
+    "slack": ACCESS_KEYS | {"api_url", "verbs", "workers", "max_pending", "rate_limits", "language"},
+    "slack.rate_limits": frozenset({"per_user", "per_channel"}),
+    "slack.verbs.VERB": ACCESS_KEYS,
+    "approvals": frozenset({"approvers", "approver_group", "expiry_minutes", "require_reason"}),
+    "state": frozenset({"path", "url"}),
+    "alerts": frozenset(
+        {"channel", "every", "min_messages", "min_age", "queue_size", "growth_per_hour", "local_domains"}
+    ),
+    "watch": frozenset({"max_per_user", "default_for", "max_for", "every"}),
+}
 
 
 @dataclass(frozen=True)
@@ -170,20 +211,24 @@ def load_config(explicit: str | None = None) -> Config:
 
 
 def parse_config(document: Any, path: Path) -> Config:
-    reader = _Section(document, str(path), path)
+    reader = _Section(document, str(path), path).only("")
     base = path.resolve().parent
     hosts_raw = reader.require_list("hosts")
     if not hosts_raw:
         raise ConfigError(f"{path}: `hosts` lists no host; add at least one mail host.")
-    hosts = tuple(_parse_host(_Section(item, f"{path}: hosts[{i}]", path), base) for i, item in enumerate(hosts_raw))
+    hosts = tuple(
+        _parse_host(_Section(item, f"{path}: hosts[{i}]", path, f"hosts[{i}]").only("hosts"), base)
+        for i, item in enumerate(hosts_raw)
+    )
     names = [h.name for h in hosts]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"{path}: host names must be unique; {', '.join(duplicates)} appears twice.")
 
-    slack = reader.section("slack")
-    approvals = reader.section("approvals")
-    state = reader.section("state")
+    slack = reader.section("slack").only("slack")
+    slack.section("rate_limits").only("slack.rate_limits")
+    approvals = reader.section("approvals").only("approvals")
+    state = reader.section("state").only("state")
     policies = reader.mapping("policies")
     for verb, policy in policies.items():
         if policy not in POLICIES:
@@ -195,7 +240,8 @@ def parse_config(document: Any, path: Path) -> Config:
             api_url=slack.string("api_url", SlackConfig.api_url),
             access=_access_rule(slack),
             verb_access={
-                verb: _access_rule(slack.section("verbs").section(verb)) for verb in slack.mapping_keys("verbs")
+                verb: _access_rule(slack.section("verbs").section(verb).only("slack.verbs.VERB"))
+                for verb in slack.mapping_keys("verbs")
             },
             workers=max(1, slack.number("workers", 8, int)),
             max_pending=max(1, slack.number("max_pending", 64, int)),
@@ -215,8 +261,8 @@ def parse_config(document: Any, path: Path) -> Config:
         state_path=_resolve(base, state.string("path")) if state.raw.get("path") else Path("mailbot.db").resolve(),
         state_url=_state_url(state),
         domains={k.lower(): v.lower() for k, v in reader.mapping("domains").items()},
-        alerts=_alerts(reader.section("alerts")) if reader.raw.get("alerts") else None,
-        watch=_watch(reader.section("watch")),
+        alerts=_alerts(reader.section("alerts").only("alerts")) if reader.raw.get("alerts") else None,
+        watch=_watch(reader.section("watch").only("watch")),
     )
 
 
@@ -393,10 +439,30 @@ def _resolve(base: Path, value: str) -> Path:
     return path if path.is_absolute() else base / path
 
 
-class _Section:
-    """Typed access to one mapping of the YAML document, with errors naming the key."""
+def close_match(word: str, choices: Iterable[str]) -> str | None:
+    """The one name a typo most likely meant, if any is close enough."""
+    matches = difflib.get_close_matches(word, sorted(choices), n=1)
+    return matches[0] if matches else None
 
-    def __init__(self, raw: Any, where: str, path: Path) -> None:
+
+def unknown_key_error(path: Path, key: str, word: str, known: Iterable[str]) -> ConfigError:
+    """`hosts[1].maxlog: unknown key; did you mean maillog?`: the key, where it is, what it meant."""
+    suggestion = close_match(word, known)
+    if suggestion is not None:
+        message = _("{file}: {key}: unknown key; did you mean {suggestion}?")
+    else:
+        message = _("{file}: {key}: unknown key; the keys there are {known}.")
+    return ConfigError(message.format(file=path, key=key, suggestion=suggestion, known=", ".join(sorted(known))))
+
+
+class _Section:
+    """Typed access to one mapping of the YAML document, with errors naming the key.
+
+    `name` is the mapping's place in the document as a reader writes it (`hosts[1]`,
+    `slack.verbs.trace`; empty at the top), for the unknown-key sentence.
+    """
+
+    def __init__(self, raw: Any, where: str, path: Path, name: str = "") -> None:
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
@@ -404,9 +470,21 @@ class _Section:
         self.raw: dict[str, Any] = raw
         self.where = where
         self.path = path
+        self.name = name
+
+    def key_name(self, key: str) -> str:
+        return f"{self.name}.{key}" if self.name else key
 
     def section(self, key: str) -> _Section:
-        return _Section(self.raw.get(key), f"{self.where}: {key}", self.path)
+        return _Section(self.raw.get(key), f"{self.where}: {key}", self.path, self.key_name(key))
+
+    def only(self, kind: str) -> _Section:
+        """Refuse any key this part of the file does not know (`kind`: its entry in KNOWN_KEYS)."""
+        known = KNOWN_KEYS[kind]
+        for key in map(str, self.raw):
+            if key not in known:
+                raise unknown_key_error(self.path, self.key_name(key), key, known)
+        return self
 
     def string(self, key: str, default: str | None = None) -> str:
         value = self.raw.get(key, default)

@@ -1,9 +1,14 @@
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
+import bot.actions  # noqa: F401  (registers the verbs the policies are checked against)
+from bot.actions.registry import check_verb_names
 from bot.config import LAB_CONFIG, find_config_path, load_config, parse_config
 from bot.errors import ConfigError
+from tests.conftest import ROOT, run_mailbot
 
 HOST = {
     "name": "bm1",
@@ -135,3 +140,110 @@ def test_alerts_and_watch_sections_with_their_defaults(tmp_path):
 def test_bad_alerts_and_watch_sections_say_what_is_wrong(tmp_path, document, says):
     with pytest.raises(ConfigError, match=says):
         parse_config({"hosts": [HOST], **document}, tmp_path / "c.yaml")
+
+
+@pytest.mark.parametrize(
+    ("document", "says"),
+    [
+        ({"hosts": [HOST], "aprovals": {}}, "aprovals: unknown key; did you mean approvals?"),
+        (
+            {"hosts": [HOST, {**HOST, "name": "bm2", "maxlog": "/l"}]},
+            "hosts[1].maxlog: unknown key; did you mean maillog?",
+        ),
+        (
+            {"hosts": [HOST], "slack": {"alowed_users": ["U1"]}},
+            "slack.alowed_users: unknown key; did you mean allowed_users?",
+        ),
+        (
+            {"hosts": [HOST], "slack": {"rate_limits": {"per_usr": "5/60s"}}},
+            "slack.rate_limits.per_usr: unknown key; did you mean per_user?",
+        ),
+        (
+            {"hosts": [HOST], "slack": {"verbs": {"flush": {"allowed_group": ["S1"]}}}},
+            "slack.verbs.flush.allowed_group: unknown key; did you mean allowed_groups?",
+        ),
+        (
+            {"hosts": [HOST], "approvals": {"aprovers": ["U1"]}},
+            "approvals.aprovers: unknown key; did you mean approvers?",
+        ),
+        ({"hosts": [HOST], "state": {"pth": "x.db"}}, "state.pth: unknown key; did you mean path?"),
+        ({"hosts": [HOST], "alerts": {"channel": "C1", "evry": "5m"}}, "alerts.evry: unknown key; did you mean every?"),
+        ({"hosts": [HOST], "watch": {"max_per_usr": 2}}, "watch.max_per_usr: unknown key; did you mean max_per_user?"),
+    ],
+)
+def test_an_unknown_key_is_named_with_what_it_likely_meant(tmp_path, document, says):
+    with pytest.raises(ConfigError) as error:
+        parse_config(document, tmp_path / "c.yaml")
+    assert error.value.message == f"{tmp_path / 'c.yaml'}: {says}"
+
+
+def test_an_unknown_key_like_no_other_lists_the_keys_there(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        parse_config({"hosts": [HOST], "state": {"colour": "red"}}, tmp_path / "c.yaml")
+    assert error.value.message == f"{tmp_path / 'c.yaml'}: state.colour: unknown key; the keys there are path, url."
+
+
+def test_a_typo_beats_the_missing_key_it_hides(tmp_path):
+    """`adress:` is reported as the typo it is, not as a missing `address`."""
+    host = {key: value for key, value in HOST.items() if key != "address"}
+    with pytest.raises(ConfigError, match=re.escape("hosts[0].adress: unknown key; did you mean address?")):
+        parse_config({"hosts": [{**host, "adress": "10.0.0.5"}]}, tmp_path / "c.yaml")
+
+
+@pytest.mark.parametrize(
+    ("document", "says"),
+    [
+        ({"policies": {"trace": "approve"}}, "policies.trace: trace only reads, so there is nothing to approve"),
+        ({"policies": {"queue": "confirm"}}, "policies.queue: queue only reads, so there is nothing to confirm"),
+        ({"policies": {"restore": "read"}}, "policies.restore: restore changes things, so it needs confirm or approve"),
+        ({"policies": {"flsuh": "confirm"}}, "policies.flsuh: unknown verb; did you mean flush?"),
+        ({"policies": {"zz": "confirm"}}, "policies.zz: unknown verb; the verbs are audit, check, deleted, flush"),
+        (
+            {"approvals": {"require_reason": ["flush", "restor"]}},
+            "approvals.require_reason[1]: unknown verb; did you mean restore?",
+        ),
+        (
+            {"slack": {"verbs": {"regen_maps": {"allowed_users": ["U1"]}}}},
+            "slack.verbs.regen_maps: unknown verb; did you mean regen-maps?",
+        ),
+    ],
+)
+def test_meaningless_verb_settings_are_named(tmp_path, document, says):
+    config = parse_config({"hosts": [HOST], **document}, tmp_path / "c.yaml")
+    with pytest.raises(ConfigError) as error:
+        check_verb_names(config)
+    assert error.value.message.startswith(f"{tmp_path / 'c.yaml'}: {says}")
+
+
+def test_meaningful_policies_pass(tmp_path):
+    document = {"policies": {"flush": "approve", "regen-maps": "confirm", "trace": "read"}}
+    config = parse_config({"hosts": [HOST], **document}, tmp_path / "c.yaml")
+    assert check_verb_names(config).policies == {"flush": "approve", "regen-maps": "confirm", "trace": "read"}
+
+
+def test_the_readme_example_loads_and_passes_the_verb_check(tmp_path):
+    """Every key the README shows is one the parser knows: the documentation cannot drift into typos."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = readme.split("## Configuration", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    config = check_verb_names(parse_config(yaml.safe_load(example), tmp_path / "mailbot.yaml"))
+    assert (config.hosts[0].name, config.policies, config.approvals.require_reason) == (
+        "bm1",
+        {"flush": "approve"},
+        ("restore",),
+    )
+    assert config.alerts is not None and config.alerts.channel == "C0MAILALERTS"
+
+
+def test_the_lab_config_passes_the_verb_check(lab_config):
+    assert check_verb_names(lab_config).hosts[0].name == "lab"
+
+
+def test_the_cli_refuses_a_meaningless_policy_in_one_sentence(tmp_path):
+    path = tmp_path / "mailbot.yaml"
+    path.write_text(yaml.safe_dump({"hosts": [HOST], "policies": {"trace": "approve"}}), encoding="utf-8")
+    run = run_mailbot("--config", str(path), "trace", "john@lab.test")
+    assert run.returncode == 1
+    assert run.stderr.strip() == (
+        f"mailbot: {path}: policies.trace: trace only reads, so there is nothing to approve; remove the line."
+    )
+    assert run.stdout == ""

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, Protocol, TextIO
 
-from bot.config import Config
-from bot.errors import BadInput
+from bot.config import Config, close_match
+from bot.errors import BadInput, ConfigError
 from bot.i18n import _, translate_argparse
 from bot.mailhost.commands import RemoteCommand
 from bot.mailhost.ssh import CommandResult, HostPool
@@ -129,3 +129,41 @@ def register(verb: Verb) -> Verb:
         raise ValueError(f"verb {verb.name} registered twice")
     VERBS[verb.name] = verb
     return verb
+
+
+def check_verb_names(config: Config) -> Config:
+    """Refuse the config's verb settings that mean nothing, naming the key.
+
+    Here, not in `bot.config`, because the config sits below the verbs: its callers (the CLI,
+    the bot) check it against the registry once the verbs are registered.
+    """
+    named = [
+        *((f"policies.{verb}", verb) for verb in config.policies),
+        *((f"approvals.require_reason[{i}]", verb) for i, verb in enumerate(config.approvals.require_reason)),
+        *((f"slack.verbs.{verb}", verb) for verb in config.slack.verb_access),
+    ]
+    for key, name in named:
+        if name not in VERBS:
+            suggestion = close_match(name, VERBS)
+            if suggestion is not None:
+                message = _("{file}: {key}: unknown verb; did you mean {suggestion}?")
+            else:
+                message = _("{file}: {key}: unknown verb; the verbs are {known}.")
+            raise ConfigError(
+                message.format(file=config.path, key=key, suggestion=suggestion, known=", ".join(sorted(VERBS)))
+            )
+    for name, policy in config.policies.items():
+        verb = VERBS[name]
+        if not verb.changes_things and policy != "read":
+            raise ConfigError(
+                _(
+                    "{file}: policies.{verb}: {verb} only reads, so there is nothing to {policy}; remove the line."
+                ).format(file=config.path, verb=name, policy=policy)
+            )
+        if verb.changes_things and policy == "read":
+            raise ConfigError(
+                _("{file}: policies.{verb}: {verb} changes things, so it needs confirm or approve, not read.").format(
+                    file=config.path, verb=name
+                )
+            )
+    return config
