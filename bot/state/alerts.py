@@ -149,13 +149,6 @@ class AlertStore:
             row = connection.execute("SELECT * FROM alert_problems WHERE problem_key = ?", (key,)).fetchone()
         return _problem(row) if row else None
 
-    def open_problems(self) -> list[KnownProblem]:
-        with self.database.connect() as connection:
-            rows = connection.execute(
-                "SELECT * FROM alert_problems WHERE resolved_at IS NULL ORDER BY first_seen"
-            ).fetchall()
-        return [_problem(row) for row in rows]
-
     def sample(self, host: str) -> tuple[int, float] | None:
         """The deferred count a growth rate is measured from, and when it was taken."""
         with self.database.connect() as connection:
