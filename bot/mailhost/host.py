@@ -163,7 +163,7 @@ class MailHost:
                 lifetime = parse_postfix_time(result.stdout.decode("utf-8", "replace"))
             except PostconfFormatError as exc:
                 raise RemoteCommandFailed(
-                    self.name, f"postconf on {self.name} printed something else: {exc}."
+                    self.name, _("postconf on {name} printed something else: {exc}.").format(name=self.name, exc=exc)
                 ) from None
         except (RemoteCommandFailed, GuardRefused) as failure:  # not a connection trouble: the answer
             _QUEUE_LIFETIMES[key] = (time.monotonic(), failure)
