@@ -6,7 +6,7 @@ config at them, and measures over the lab's real SSH (OpenSSH on 127.0.0.1:2222,
   - the floor: `LC_ALL=C grep -F "<ADDR>"` over the plain files and `zcat | LC_ALL=C grep -F` over
     the .gz ones, run on the host over the same SSH connection, its output read to the end;
   - a trace of a rare, a medium and a very frequent address, the cache cleared first: on the host
-    (the search command, output read to the end) and in the bot (`MailHost.trace_log`: the same,
+    (the search command, output read to the end) and in the bot (`Postfix.trace_log`: the same,
     parsed and assembled as it streams in);
   - a second trace, of another address, once the cache of the unchanged rotated files is built;
   - `--since` covering the last hour of the logs vs the full trace, both from a cleared cache;
@@ -50,11 +50,11 @@ from bot.actions import render
 from bot.actions.queue import QueueRequest, summarize
 from bot.config import Config, load_config
 from bot.errors import HostUnreachable
-from bot.mailhost import commands
 from bot.mailhost.commands import RemoteCommand
 from bot.mailhost.host import MailHost
 from bot.mailhost.postqueue import parse_postqueue_json
 from bot.mailhost.ssh import HostConnection, connect
+from bot.mailhost.tools import postfix
 from bot.mailhost.values import parse_address
 
 LAB_CONFIG = ROOT / "lab" / "mailbot-lab.yaml"
@@ -141,14 +141,14 @@ class Bench:
         self.shell(FLOOR, f"<{address}>", *plain, *packed)
 
     def host_trace(self, address: str, since_epoch: int = 0) -> None:
-        command = commands.trace_logs(parse_address(address), since_epoch, self.host.maillog)
+        command = postfix.trace_logs(parse_address(address), since_epoch, self.host.maillog)
         with self.connection.open(command) as stream:
             stream.read_all()
         if stream.exit_status != 0:
             raise RuntimeError(f"trace failed: {stream.stderr!r}")
 
     def bot_trace(self, address: str, since: timedelta | None = None) -> int:
-        return len(self.mailhost.trace_log(parse_address(address), since).flow.messages)
+        return len(self.mailhost.postfix.trace_log(parse_address(address), since).flow.messages)
 
     # --- the measurements ----------------------------------------------------------------
 
@@ -207,17 +207,17 @@ class Bench:
         self.rows.append(Row("warm command `true` (HostConnection.run)", bot, "bare paramiko `true`", bare, "+5 ms"))
         guarded = HostConnection(self.lab_host)  # the bot's key, forced through the lab's guard
         try:
-            guarded.run(commands.queue_json())
-            through_guard = median(lambda: guarded.run(commands.queue_json()), runs)
-            raw = median(lambda: self.connection.run(commands.queue_json()), runs)
+            guarded.run(postfix.queue_json())
+            through_guard = median(lambda: guarded.run(postfix.queue_json()), runs)
+            raw = median(lambda: self.connection.run(postfix.queue_json()), runs)
             self.rows.append(Row("warm `postqueue -j` through the guard", through_guard, "the same, no guard", raw))
         except Exception as exc:  # the lab's Postfix may be down: the rest still means something
             self.notes.append(f"the guard's cost not measured: {exc}")
         finally:
             guarded.close()
         try:
-            self.mailhost.queue()
-            queue = median(self.mailhost.queue, runs)
+            self.mailhost.postfix.queue()
+            queue = median(self.mailhost.postfix.queue, runs)
             self.rows.append(Row("warm `queue` (postqueue -j, parsed)", queue, "bare paramiko `true`", bare))
         except Exception as exc:  # the lab's Postfix may be down: the rest still means something
             self.notes.append(f"warm `queue` not measured: {exc}")

@@ -21,8 +21,8 @@ from typing import Any
 
 from bot.actions import mail
 from bot.actions.trace import _names, _rejection_names
-from bot.mailhost.host import _TraceReader
 from bot.mailhost.mail_flow import assemble
+from bot.mailhost.tools.postfix import _TraceReader
 from bot.mailhost.values import is_queue_id, parse_address
 
 _QUEUE_ID = re.compile(rb"\]: ([0-9A-Za-z]+): ")

@@ -64,3 +64,9 @@ class RemoteCommandFailed(HostError):
 
 class GuardRefused(HostError):
     """The host's guard (`mailbot guard`) did not recognise one of the bot's own commands."""
+
+
+class MailboxNotFound(MailbotError):
+    """The mailbox, folder or mail asked about does not exist: the answer to a question, not a failure."""
+
+    exit_code = 2

@@ -208,7 +208,7 @@ def read_queues(hosts: list[MailHost]) -> list[HostQueue]:
 
     def ask(host: MailHost) -> HostQueue:
         try:
-            return HostQueue(host, host.queue())
+            return HostQueue(host, host.postfix.queue())
         except MailbotError as failure:
             return HostQueue(host, error=failure.message)
 

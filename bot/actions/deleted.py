@@ -112,7 +112,7 @@ def list_deleted(resolved: Resolved, folder: Folder, context: Context) -> Delete
                 name=resolved.bmcli.name, address=resolved.address
             )
         )
-        bm5 = resolved.bmcli.bm_deleted(resolved.address, folder)
+        bm5 = resolved.bmcli.deleted(resolved.address, folder)
         mails = tuple(
             DeletedMail(
                 uid=item.id,
@@ -133,11 +133,11 @@ def list_deleted(resolved: Resolved, folder: Folder, context: Context) -> Delete
             folder_name=resolved.mailbox.folder_name(folder), host=resolved.host.name
         )
     )
-    listing = resolved.host.expunged(resolved.mailbox, folder)
+    listing = resolved.host.cyrus.expunged(resolved.mailbox, folder)
     tz = listing.clock.tz
     elsewhere: dict[int, tuple[Place, ...]] = {}
     if listing.mails:
-        present = resolved.host.present_mails(resolved.mailbox)
+        present = resolved.host.cyrus.present_mails(resolved.mailbox)
         elsewhere = still_present(listing.mails, present, tz, resolved.mailbox)
     mails = tuple(
         DeletedMail(

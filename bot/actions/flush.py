@@ -14,11 +14,11 @@ from bot.actions import mail, render
 from bot.actions.registry import Context, Plan, Section, Verb, register
 from bot.errors import BadInput, MailbotError
 from bot.i18n import N_, _, ngettext
-from bot.mailhost import commands
 from bot.mailhost.host import MailHost
 from bot.mailhost.postfix_log import summarize_reply
 from bot.mailhost.postqueue import QueueEntry
 from bot.mailhost.ssh import CommandResult
+from bot.mailhost.tools import postfix
 from bot.mailhost.values import QueueId, parse_queue_id, quoted
 from bot.state.requests import ChangeRequest
 
@@ -85,11 +85,11 @@ def plan_flush(request: FlushRequest, context: Context) -> Plan:
     if request.queue_id is not None:
         return _plan_message(request.queue_id, hosts)
     host = hosts[0]
-    entries = host.queue()
+    entries = host.postfix.queue()
     deferred = sum(1 for e in entries if e.queue_name == "deferred")
     return Plan(
         host=host.name,
-        command=commands.flush_queue(host.config.postfix_config),
+        command=postfix.flush_queue(host.config.postfix_config),
         preview=describe_queue(entries),
         summary=ngettext(
             "flush the queue of {host} ({deferred} deferred message retried)",
@@ -102,13 +102,13 @@ def plan_flush(request: FlushRequest, context: Context) -> Plan:
 
 def _plan_message(queue_id: QueueId, hosts: list[MailHost]) -> Plan:
     """A queue id belongs to one host's queue: the host that holds it is the one to ask."""
-    answers, failures = mail.ask_each_host(hosts, lambda host: host.queue())
+    answers, failures = mail.ask_each_host(hosts, lambda host: host.postfix.queue())
     for host, entries in answers:
         entry = next((e for e in entries if e.queue_id == queue_id.value), None)
         if entry is not None:
             return Plan(
                 host=host.name,
-                command=commands.flush_message(queue_id, host.config.postfix_config),
+                command=postfix.flush_message(queue_id, host.config.postfix_config),
                 preview=describe_entry(entry),
                 summary=_("retry message {queue_id} on {host}").format(queue_id=queue_id, host=host.name),
                 arguments={"queue_id": queue_id.value},
@@ -127,7 +127,7 @@ def report_flush(change: ChangeRequest, result: CommandResult, context: Context)
         return []
     time.sleep(SETTLE_SECONDS)
     host = MailHost(context.config.host(change.host), context.pool.connection(context.config.host(change.host)))
-    after = host.queue()
+    after = host.postfix.queue()
     lines = [
         _("Before: {preview}").format(preview=change.preview),
         _("After:  {describe_queue}").format(describe_queue=describe_queue(after)),

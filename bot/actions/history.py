@@ -17,9 +17,9 @@ from typing import Any
 from bot.actions import render
 from bot.actions.mailbox import MailRequest, Resolved, resolve, validate_mail_request
 from bot.actions.registry import Context, Section, Verb, register
+from bot.errors import MailboxNotFound
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.bmcli import HistoryEvent, MailHistory, read_story
-from bot.mailhost.host import MailboxNotFound
 from bot.mailhost.values import (
     Address,
     Folder,
@@ -144,7 +144,7 @@ def run_history(request: MailRequest, context: Context) -> HistoryReport:
     context.progress(
         _("Asking bm-cli on {name} for the history of UID {uid}…").format(name=resolved.bmcli.name, uid=request.uid)
     )
-    histories = resolved.bmcli.bm_history(resolved.address, request.uid, request.folder)
+    histories = resolved.bmcli.history(resolved.address, request.uid, request.folder)
     if not histories:
         raise MailboxNotFound(
             _(
@@ -173,7 +173,7 @@ def run_search(request: SearchRequest, context: Context) -> HistoryReport:
             name=resolved.bmcli.name, query=request.query
         )
     )
-    histories = resolved.bmcli.bm_search(resolved.address, request.query)
+    histories = resolved.bmcli.search(resolved.address, request.query)
     return HistoryReport(resolved, histories, query=request.query)
 
 

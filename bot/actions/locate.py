@@ -15,10 +15,9 @@ from typing import Any
 from bot.actions import render
 from bot.actions.mailbox import MailRequest, Resolved, resolve, validate_mail_request
 from bot.actions.registry import Context, Section, Verb, register
-from bot.errors import MailbotError
+from bot.errors import MailbotError, MailboxNotFound
 from bot.i18n import N_, _
 from bot.mailhost.cyrus import MailHeaders
-from bot.mailhost.host import MailboxNotFound
 from bot.mailhost.values import INBOX, Folder, Uid
 
 HEADER_FIELDS = (("From", "sender"), ("To", "to"), ("Cc", "cc"), ("Date", "date"), ("Subject", "subject"))
@@ -91,7 +90,7 @@ def run_locate(request: MailRequest, context: Context) -> LocateReport:
             uid=request.uid, folder_name=mailbox.folder_name(request.folder), host=host.name
         )
     )
-    found = host.mail_file(mailbox, request.folder, request.uid)
+    found = host.cyrus.mail_file(mailbox, request.folder, request.uid)
     if found.headers is None:
         raise MailboxNotFound(
             _(
@@ -99,7 +98,7 @@ def run_locate(request: MailRequest, context: Context) -> LocateReport:
                 "(never there, or purged after its deletion)."
             ).format(path=found.path, host=host.name, uid=request.uid, folder=request.folder, label=resolved.label)
         )
-    deleted = any(m.uid == request.uid.value for m in host.expunged(mailbox, request.folder).mails)
+    deleted = any(m.uid == request.uid.value for m in host.cyrus.expunged(mailbox, request.folder).mails)
     return LocateReport(resolved, request.folder, request.uid, found.path, found.headers, deleted)
 
 

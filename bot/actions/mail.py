@@ -70,7 +70,7 @@ def known_lifetime(host: MailHost) -> timedelta | None:
     """The host's `maximal_queue_lifetime`, or None when it cannot be read (an older guard on the
     host, postconf missing): a hint then names the parameter instead of a figure."""
     try:
-        return host.queue_lifetime()
+        return host.postfix.queue_lifetime()
     except MailbotError:
         return None
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 from bot.actions.registry import Context
 from bot.config import HostConfig
-from bot.errors import MailbotError
+from bot.errors import MailbotError, MailboxNotFound
 from bot.i18n import _
-from bot.mailhost.host import MailboxNotFound, MailHost
+from bot.mailhost.host import MailHost
+from bot.mailhost.tools.bmcli import BmCli
 from bot.mailhost.values import INBOX, Address, Folder, Mailbox, Uid, mailbox_of, parse_address, parse_folder, parse_uid
 
 
@@ -42,7 +43,7 @@ class Resolved:
     address: Address
     mailbox: Mailbox
     host: MailHost  # BlueMind 4: the Cyrus store holding the mailbox; 5: the bm-cli host
-    bmcli: MailHost  # where bm-cli runs (history, search, BlueMind 5 restores)
+    bmcli: BmCli  # where bm-cli runs (history, search, BlueMind 5 restores)
     version: int
     how: str
 
@@ -78,25 +79,25 @@ def mail_host(context: Context, config: HostConfig) -> MailHost:
 
 def resolve(address: Address, context: Context) -> Resolved:
     stores = [mail_host(context, h) for h in store_hosts(context)]
-    bmcli = mail_host(context, bmcli_host(context))
+    bm_host = mail_host(context, bmcli_host(context))
     version = stores[0].bluemind_version()
     domains = context.config.domains
     technical = domains.get(address.domain, address.domain)
     by_config = _("via the config's domains") if technical != address.domain else _("as typed")
     context.progress(_("Looking up the mailbox of {address}…").format(address=address))
     if version == 5:
-        return _by_bmcli(address, context, bmcli, bmcli, version, None)
+        return _by_bmcli(address, context, bm_host.bmcli, bm_host, version, None)
     candidate = mailbox_of(address.local_part, technical)
     for store in stores:
-        if store.folder_path(candidate) is not None:
-            return Resolved(address, candidate, store, bmcli, version, by_config)
-    return _by_bmcli(address, context, bmcli, stores, version, candidate)
+        if store.cyrus.folder_path(candidate) is not None:
+            return Resolved(address, candidate, store, bm_host.bmcli, version, by_config)
+    return _by_bmcli(address, context, bm_host.bmcli, stores, version, candidate)
 
 
 def _by_bmcli(
     address: Address,
     context: Context,
-    bmcli: MailHost,
+    bmcli: BmCli,
     stores: list[MailHost] | MailHost,
     version: int,
     tried: Mailbox | None,
@@ -104,7 +105,7 @@ def _by_bmcli(
     where = ", ".join(s.name for s in stores) if isinstance(stores, list) else stores.name
     first = _("there is no mailbox {tried} on {where}, and ").format(tried=tried, where=where) if tried else ""
     try:
-        user, reason = bmcli.bm_user(address)
+        user, reason = bmcli.user(address)
     except MailbotError as failure:
         raise MailboxNotFound(
             _("{address} does not resolve to a mailbox: {first}bm-cli could not be asked ({message})").format(
@@ -122,7 +123,7 @@ def _by_bmcli(
     if isinstance(stores, MailHost):  # BlueMind 5: no Cyrus to ask
         return Resolved(address, mailbox, stores, bmcli, version, _("via bm-cli"))
     for store in stores:
-        if store.folder_path(mailbox) is not None:
+        if store.cyrus.folder_path(mailbox) is not None:
             return Resolved(address, mailbox, store, bmcli, version, _("via bm-cli"))
     raise MailboxNotFound(
         _("bm-cli resolves {address} to {mailbox}, but no store host ({where}) has that mailbox.").format(

@@ -17,9 +17,10 @@ from bot.actions.mail import HostFailure
 from bot.actions.registry import Context, Section, Verb, register
 from bot.errors import MailbotError
 from bot.i18n import N_, _
-from bot.mailhost.host import HostLog, MailHost
+from bot.mailhost.host import MailHost
 from bot.mailhost.mail_flow import Message
 from bot.mailhost.postfix_log import DeliveryEvent, LogLine, parse_event, summarize_reply
+from bot.mailhost.tools.postfix import HostLog
 from bot.mailhost.values import MessageId, QueueId, is_queue_id, parse_message_id, parse_queue_id
 
 MAX_ROUNDS = 6  # hops followed: edge -> filter -> backend -> notice... is never this deep
@@ -159,7 +160,7 @@ def run_message(request: MessageRequest, context: Context) -> Journey:
             break
 
         def ask(host: MailHost, needles: list[QueueId | MessageId] = needles) -> list[HostLog]:
-            return [host.message_log(needle) for needle in needles]
+            return [host.postfix.message_log(needle) for needle in needles]
 
         answers, failures = mail.ask_each_host(hosts, ask)
         journey.failures = failures

@@ -258,7 +258,7 @@ def run_queue(request: QueueRequest, context: Context) -> QueueReport:
     hosts = mail.mta_hosts(context)
 
     def ask(host: MailHost) -> tuple[list[QueueEntry], timedelta | None]:
-        entries = host.queue()
+        entries = host.postfix.queue()
         return entries, mail.known_lifetime(host) if entries else None
 
     answers, failures = mail.ask_each_host(hosts, ask)

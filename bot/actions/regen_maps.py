@@ -15,8 +15,8 @@ from bot.actions.registry import Context, Plan, Section, Verb, register
 from bot.config import HostConfig
 from bot.errors import BadInput, MailbotError
 from bot.i18n import N_, _
-from bot.mailhost import commands
 from bot.mailhost.ssh import CommandResult
+from bot.mailhost.tools import postfix
 from bot.state.requests import ChangeRequest
 
 BUSY_EXIT = 75  # flock -E: another rebuild holds the lock
@@ -53,7 +53,7 @@ def plan_regen(request: RegenRequest, context: Context) -> Plan:
     host = _target(request, context)
     if not host.regen_maps:
         raise MailbotError(_("{host} has no map rebuild configured (regen_maps in its config).").format(host=host.name))
-    command = commands.regen_maps(host.regen_maps)
+    command = postfix.regen_maps(host.regen_maps)
     last = next(
         (r for r in reversed(context.state.audit.records(200)) if r.verb == "regen-maps" and r.event == "ran"),
         None,

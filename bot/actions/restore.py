@@ -19,13 +19,13 @@ from bot.actions import render
 from bot.actions.deleted import DeletedMail, folder_label, list_deleted, mails_table
 from bot.actions.mailbox import mail_host, resolve
 from bot.actions.registry import Context, Plan, Section, Verb, register
-from bot.errors import BadInput, MailbotError
+from bot.errors import BadInput, MailbotError, MailboxNotFound
 from bot.i18n import N_, _, ngettext
-from bot.mailhost import commands
 from bot.mailhost.bmcli import parse_bm5_unexpunge
 from bot.mailhost.cyrus import parse_unexpunge_restore
-from bot.mailhost.host import MailboxNotFound
+from bot.mailhost.host import MailHost
 from bot.mailhost.ssh import CommandResult
+from bot.mailhost.tools import bmcli, cyrus
 from bot.mailhost.values import INBOX, Address, Folder, Uid, mailbox_of, parse_address, parse_folder, parse_uids
 from bot.state.requests import ChangeRequest
 
@@ -85,14 +85,14 @@ def plan_restore(request: RestoreRequest, context: Context) -> Plan:
     if resolved.version == 5:
         address = resolved.address
         command = (
-            commands.bmcli_restore_all(bm_cli, address, folder)
+            bmcli.bmcli_restore_all(bm_cli, address, folder)
             if request.all
-            else commands.bmcli_restore(bm_cli, address, folder, uids)
+            else bmcli.bmcli_restore(bm_cli, address, folder, uids)
         )
     elif request.all:
-        command = commands.restore_all_expunged(resolved.mailbox, folder)
+        command = cyrus.restore_all_expunged(resolved.mailbox, folder)
     else:
-        command = commands.restore_expunged(resolved.mailbox, folder, uids)
+        command = cyrus.restore_expunged(resolved.mailbox, folder, uids)
     preview = _preview(chosen, request.all, resolved.version, listing.now, resolved.host.config.retention_days)
     return Plan(
         host=resolved.host.name,
@@ -177,8 +177,8 @@ def report_restore(change: ChangeRequest, result: CommandResult, context: Contex
             )
         ]
     try:
-        still_deleted = {m.uid for m in host.expunged(mailbox, folder).mails}
-        here = {r.uid for r in host.present_mails(mailbox) if folder_label(r.mailbox, mailbox) == folder.value}
+        still_deleted = {m.uid for m in host.cyrus.expunged(mailbox, folder).mails}
+        here = {r.uid for r in host.cyrus.present_mails(mailbox) if folder_label(r.mailbox, mailbox) == folder.value}
         checked: str | None = None
     except MailbotError as failure:
         still_deleted, here, checked = set(), set(), failure.message
@@ -233,7 +233,7 @@ def _report_bm5(
     change: ChangeRequest,
     result: CommandResult,
     stdout: str,
-    host: Any,
+    host: MailHost,
     folder: Folder,
     wanted: list[int],
     subjects: dict[str, Any],
@@ -244,7 +244,7 @@ def _report_bm5(
         return [Section(_("Not restored"), _("bm-cli failed: {why}.").format(why=why), False, {"restored": []})]
     try:
         address = parse_address(str(change.arguments["address"]))
-        still = {item.id for item in host.bm_deleted(address, folder).items}
+        still = {item.id for item in host.bmcli.deleted(address, folder).items}
         checked: str | None = None
     except MailbotError as failure:
         still, checked = set(), failure.message

@@ -18,10 +18,11 @@ from bot.actions import mail, render
 from bot.actions.mail import HostFailure, QueuedMail
 from bot.actions.registry import Context, Section, Verb, register
 from bot.i18n import N_, _, ngettext
-from bot.mailhost.host import HostLog, MailHost
+from bot.mailhost.host import MailHost
 from bot.mailhost.mail_flow import Delivery, Message, Rejection
 from bot.mailhost.postfix_log import is_over_quota, summarize_reply
 from bot.mailhost.postqueue import QueueEntry
+from bot.mailhost.tools.postfix import HostLog
 from bot.mailhost.values import Address, parse_address, parse_duration
 
 PARTY_WIDTH = 30
@@ -167,9 +168,9 @@ def run_trace(request: TraceRequest, context: Context) -> TraceReport:
     )
 
     def ask(host: MailHost) -> tuple[HostLog, list[QueueEntry], timedelta | None]:
-        queue = host.queue()
+        queue = host.postfix.queue()
         lifetime = mail.known_lifetime(host) if any(e.involves(address.value) for e in queue) else None
-        return host.trace_log(address, since), queue, lifetime
+        return host.postfix.trace_log(address, since), queue, lifetime
 
     answers, report.failures = mail.ask_each_host(mail.mta_hosts(context), ask)
     lifetimes = [lifetime for _host, (_log, _queue, lifetime) in answers if lifetime is not None]

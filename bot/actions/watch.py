@@ -104,7 +104,7 @@ def run_watch(request: WatchRequest, context: Context) -> WatchOutcome:
                 most=mail.duration_words(timedelta(seconds=limits.max_for))
             )
         )
-    answers, failures = mail.ask_each_host(mail.mta_hosts(context), lambda host: host.queue())
+    answers, failures = mail.ask_each_host(mail.mta_hosts(context), lambda host: host.postfix.queue())
     queued = [
         (host.name, entry.queue_id)
         for host, entries in answers
@@ -169,7 +169,7 @@ def check_watches(context: Context, queues: Sequence[HostQueue], now: float, onl
     for (host_name, address), messages in gone.items():
         since = now - min(by_id[m.watch_id].checked_at for m in messages) + LOG_SLACK
         try:
-            log = answered[host_name].host.trace_log(parse_address(address), timedelta(seconds=since))
+            log = answered[host_name].host.postfix.trace_log(parse_address(address), timedelta(seconds=since))
         except MailbotError:
             unread.update(m.watch_id for m in messages)
             continue  # the next period tries again
@@ -233,7 +233,7 @@ def _with_index_uid(final: Delivery, message: Message, address: str, context: Co
         resolved = resolve(Address(address), context)
         if resolved.version != 4:
             return final
-        records = resolved.host.present_mails(resolved.mailbox)
+        records = resolved.host.cyrus.present_mails(resolved.mailbox)
     except MailbotError:
         return final
     sender = (message.sender or "").lower()

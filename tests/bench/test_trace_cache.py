@@ -21,7 +21,7 @@ import pytest
 
 from bench import gen_logs
 from bench.trace_reference import answer, message_answer, reference_lines
-from bot.mailhost.commands import message_logs, trace_logs
+from bot.mailhost.tools.postfix import message_logs, trace_logs
 from bot.mailhost.values import parse_address, parse_queue_id
 
 END = 1_795_835_340  # a fixed end: the same bytes on every run

@@ -1,20 +1,15 @@
-"""Grammars and templates of the deleted-mail verbs: what reaches a remote shell, and how."""
+"""Grammars of the deleted-mail verbs' values (their templates: tests/mailhost/tools)."""
 
 from __future__ import annotations
-
-import shlex
-import subprocess
 
 import pytest
 
 from bot.errors import BadInput
-from bot.mailhost import commands
 from bot.mailhost.values import (
     INBOX,
     Uid,
     encode_imap_utf7,
     mailbox_of,
-    parse_address,
     parse_folder,
     parse_search_words,
     parse_uid,
@@ -83,60 +78,3 @@ def test_spool_paths():
     for bad in ("relative/path", "/var/spool/../../etc", "/var/spool/cyrus/with space", "/x/.hidden"):
         with pytest.raises(ValueError):
             spool_file(bad, Uid(1))
-
-
-def test_templates_quote_each_word_and_use_absolute_tools():
-    mailbox = mailbox_of("john", "lab.test")
-    listing = commands.list_expunged(mailbox, parse_folder("Archives/2024"))
-    argv = shlex.split(listing.shell_line())
-    assert argv[:2] == ["/bin/sh", "-c"]
-    assert argv[4:] == [
-        "sudo",
-        "-n",
-        "-u",
-        "cyrus",
-        "/usr/lib/cyrus/bin/unexpunge",
-        "-l",
-        "user/john/Archives/2024@lab.test",
-    ]
-    restore = commands.restore_expunged(mailbox, INBOX, (Uid(3), Uid(7)))
-    assert restore.argv == (
-        "sudo",
-        "-n",
-        "-u",
-        "cyrus",
-        "/usr/lib/cyrus/bin/unexpunge",
-        "-u",
-        "-d",
-        "-v",
-        "user/john@lab.test",
-        "3",
-        "7",
-    )
-    assert commands.restore_all_expunged(mailbox, INBOX).argv[5:] == ("-a", "-d", "-v", "user/john@lab.test")
-    query = commands.bmcli_history_query(BM_CLI, parse_address("jdoe@lab.test"), parse_search_words(["l'été", "x"]))
-    assert shlex.split(query.shell_line()) == [
-        "sudo", "-n", BM_CLI, "mail", "history-query", "--email", "jdoe@lab.test", "--query", "l'été x"
-    ]  # fmt: skip
-    with pytest.raises(ValueError):
-        commands.bmcli_version("bm-cli; id")
-    with pytest.raises(ValueError):
-        commands.restore_expunged(mailbox, INBOX, ())
-
-
-def test_a_real_shell_runs_the_clock_wrapper_with_the_exact_words():
-    mailbox = mailbox_of("o'brien", "lab.test")
-    command = commands.list_expunged(mailbox, parse_folder("R&D (old)"))
-    probe = commands.RemoteCommand("probe", (*command.argv[:4], "printf", "%s\\n", *command.argv[4:]))
-    out = subprocess.run(["/bin/sh", "-c", probe.shell_line()], capture_output=True, text=True, check=True).stdout
-    marker, *words = out.splitlines()
-    assert marker.startswith("#mailbot host now=")
-    assert words[-1] == "user/o'brien/R&-D (old)@lab.test"
-
-
-def test_several_bm5_restores_run_in_one_fixed_script():
-    command = commands.bmcli_restore(BM_CLI, parse_address("john@lab.test"), INBOX, (Uid(3), Uid(4)))
-    assert command.argv[:2] == ("/bin/sh", "-c") and command.argv[2] == commands.BM5_RESTORE_SCRIPT
-    assert command.argv[3:] == ("mailbot-restore", BM_CLI, "john@lab.test", "INBOX", "3", "4")
-    single = commands.bmcli_restore(BM_CLI, parse_address("john@lab.test"), INBOX, (Uid(3),))
-    assert single.argv == ("sudo", "-n", BM_CLI, "mail", "unexpunge", "john@lab.test", "--folder", "INBOX", "--id", "3")

@@ -28,6 +28,8 @@ from hypothesis import strategies as st
 from bot.errors import BadInput
 from bot.mailhost import commands, grammar, values
 from bot.mailhost.postfix_log import parse_line
+from bot.mailhost.tools import bmcli, postfix
+from bot.mailhost.tools import cyrus as cyrus_tools
 from tests.conftest import FIXTURES
 from tests.mailhost import test_values
 from tests.mailhost.test_guard import STORE, STORE_SHAPES
@@ -96,7 +98,7 @@ def guard_allows(command: commands.RemoteCommand) -> bool:
 
 def _awk_accepts(awk: str, ids: list[str]) -> dict[str, tuple[bool, bool]]:
     """What the trace script's `qid` and `group` make of each id, in the lines Postfix writes."""
-    programs = dict(re.findall(r"^(qid|group)='(.*?)'$", commands.TRACE_SCRIPT, re.S | re.M))
+    programs = dict(re.findall(r"^(qid|group)='(.*?)'$", postfix.TRACE_SCRIPT, re.S | re.M))
     assert set(programs) == {"qid", "group"}
     lines = "".join(f"Dec  1 10:00:00 mx postfix/smtpd[1]: {q}: client=a\n" for q in ids)
     found = subprocess.run(
@@ -136,13 +138,13 @@ def test_queue_ids_values_the_guard_and_the_awk_agree(awk):
         except BadInput:
             sent = None
         accepted = sent == q  # values.parse_queue_id strips: " X" is accepted as "X", not as typed
-        guard = guard_allows(commands.flush_message(values.QueueId(q)))
+        guard = guard_allows(postfix.flush_message(values.QueueId(q)))
         pattern = re.fullmatch(grammar.QUEUE_ID, q) is not None
         awk_says = in_awk.get(q, (accepted, accepted))
         if not (accepted == values.is_queue_id(q) == guard == pattern == awk_says[0] == awk_says[1]):
             disagree.append((q, accepted, guard, pattern, awk_says))
         if sent is not None:
-            assert guard_allows(commands.flush_message(values.QueueId(sent)))
+            assert guard_allows(postfix.flush_message(values.QueueId(sent)))
     assert disagree == []
     assert sum(values.is_queue_id(q) for q in QUEUE_ID_CORPUS) > 100  # not a corpus of refusals only
 
@@ -183,14 +185,14 @@ def test_addresses_values_and_the_guard_agree():
     accepted = _agree(
         values.parse_address,
         values.Address,
-        lambda a: commands.trace_logs(a, 0, STORE.maillog),
+        lambda a: postfix.trace_logs(a, 0, STORE.maillog),
         [t.strip().lower() for t in corpus],
     )
     assert accepted > 20
     mailboxes = _agree(
         values.parse_address,
         values.Address,
-        lambda a: commands.list_expunged(values.Mailbox(a.local_part, a.domain)),
+        lambda a: cyrus_tools.list_expunged(values.Mailbox(a.local_part, a.domain)),
         [t.strip().lower() for t in corpus if t.count("@") == 1],
     )
     assert mailboxes == accepted
@@ -200,8 +202,7 @@ def test_message_ids_values_and_the_guard_agree():
     corpus = _corpus("20261128.1234@example.org", "a.b$c@example.org", "x" * 250, "x" * 251, "-x@y", "a b@c", "a<b")
     corpus = [t for t in corpus if not (t.startswith("<") and t.endswith(">"))]  # values unwraps those
     assert (
-        _agree(values.parse_message_id, values.MessageId, lambda m: commands.message_logs(m, STORE.maillog), corpus)
-        > 10
+        _agree(values.parse_message_id, values.MessageId, lambda m: postfix.message_logs(m, STORE.maillog), corpus) > 10
     )
 
 
@@ -210,15 +211,15 @@ def test_uids_values_and_the_guard_agree():
     accepted = _agree(
         values.parse_uid,
         lambda t: values.Uid(cast(int, t)),  # the text as it would arrive
-        lambda u: commands.bmcli_history_imap(BM, values.parse_address("j@lab.test"), u, values.parse_folder("INBOX")),
+        lambda u: bmcli.bmcli_history_imap(BM, values.parse_address("j@lab.test"), u, values.parse_folder("INBOX")),
         [t.strip() for t in corpus],
     )
     assert accepted >= 4
     assert guard_allows(
-        commands.restore_expunged(values.Mailbox("j", "lab.test"), values.Folder("INBOX"), (values.Uid(4294967295),))
+        cyrus_tools.restore_expunged(values.Mailbox("j", "lab.test"), values.Folder("INBOX"), (values.Uid(4294967295),))
     )
     assert not guard_allows(
-        commands.restore_expunged(values.Mailbox("j", "lab.test"), values.Folder("INBOX"), (values.Uid(4294967296),))
+        cyrus_tools.restore_expunged(values.Mailbox("j", "lab.test"), values.Folder("INBOX"), (values.Uid(4294967296),))
     )
 
 
@@ -234,10 +235,10 @@ def test_folders_values_and_the_guard_agree_for_bm_cli_and_for_cyrus():
     corpus = [t for t in corpus if t == t.strip()]  # values strips: the guard sees what it sends
     address = values.parse_address("j@lab.test")
     mailbox = values.Mailbox("j", "lab.test")
-    bm = _agree(values.parse_folder, values.Folder, lambda f: commands.bmcli_deleted(BM, address, f), corpus)
+    bm = _agree(values.parse_folder, values.Folder, lambda f: bmcli.bmcli_deleted(BM, address, f), corpus)
     # In a Cyrus name the folder goes in modified UTF-7: only what values accepts is sent that way.
     cyrus = _agree(
-        values.parse_folder, values.Folder, lambda f: commands.list_expunged(mailbox, f), corpus, refusals=False
+        values.parse_folder, values.Folder, lambda f: cyrus_tools.list_expunged(mailbox, f), corpus, refusals=False
     )
     assert bm == cyrus > 10
 
@@ -248,19 +249,19 @@ def test_search_words_values_and_the_guard_agree():
     accepted = _agree(
         lambda t: values.parse_search_words([t]),
         lambda t: values.SearchQuery((t,)),
-        lambda q: commands.bmcli_history_query(BM, address, q),
+        lambda q: bmcli.bmcli_history_query(BM, address, q),
         [t for t in corpus if t.split() == [t]],  # one word as typed: values splits on spaces
     )
     assert accepted > 10
     eleven = " ".join(["w"] * 11)
-    assert not guard_allows(commands.bmcli_history_query(BM, address, values.SearchQuery((eleven,))))
-    assert guard_allows(commands.bmcli_history_query(BM, address, values.parse_search_words(["w"] * 10)))
+    assert not guard_allows(bmcli.bmcli_history_query(BM, address, values.SearchQuery((eleven,))))
+    assert guard_allows(bmcli.bmcli_history_query(BM, address, values.parse_search_words(["w"] * 10)))
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.sampled_from("0123456789ABCDEFGbcdzyaeZ-. @"), min_size=1, max_size=30))
 def test_any_word_is_a_queue_id_for_values_exactly_when_it_is_for_the_guard(text):
-    assert values.is_queue_id(text) == guard_allows(commands.flush_message(values.QueueId(text)))
+    assert values.is_queue_id(text) == guard_allows(postfix.flush_message(values.QueueId(text)))
 
 
 @settings(max_examples=300, deadline=None)
@@ -270,7 +271,7 @@ def test_any_address_is_valid_for_values_exactly_when_the_guard_allows_it(text):
         valid = values.parse_address(text).value == text
     except BadInput:
         valid = False
-    assert valid == guard_allows(commands.trace_logs(values.Address(text), 0, STORE.maillog))
+    assert valid == guard_allows(postfix.trace_logs(values.Address(text), 0, STORE.maillog))
 
 
 @settings(max_examples=200, deadline=None)

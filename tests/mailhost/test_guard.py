@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from bot.config import parse_config
 from bot.errors import BadInput
 from bot.mailhost import commands, guard
+from bot.mailhost import host as mail_host
+from bot.mailhost.tools import bmcli, cyrus, postfix
 from bot.mailhost.values import (
     INBOX,
     mailbox_of,
@@ -67,22 +69,22 @@ def test_every_trace_the_bot_can_send_is_allowed(text, since):
         address = parse_address(text)
     except BadInput:
         return
-    assert allowed(commands.trace_logs(address, since, HOST.maillog), "read") == "trace_logs"
+    assert allowed(postfix.trace_logs(address, since, HOST.maillog), "read") == "trace_logs"
 
 
 @pytest.mark.parametrize(
     ("command", "name"),
     [
-        (commands.message_logs(parse_queue_id("4PcV4K5FPLz3tBr"), HOST.maillog), "message_by_queue_id"),
-        (commands.message_logs(parse_message_id("<a.b$c@example.org>"), HOST.maillog), "message_by_message_id"),
-        (commands.queue_json(), "queue_json"),
-        (commands.queue_text(), "queue_text"),
-        (commands.probe_host(HOST.maillog), "probe_host"),
-        (commands.postfix_version(), "postfix_version"),
-        (commands.queue_lifetime(), "queue_lifetime"),
-        (commands.flush_queue(), "flush_queue"),
-        (commands.flush_message(parse_queue_id("C5BF3135FAF")), "flush_message"),
-        (commands.regen_maps(HOST.regen_maps), "regen_maps"),
+        (postfix.message_logs(parse_queue_id("4PcV4K5FPLz3tBr"), HOST.maillog), "message_by_queue_id"),
+        (postfix.message_logs(parse_message_id("<a.b$c@example.org>"), HOST.maillog), "message_by_message_id"),
+        (postfix.queue_json(), "queue_json"),
+        (postfix.queue_text(), "queue_text"),
+        (mail_host.probe_host(HOST.maillog), "probe_host"),
+        (postfix.postfix_version(), "postfix_version"),
+        (postfix.queue_lifetime(), "queue_lifetime"),
+        (postfix.flush_queue(), "flush_queue"),
+        (postfix.flush_message(parse_queue_id("C5BF3135FAF")), "flush_message"),
+        (postfix.regen_maps(HOST.regen_maps), "regen_maps"),
     ],
 )
 def test_each_template_matches_its_own_shape(command, name):
@@ -115,23 +117,23 @@ def test_a_postfix_instance_host_allows_its_own_instance_only():
         return next((shape.name for shape in shapes if shape.matches(list(command.argv))), None)
 
     edge = EDGE.postfix_config
-    assert allowed_on_edge(commands.queue_json(edge)) == "queue_json"
-    assert allowed_on_edge(commands.queue_text(edge)) == "queue_text"
-    assert allowed_on_edge(commands.postfix_version(edge)) == "postfix_version"
-    assert allowed_on_edge(commands.queue_lifetime(edge)) == "queue_lifetime"
-    assert allowed_on_edge(commands.queue_lifetime()) is None
-    assert allowed_on_edge(commands.flush_queue(edge)) == "flush_queue"
-    assert allowed_on_edge(commands.flush_message(parse_queue_id("4PcV4K5FPLz3tBr"), edge)) == "flush_message"
+    assert allowed_on_edge(postfix.queue_json(edge)) == "queue_json"
+    assert allowed_on_edge(postfix.queue_text(edge)) == "queue_text"
+    assert allowed_on_edge(postfix.postfix_version(edge)) == "postfix_version"
+    assert allowed_on_edge(postfix.queue_lifetime(edge)) == "queue_lifetime"
+    assert allowed_on_edge(postfix.queue_lifetime()) is None
+    assert allowed_on_edge(postfix.flush_queue(edge)) == "flush_queue"
+    assert allowed_on_edge(postfix.flush_message(parse_queue_id("4PcV4K5FPLz3tBr"), edge)) == "flush_message"
     # the default instance, or another one, is not what this host entry names
-    assert allowed_on_edge(commands.queue_json()) is None
-    assert allowed_on_edge(commands.flush_queue()) is None
-    assert allowed_on_edge(commands.queue_json("/etc/postfix-evil")) is None
-    assert allowed(commands.queue_json(edge)) is None  # nor the other way round
+    assert allowed_on_edge(postfix.queue_json()) is None
+    assert allowed_on_edge(postfix.flush_queue()) is None
+    assert allowed_on_edge(postfix.queue_json("/etc/postfix-evil")) is None
+    assert allowed(postfix.queue_json(edge)) is None  # nor the other way round
 
 
 def test_a_read_only_key_cannot_change_anything():
-    assert allowed(commands.flush_queue(), "read") is None
-    assert allowed(commands.queue_json(), "write") is None
+    assert allowed(postfix.flush_queue(), "read") is None
+    assert allowed(postfix.queue_json(), "write") is None
 
 
 @pytest.mark.parametrize(
@@ -144,18 +146,18 @@ def test_a_read_only_key_cannot_change_anything():
         [
             "/bin/sh",
             "-c",
-            commands.TRACE_SCRIPT + "\nid",
+            postfix.TRACE_SCRIPT + "\nid",
             "mailbot-trace",
             "anycase",
             "<a@b.example>",
             "0",
             "/var/log/mail.log",
         ],
-        ["/bin/sh", "-c", commands.TRACE_SCRIPT, "mailbot-trace", "anycase", "<a@b.example>", "0", "/etc/shadow"],
+        ["/bin/sh", "-c", postfix.TRACE_SCRIPT, "mailbot-trace", "anycase", "<a@b.example>", "0", "/etc/shadow"],
         [
             "/bin/sh",
             "-c",
-            commands.TRACE_SCRIPT,
+            postfix.TRACE_SCRIPT,
             "mailbot-trace",
             "anycase",
             "<$(id)@b.example>",
@@ -166,7 +168,7 @@ def test_a_read_only_key_cannot_change_anything():
         [
             "/bin/sh",
             "-c",
-            commands.TRACE_SCRIPT,
+            postfix.TRACE_SCRIPT,
             "mailbot-trace",
             "exact",
             "-f/etc/passwd",
@@ -199,7 +201,7 @@ def run_guard(program: Path, log: Path, original: str | None, mode: str = "all")
 
 def test_the_program_runs_an_allowed_command_without_a_shell(program, tmp_path):
     log = tmp_path / "guard.log"
-    line = "timeout -k 2 30 " + commands.postfix_version().shell_line()
+    line = "timeout -k 2 30 " + postfix.postfix_version().shell_line()
     done = run_guard(program, log, line)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip()[0].isdigit()  # the Postfix version
@@ -284,46 +286,46 @@ ALL_UIDS = parse_uids([str(n) for n in range(1, 201)])
 @pytest.mark.parametrize(
     ("command", "name", "writes"),
     [
-        (commands.mailbox_path(JOHN), "mailbox_path", False),
-        (commands.mailbox_path(JOHN, SENT), "mailbox_path", False),
-        (commands.list_expunged(JOHN), "list_expunged", False),
-        (commands.list_expunged(JOHN, ARCHIVE), "list_expunged", False),
-        (commands.index_records(JOHN), "index_records", False),
-        (commands.index_records(JOHN, others=False), "index_records", False),
-        (commands.mail_head(spool_file("/var/spool/cyrus/mail/j/user/john", parse_uid("42"))), "mail_head", False),
-        (commands.bluemind_probe(BM), "bluemind_probe", False),
-        (commands.bmcli_version(BM), "bmcli_version", False),
-        (commands.bmcli_user(BM, parse_address("john@lab.test")), "bmcli_user", False),
+        (cyrus.mailbox_path(JOHN), "mailbox_path", False),
+        (cyrus.mailbox_path(JOHN, SENT), "mailbox_path", False),
+        (cyrus.list_expunged(JOHN), "list_expunged", False),
+        (cyrus.list_expunged(JOHN, ARCHIVE), "list_expunged", False),
+        (cyrus.index_records(JOHN), "index_records", False),
+        (cyrus.index_records(JOHN, others=False), "index_records", False),
+        (cyrus.mail_head(spool_file("/var/spool/cyrus/mail/j/user/john", parse_uid("42"))), "mail_head", False),
+        (mail_host.bluemind_probe(BM), "bluemind_probe", False),
+        (bmcli.bmcli_version(BM), "bmcli_version", False),
+        (bmcli.bmcli_user(BM, parse_address("john@lab.test")), "bmcli_user", False),
         (
-            commands.bmcli_history_imap(BM, J, parse_uid("7"), SENT),
+            bmcli.bmcli_history_imap(BM, J, parse_uid("7"), SENT),
             "bmcli_history_imap",
             False,
         ),
         (
-            commands.bmcli_history_imap(BM, J, parse_uid("7"), INBOX),
+            bmcli.bmcli_history_imap(BM, J, parse_uid("7"), INBOX),
             "bmcli_history_imap",
             False,
         ),
         (
-            commands.bmcli_history_query(BM, J, parse_search_words(["Réunion", "budget:2024"])),
+            bmcli.bmcli_history_query(BM, J, parse_search_words(["Réunion", "budget:2024"])),
             "bmcli_history_query",
             False,
         ),
-        (commands.bmcli_deleted(BM, J, INBOX), "bmcli_deleted", False),
-        (commands.restore_expunged(JOHN, INBOX, parse_uids(["19"])), "restore_expunged", True),
+        (bmcli.bmcli_deleted(BM, J, INBOX), "bmcli_deleted", False),
+        (cyrus.restore_expunged(JOHN, INBOX, parse_uids(["19"])), "restore_expunged", True),
         (
-            commands.restore_expunged(JOHN, ARCHIVE, parse_uids([str(n) for n in range(1, 201)])),
+            cyrus.restore_expunged(JOHN, ARCHIVE, parse_uids([str(n) for n in range(1, 201)])),
             "restore_expunged",
             True,
         ),
-        (commands.restore_all_expunged(JOHN, SENT), "restore_all_expunged", True),
-        (commands.bmcli_restore(BM, J, INBOX, parse_uids(["5"])), "bmcli_restore", True),
+        (cyrus.restore_all_expunged(JOHN, SENT), "restore_all_expunged", True),
+        (bmcli.bmcli_restore(BM, J, INBOX, parse_uids(["5"])), "bmcli_restore", True),
         (
-            commands.bmcli_restore(BM, J, SENT, parse_uids(["5", "6", "7"])),
+            bmcli.bmcli_restore(BM, J, SENT, parse_uids(["5", "6", "7"])),
             "bmcli_restore",
             True,
         ),
-        (commands.bmcli_restore_all(BM, J, INBOX), "bmcli_restore_all", True),
+        (bmcli.bmcli_restore_all(BM, J, INBOX), "bmcli_restore_all", True),
     ],
 )
 def test_each_deleted_mail_template_matches_its_own_shape(command, name, writes):
@@ -351,7 +353,7 @@ UNEXPUNGE = "/usr/lib/cyrus/bin/unexpunge"
         ["sudo", "-n", "/usr/bin/bm-cli", "mail", "history-query", "--email", "j@lab.test", "--query", "-x"],
         ["sudo", "-n", "/usr/bin/bm-cli", "user", "delete", "j@lab.test"],
         ["sudo", "-n", "/tmp/bm-cli", "--version"],
-        ["/bin/sh", "-c", commands.BM5_RESTORE_SCRIPT + "; id", "mailbot-restore", BM, "j@lab.test", "INBOX", "1", "2"],
+        ["/bin/sh", "-c", bmcli.BM5_RESTORE_SCRIPT + "; id", "mailbot-restore", BM, "j@lab.test", "INBOX", "1", "2"],
     ],
 )
 def test_deleted_mail_lookalikes_are_refused(argv):
@@ -359,9 +361,9 @@ def test_deleted_mail_lookalikes_are_refused(argv):
 
 
 def test_a_host_without_the_store_role_allows_no_mailbox_tool():
-    assert allowed(commands.list_expunged(JOHN)) == "list_expunged"  # HOST's roles default to mta, store
-    assert allowed_on_edge_shapes(commands.list_expunged(JOHN)) is None
-    assert allowed_on_edge_shapes(commands.bmcli_version(BM)) is None
+    assert allowed(cyrus.list_expunged(JOHN)) == "list_expunged"  # HOST's roles default to mta, store
+    assert allowed_on_edge_shapes(cyrus.list_expunged(JOHN)) is None
+    assert allowed_on_edge_shapes(bmcli.bmcli_version(BM)) is None
 
 
 def allowed_on_edge_shapes(command: commands.RemoteCommand) -> str | None:

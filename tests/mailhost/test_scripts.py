@@ -11,7 +11,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-from bot.mailhost import commands, grammar, guard
+from bot.mailhost import grammar, guard
+from bot.mailhost.tools import postfix
 from tests.mailhost.test_guard import SHAPES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,21 +35,21 @@ def test_a_wheel_of_the_project_carries_the_scripts_and_the_bot_loads_them_from_
         assert f"bot/mailhost/scripts/{script.name}" in names
     # The unpacked wheel, first on the path: its own files, not this tree's.
     probe = (
-        "import sys; sys.path.insert(0, sys.argv[1]); from bot.mailhost import commands; "
-        "print(commands.__file__); sys.stdout.write(commands.TRACE_SCRIPT)"
+        "import sys; sys.path.insert(0, sys.argv[1]); from bot.mailhost.tools import postfix; "
+        "print(postfix.__file__); sys.stdout.write(postfix.TRACE_SCRIPT)"
     )
     loaded = subprocess.run(
         [sys.executable, "-I", "-c", probe, str(tmp_path / "site")], capture_output=True, text=True, check=True
     )
     where, _, trace = loaded.stdout.partition("\n")
     assert where.startswith(str(tmp_path / "site"))
-    assert trace == commands.TRACE_SCRIPT
+    assert trace == postfix.TRACE_SCRIPT
 
 
 def test_the_trace_sent_is_the_file_without_its_opening_comments_and_lint_directives():
     text = (SCRIPTS / "trace.sh").read_text()
     assert "# shellcheck" in text
-    sent = commands.TRACE_SCRIPT
+    sent = postfix.TRACE_SCRIPT
     assert sent.startswith("set -u\n")
     assert "shellcheck" not in sent
     kept = "\n".join(line for line in text.splitlines() if "# shellcheck" not in line)

@@ -26,9 +26,9 @@ from bot.errors import (
     HostUnreachable,
     OutputTooLarge,
 )
-from bot.mailhost import commands
 from bot.mailhost.commands import RemoteCommand
 from bot.mailhost.ssh import HostConnection, HostPool
+from bot.mailhost.tools import postfix
 from bot.mailhost.values import parse_queue_id
 from tests.conftest import ADMIN_KEY, GUARD_LOG, LAB_CONFIG, guard_log_since, lab_host_with
 from tests.secretwatch import WATCH
@@ -335,13 +335,13 @@ def test_the_everyday_key_reads_and_the_change_key_only_changes(lab_host):
     try:
         reads, changes = pool.connection(lab_host), pool.connection(lab_host, for_change=True)
         assert changes.host.key_file == lab_host.change_key_file != lab_host.key_file
-        assert reads.run(commands.queue_json()).exit_status == 0
+        assert reads.run(postfix.queue_json()).exit_status == 0
         with pytest.raises(GuardRefused):
-            reads.run(commands.flush_message(parse_queue_id("ABCDEF1234")))
+            reads.run(postfix.flush_message(parse_queue_id("ABCDEF1234")))
         with pytest.raises(GuardRefused):
-            changes.run(commands.queue_json())
+            changes.run(postfix.queue_json())
         before = GUARD_LOG.stat().st_size
-        flushed = changes.run(commands.flush_message(parse_queue_id("ABCDEF1234")))  # no such message: harmless
+        flushed = changes.run(postfix.flush_message(parse_queue_id("ABCDEF1234")))  # no such message: harmless
         assert flushed.exit_status == 0
         assert guard_log_since(before)[-1].endswith(
             "allowed flush_message: 'sudo -n /usr/sbin/postqueue -i ABCDEF1234'"

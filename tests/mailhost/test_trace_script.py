@@ -13,10 +13,9 @@ import subprocess
 from datetime import datetime
 from pathlib import Path
 
-from bot.mailhost.commands import trace_logs
-from bot.mailhost.host import _TraceReader
 from bot.mailhost.mail_flow import assemble
 from bot.mailhost.postfix_log import LineParser
+from bot.mailhost.tools.postfix import _TraceReader, trace_logs
 from bot.mailhost.values import parse_address
 from tests.conftest import FIXTURES
 

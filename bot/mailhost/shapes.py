@@ -1,0 +1,96 @@
+"""A guard shape: how one command template is allowed on the mail host, word by word.
+
+Each tool module (bot/mailhost/tools) declares its shapes beside its templates, by calling the
+templates with the sentinel values below: `shape()` turns each sentinel into the pattern of its
+grammar, and every other word stays a literal. bot/mailhost/guard.py gathers them into the
+program that runs on the host. Kept apart from guard.py so that the tools can build shapes
+without importing the module that imports them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import cast
+
+from bot.mailhost import grammar
+from bot.mailhost.commands import RemoteCommand
+from bot.mailhost.values import MAX_UIDS, Address, Folder, Mailbox, MessageId, QueueId, SearchQuery, SpoolPath, Uid
+
+# Sentinels: values no validated input can produce, replaced by the pattern of their grammar.
+# The folders' are printable: Cyrus names carry them through the modified UTF-7 encoding unchanged.
+_FOLDER_SENTINEL = "{FOLDER}"  # as bm-cli takes it
+_CYRUS_FOLDER_SENTINEL = "{CYRUS_FOLDER}"  # in a Cyrus mailbox name: modified UTF-7
+_UIDS_SENTINEL = "\x00UIDS\x00"  # one or more UIDs, the last words of a command
+EPOCH = "\x00EPOCH\x00"  # a number of seconds, put in place of a template's own number
+_SENTINELS = {
+    "\x00ADDRESS\x00": grammar.ADDRESS,
+    "\x00LOGIN\x00": grammar.LOCAL_PART,
+    "\x00DOMAIN\x00": grammar.DOMAIN,
+    "\x00QUEUEID\x00": grammar.QUEUE_ID,
+    "\x00MESSAGEID\x00": grammar.MESSAGE_ID,
+    EPOCH: grammar.EPOCH,
+    "\x00UID\x00": grammar.UID,
+    _UIDS_SENTINEL: grammar.UID,
+    _FOLDER_SENTINEL: grammar.FOLDER,
+    _CYRUS_FOLDER_SENTINEL: grammar.CYRUS_FOLDER,
+    "\x00SEARCH\x00": grammar.SEARCH,
+    "\x00SPOOL\x00": grammar.SPOOL_FILE,
+}
+
+# The values a tool module gives its templates to declare a shape.
+ANY_ADDRESS = Address("\x00ADDRESS\x00")
+ANY_QUEUE_ID = QueueId("\x00QUEUEID\x00")
+ANY_MESSAGE_ID = MessageId("\x00MESSAGEID\x00")
+ANY_MAILBOX = Mailbox("\x00LOGIN\x00", "\x00DOMAIN\x00")
+ANY_FOLDER = Folder(_FOLDER_SENTINEL)
+ANY_CYRUS_FOLDER = Folder(_CYRUS_FOLDER_SENTINEL)
+ANY_UID = Uid(cast(int, "\x00UID\x00"))  # a sentinel standing in for the number
+SOME_UIDS = (Uid(cast(int, _UIDS_SENTINEL)),)  # 1 to MAX_UIDS of them, the command's last words
+ANY_QUERY = SearchQuery(("\x00SEARCH\x00",))
+ANY_SPOOL_FILE = SpoolPath("\x00SPOOL\x00")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One allowed command: its words, each a literal or a pattern; `writes` marks a change."""
+
+    name: str
+    words: tuple[tuple[str, str], ...]  # ("lit", text), ("re", pattern), or last ("re+", pattern): 1 to 200
+    writes: bool
+
+    def matches(self, argv: list[str]) -> bool:
+        words = list(self.words)
+        if words and words[-1][0] == "re+":
+            repeated = words.pop()[1]
+            tail = argv[len(words) :]
+            if not 1 <= len(tail) <= MAX_UIDS or not all(re.fullmatch(repeated, word) for word in tail):
+                return False
+            argv = argv[: len(words)]
+        if len(argv) != len(words):
+            return False
+        for (kind, expected), word in zip(words, argv, strict=True):
+            if kind == "lit" and word != expected:
+                return False
+            if kind == "re" and not re.fullmatch(expected, word):
+                return False
+        return True
+
+
+def shape(name: str, command: RemoteCommand, writes: bool = False) -> Shape:
+    """The shape of a template called with sentinels: each sentinel becomes its grammar's pattern."""
+    words: list[tuple[str, str]] = []
+    argv = list(command.argv)
+    repeated = argv[-1] == _UIDS_SENTINEL
+    while argv and argv[-1] == _UIDS_SENTINEL:
+        argv.pop()
+    for word in argv:
+        pieces = re.split("(" + "|".join(re.escape(s) for s in _SENTINELS) + ")", word)
+        if len(pieces) == 1:
+            words.append(("lit", word))
+        else:
+            pattern = "".join(_SENTINELS.get(piece, re.escape(piece)) for piece in pieces)
+            words.append(("re", pattern))
+    if repeated:
+        words.append(("re+", grammar.UID))
+    return Shape(name, tuple(words), writes)
