@@ -1,5 +1,5 @@
 # The log search, sent as one argument: /bin/sh -c SCRIPT mailbot-trace MODE NEEDLE SINCE LOG...
-# (bot/mailhost/commands.py builds the line; the guard allows this text literally).
+# (bot/mailhost/tools/postfix.py builds the line; the guard allows this text literally).
 # shellcheck shell=sh
 # Awk programs sit in single quotes on purpose (SC2016); the plan's fields are read again from
 # its files by each job, not kept from the pipeline's subshell (SC2030, SC2031); the jobs are

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from bot.config import HostConfig
 from bot.errors import RemoteCommandFailed
 from bot.i18n import _
 from bot.mailhost.ssh import CommandResult, HostConnection
+
+Parsed = TypeVar("Parsed")
 
 
 class OnHost:
@@ -44,6 +49,17 @@ class OnHost:
                 what=what, name=self.name, exit_status=result.exit_status, value=first_line(stderr) or "no message"
             ),
         )
+
+    def parsed(self, parse: Callable[[str], Parsed], text: str, what: str, malformed: type[Exception]) -> Parsed:
+        """What `parse` reads in `what`'s answer: an answer it does not recognise (`malformed`) is the
+        host's failure, in one sentence, not a traceback."""
+        try:
+            return parse(text)
+        except malformed as exc:
+            raise RemoteCommandFailed(
+                self.name,
+                _("{what} on {name} printed something else: {exc}.").format(what=what, name=self.name, exc=exc),
+            ) from None
 
     def require_sudo(self, result: CommandResult, what: str, run_as: str) -> None:
         """A tool run through `sudo -n`: a refused sudo rule reads differently from a failed tool."""

@@ -153,12 +153,7 @@ class BmCli(OnHost):
         if result.exit_status != 0 and _BM_NOT_FOUND.search(said):
             return None, said.removeprefix("ERROR: ")
         self.require_sudo(result, "bm-cli user get", "root")
-        try:
-            users = parse_user_get(result.stdout.decode("utf-8", "replace"))
-        except BmCliFormatError as exc:
-            raise RemoteCommandFailed(
-                self.name, _("bm-cli on {name} printed something else: {exc}.").format(name=self.name, exc=exc)
-            ) from None
+        users = self.parsed(parse_user_get, result.stdout.decode("utf-8", "replace"), "bm-cli", BmCliFormatError)
         if len(users) != 1:
             return None, _("{count} users match").format(count=len(users))
         return users[0], "found"
@@ -176,12 +171,7 @@ class BmCli(OnHost):
         result = self.connection.run(bmcli_deleted(self.config.bm_cli, address, folder))
         self._require(result, "bm-cli mail unexpunge --dry")
         clock, text = split_clock(result.stdout.decode("utf-8", "replace"))
-        try:
-            output = parse_bm5_unexpunge(text)
-        except BmCliFormatError as exc:
-            raise RemoteCommandFailed(
-                self.name, _("bm-cli on {name} printed something else: {exc}.").format(name=self.name, exc=exc)
-            ) from None
+        output = self.parsed(parse_bm5_unexpunge, text, "bm-cli", BmCliFormatError)
         if output.missing_folder is not None:  # bm-cli only says so, and exits 0
             folders = ", ".join(output.available_folders) or "none"
             raise MailboxNotFound(
@@ -201,13 +191,7 @@ class BmCli(OnHost):
     def _histories(self, command: RemoteCommand, what: str) -> list[MailHistory]:
         result = self.connection.run(command)
         self._require(result, what)
-        try:
-            return parse_history(result.stdout.decode("utf-8", "replace"))
-        except BmCliFormatError as exc:
-            raise RemoteCommandFailed(
-                self.name,
-                _("{what} on {name} printed something else: {exc}.").format(what=what, name=self.name, exc=exc),
-            ) from None
+        return self.parsed(parse_history, result.stdout.decode("utf-8", "replace"), what, BmCliFormatError)
 
     def _require(self, result: CommandResult, what: str) -> None:
         """bm-cli saying it knows no such mailbox is an answer (MailboxNotFound), not a failure."""

@@ -130,12 +130,7 @@ class Cyrus(OnHost):
             if _NO_MAILBOX.search(result.stderr_text) or (result.exit_status == 65 and not text.strip()):
                 return None
             self.require_sudo(result, "mbpath", "cyrus")
-        try:
-            return parse_mbpath(text)
-        except CyrusFormatError as exc:
-            raise RemoteCommandFailed(
-                self.name, _("mbpath on {name} printed something else: {exc}.").format(name=self.name, exc=exc)
-            ) from None
+        return self.parsed(parse_mbpath, text, "mbpath", CyrusFormatError)
 
     def expunged(self, mailbox: Mailbox, folder: Folder = INBOX) -> ExpungedOnHost:
         """`unexpunge -l`: the mails that can be restored, with the host's clock (the dates are local)."""
@@ -143,12 +138,7 @@ class Cyrus(OnHost):
         result = self.connection.run(list_expunged(mailbox, folder))
         self.require_sudo(result, "unexpunge -l", "cyrus")
         clock, text = split_clock(result.stdout.decode("utf-8", "replace"))
-        try:
-            listing = parse_unexpunge_list(text)
-        except CyrusFormatError as exc:
-            raise RemoteCommandFailed(
-                self.name, _("unexpunge -l on {name} printed something else: {exc}.").format(name=self.name, exc=exc)
-            ) from None
+        listing = self.parsed(parse_unexpunge_list, text, "unexpunge -l", CyrusFormatError)
         if listing.failure is not None:  # exit 0 all the same
             if listing.mailbox_missing:
                 raise MailboxNotFound(

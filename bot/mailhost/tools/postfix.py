@@ -197,23 +197,15 @@ class Postfix(OnHost):
         Postfix instance: `-c DIR` when the host entry names one)."""
         result = self.connection.run(queue_json(self.config.postfix_config))
         if result.exit_status == 0:
-            try:
-                return parse_postqueue_json(result.stdout.decode("utf-8", "replace").splitlines())
-            except QueueFormatError as exc:
-                raise RemoteCommandFailed(
-                    self.name,
-                    _("postqueue -j on {name} printed something else: {exc}.").format(name=self.name, exc=exc),
-                ) from None
+            text = result.stdout.decode("utf-8", "replace")
+            return self.parsed(lambda t: parse_postqueue_json(t.splitlines()), text, "postqueue -j", QueueFormatError)
         if "invalid option" in result.stderr_text or "illegal option" in result.stderr_text:
             text_result = self.connection.run(queue_text(self.config.postfix_config))
             self.require_success(text_result, "postqueue -p")
-            try:
-                return parse_postqueue_text(text_result.stdout.decode("utf-8", "replace"), datetime.now())
-            except QueueFormatError as exc:
-                raise RemoteCommandFailed(
-                    self.name,
-                    _("postqueue -p on {name} printed something else: {exc}.").format(name=self.name, exc=exc),
-                ) from None
+            text = text_result.stdout.decode("utf-8", "replace")
+            return self.parsed(
+                lambda t: parse_postqueue_text(t, datetime.now()), text, "postqueue -p", QueueFormatError
+            )
         self.require_success(result, "postqueue -j")
         return []
 
@@ -230,12 +222,8 @@ class Postfix(OnHost):
         try:
             result = self.connection.run(queue_lifetime(self.config.postfix_config))
             self.require_success(result, "postconf -h maximal_queue_lifetime")
-            try:
-                lifetime = parse_postfix_time(result.stdout.decode("utf-8", "replace"))
-            except PostconfFormatError as exc:
-                raise RemoteCommandFailed(
-                    self.name, _("postconf on {name} printed something else: {exc}.").format(name=self.name, exc=exc)
-                ) from None
+            text = result.stdout.decode("utf-8", "replace")
+            lifetime = self.parsed(parse_postfix_time, text, "postconf", PostconfFormatError)
         except (RemoteCommandFailed, GuardRefused) as failure:  # not a connection trouble: the answer
             _QUEUE_LIFETIMES[key] = (time.monotonic(), failure)
             raise
