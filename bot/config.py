@@ -571,7 +571,7 @@ def _refusal(error: ValidationError, path: Path) -> ConfigError:
     place = loc if first["type"] in _SECTION_ERRORS else loc[:-1]
     values = {
         **first.get("ctx", {}),
-        "where": f"{path}: {_key_path(place)}" if place else str(path),
+        "where": _("{file}: {place}").format(file=path, place=_key_path(place)) if place else str(path),
         "key": loc[-1] if loc else "",
     }
     return ConfigError(_(_SENTENCES.get(first["type"], _SENTENCES["invalid"])).format(**values))
