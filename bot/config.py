@@ -204,7 +204,7 @@ LocalPath = Annotated[Path, BeforeValidator(_beside_the_config)]
 class _Section(BaseModel):
     """One mapping of the file: frozen, an empty one is all defaults, an unknown key an error."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -362,7 +362,7 @@ class SlackConfig(AccessRule):
     verbs: Annotated[dict[str, AccessRule], BeforeValidator(_mapping)] = {}
     workers: AtLeastOne = 8
     max_pending: AtLeastOne = 64
-    rate_limits: RateLimits = RateLimits()
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
     # of cards in a channel, and of users whose Slack locale has no catalogue
     language: Annotated[str, BeforeValidator(_language)] = ENGLISH
 
@@ -474,13 +474,13 @@ class Config(_Section):
     hosts: Annotated[tuple[HostConfig, ...], BeforeValidator(_host_list), AfterValidator(_unique_names)] = Field(
         default=(), validate_default=True
     )
-    slack: SlackConfig = SlackConfig()
-    approvals: ApprovalsConfig = ApprovalsConfig()
+    slack: SlackConfig = Field(default_factory=SlackConfig)
+    approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig)
     policies: Annotated[dict[str, Policy], BeforeValidator(_policies)] = {}
     state: StateConfig = Field(default_factory=StateConfig)
     domains: Annotated[dict[str, str], BeforeValidator(_name_map), AfterValidator(_lower_map)] = {}
     alerts: Annotated[AlertsConfig | None, BeforeValidator(_no_alerts)] = None  # None: the bot never speaks first
-    watch: WatchConfig = WatchConfig()
+    watch: WatchConfig = Field(default_factory=WatchConfig)
     _path: Path = PrivateAttr(default=Path("mailbot.yaml"))
 
     def model_post_init(self, context: Any, /) -> None:
