@@ -11,7 +11,6 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +105,7 @@ def poll_health(url: str, gone: Callable[[], str | None], logs: Callable[[], str
 
 
 def lab_host_with(host: HostConfig, **changes: object) -> HostConfig:
-    return replace(host, **changes)  # type: ignore[arg-type]
+    return host.model_copy(update=changes)
 
 
 def read_lab_logs(maillog: str = "/var/log/mail.log") -> list[str]:

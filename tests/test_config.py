@@ -1,8 +1,12 @@
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 import bot.actions  # noqa: F401  (registers the verbs the policies are checked against)
 from bot.actions.registry import check_verb_names
@@ -247,3 +251,84 @@ def test_the_cli_refuses_a_meaningless_policy_in_one_sentence(tmp_path):
         f"mailbot: {path}: policies.trace: trace only reads, so there is nothing to approve; remove the line."
     )
     assert run.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("document", "says"),
+    [
+        (
+            {"slack": {"verbs": {"flush": {"allowed_users": 5}}}},
+            "slack.verbs.flush: `allowed_users` must be a list of strings.",
+        ),
+        ({"slack": {"rate_limits": {"per_user": "x/60s"}}}, "slack.rate_limits: `per_user` must look like 20/60s."),
+        ({"slack": {"language": "de"}}, "slack: language 'de' has no catalogue; use one of en, fr."),
+        ({"hosts": [HOST, {**HOST, "name": "bm2", "port": 70000}]}, "hosts[1]: port 70000 is not a TCP port."),
+        ({"watch": {"every": "often"}}, "watch: `every` must be a duration like 30s, 5m, 2h or 1d."),
+        (
+            {"state": {"url": "postgresql://db/m", "path": "x.db"}},
+            "state: give `path` (SQLite) or `url` (PostgreSQL), not both.",
+        ),
+        ({"alerts": 5}, "alerts must be a mapping of keys to values."),
+        (
+            {"hosts": [HOST], 3: "x"},
+            "3: unknown key; the keys there are alerts, approvals, domains, hosts, policies, slack, state, watch.",
+        ),
+    ],
+)
+def test_a_mistake_deep_in_the_file_names_its_key_path(tmp_path, document, says):
+    with pytest.raises(ConfigError) as error:
+        parse_config({"hosts": [HOST], **document}, tmp_path / "c.yaml")
+    assert error.value.message == f"{tmp_path / 'c.yaml'}: {says}"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"hosts": [{**HOST, "key_passphrase_env": ["hunter2-secret"]}]},
+        {"hosts": [HOST], "state": {"url": "postgresql://bot:hunter2-secret@db/mailbot"}},
+        {"hosts": [HOST], "approvals": {"expiry_minutes": "hunter2-secret"}},
+        {"hosts": [{**HOST, "user": {"hunter2-secret": 1}}]},
+    ],
+)
+def test_a_refused_value_is_not_repeated_and_pydantic_stays_inside(tmp_path, document):
+    """One sentence: no validation dump, no link to pydantic's pages, not the value (it may be a secret)."""
+    with pytest.raises(ConfigError) as error:
+        parse_config(document, tmp_path / "c.yaml")
+    message = error.value.message
+    assert "\n" not in message and "hunter2" not in message
+    assert "pydantic" not in message.lower() and "validation error" not in message.lower()
+    assert error.value.__cause__ is None and error.value.__suppress_context__
+
+
+def test_the_records_are_frozen(tmp_path):
+    config = parse_config({"hosts": [HOST]}, tmp_path / "c.yaml")
+    with pytest.raises(ValidationError, match="frozen"):
+        config.hosts[0].port = 2222  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("language", [["--lang", "fr"], []], ids=["--lang fr", "LC_ALL=fr_FR"])
+def test_a_french_user_reads_the_config_error_in_french(tmp_path, language):
+    path = tmp_path / "mailbot.yaml"
+    path.write_text(yaml.safe_dump({"hosts": [{**HOST, "port": 70000}]}), encoding="utf-8")
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(yaml.safe_dump({"hosts": [HOST], "aprovals": {}}), encoding="utf-8")
+    environment = {**os.environ, "LC_ALL": "fr_FR.UTF-8"} if not language else {**os.environ, "LC_ALL": "C"}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-m", "bot", *language, "--config", str(config), "trace", "john@lab.test"],
+            capture_output=True,
+            text=True,
+            env=environment,
+            check=False,
+            timeout=60,
+        )
+        for config in (path, typo, tmp_path / "missing.yaml")
+    ]
+    assert [run.returncode for run in runs] == [1, 1, 1]
+    assert [run.stderr.strip() for run in runs] == [
+        f"mailbot: {path} : hosts[0] : le port 70000 n'est pas un port TCP.",
+        f"mailbot: {typo} : aprovals : clé inconnue ; vouliez-vous dire approvals ?",
+        # the system's own reason (strerror) stays as the C library says it
+        f"mailbot: Impossible de lire le fichier de configuration {tmp_path / 'missing.yaml'} : "
+        "No such file or directory.",
+    ]

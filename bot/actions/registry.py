@@ -140,7 +140,7 @@ def check_verb_names(config: Config) -> Config:
     named = [
         *((f"policies.{verb}", verb) for verb in config.policies),
         *((f"approvals.require_reason[{i}]", verb) for i, verb in enumerate(config.approvals.require_reason)),
-        *((f"slack.verbs.{verb}", verb) for verb in config.slack.verb_access),
+        *((f"slack.verbs.{verb}", verb) for verb in config.slack.verbs),
     ]
     for key, name in named:
         if name not in VERBS:

@@ -28,12 +28,12 @@ class AccessPolicy:
 
     def refusal(self, verb: str, user: str, channel: str) -> str | None:
         """None when allowed, else the polite sentence the user reads."""
-        for rule in (self._config.access, self._config.verb_access.get(verb, AccessRule())):
-            if rule.channels and channel not in rule.channels:
+        for rule in (self._config, self._config.verbs.get(verb, AccessRule())):
+            if rule.allowed_channels and channel not in rule.allowed_channels:
                 return _(
                     "`/mail {verb}` is not available in this channel; ask in one of the mail support channels."
                 ).format(verb=verb)
-            if (rule.users or rule.groups) and not self._admits(rule, user):
+            if (rule.allowed_users or rule.allowed_groups) and not self._admits(rule, user):
                 return _(
                     "Sorry, you are not on the list of people who may use `/mail {verb}`; ask a mail admin."
                 ).format(verb=verb)
@@ -43,9 +43,9 @@ class AccessPolicy:
         return user in self._members(group)
 
     def _admits(self, rule: AccessRule, user: str) -> bool:
-        if user in rule.users:
+        if user in rule.allowed_users:
             return True
-        return any(self.is_member(group, user) for group in rule.groups)
+        return any(self.is_member(group, user) for group in rule.allowed_groups)
 
     def _members(self, group: str) -> frozenset[str]:
         now = time.monotonic()

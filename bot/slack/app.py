@@ -77,8 +77,8 @@ class MailBot:
         # cards, answers to share, rate-limit counters. `replica` names this process in it.
         self.state = open_state(config.state_path, config.state_url)
         self.replica = new_replica_id()
-        self.user_rate = SharedRateLimiter(self.state.rates, "user", Limit(*config.slack.user_limit))
-        self.channel_rate = SharedRateLimiter(self.state.rates, "channel", Limit(*config.slack.channel_limit))
+        self.user_rate = SharedRateLimiter(self.state.rates, "user", Limit(*config.slack.rate_limits.per_user))
+        self.channel_rate = SharedRateLimiter(self.state.rates, "channel", Limit(*config.slack.rate_limits.per_channel))
         self.approvals = ApprovalDesk(self, self.outbox, self.jobs)
         self.alerts = AlertDesk(self, self.outbox, self.jobs, self.approvals)
         self._locales: OrderedDict[str, tuple[float, str]] = OrderedDict()

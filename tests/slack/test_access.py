@@ -21,8 +21,8 @@ def test_no_rule_lets_everyone_in():
 
 def test_global_and_verb_rules_both_apply():
     config = SlackConfig(
-        access=AccessRule(channels=("C1",)),
-        verb_access={"restore": AccessRule(users=("UADMIN",), groups=("SADMINS",))},
+        allowed_channels=("C1",),
+        verbs={"restore": AccessRule(allowed_users=("UADMIN",), allowed_groups=("SADMINS",))},
     )
     access, asked = policy(config, {"SADMINS": frozenset({"UGROUP"})})
     assert access.refusal("trace", "U1", "C1") is None
@@ -34,5 +34,5 @@ def test_global_and_verb_rules_both_apply():
 
 
 def test_slack_unreachable_means_refused_not_allowed():
-    access, _ = policy(SlackConfig(access=AccessRule(groups=("SADMINS",))), None)
+    access, _ = policy(SlackConfig(allowed_groups=("SADMINS",)), None)
     assert access.refusal("trace", "U1", "C1") is not None
