@@ -23,10 +23,9 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-import bot.actions  # noqa: F401  (registers the verbs)
 from bot import i18n
-from bot.actions.registry import VERBS
 from bot.i18n import _, ngettext
+from bot.verbs import VERBS
 from tests.conftest import ROOT, run_mailbot
 from tests.test_cli import config_with
 

@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.actions import restore
-from bot.actions.registry import Context
 from bot.config import load_config
+from bot.core.registry import Context
 from bot.errors import MailbotError
 from bot.mailhost.ssh import HostPool
 from bot.mailhost.values import INBOX, parse_address, parse_uids
+from bot.verbs import restore
 from tests.conftest import ADMIN_KEY, LAB_CONFIG, ROOT, run_mailbot
 
 BOB = parse_address("bob.martin@lab.test")

@@ -15,10 +15,8 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
-from bot.actions import render
-from bot.actions.deleted import DeletedMail, folder_label, list_deleted, mails_table
-from bot.actions.mailbox import mail_host, resolve
-from bot.actions.registry import Context, Plan, Section, Verb, register
+from bot.core import render
+from bot.core.registry import Context, Plan, Section, Verb
 from bot.errors import BadInput, MailbotError
 from bot.i18n import N_, _, ngettext
 from bot.mailhost import commands
@@ -28,6 +26,8 @@ from bot.mailhost.host import MailboxNotFound
 from bot.mailhost.ssh import CommandResult
 from bot.mailhost.values import INBOX, Address, Folder, Uid, mailbox_of, parse_address, parse_folder, parse_uids
 from bot.state.requests import ChangeRequest
+from bot.verbs.deleted import DeletedMail, folder_label, list_deleted, mails_table
+from bot.verbs.mailbox import mail_host, resolve
 
 MAX_LISTED = 20
 MAX_PREVIEW_ROWS = 25  # the card holds about 3,000 characters of preview
@@ -277,14 +277,12 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reason", metavar="TEXT", help=_("why (a ticket number, for the audit)"))
 
 
-RESTORE = register(
-    Verb(
-        name="restore",
-        summary=N_("bring deleted mails back into their folder (after approval)"),
-        policy="approve",
-        configure=_configure,
-        validate=validate_restore,
-        plan=plan_restore,
-        report=report_restore,
-    )
+RESTORE = Verb(
+    name="restore",
+    summary=N_("bring deleted mails back into their folder (after approval)"),
+    policy="approve",
+    configure=_configure,
+    validate=validate_restore,
+    plan=plan_restore,
+    report=report_restore,
 )

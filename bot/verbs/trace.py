@@ -14,15 +14,16 @@ from datetime import timedelta
 from typing import Any
 
 from bot import i18n
-from bot.actions import mail, render
-from bot.actions.mail import HostFailure, QueuedMail
-from bot.actions.registry import Context, Section, Verb, register
+from bot.core import render
+from bot.core.registry import Context, Section, Verb
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import HostLog, MailHost
 from bot.mailhost.mail_flow import Delivery, Message, Rejection
 from bot.mailhost.postfix_log import is_over_quota, summarize_reply
 from bot.mailhost.postqueue import QueueEntry
 from bot.mailhost.values import Address, parse_address, parse_duration
+from bot.verbs import mail
+from bot.verbs.mail import HostFailure, QueuedMail
 
 PARTY_WIDTH = 30
 _QUOTED_ADDRESS = re.compile(r"^(?P<code>[245]\d\d [245]\.\d{1,3}\.\d{1,3} )<[^>]*>: ")
@@ -376,13 +377,11 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", metavar="DURATION", help=_("only the last 30m, 12h, 2d, 1w... (default: all logs)"))
 
 
-TRACE = register(
-    Verb(
-        name="trace",
-        summary=N_("every message to or from an address: deliveries, refusals, queue, hints"),
-        policy="read",
-        configure=_configure,
-        validate=validate_trace,
-        run=run_trace,
-    )
+TRACE = Verb(
+    name="trace",
+    summary=N_("every message to or from an address: deliveries, refusals, queue, hints"),
+    policy="read",
+    configure=_configure,
+    validate=validate_trace,
+    run=run_trace,
 )
