@@ -49,7 +49,7 @@ class TraceReport:
 
     def headline(self) -> str:
         where = ", ".join(self.hosts)
-        window = _(" in the last {duration}").format(duration=_since_words(self.since)) if self.since else ""
+        window = _(" in the last {duration}").format(duration=since_words(self.since)) if self.since else ""
         parts = [
             mail.count(len(self.messages), "message"),
             mail.count(len(self.rejected), "refusal"),
@@ -285,7 +285,7 @@ def hints_for(report: TraceReport) -> list[str]:
         )
     if not report.messages and not report.rejected and not report.queued and not report.failures:
         window = (
-            _(" in the last {duration}").format(duration=_since_words(report.since))
+            _(" in the last {duration}").format(duration=since_words(report.since))
             if report.since
             else _(" in the logs kept on the host")
         )
@@ -355,11 +355,11 @@ def _rejection_reason(rejection: Rejection) -> str:
     return _QUOTED_ADDRESS.sub(r"\g<code>", rejection.reason, count=1)
 
 
-def _since_words(duration: timedelta | None) -> str:
-    """`2d` as typed, in English; `2 jours` in French."""
+def since_words(duration: timedelta | None) -> str:
+    """`2d` as typed, in English; `2 jours`, `1 jour 12 heures` in French."""
     if duration is None:
         return ""
-    return _duration_words(duration) if i18n.current_language() == i18n.ENGLISH else i18n.duration(duration)
+    return _duration_words(duration) if i18n.current_language() == i18n.ENGLISH else mail.duration_words(duration)
 
 
 def _duration_words(duration: timedelta | None) -> str:
