@@ -168,9 +168,12 @@ def report_restore(change: ChangeRequest, result: CommandResult, context: Contex
         return [
             Section(
                 _("Nothing restored"),
-                _(
-                    "Cyrus restored {value} mail(s): the UIDs were no longer deleted (restored meanwhile, "
-                    "or purged by the host)."
+                ngettext(
+                    "Cyrus restored {value} mail: the UIDs were no longer deleted (restored meanwhile, "
+                    "or purged by the host).",
+                    "Cyrus restored {value} mails: the UIDs were no longer deleted (restored meanwhile, "
+                    "or purged by the host).",
+                    output.count or 0,
                 ).format(value=output.count or 0),
                 False,
                 {"restored": []},
@@ -255,11 +258,17 @@ def _report_bm5(
     ]
     rows = [[str(r["old_uid"]), folder.value, render.clip(str(r["subject"] or ""), 60)] for r in restored]
     notes = [
-        _(
-            "bm-cli acknowledged {acks} restore(s); {count} of {count2} mail(s) are no longer in "
-            "the deleted list of {folder}. bm-cli does not print the new UIDs: see them with "
-            "`history`."
-        ).format(acks=output.acks, count=len(restored), count2=len(wanted), folder=folder)
+        " ".join(
+            (
+                ngettext(
+                    "bm-cli acknowledged {acks} restore.", "bm-cli acknowledged {acks} restores.", output.acks
+                ).format(acks=output.acks),
+                _("Out of the deleted list of {folder}: {count} of {count2}.").format(
+                    count=len(restored), count2=len(wanted), folder=folder
+                ),
+                _("bm-cli does not print the new UIDs: see them with `history`."),
+            )
+        )
     ]
     if checked:
         notes.append(_("The result could not be checked: {checked}").format(checked=checked))
