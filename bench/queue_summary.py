@@ -5,7 +5,7 @@ of reasons with per-session ids, Zipf-like recipient domains), then times, in th
 and on the same text:
   baseline  json.loads of every line (the least any parser must do)
   parse     bot.mailhost.postqueue.parse_postqueue_json
-  summary   parse + bot.actions.queue.summarize + rendering the text answer
+  summary   parse + bot.verbs.queue.summarize + rendering the text answer
 Prints medians of several runs and the ratios. No assertion: a benchmark, not a test.
 
     python3 bench/queue_summary.py            # 100,000 entries
@@ -26,10 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.actions import render
-from bot.actions.queue import QueueRequest, summarize
+from bot.core import render
 from bot.mailhost.postqueue import parse_postqueue_json
 from bot.mailhost.values import parse_address
+from bot.verbs.queue import QueueRequest, summarize
 
 REASONS = [
     "host 10.0.0.7[10.0.0.7] said: 452 4.2.2 Over quota SESSIONID=<cyrus-{n}-1> (in reply to RCPT TO command)",

@@ -46,9 +46,8 @@ import paramiko
 import yaml
 
 from bench import gen_logs, queue_summary
-from bot.actions import render
-from bot.actions.queue import QueueRequest, summarize
 from bot.config import Config, load_config
+from bot.core import render
 from bot.errors import HostUnreachable
 from bot.mailhost.commands import RemoteCommand
 from bot.mailhost.host import MailHost
@@ -56,6 +55,7 @@ from bot.mailhost.postqueue import parse_postqueue_json
 from bot.mailhost.ssh import HostConnection, connect
 from bot.mailhost.tools import postfix
 from bot.mailhost.values import parse_address
+from bot.verbs.queue import QueueRequest, summarize
 
 LAB_CONFIG = ROOT / "lab" / "mailbot-lab.yaml"
 ADMIN_KEY = ROOT / "lab" / "run" / "ssh" / "lab_admin_key"

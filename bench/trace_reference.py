@@ -19,11 +19,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from bot.actions import mail
-from bot.actions.trace import _names, _rejection_names
 from bot.mailhost.mail_flow import assemble
 from bot.mailhost.tools.postfix import _TraceReader
 from bot.mailhost.values import is_queue_id, parse_address
+from bot.verbs import mail
+from bot.verbs.trace import _names, _rejection_names
 
 _QUEUE_ID = re.compile(rb"\]: ([0-9A-Za-z]+): ")
 _SIBLING = re.compile(r"(?:\.\d.*|-\d.*)?")

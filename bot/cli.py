@@ -18,15 +18,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
-import bot.actions  # noqa: F401  (registers the verbs)
 from bot import i18n
-from bot.actions import changes, render
-from bot.actions.registry import VERBS, Context, Outcome, Verb, VerbArgumentParser, check_verb_names
 from bot.config import load_config
+from bot.core import changes, render
+from bot.core.registry import Context, Outcome, Verb, VerbArgumentParser, check_verb_names
 from bot.errors import BadInput, ConfigError, MailbotError
 from bot.i18n import _
 from bot.mailhost import guard
 from bot.mailhost.ssh import HostPool
+from bot.verbs import VERBS
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -84,7 +84,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     logging.getLogger().setLevel(log_level("INFO"))
     return serve(
-        check_verb_names(load_config(args.config)),
+        check_verb_names(load_config(args.config), VERBS),
         http=args.http,
         host=args.host,
         port=args.port,
@@ -202,7 +202,7 @@ def _main(argv: Sequence[str]) -> int:
             return _guard(args)
         verb = VERBS[args.verb]
         request = verb.validate(args)
-        config = check_verb_names(load_config(args.config))
+        config = check_verb_names(load_config(args.config), VERBS)
         context = Context(config=config, pool=pool, requester=_operator())
         outcome = _change(verb, request, args, context) if verb.changes_things else _read(verb, request, context)
         if args.json:

@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 
@@ -174,16 +174,6 @@ def short_date(stamp: datetime) -> str:
     return f"{stamp.day} {_month_abbreviations(language)[stamp.month - 1]}"
 
 
-def full_time(stamp: datetime) -> str:
-    """A date in prose: `2026-12-02 14:03` in English, `2 déc. 2026 14:03` in French."""
-    language = _language.get()
-    if language == ENGLISH:
-        return f"{stamp:%Y-%m-%d %H:%M}"
-    from babel.dates import format_datetime
-
-    return str(format_datetime(stamp, "d MMM y HH:mm", locale=language))
-
-
 _UNITS = (("digital-byte", 1), ("digital-kilobyte", 1024), ("digital-megabyte", 1024 * 1024))
 
 
@@ -211,17 +201,3 @@ def decimal(value: float, digits: int = 1) -> str:
     from babel.numbers import format_decimal
 
     return str(format_decimal(value, "0." + "0" * digits, locale=_language.get()))
-
-
-def ago(age: timedelta) -> str:
-    """`3 days ago` / `il y a 3 jours`: how long ago something happened, in round words."""
-    from babel.dates import format_timedelta
-
-    return str(format_timedelta(-abs(age), add_direction=True, locale=_language.get()))
-
-
-def duration(length: timedelta) -> str:
-    """`3 days` / `3 jours`: a length of time, in round words."""
-    from babel.dates import format_timedelta
-
-    return str(format_timedelta(length, locale=_language.get()))

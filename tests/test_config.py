@@ -8,10 +8,10 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-import bot.actions  # noqa: F401  (registers the verbs the policies are checked against)
-from bot.actions.registry import check_verb_names
 from bot.config import LAB_CONFIG, find_config_path, load_config, parse_config
+from bot.core.registry import check_verb_names
 from bot.errors import ConfigError
+from bot.verbs import VERBS
 from tests.conftest import ROOT, run_mailbot
 
 HOST = {
@@ -215,21 +215,21 @@ def test_a_typo_beats_the_missing_key_it_hides(tmp_path):
 def test_meaningless_verb_settings_are_named(tmp_path, document, says):
     config = parse_config({"hosts": [HOST], **document}, tmp_path / "c.yaml")
     with pytest.raises(ConfigError) as error:
-        check_verb_names(config)
+        check_verb_names(config, VERBS)
     assert error.value.message.startswith(f"{tmp_path / 'c.yaml'}: {says}")
 
 
 def test_meaningful_policies_pass(tmp_path):
     document = {"policies": {"flush": "approve", "regen-maps": "confirm", "trace": "read"}}
     config = parse_config({"hosts": [HOST], **document}, tmp_path / "c.yaml")
-    assert check_verb_names(config).policies == {"flush": "approve", "regen-maps": "confirm", "trace": "read"}
+    assert check_verb_names(config, VERBS).policies == {"flush": "approve", "regen-maps": "confirm", "trace": "read"}
 
 
 def test_the_readme_example_loads_and_passes_the_verb_check(tmp_path):
     """Every key the README shows is one the parser knows: the documentation cannot drift into typos."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     example = readme.split("## Configuration", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
-    config = check_verb_names(parse_config(yaml.safe_load(example), tmp_path / "mailbot.yaml"))
+    config = check_verb_names(parse_config(yaml.safe_load(example), tmp_path / "mailbot.yaml"), VERBS)
     assert (config.hosts[0].name, config.policies, config.approvals.require_reason) == (
         "bm1",
         {"flush": "approve"},
@@ -239,7 +239,7 @@ def test_the_readme_example_loads_and_passes_the_verb_check(tmp_path):
 
 
 def test_the_lab_config_passes_the_verb_check(lab_config):
-    assert check_verb_names(lab_config).hosts[0].name == "lab"
+    assert check_verb_names(lab_config, VERBS).hosts[0].name == "lab"
 
 
 def test_the_cli_refuses_a_meaningless_policy_in_one_sentence(tmp_path):

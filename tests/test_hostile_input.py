@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import bot.actions  # noqa: F401
-from bot.actions.registry import VERBS, verb_parser
+from bot.core.registry import verb_parser
 from bot.errors import BadInput
 from bot.mailhost.values import Address, MessageId, QueueId
 from bot.slack.text import command_words
+from bot.verbs import VERBS
 from tests.conftest import GUARD_LOG, LAB_CONFIG, guard_log_since
 
 SAFE_WORD = re.compile(r"[A-Za-z0-9@._%+=~'-]+")  # what may reach a remote command as a value

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.actions.test_trace_lab import mailbot as lab_mailbot
 from tests.conftest import LAB_CONFIG
 from tests.test_cli import mailbot
+from tests.verbs.test_trace_lab import mailbot as lab_mailbot
 
 SECOND_PORT = 2223
 

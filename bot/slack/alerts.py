@@ -1,6 +1,6 @@
 """Alerts and watches in Slack: the bot speaks first, in `alerts.channel` and in watch threads.
 
-A timer thread runs the period (bot.actions.alerts.run_period, the one entry point), then
+A timer thread runs the period (bot.verbs.alerts.run_period, the one entry point), then
 shows what the state holds and Slack does not yet: a new problem is posted with its *Trace*
 and *Flush once fixed* buttons, a changed one is edited, a resolved one is edited to say when
 and after how long; a watch's news goes to the thread of its command. Because Slack only
@@ -19,10 +19,8 @@ from slack_bolt import Ack
 from slack_sdk.errors import SlackApiError
 
 from bot import i18n
-from bot.actions import alerts, changes, mail
-from bot.actions.flush import FLUSH, FlushRequest
-from bot.actions.registry import Outcome
-from bot.actions.trace import TRACE, TraceRequest
+from bot.core import changes
+from bot.core.registry import Outcome
 from bot.errors import BadInput, MailbotError
 from bot.i18n import _
 from bot.mailhost.values import parse_address
@@ -32,6 +30,9 @@ from bot.slack.jobs import JobRunner
 from bot.slack.outbox import Outbox, SlashCommand
 from bot.slack.services import BotServices
 from bot.state.alerts import KnownProblem
+from bot.verbs import alerts, mail
+from bot.verbs.flush import FLUSH, FlushRequest
+from bot.verbs.trace import TRACE, TraceRequest
 
 log = logging.getLogger("mailbot.alerts")
 

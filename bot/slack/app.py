@@ -21,12 +21,11 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-import bot.actions  # noqa: F401  (registers the verbs)
 from bot import i18n
-from bot.actions import changes
-from bot.actions.registry import VERBS, Context, Verb, verb_parser
-from bot.actions.render import clip
 from bot.config import Config
+from bot.core import changes
+from bot.core.registry import Context, Verb, verb_parser
+from bot.core.render import clip
 from bot.errors import BadInput, MailbotError
 from bot.i18n import N_, _
 from bot.mailhost.ssh import HostPool
@@ -41,6 +40,7 @@ from bot.slack.text import command_words
 from bot.state import open_state
 from bot.state.replicas import new_replica_id
 from bot.state.shares import SharedAnswer
+from bot.verbs import VERBS
 
 log = logging.getLogger("mailbot.slack")
 

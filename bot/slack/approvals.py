@@ -1,6 +1,6 @@
 """Changes in Slack: the approval card, the decision, the run, the expiry.
 
-`bot.actions.changes` holds the rules (who may decide, what is stored, what runs once);
+`bot.core.changes` holds the rules (who may decide, what is stored, what runs once);
 this module shows them in Slack: it posts the card (in the channel for `approve`, privately
 for `confirm`), takes the Approve/Reject clicks, runs the stored command in the bot's pool,
 edits the card with the outcome, and sweeps expired requests, also right after a restart.
@@ -18,8 +18,8 @@ from slack_bolt import Ack
 from slack_sdk.errors import SlackApiError
 
 from bot import i18n
-from bot.actions import changes
-from bot.actions.registry import VERBS, Verb
+from bot.core import changes
+from bot.core.registry import Verb
 from bot.errors import MailbotError
 from bot.i18n import _
 from bot.slack import blocks
@@ -28,6 +28,7 @@ from bot.slack.outbox import Outbox, SlashCommand
 from bot.slack.services import BotServices
 from bot.state.replicas import ALIVE_SECONDS, BEAT_SECONDS
 from bot.state.requests import ChangeRequest
+from bot.verbs import VERBS
 
 log = logging.getLogger("mailbot.slack")
 

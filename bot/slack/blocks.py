@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bot.actions import render
-from bot.actions.registry import Outcome
+from bot.core import render
+from bot.core.registry import Outcome
 from bot.i18n import _, ngettext
 from bot.state.requests import ChangeRequest
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from bot.actions.registry import Context
 from bot.config import Config
+from bot.core.registry import Context
 from bot.slack.access import AccessPolicy
 from bot.state import State
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, cast
 
-from bot.actions.registry import Section
+from bot.core.registry import Section
 from bot.slack import blocks
 
 

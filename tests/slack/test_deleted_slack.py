@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 import time
 
-from tests.actions.test_deleted_lab import MAILSHARE, TRASHED, imap, listed, scratch, unexpunge_l
 from tests.fakeslack import FakeSlack
 from tests.fakeslack.server import Call
 from tests.slack.test_approvals import card_of, click, ran_records
 from tests.slack.test_serve import answer_text
+from tests.verbs.test_deleted_lab import MAILSHARE, TRASHED, imap, listed, scratch, unexpunge_l
 
 REQUESTER, APPROVER = "U123", "U456"
 APPROVALS = {"approvals": {"approvers": [APPROVER], "expiry_minutes": 15}}

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from bot.actions.message import _state_words
+from bot.verbs.message import _state_words
 from tests.fakeslack import FakeSlack
 from tests.slack.test_serve import answer_text, finals
 

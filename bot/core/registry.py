@@ -1,14 +1,15 @@
-"""The one place that knows every verb: its arguments, its policy, how it runs and shows.
+"""What a verb is: its arguments, its policy, how it runs and how its answer shows.
 
-The CLI and the Slack adapter both build their parsers from this table, so a verb added
-here exists in both, with the same grammar and the same output.
+The table of verbs is `bot.verbs.VERBS`; the CLI and the Slack adapter both build their parsers
+from it, so a verb listed there exists in both, with the same grammar and the same output.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, NoReturn, Protocol, TextIO
 
 from bot.config import Config, close_match
@@ -101,7 +102,7 @@ class Verb:
     """A verb: `configure` declares its arguments, `validate` turns them into a typed request
     (raising `BadInput` before anything else happens), then either `run` does the work (a
     read verb), or `plan` says what a change would run and `report` reads the host after the
-    approved command ran (a change, which only `bot.actions.changes` carries out)."""
+    approved command ran (a change, which only `bot.core.changes` carries out)."""
 
     name: str
     summary: str
@@ -120,22 +121,24 @@ class Verb:
         return self.plan is not None
 
 
-VERBS: dict[str, Verb] = {}
 translate_argparse()
 
 
-def register(verb: Verb) -> Verb:
-    if verb.name in VERBS:
-        raise ValueError(f"verb {verb.name} registered twice")
-    VERBS[verb.name] = verb
-    return verb
+def verb_table(*verbs: Verb) -> Mapping[str, Verb]:
+    """The verbs by name, in the order given (the order of the help), refusing a name given twice."""
+    table: dict[str, Verb] = {}
+    for verb in verbs:
+        if verb.name in table:
+            raise ValueError(f"verb {verb.name} listed twice")
+        table[verb.name] = verb
+    return MappingProxyType(table)
 
 
-def check_verb_names(config: Config) -> Config:
+def check_verb_names(config: Config, verbs: Mapping[str, Verb]) -> Config:
     """Refuse the config's verb settings that mean nothing, naming the key.
 
     Here, not in `bot.config`, because the config sits below the verbs: its callers (the CLI,
-    the bot) check it against the registry once the verbs are registered.
+    the bot) check it against the verb table (`bot.verbs.VERBS`).
     """
     named = [
         *((f"policies.{verb}", verb) for verb in config.policies),
@@ -143,17 +146,17 @@ def check_verb_names(config: Config) -> Config:
         *((f"slack.verbs.{verb}", verb) for verb in config.slack.verbs),
     ]
     for key, name in named:
-        if name not in VERBS:
-            suggestion = close_match(name, VERBS)
+        if name not in verbs:
+            suggestion = close_match(name, verbs)
             if suggestion is not None:
                 message = _("{file}: {key}: unknown verb; did you mean {suggestion}?")
             else:
                 message = _("{file}: {key}: unknown verb; the verbs are {known}.")
             raise ConfigError(
-                message.format(file=config.path, key=key, suggestion=suggestion, known=", ".join(sorted(VERBS)))
+                message.format(file=config.path, key=key, suggestion=suggestion, known=", ".join(sorted(verbs)))
             )
     for name, policy in config.policies.items():
-        verb = VERBS[name]
+        verb = verbs[name]
         if not verb.changes_things and policy != "read":
             raise ConfigError(
                 _(

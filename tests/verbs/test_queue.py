@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.actions import mail, render
-from bot.actions.queue import QueueRequest, age_band, hint_for, reason_of, summarize, validate_queue
+from bot.core import render
 from bot.errors import BadInput
 from bot.mailhost.postqueue import parse_postqueue_json, parse_postqueue_text
 from bot.mailhost.values import parse_address
-from tests.actions.test_trace_lab import mailbot
+from bot.verbs import mail
+from bot.verbs.queue import QueueRequest, age_band, hint_for, reason_of, summarize, validate_queue
 from tests.conftest import FIXTURES, lab_queue
+from tests.verbs.test_trace_lab import mailbot
 
 
 def test_reasons_are_grouped_whatever_the_session_id():
@@ -106,10 +107,10 @@ def test_trace_and_queue_read_a_full_mailbox_the_same_way(reason, full):
 def test_trace_gives_the_queue_s_over_quota_advice_from_captured_lab_output():
     """The captured lab (log and `postqueue -j`): full@lab.test over quota, in trace's hints and
     queue's, with the same advice."""
-    from bot.actions.mail import QueuedMail
-    from bot.actions.trace import TraceReport, hints_for
     from bot.mailhost.mail_flow import assemble
     from bot.mailhost.postfix_log import parse_line
+    from bot.verbs.mail import QueuedMail
+    from bot.verbs.trace import TraceReport, hints_for
 
     reference = datetime(2026, 11, 28, 23, 0)
     lines = (FIXTURES / "lab" / "maillog.txt").read_text().splitlines()

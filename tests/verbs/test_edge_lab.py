@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from tests.actions.test_trace_lab import mailbot, trace_json
 from tests.conftest import LAB_CONFIG, lab_queue, read_lab_logs
 from tests.test_cli import mailbot as mailbot_with
+from tests.verbs.test_trace_lab import mailbot, trace_json
 
 EDGE_LOG = "/var/log/mail-edge.log"
 EDGE_CONFIG = "/etc/postfix-edge"

@@ -10,8 +10,8 @@ import argparse
 import time
 from dataclasses import dataclass
 
-from bot.actions import mail, render
-from bot.actions.registry import Context, Plan, Section, Verb, register
+from bot.core import render
+from bot.core.registry import Context, Plan, Section, Verb
 from bot.errors import BadInput, MailbotError
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import MailHost
@@ -21,6 +21,7 @@ from bot.mailhost.ssh import CommandResult
 from bot.mailhost.tools import postfix
 from bot.mailhost.values import QueueId, parse_queue_id, quoted
 from bot.state.requests import ChangeRequest
+from bot.verbs import mail
 
 SETTLE_SECONDS = 1.0  # the queue manager needs a moment to try the retried messages
 
@@ -155,14 +156,12 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-FLUSH = register(
-    Verb(
-        name="flush",
-        summary=N_("ask Postfix to retry the whole queue now, or one message"),
-        policy="confirm",
-        configure=_configure,
-        validate=validate_flush,
-        plan=plan_flush,
-        report=report_flush,
-    )
+FLUSH = Verb(
+    name="flush",
+    summary=N_("ask Postfix to retry the whole queue now, or one message"),
+    policy="confirm",
+    configure=_configure,
+    validate=validate_flush,
+    plan=plan_flush,
+    report=report_flush,
 )

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from bot.actions.registry import Context
 from bot.config import HostConfig
+from bot.core.registry import Context
 from bot.errors import MailbotError, MailboxNotFound
 from bot.i18n import _
 from bot.mailhost.host import MailHost

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bot.actions.registry import Context, Section, Verb
+from bot.core.registry import Context, Section, Verb
 from bot.errors import BadInput, MailbotError
 from bot.i18n import _
 from bot.mailhost.commands import RemoteCommand

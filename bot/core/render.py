@@ -14,7 +14,7 @@ from wcwidth import wcswidth
 from bot import i18n
 
 if TYPE_CHECKING:
-    from bot.actions.registry import Outcome
+    from bot.core.registry import Outcome
 
 TEXT_WIDTH = 100
 LARGE_TABLE = 1000  # rows; tabulate takes 4 s for the 66,000 rows of a busy address's trace

@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.actions import render
-from bot.actions.registry import Context, Section, Verb, register
 from bot.config import HostConfig
+from bot.core import render
+from bot.core.registry import Context, Section, Verb
 from bot.errors import MailbotError
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import HostProbe, MailHost
@@ -181,14 +181,12 @@ def run_check(request: None, context: Context) -> CheckReport:
     return report
 
 
-CHECK = register(
-    Verb(
-        name="check",
-        summary=N_("config valid, hosts reachable, host keys match, logs and tools found"),
-        policy="read",
-        configure=lambda parser: None,
-        validate=lambda args: None,
-        run=run_check,
-        cli_only=True,
-    )
+CHECK = Verb(
+    name="check",
+    summary=N_("config valid, hosts reachable, host keys match, logs and tools found"),
+    policy="read",
+    configure=lambda parser: None,
+    validate=lambda args: None,
+    run=run_check,
+    cli_only=True,
 )

@@ -6,7 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.actions.alerts import (
+from bot.config import AlertsConfig
+from bot.errors import BadInput
+from bot.mailhost.postqueue import QueuedRecipient, QueueEntry
+from bot.slack.alerts import alert_message
+from bot.state import open_state
+from bot.verbs.alerts import (
     OVER_QUOTA,
     QUEUE_GROWTH,
     QUEUE_SIZE,
@@ -17,11 +22,6 @@ from bot.actions.alerts import (
     host_problem,
     unreachable_problem,
 )
-from bot.config import AlertsConfig
-from bot.errors import BadInput
-from bot.mailhost.postqueue import QueuedRecipient, QueueEntry
-from bot.slack.alerts import alert_message
-from bot.state import open_state
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC).timestamp()
 OVER = "host 127.0.0.1[127.0.0.1] said: 452 4.2.2 Over quota SESSIONID=<cyrus-1-2-3> (in reply to RCPT TO command)"
@@ -152,8 +152,9 @@ def test_watches_are_limited_per_user_and_survive_a_new_connection(tmp_path):
 
 
 def test_watch_arguments_for_a_duration_and_bad_ones():
-    from bot.actions.registry import VERBS, verb_parser
-    from bot.actions.watch import validate_watch
+    from bot.core.registry import verb_parser
+    from bot.verbs import VERBS
+    from bot.verbs.watch import validate_watch
 
     parser = verb_parser(VERBS["watch"], "/mail watch")
     request = validate_watch(parser.parse_args(["Full@lab.test", "for", "2h"]))

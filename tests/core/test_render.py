@@ -3,7 +3,7 @@ from __future__ import annotations
 import io
 import json
 
-from bot.actions.render import JsonRows, write_json
+from bot.core.render import JsonRows, write_json
 
 
 def test_write_json_reads_back_as_the_document():
@@ -41,7 +41,7 @@ def test_a_big_table_is_the_text_tabulate_makes():
 
     from tabulate import tabulate
 
-    from bot.actions import render
+    from bot.core import render
 
     pieces = ["a", "bb", "queue", "é", "漢字", " lead", "trail ", "", "x y", "4.2.2", "0123", "Éléments envoyés", "-"]
     chooser = random.Random(7)

@@ -14,9 +14,8 @@ from datetime import timedelta
 from typing import Any
 
 from bot import i18n
-from bot.actions import mail, render
-from bot.actions.mail import HostFailure, QueuedMail
-from bot.actions.registry import Context, Section, Verb, register
+from bot.core import render
+from bot.core.registry import Context, Section, Verb
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import MailHost
 from bot.mailhost.mail_flow import Delivery, Message, Rejection
@@ -24,6 +23,8 @@ from bot.mailhost.postfix_log import is_over_quota, summarize_reply
 from bot.mailhost.postqueue import QueueEntry
 from bot.mailhost.tools.postfix import HostLog
 from bot.mailhost.values import Address, parse_address, parse_duration
+from bot.verbs import mail
+from bot.verbs.mail import HostFailure, QueuedMail
 
 PARTY_WIDTH = 30
 _QUOTED_ADDRESS = re.compile(r"^(?P<code>[245]\d\d [245]\.\d{1,3}\.\d{1,3} )<[^>]*>: ")
@@ -49,7 +50,7 @@ class TraceReport:
 
     def headline(self) -> str:
         where = ", ".join(self.hosts)
-        window = _(" in the last {duration}").format(duration=_since_words(self.since)) if self.since else ""
+        window = _(" in the last {duration}").format(duration=since_words(self.since)) if self.since else ""
         parts = [
             mail.count(len(self.messages), "message"),
             mail.count(len(self.rejected), "refusal"),
@@ -285,7 +286,7 @@ def hints_for(report: TraceReport) -> list[str]:
         )
     if not report.messages and not report.rejected and not report.queued and not report.failures:
         window = (
-            _(" in the last {duration}").format(duration=_since_words(report.since))
+            _(" in the last {duration}").format(duration=since_words(report.since))
             if report.since
             else _(" in the logs kept on the host")
         )
@@ -355,11 +356,11 @@ def _rejection_reason(rejection: Rejection) -> str:
     return _QUOTED_ADDRESS.sub(r"\g<code>", rejection.reason, count=1)
 
 
-def _since_words(duration: timedelta | None) -> str:
-    """`2d` as typed, in English; `2 jours` in French."""
+def since_words(duration: timedelta | None) -> str:
+    """`2d` as typed, in English; `2 jours`, `1 jour 12 heures` in French."""
     if duration is None:
         return ""
-    return _duration_words(duration) if i18n.current_language() == i18n.ENGLISH else i18n.duration(duration)
+    return _duration_words(duration) if i18n.current_language() == i18n.ENGLISH else mail.duration_words(duration)
 
 
 def _duration_words(duration: timedelta | None) -> str:
@@ -377,13 +378,11 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", metavar="DURATION", help=_("only the last 30m, 12h, 2d, 1w... (default: all logs)"))
 
 
-TRACE = register(
-    Verb(
-        name="trace",
-        summary=N_("every message to or from an address: deliveries, refusals, queue, hints"),
-        policy="read",
-        configure=_configure,
-        validate=validate_trace,
-        run=run_trace,
-    )
+TRACE = Verb(
+    name="trace",
+    summary=N_("every message to or from an address: deliveries, refusals, queue, hints"),
+    policy="read",
+    configure=_configure,
+    validate=validate_trace,
+    run=run_trace,
 )

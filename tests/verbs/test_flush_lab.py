@@ -10,14 +10,14 @@ import time
 import pytest
 import yaml
 
-from bot.actions.flush import FlushRequest, plan_flush
-from bot.actions.registry import Context
 from bot.config import load_config
+from bot.core.registry import Context
 from bot.errors import BadInput, MailbotError
 from bot.mailhost.ssh import HostPool
 from bot.mailhost.values import parse_queue_id
-from tests.actions.test_trace_lab import mailbot
+from bot.verbs.flush import FlushRequest, plan_flush
 from tests.conftest import LAB_CONFIG, lab_queue
+from tests.verbs.test_trace_lab import mailbot
 
 IMAP_ADMIN = [sys.executable, str(LAB_CONFIG.parent / "bin" / "imap_admin.py")]
 

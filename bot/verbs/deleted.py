@@ -17,12 +17,12 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from bot import i18n
-from bot.actions import render
-from bot.actions.mailbox import Resolved, resolve
-from bot.actions.registry import Context, Section, Verb, register
+from bot.core import render
+from bot.core.registry import Context, Section, Verb
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.cyrus import ExpungedMail, IndexRecord
 from bot.mailhost.values import INBOX, Address, Folder, Mailbox, parse_address, parse_folder
+from bot.verbs.mailbox import Resolved, resolve
 
 HOUR = 3600
 
@@ -324,13 +324,11 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folder", metavar="FOLDER", help=_("the folder (default INBOX), e.g. Trash or Archives/2024"))
 
 
-DELETED = register(
-    Verb(
-        name="deleted",
-        summary=N_("the deleted mails of a mailbox that can still be restored"),
-        policy="read",
-        configure=_configure,
-        validate=validate_deleted,
-        run=run_deleted,
-    )
+DELETED = Verb(
+    name="deleted",
+    summary=N_("the deleted mails of a mailbox that can still be restored"),
+    policy="read",
+    configure=_configure,
+    validate=validate_deleted,
+    run=run_deleted,
 )

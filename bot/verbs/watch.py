@@ -1,7 +1,7 @@
 """`watch ADDRESS [for 2h]` and `unwatch [ADDRESS]`: be told when queued mail finally lands.
 
 A watch follows the messages for ADDRESS that are in the queue when it starts. Each period
-(bot/actions/alerts.py) reads every host's queue once, whatever the number of watches; only a
+(bot/verbs/alerts.py) reads every host's queue once, whatever the number of watches; only a
 message that left the queue costs a log search, on its host, for its address, since the last
 check (the trace's `--since`), which says whether it was delivered (folder and IMAP UID on
 BlueMind), bounced or expired. Watches live in the state, so they survive a restart.
@@ -17,18 +17,19 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bot.actions import mail, render
-from bot.actions.mailbox import resolve
-from bot.actions.registry import Context, Section, Verb, register
-from bot.actions.trace import TraceReport
+from bot.core import render
+from bot.core.registry import Context, Section, Verb
 from bot.errors import BadInput, MailbotError
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.mail_flow import Delivery, Message
 from bot.mailhost.values import Address, parse_address, parse_duration
 from bot.state.alerts import Watch, WatchedMessage
+from bot.verbs import mail
+from bot.verbs.mailbox import resolve
+from bot.verbs.trace import TraceReport
 
 if TYPE_CHECKING:
-    from bot.actions.alerts import HostQueue
+    from bot.verbs.alerts import HostQueue
 
 LOG_SLACK = 120.0  # seconds read before the last check: a delivery logged as the check ran
 MAX_MISSES = 3  # periods a message may be gone from the queue without a log line before we say so
@@ -259,7 +260,7 @@ def _final_for(message: Message, address: str) -> Delivery | None:
 
 def follow(outcome: WatchOutcome, context: Context, out: TextIO) -> int:
     """`mailbot watch ADDRESS` on a terminal: wait, print the news, return when the watch ends."""
-    from bot.actions.alerts import read_queues
+    from bot.verbs.alerts import read_queues
 
     if outcome.watch_id is None:
         return outcome.exit_code
@@ -293,25 +294,21 @@ def validate_unwatch(args: argparse.Namespace) -> WatchRequest:
     return WatchRequest(parse_address(args.address) if args.address else None, None)
 
 
-WATCH = register(
-    Verb(
-        name="watch",
-        summary=N_("be told when the mail queued now for an address is delivered, bounced or expires"),
-        policy="read",
-        configure=_configure_watch,
-        validate=validate_watch,
-        run=run_watch,
-        follow=follow,
-    )
+WATCH = Verb(
+    name="watch",
+    summary=N_("be told when the mail queued now for an address is delivered, bounced or expires"),
+    policy="read",
+    configure=_configure_watch,
+    validate=validate_watch,
+    run=run_watch,
+    follow=follow,
 )
 
-UNWATCH = register(
-    Verb(
-        name="unwatch",
-        summary=N_("end your watches (of one address, or all)"),
-        policy="read",
-        configure=_configure_unwatch,
-        validate=validate_unwatch,
-        run=run_unwatch,
-    )
+UNWATCH = Verb(
+    name="unwatch",
+    summary=N_("end your watches (of one address, or all)"),
+    policy="read",
+    configure=_configure_unwatch,
+    validate=validate_unwatch,
+    run=run_unwatch,
 )

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.actions import render
-from bot.actions.mailbox import MailRequest, Resolved, resolve, validate_mail_request
-from bot.actions.registry import Context, Section, Verb, register
+from bot.core import render
+from bot.core.registry import Context, Section, Verb
 from bot.errors import MailboxNotFound
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.bmcli import HistoryEvent, MailHistory, read_story
@@ -28,6 +27,7 @@ from bot.mailhost.values import (
     parse_address,
     parse_search_words,
 )
+from bot.verbs.mailbox import MailRequest, Resolved, resolve, validate_mail_request
 
 MAX_TABLES = 20
 
@@ -188,24 +188,20 @@ def _configure_search(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("words", nargs="+", metavar="WORD", help=_("words of the subject or sender"))
 
 
-HISTORY = register(
-    Verb(
-        name="history",
-        summary=N_("the moves of one mail (created, read, moved to Trash or a mailshare, deleted), read plainly"),
-        policy="read",
-        configure=_configure_history,
-        validate=validate_mail_request,
-        run=run_history,
-    )
+HISTORY = Verb(
+    name="history",
+    summary=N_("the moves of one mail (created, read, moved to Trash or a mailshare, deleted), read plainly"),
+    policy="read",
+    configure=_configure_history,
+    validate=validate_mail_request,
+    run=run_history,
 )
 
-SEARCH = register(
-    Verb(
-        name="search",
-        summary=N_("the history of every mail of a mailbox matching some words"),
-        policy="read",
-        configure=_configure_search,
-        validate=validate_search,
-        run=run_search,
-    )
+SEARCH = Verb(
+    name="search",
+    summary=N_("the history of every mail of a mailbox matching some words"),
+    policy="read",
+    configure=_configure_search,
+    validate=validate_search,
+    run=run_search,
 )

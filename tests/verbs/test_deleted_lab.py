@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.actions import restore
-from bot.actions.registry import Context
 from bot.config import load_config
+from bot.core.registry import Context
 from bot.errors import MailbotError
 from bot.mailhost.ssh import HostPool
 from bot.mailhost.values import INBOX, parse_address, parse_uids
+from bot.verbs import restore
 from tests.conftest import ADMIN_KEY, LAB_CONFIG, ROOT, run_mailbot
 
 BOB = parse_address("bob.martin@lab.test")
@@ -298,7 +298,7 @@ def test_bluemind_5_mode_lists_and_restores_through_bm_cli(lab_config, tmp_path)
     assert run["stdout"].count("ack: ") == 2
     assert not set(uids) & set(unexpunge_l("user/rh@lab.test"))
     assert any(s.startswith("BM5 restore") for s in listed("rh@lab.test").values())
-    assert "are no longer in the deleted list" in run["report"][1]["body"]
+    assert "bm-cli acknowledged 2 restores. Out of the deleted list of INBOX: 2 of 2." in run["report"][1]["body"]
     locate = mailbot(config, "locate", "john@lab.test", "1")
     assert locate.returncode == 1 and "BlueMind 5, which keeps no mail files" in locate.stderr
 

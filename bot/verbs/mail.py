@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from bot.actions import render
-from bot.actions.registry import Context
+from bot.core import render
+from bot.core.registry import Context
 from bot.errors import MailbotError
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import MailHost

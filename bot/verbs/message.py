@@ -12,9 +12,8 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.actions import mail, render
-from bot.actions.mail import HostFailure
-from bot.actions.registry import Context, Section, Verb, register
+from bot.core import render
+from bot.core.registry import Context, Section, Verb
 from bot.errors import MailbotError
 from bot.i18n import N_, _
 from bot.mailhost.host import MailHost
@@ -22,6 +21,8 @@ from bot.mailhost.mail_flow import Message
 from bot.mailhost.postfix_log import DeliveryEvent, LogLine, parse_event, summarize_reply
 from bot.mailhost.tools.postfix import HostLog
 from bot.mailhost.values import MessageId, QueueId, is_queue_id, parse_message_id, parse_queue_id
+from bot.verbs import mail
+from bot.verbs.mail import HostFailure
 
 MAX_ROUNDS = 6  # hops followed: edge -> filter -> backend -> notice... is never this deep
 
@@ -193,13 +194,11 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("id", metavar="QUEUE_ID|MESSAGE_ID", help=_("a queue id (C5BF3135FAF) or a Message-ID"))
 
 
-MESSAGE = register(
-    Verb(
-        name="message",
-        summary=N_("one message's whole journey, by queue id or Message-ID, across every host"),
-        policy="read",
-        configure=_configure,
-        validate=validate_message,
-        run=run_message,
-    )
+MESSAGE = Verb(
+    name="message",
+    summary=N_("one message's whole journey, by queue id or Message-ID, across every host"),
+    policy="read",
+    configure=_configure,
+    validate=validate_message,
+    run=run_message,
 )

@@ -15,10 +15,8 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
-from bot.actions import render
-from bot.actions.deleted import DeletedMail, folder_label, list_deleted, mails_table
-from bot.actions.mailbox import mail_host, resolve
-from bot.actions.registry import Context, Plan, Section, Verb, register
+from bot.core import render
+from bot.core.registry import Context, Plan, Section, Verb
 from bot.errors import BadInput, MailbotError, MailboxNotFound
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.bmcli import parse_bm5_unexpunge
@@ -28,6 +26,8 @@ from bot.mailhost.ssh import CommandResult
 from bot.mailhost.tools import bmcli, cyrus
 from bot.mailhost.values import INBOX, Address, Folder, Uid, mailbox_of, parse_address, parse_folder, parse_uids
 from bot.state.requests import ChangeRequest
+from bot.verbs.deleted import DeletedMail, folder_label, list_deleted, mails_table
+from bot.verbs.mailbox import mail_host, resolve
 
 MAX_LISTED = 20
 MAX_PREVIEW_ROWS = 25  # the card holds about 3,000 characters of preview
@@ -168,9 +168,12 @@ def report_restore(change: ChangeRequest, result: CommandResult, context: Contex
         return [
             Section(
                 _("Nothing restored"),
-                _(
-                    "Cyrus restored {value} mail(s): the UIDs were no longer deleted (restored meanwhile, "
-                    "or purged by the host)."
+                ngettext(
+                    "Cyrus restored {value} mail: the UIDs were no longer deleted (restored meanwhile, "
+                    "or purged by the host).",
+                    "Cyrus restored {value} mails: the UIDs were no longer deleted (restored meanwhile, "
+                    "or purged by the host).",
+                    output.count or 0,
                 ).format(value=output.count or 0),
                 False,
                 {"restored": []},
@@ -255,11 +258,17 @@ def _report_bm5(
     ]
     rows = [[str(r["old_uid"]), folder.value, render.clip(str(r["subject"] or ""), 60)] for r in restored]
     notes = [
-        _(
-            "bm-cli acknowledged {acks} restore(s); {count} of {count2} mail(s) are no longer in "
-            "the deleted list of {folder}. bm-cli does not print the new UIDs: see them with "
-            "`history`."
-        ).format(acks=output.acks, count=len(restored), count2=len(wanted), folder=folder)
+        " ".join(
+            (
+                ngettext(
+                    "bm-cli acknowledged {acks} restore.", "bm-cli acknowledged {acks} restores.", output.acks
+                ).format(acks=output.acks),
+                _("Out of the deleted list of {folder}: {count} of {count2}.").format(
+                    count=len(restored), count2=len(wanted), folder=folder
+                ),
+                _("bm-cli does not print the new UIDs: see them with `history`."),
+            )
+        )
     ]
     if checked:
         notes.append(_("The result could not be checked: {checked}").format(checked=checked))
@@ -277,14 +286,12 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reason", metavar="TEXT", help=_("why (a ticket number, for the audit)"))
 
 
-RESTORE = register(
-    Verb(
-        name="restore",
-        summary=N_("bring deleted mails back into their folder (after approval)"),
-        policy="approve",
-        configure=_configure,
-        validate=validate_restore,
-        plan=plan_restore,
-        report=report_restore,
-    )
+RESTORE = Verb(
+    name="restore",
+    summary=N_("bring deleted mails back into their folder (after approval)"),
+    policy="approve",
+    configure=_configure,
+    validate=validate_restore,
+    plan=plan_restore,
+    report=report_restore,
 )

@@ -6,8 +6,8 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
-from bot.actions import render
-from bot.actions.registry import Context, Section, Verb, register
+from bot.core import render
+from bot.core.registry import Context, Section, Verb
 from bot.errors import BadInput, MailbotError
 from bot.i18n import N_, _, ngettext
 from bot.state.audit import AuditRecord
@@ -112,13 +112,11 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-AUDIT = register(
-    Verb(
-        name="audit",
-        summary=N_("who asked what, who approved, what ran, what came back"),
-        policy="read",
-        configure=_configure,
-        validate=validate_audit,
-        run=run_audit,
-    )
+AUDIT = Verb(
+    name="audit",
+    summary=N_("who asked what, who approved, what ran, what came back"),
+    policy="read",
+    configure=_configure,
+    validate=validate_audit,
+    run=run_audit,
 )

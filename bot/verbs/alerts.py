@@ -16,15 +16,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from bot.actions import mail, queue, trace, watch
-from bot.actions.registry import Context
 from bot.config import AlertsConfig
+from bot.core.registry import Context
 from bot.errors import MailbotError
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import MailHost
 from bot.mailhost.postfix_log import is_over_quota, summarize_reply
 from bot.mailhost.postqueue import QueueEntry
 from bot.state.alerts import Problem
+from bot.verbs import mail, queue, trace, watch
 
 OVER_QUOTA, STALE_MAPS, RELAY, DNS = "over_quota", "stale_maps", "relay", "dns"
 QUEUE_SIZE, QUEUE_GROWTH, UNREACHABLE = "queue_size", "queue_growth", "unreachable"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from tests.actions.test_trace_lab import mailbot
 from tests.conftest import read_lab_logs
+from tests.verbs.test_trace_lab import mailbot
 
 
 def bounce_in_the_log() -> tuple[str, str, str]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from bot.actions.registry import Context, Plan, Section, Verb, register
 from bot.config import HostConfig
+from bot.core.registry import Context, Plan, Section, Verb
 from bot.errors import BadInput, MailbotError
 from bot.i18n import N_, _
 from bot.mailhost.ssh import CommandResult
@@ -98,14 +98,12 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reason", metavar="TEXT", help=_("why (a ticket number, for the audit)"))
 
 
-REGEN_MAPS = register(
-    Verb(
-        name="regen-maps",
-        summary=N_("rebuild the Postfix maps from the directory (when an existing address is 'User unknown')"),
-        policy="approve",
-        configure=_configure,
-        validate=validate_regen,
-        plan=plan_regen,
-        report=report_regen,
-    )
+REGEN_MAPS = Verb(
+    name="regen-maps",
+    summary=N_("rebuild the Postfix maps from the directory (when an existing address is 'User unknown')"),
+    policy="approve",
+    configure=_configure,
+    validate=validate_regen,
+    plan=plan_regen,
+    report=report_regen,
 )

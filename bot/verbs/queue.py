@@ -16,9 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot import i18n
-from bot.actions import mail, render
-from bot.actions.mail import HostFailure, QueuedMail
-from bot.actions.registry import Context, Section, Verb, register
+from bot.core import render
+from bot.core.registry import Context, Section, Verb
 from bot.errors import BadInput
 from bot.i18n import N_, _, ngettext
 from bot.mailhost import grammar
@@ -26,6 +25,8 @@ from bot.mailhost.host import MailHost
 from bot.mailhost.postfix_log import is_over_quota, summarize_reply
 from bot.mailhost.postqueue import QueueEntry
 from bot.mailhost.values import Address, parse_address
+from bot.verbs import mail
+from bot.verbs.mail import HostFailure, QueuedMail
 
 AGE_BANDS = ((3600, "< 1 h"), (6 * 3600, "1-6 h"), (86400, "6-24 h"), (3 * 86400, N_("1-3 days")))
 OLDEST_BAND = N_("> 3 days")
@@ -275,13 +276,11 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", nargs="?", metavar="ADDRESS|DOMAIN", help=_("only the messages from or to it"))
 
 
-QUEUE = register(
-    Verb(
-        name="queue",
-        summary=N_("what waits in the queue and why: by reason, domain and age, or for one address"),
-        policy="read",
-        configure=_configure,
-        validate=validate_queue,
-        run=run_queue,
-    )
+QUEUE = Verb(
+    name="queue",
+    summary=N_("what waits in the queue and why: by reason, domain and age, or for one address"),
+    policy="read",
+    configure=_configure,
+    validate=validate_queue,
+    run=run_queue,
 )

@@ -12,13 +12,13 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
-from bot.actions import render
-from bot.actions.mailbox import MailRequest, Resolved, resolve, validate_mail_request
-from bot.actions.registry import Context, Section, Verb, register
+from bot.core import render
+from bot.core.registry import Context, Section, Verb
 from bot.errors import MailbotError, MailboxNotFound
 from bot.i18n import N_, _
 from bot.mailhost.cyrus import MailHeaders
 from bot.mailhost.values import INBOX, Folder, Uid
+from bot.verbs.mailbox import MailRequest, Resolved, resolve, validate_mail_request
 
 HEADER_FIELDS = (("From", "sender"), ("To", "to"), ("Cc", "cc"), ("Date", "date"), ("Subject", "subject"))
 
@@ -108,13 +108,11 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folder", metavar="FOLDER", help=_("the folder the UID belongs to (default INBOX)"))
 
 
-LOCATE = register(
-    Verb(
-        name="locate",
-        summary=N_("where a mail's file is on the host, and its main headers (BlueMind 4)"),
-        policy="read",
-        configure=_configure,
-        validate=validate_mail_request,
-        run=run_locate,
-    )
+LOCATE = Verb(
+    name="locate",
+    summary=N_("where a mail's file is on the host, and its main headers (BlueMind 4)"),
+    policy="read",
+    configure=_configure,
+    validate=validate_mail_request,
+    run=run_locate,
 )
