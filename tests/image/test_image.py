@@ -29,6 +29,18 @@ def test_help_runs_in_the_image(image: str) -> None:
     assert "trace" in done.stdout and "serve" in done.stdout
 
 
+def test_the_images_languages_keep_their_conventions(image: str) -> None:
+    """The image drops Babel's data for the languages the bot has no catalogue for, not for its own."""
+    program = (
+        "from datetime import datetime, UTC; from bot import i18n\n"
+        "for language in i18n.LANGUAGES:\n"
+        "    with i18n.use_language(language):\n"
+        "        print(language, i18n.size(1258291), i18n.short_time(datetime(2026, 12, 2, 14, 3, tzinfo=UTC)))\n"
+    )
+    done = podman("run", "--rm", "--network=none", image, "python3", "-c", program)
+    assert done.stdout.replace("\xa0", " ").splitlines() == ["en 1.2 MB 12-02 14:03", "fr 1,2 Mo 2 déc. 14:03"]
+
+
 def test_image_metadata(image: str) -> None:
     fields = "{{.User}}|{{json .Config.ExposedPorts}}|{{.Config.StopSignal}}|{{json .HealthCheck.Test}}"
     user, ports, stop_signal, health = podman("image", "inspect", "--format", fields, image).stdout.strip().split("|")
