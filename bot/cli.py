@@ -12,7 +12,6 @@ import getpass
 import logging
 import os
 import sys
-import urllib.request
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -123,6 +122,8 @@ def _guard(args: argparse.Namespace) -> int:
 
 
 def _health(args: argparse.Namespace) -> int:
+    import urllib.request  # here: the container's health probe alone needs HTTP, every other command pays for it
+
     try:
         with urllib.request.urlopen(args.url, timeout=3) as answer:  # noqa: S310  (a URL the operator gives)
             return EXIT_OK if answer.status == 200 else EXIT_FAILED
