@@ -140,12 +140,6 @@ _BM_NOT_FOUND = re.compile(r"No mailbox matches|not found|did not match anything
 class BmCli(OnHost):
     """bm-cli on the host that runs it: who an address is, what happened to a mail, BlueMind 5's bin."""
 
-    def version(self) -> str | None:
-        result = self.connection.run(bmcli_version(self.config.bm_cli))
-        if result.exit_status != 0:
-            return None
-        return result.stdout.decode("utf-8", "replace").strip() or None
-
     def user(self, address: Address) -> tuple[BmUser | None, str]:
         """The user bm-cli finds behind an address (aliases included), or None and bm-cli's reason."""
         result = self.connection.run(bmcli_user(self.config.bm_cli, address))

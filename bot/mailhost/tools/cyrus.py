@@ -32,7 +32,6 @@ from bot.mailhost.values import INBOX, Folder, Mailbox, SpoolPath, Uid, spool_fi
 CYRUS_BIN = "/usr/lib/cyrus/bin"
 UNEXPUNGE = f"{CYRUS_BIN}/unexpunge"
 MBPATH = f"{CYRUS_BIN}/mbpath"
-MBEXAMINE = f"{CYRUS_BIN}/mbexamine"
 HEAD = "/usr/bin/head"
 MAIL_HEAD_BYTES = 65536  # the sudo rule allows exactly this count
 AS_CYRUS = ("sudo", "-n", "-u", "cyrus")
