@@ -77,6 +77,7 @@ _SENTENCES = {
     "bluemind": N_("{where}: `bluemind` is {value}; use 4 (Cyrus) or 5, or leave it out."),
     "bm_cli": N_("{where}: bm_cli {value} must be an absolute path on the host, without spaces."),
     "retention_days": N_("{where}: retention_days must be between 1 and 3650."),
+    "bm_authn": N_("{where}: bm_authn {value} must be the address of a BlueMind user (like admin@example.com)."),
     "postfix_config": N_(
         "{where}: postfix_config {value} must be the absolute path of a Postfix instance's config directory "
         "on the host (like /etc/postfix-edge), without spaces or `..`."
@@ -249,6 +250,18 @@ def _bm_cli(path: str) -> str:
     return path
 
 
+_AUTHN = re.compile(r"[A-Za-z0-9._%+=~'-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
+
+
+def _bm_authn(value: Any) -> str | None:
+    if value is None:
+        return None
+    address = _text(value)
+    if not _AUTHN.fullmatch(address):
+        _refuse("bm_authn", value=repr(address[:80]))
+    return address.lower()
+
+
 def _retention_days(days: int) -> int:
     if not 1 <= days <= 3650:
         _refuse("retention_days")
@@ -293,6 +306,8 @@ class HostConfig(_Section):
     key_passphrase_env: Text | None = None
     bluemind: Annotated[Literal[4, 5] | None, BeforeValidator(_bluemind)] = None  # 4 (Cyrus) or 5; None: detected
     bm_cli: Annotated[str, BeforeValidator(_text), AfterValidator(_bm_cli)] = DEFAULT_BM_CLI
+    # a user with rights on the mailshares: bm-cli's --authn, to list and restore their deleted mail
+    bm_authn: Annotated[str | None, BeforeValidator(_bm_authn)] = None
     retention_days: Annotated[int, BeforeValidator(_count), AfterValidator(_retention_days)] = 7  # cyr_expire -X
     # commands that rebuild the Postfix maps, in order
     regen_maps: Annotated[tuple[tuple[str, ...], ...], BeforeValidator(_commands)] = ()

@@ -84,6 +84,12 @@ MESSAGE_ID = "(?!-)[!-;=?-~]{1,250}"
 # --- numbers and durations -------------------------------------------------------------------------
 MAX_UID = 2**32 - 1
 UID = decimal_at_most(MAX_UID)  # an IMAP UID, or a BlueMind 5 item id
+BODY_GUID = "[0-9a-f]{40}"  # a mail body's SHA-1, as BlueMind keys its history
+# A file-based Postfix lookup table under a Postfix config directory (`hash:/etc/postfix/virtual`),
+# as postconf names it: what `regen-maps` queries with `postmap -q` to check a rebuild.
+POSTFIX_MAP = (
+    "(?:hash|btree|lmdb|cdb|dbm|sdbm):/etc/postfix[A-Za-z0-9_.-]{0,40}(?:/[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}){1,4}"
+)
 EPOCH = "[0-9]{1,12}"  # the trace's oldest time of interest, in seconds
 DURATION = "(?P<count>[1-9][0-9]{0,4})(?P<unit>[smhdw])"  # 30m, 12h, 2d, 1w
 

@@ -88,6 +88,12 @@ class MailHost(OnHost):
                 tools[rest] = state == "present"
         return HostProbe(tuple(logs), tools, self.postfix.version())
 
+    def bmcli_present(self) -> bool:
+        """bm-cli is at the host entry's path (the BlueMind probe: nothing runs)."""
+        result = self.connection.run(bluemind_probe(self.config.bm_cli))
+        self.require_success(result, "the BlueMind probe")
+        return f"present {self.config.bm_cli}" in result.stdout.decode("utf-8", "replace").splitlines()
+
     def bluemind_version(self) -> int:
         """4 (Cyrus's tools on the host) or 5 (bm-cli only): the host entry's `bluemind`, else probed once."""
         if self.config.bluemind is not None:

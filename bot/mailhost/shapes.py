@@ -15,7 +15,19 @@ from typing import cast
 
 from bot.mailhost import grammar
 from bot.mailhost.commands import RemoteCommand
-from bot.mailhost.values import MAX_UIDS, Address, Folder, Mailbox, MessageId, QueueId, SearchQuery, SpoolPath, Uid
+from bot.mailhost.values import (
+    MAX_UIDS,
+    Address,
+    BodyGuid,
+    Folder,
+    Mailbox,
+    MessageId,
+    PostfixMap,
+    QueueId,
+    SearchQuery,
+    SpoolPath,
+    Uid,
+)
 
 # Sentinels: values no validated input can produce, replaced by the pattern of their grammar.
 # The folders' are printable: Cyrus names carry them through the modified UTF-7 encoding unchanged.
@@ -36,6 +48,8 @@ _SENTINELS = {
     _CYRUS_FOLDER_SENTINEL: grammar.CYRUS_FOLDER,
     "\x00SEARCH\x00": grammar.SEARCH,
     "\x00SPOOL\x00": grammar.SPOOL_FILE,
+    "\x00GUID\x00": grammar.BODY_GUID,
+    "\x00MAP\x00": grammar.POSTFIX_MAP,
 }
 
 # The values a tool module gives its templates to declare a shape.
@@ -49,6 +63,8 @@ ANY_UID = Uid(cast(int, "\x00UID\x00"))  # a sentinel standing in for the number
 SOME_UIDS = (Uid(cast(int, _UIDS_SENTINEL)),)  # 1 to MAX_UIDS of them, the command's last words
 ANY_QUERY = SearchQuery(("\x00SEARCH\x00",))
 ANY_SPOOL_FILE = SpoolPath("\x00SPOOL\x00")
+ANY_BODY_GUID = BodyGuid("\x00GUID\x00")
+ANY_POSTFIX_MAP = PostfixMap("\x00MAP\x00")
 
 
 @dataclass(frozen=True)

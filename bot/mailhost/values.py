@@ -199,6 +199,47 @@ def parse_uids(texts: list[str]) -> tuple[Uid, ...]:
     return tuple(sorted({parse_uid(text) for text in texts}))
 
 
+_BODY_GUID = re.compile(grammar.BODY_GUID)
+
+
+@dataclass(frozen=True)
+class BodyGuid:
+    """A mail body's GUID, as `mail unexpunge --dry` prints it (`rec imap: N, body: GUID`) and
+    `mail history-guid --body-guid` takes it: the one key that finds a restored mail again."""
+
+    value: str
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def parse_body_guid(text: str) -> BodyGuid:
+    candidate = text.strip().lower()
+    if not _BODY_GUID.fullmatch(candidate):
+        raise BadInput(_("{candidate} is not a body GUID (40 hexadecimal digits).").format(candidate=quoted(candidate)))
+    return BodyGuid(candidate)
+
+
+_POSTFIX_MAP = re.compile(grammar.POSTFIX_MAP)
+
+
+@dataclass(frozen=True)
+class PostfixMap:
+    """A file-based lookup table as postconf lists it: `hash:/etc/postfix/virtual_mailbox`."""
+
+    value: str
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def postfix_maps(postconf_value: str) -> tuple[PostfixMap, ...]:
+    """The file-based tables of a `postconf -h` value (others, such as ldap: or proxy:, are skipped:
+    `postmap -q` on them proves nothing about a rebuild)."""
+    words = re.split(r"[\s,]+", postconf_value.strip())
+    return tuple(PostfixMap(word) for word in words if _POSTFIX_MAP.fullmatch(word) and ".." not in word)
+
+
 @dataclass(frozen=True)
 class Folder:
     """An IMAP folder of a mailbox as BlueMind names it: `INBOX`, `Trash`, `Sub/Folder`."""
@@ -316,6 +357,7 @@ class Mailbox:
 
     login: str
     domain: str
+    shared: bool = False  # a BlueMind mailshare: `projet@domain`, its folders under `projet/`
 
     @property
     def email(self) -> str:
@@ -323,19 +365,27 @@ class Mailbox:
 
     @property
     def cyrus_name(self) -> str:
-        return f"user/{self.login}@{self.domain}"
+        return self.email if self.shared else f"user/{self.login}@{self.domain}"
+
+    def bm_folder(self, folder: Folder) -> Folder:
+        """The folder as bm-cli names it in this mailbox: a mailshare's INBOX is its own name."""
+        if not self.shared:
+            return folder
+        return Folder(self.login if folder.is_inbox else f"{self.login}/{folder.value}")
 
     def folder_name(self, folder: Folder) -> str:
+        if self.shared:
+            return f"{self.login}{folder.cyrus_suffix}@{self.domain}"
         return f"user/{self.login}{folder.cyrus_suffix}@{self.domain}"
 
     def __str__(self) -> str:
         return self.cyrus_name
 
 
-def mailbox_of(login: str, domain: str) -> Mailbox:
+def mailbox_of(login: str, domain: str, shared: bool = False) -> Mailbox:
     """A mailbox from a login and a domain, held to the same grammar as an address."""
     address = parse_address(f"{login}@{domain}")
-    return Mailbox(address.local_part, address.domain)
+    return Mailbox(address.local_part, address.domain, shared)
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,40 @@ def check_host(host: MailHost) -> HostCheck:
         return result
     result.facts.append(_("SSH login with the pinned host key"))
     _judge_probe(probe, config, result)
+    if config.roles & {"store", "bmcli"}:
+        _judge_bluemind(host, result)
     return result
+
+
+def _judge_bluemind(host: MailHost, result: HostCheck) -> None:
+    """Which BlueMind, and what its bm-cli takes: builds differ (reference/BMCLI.md)."""
+    try:
+        version = host.bluemind_version()
+    except MailbotError as exc:
+        result.problems.append(exc.message)
+        return
+    if version == 4 and not host.bmcli_present():
+        result.facts.append(_("BlueMind 4 (Cyrus's tools); no bm-cli at {path}").format(path=host.config.bm_cli))
+        return
+    try:
+        build = host.bmcli.build()
+    except MailbotError as exc:
+        result.problems.append(exc.message)
+        return
+    accepts = (
+        _("history-imap takes --folderPath")
+        if build.folder_path
+        else _("history-imap without --folderPath (a build before 2022-02: the bot narrows the folders itself)")
+    )
+    result.facts.append(
+        _("BlueMind {version}, bm-cli {build}: {accepts}").format(version=version, build=build.version, accepts=accepts)
+    )
+    if build.major is not None and build.major != version:
+        result.problems.append(
+            _("the host entry says BlueMind {version}, but bm-cli says {build}: fix `bluemind`").format(
+                version=version, build=build.version
+            )
+        )
 
 
 def _judge_probe(probe: HostProbe, config: HostConfig, result: HostCheck) -> None:

@@ -37,7 +37,7 @@ class Place:
 
 @dataclass(frozen=True)
 class DeletedMail:
-    uid: int
+    uid: int | None  # its IMAP UID (BlueMind 5: the one it had, when bm-cli says it)
     size: int | None
     sent: datetime | None
     received: datetime | None
@@ -48,6 +48,16 @@ class DeletedMail:
     preview: str | None = None
     still_in: tuple[Place, ...] = ()
     cache_error: str | None = None
+    item_id: int | None = None  # BlueMind 5: the item id that `unexpunge --id` takes, not a UID
+    body_guid: str | None = None  # BlueMind 5: how `history-guid` finds it again once restored
+
+    @property
+    def number(self) -> int:
+        """What `restore` takes for this mail: the item id on BlueMind 5, the UID on BlueMind 4."""
+        number = self.item_id if self.item_id is not None else self.uid
+        if number is None:
+            raise ValueError("a deleted mail has an item id or a UID")
+        return number
 
     def days_left(self, now: datetime, retention_days: int) -> float | None:
         if self.expunged is None:
@@ -112,10 +122,12 @@ def list_deleted(resolved: Resolved, folder: Folder, context: Context) -> Delete
                 name=resolved.bmcli.name, address=resolved.address
             )
         )
-        bm5 = resolved.bmcli.deleted(resolved.address, folder)
+        bm5 = resolved.bmcli.deleted(resolved.mailbox, resolved.address, folder, resolved.authn)
         mails = tuple(
             DeletedMail(
-                uid=item.id,
+                uid=item.imap_uid,
+                item_id=item.id,
+                body_guid=item.body_guid,
                 size=None,
                 sent=None,
                 received=None,
@@ -178,7 +190,8 @@ def mails_table(mails: Sequence[DeletedMail], now: datetime, retention_days: int
     if version == 5:
         rows = [
             [
-                str(m.uid),
+                str(m.item_id),
+                "" if m.uid is None else str(m.uid),
                 render.when(m.expunged),
                 left_text(m.days_left(now, retention_days)),
                 render.clip(m.subject, 40),
@@ -186,7 +199,7 @@ def mails_table(mails: Sequence[DeletedMail], now: datetime, retention_days: int
             ]
             for m in mails
         ]
-        return render.table([_("Id"), _("Deleted"), _("Left"), _("Subject"), _("Preview")], rows)
+        return render.table([_("Item id"), _("Old UID"), _("Deleted"), _("Left"), _("Subject"), _("Preview")], rows)
     rows = [
         [
             str(m.uid),
@@ -230,6 +243,8 @@ def mail_json(mail: DeletedMail, now: datetime, retention_days: int) -> dict[str
     days = mail.days_left(now, retention_days)
     return {
         "uid": mail.uid,
+        "id": mail.item_id,
+        "body_guid": mail.body_guid,
         "size": mail.size,
         "sent": render.iso(mail.sent),
         "received": render.iso(mail.received),
@@ -278,11 +293,19 @@ class DeletedReport:
         moved = elsewhere_lines(self.mails)
         broken = [f"UID {m.uid}: {m.cache_error}" for m in self.mails if m.cache_error]
         hints = [*moved, *broken, *self.notes]
-        hints.append(
-            _("To bring mails back: restore {address} UID... (or --all), after approval.").format(
-                address=self.resolved.address
+        if self.resolved.version == 5:
+            hints.append(
+                _(
+                    "To bring mails back: restore {address} ITEM_ID... (the item ids above, not UIDs; "
+                    "or --all), after approval."
+                ).format(address=self.resolved.address)
             )
-        )
+        else:
+            hints.append(
+                _("To bring mails back: restore {address} UID... (or --all), after approval.").format(
+                    address=self.resolved.address
+                )
+            )
         sections.append(Section(_("Notes"), "\n".join(hints), monospace=False))
         return sections
 

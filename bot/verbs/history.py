@@ -27,7 +27,7 @@ from bot.mailhost.values import (
     parse_address,
     parse_search_words,
 )
-from bot.verbs.mailbox import MailRequest, Resolved, resolve, validate_mail_request
+from bot.verbs.mailbox import MailRequest, Resolved, owner_name, resolve, validate_mail_request
 
 MAX_TABLES = 20
 
@@ -44,7 +44,7 @@ def history_table(history: MailHistory) -> str:
             render.clip(f"{e.owner} ({e.owner_kind})" if e.owner_kind else e.owner, 26),
             render.clip(e.folder, 20),
             "" if e.uid is None else str(e.uid),
-            ",".join(e.flags),
+            "?" if e.flags is None else ",".join(e.flags),
         ]
         for e in history.events
     ]
@@ -56,10 +56,10 @@ def _origin(history: MailHistory) -> str:
     return _("UID {uid} in {folder}").format(uid=first.uid, folder=first.folder) if first else _("no event")
 
 
-def history_json(history: MailHistory) -> dict[str, Any]:
+def history_json(history: MailHistory, reading: str) -> dict[str, Any]:
     first = history.events[0] if history.events else None
     return {
-        "reading": read_story(history),
+        "reading": reading,
         "uid": first.uid if first else None,
         "folder": first.folder if first else None,
         "events": [
@@ -71,7 +71,7 @@ def history_json(history: MailHistory) -> dict[str, Any]:
                 "folder_uid": e.folder_uid,
                 "folder": e.folder,
                 "uid": e.uid,
-                "flags": list(e.flags),
+                "flags": None if e.flags is None else list(e.flags),
             }
             for e in history.events
         ],
@@ -85,12 +85,17 @@ class HistoryReport:
     uid: Uid | None = None
     folder: Folder | None = None
     query: SearchQuery | None = None
+    owner: str | None = None  # the Owner name of the mailbox's copies (its display name)
     exit_code: int = 0
+
+    def reading(self, history: MailHistory) -> str:
+        asked = (self.folder.value, self.uid.value) if self.folder and self.uid else None
+        return read_story(history, self.owner, asked)
 
     def headline(self) -> str:
         who = _("{label} on {name}").format(label=self.resolved.label, name=self.resolved.bmcli.name)
         if self.query is None:
-            reading = read_story(self.histories[0]) if self.histories else _("no history")
+            reading = self.reading(self.histories[0]) if self.histories else _("no history")
             return _("UID {uid} in {folder} of {who}: {reading}.").format(
                 uid=self.uid, folder=self.folder, who=who, reading=reading
             )
@@ -107,7 +112,7 @@ class HistoryReport:
         sections = []
         if self.query is not None and shown:
             readings = [
-                _("Mail {i} ({origin}): {read_story}").format(i=i, origin=_origin(h), read_story=read_story(h))
+                _("Mail {i} ({origin}): {read_story}").format(i=i, origin=_origin(h), read_story=self.reading(h))
                 for i, h in enumerate(shown, 1)
             ]
             if len(self.histories) > MAX_TABLES:
@@ -135,7 +140,8 @@ class HistoryReport:
             "uid": self.uid.value if self.uid else None,
             "folder": self.folder.value if self.folder else None,
             "query": self.query.value if self.query else None,
-            "mails": [history_json(h) for h in self.histories],
+            "owner": self.owner,
+            "mails": [history_json(h, self.reading(h)) for h in self.histories],
         }
 
 
@@ -144,15 +150,18 @@ def run_history(request: MailRequest, context: Context) -> HistoryReport:
     context.progress(
         _("Asking bm-cli on {name} for the history of UID {uid}…").format(name=resolved.bmcli.name, uid=request.uid)
     )
-    histories = resolved.bmcli.history(resolved.address, request.uid, request.folder)
+    owner = owner_name(resolved)
+    histories = resolved.bmcli.history(
+        resolved.mailbox, resolved.address, request.uid, request.folder, owner, resolved.authn
+    )
     if not histories:
         raise MailboxNotFound(
             _(
-                "bm-cli on {name} has no history for UID {uid} in {folder} of {label}: no such mail in "
-                "that folder (take the UID from `trace` or `deleted`, and the folder with --folder)."
+                "No mail with UID {uid} in {folder} of {label} (bm-cli on {name} has no history for it): "
+                "take the UID from `trace` or `deleted`, and give its folder with --folder."
             ).format(name=resolved.bmcli.name, uid=request.uid, folder=request.folder, label=resolved.label)
         )
-    return HistoryReport(resolved, histories, uid=request.uid, folder=request.folder)
+    return HistoryReport(resolved, histories, uid=request.uid, folder=request.folder, owner=owner)
 
 
 @dataclass(frozen=True)
@@ -174,7 +183,8 @@ def run_search(request: SearchRequest, context: Context) -> HistoryReport:
         )
     )
     histories = resolved.bmcli.search(resolved.address, request.query)
-    return HistoryReport(resolved, histories, query=request.query)
+    owner = owner_name(resolved) if histories else None
+    return HistoryReport(resolved, histories, query=request.query, owner=owner)
 
 
 def _configure_history(parser: argparse.ArgumentParser) -> None:

@@ -11,6 +11,7 @@ address that resolves to nothing is an answer that says so.
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import dataclass
 
 from bot.config import HostConfig
@@ -46,6 +47,13 @@ class Resolved:
     bmcli: BmCli  # where bm-cli runs (history, search, BlueMind 5 restores)
     version: int
     how: str
+    display_name: str | None = None  # the directory's, when bm-cli was asked: the Owner of its copies
+
+    @property
+    def authn(self) -> Address | None:
+        """bm-cli's --authn for a mailshare's deleted mail: the host entry's `bm_authn` user."""
+        authn = self.bmcli.config.bm_authn
+        return parse_address(authn) if self.mailbox.shared and authn else None
 
     @property
     def label(self) -> str:
@@ -53,6 +61,10 @@ class Resolved:
         if self.address.value == self.mailbox.email:
             return self.mailbox.cyrus_name
         return f"{self.mailbox.cyrus_name} ({self.address} {self.how})"
+
+    @property
+    def kind(self) -> str:
+        return "mailshare" if self.mailbox.shared else "user"
 
     def json(self) -> dict[str, object]:
         return {
@@ -62,7 +74,20 @@ class Resolved:
             "domain": self.mailbox.domain,
             "host": self.host.name,
             "bluemind": self.version,
+            "kind": self.kind,
         }
+
+
+def owner_name(resolved: Resolved) -> str | None:
+    """The Owner column bm-cli prints for the mailbox's copies: the directory's display name, which
+    `maintenance list` gives; None when it cannot say (the story then goes by the asked copy)."""
+    if resolved.display_name is not None:
+        return resolved.display_name
+    try:
+        entry = resolved.bmcli.entry(resolved.address)
+    except MailbotError:
+        return None
+    return entry.display_name if entry else None
 
 
 def store_hosts(context: Context) -> tuple[HostConfig, ...]:
@@ -112,6 +137,8 @@ def _by_bmcli(
                 address=address, first=first, message=failure.message
             )
         ) from None
+    if user is None and _SHARE_HINT.search(reason):
+        return _mailshare(address, context, bmcli, stores, version, first, reason)
     if user is None:
         raise MailboxNotFound(
             _("{address} does not resolve to a mailbox: {first}bm-cli on {name} says: {reason}.").format(
@@ -130,3 +157,35 @@ def _by_bmcli(
             address=address, mailbox=mailbox, where=where
         )
     )
+
+
+# `user get` skips mailshares ("Your search for 'X' did not match anything"): `maintenance list` finds them.
+_SHARE_HINT = re.compile(r"did not match anything")
+
+
+def _mailshare(
+    address: Address,
+    context: Context,
+    bmcli: BmCli,
+    stores: list[MailHost] | MailHost,
+    version: int,
+    first: str,
+    reason: str,
+) -> Resolved:
+    entry = bmcli.entry(address)
+    if entry is None or entry.kind != "MAILSHARE" or not entry.email:
+        raise MailboxNotFound(
+            _("{address} does not resolve to a mailbox: {first}bm-cli on {name} says: {reason}.").format(
+                address=address, first=first, name=bmcli.name, reason=reason
+            )
+        )
+    local, _at, domain = entry.email.partition("@")
+    mailbox = mailbox_of(local, context.config.domains.get(domain, domain), shared=True)
+    if not isinstance(stores, MailHost):
+        raise MailboxNotFound(
+            _(
+                "{address} is the shared mailbox {mailbox}: on BlueMind 4 the bot reads users' mailboxes "
+                "only; ask an admin (Cyrus's tools on the store host)."
+            ).format(address=address, mailbox=mailbox.email)
+        )
+    return Resolved(address, mailbox, stores, bmcli, version, _("via bm-cli"), entry.display_name)

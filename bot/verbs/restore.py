@@ -19,12 +19,23 @@ from bot.core import render
 from bot.core.registry import Context, Plan, Section, Verb
 from bot.errors import BadInput, MailbotError, MailboxNotFound
 from bot.i18n import N_, _, ngettext
-from bot.mailhost.bmcli import parse_bm5_unexpunge
+from bot.mailhost.bmcli import parse_bm5_unexpunge, restored_copy
 from bot.mailhost.cyrus import parse_unexpunge_restore
 from bot.mailhost.host import MailHost
 from bot.mailhost.ssh import CommandResult
 from bot.mailhost.tools import bmcli, cyrus
-from bot.mailhost.values import INBOX, Address, Folder, Uid, mailbox_of, parse_address, parse_folder, parse_uids
+from bot.mailhost.values import (
+    INBOX,
+    Address,
+    Folder,
+    Mailbox,
+    Uid,
+    mailbox_of,
+    parse_address,
+    parse_body_guid,
+    parse_folder,
+    parse_uids,
+)
 from bot.state.requests import ChangeRequest
 from bot.verbs.deleted import DeletedMail, folder_label, list_deleted, mails_table
 from bot.verbs.mailbox import mail_host, resolve
@@ -63,7 +74,7 @@ def plan_restore(request: RestoreRequest, context: Context) -> Plan:
         folder_name=resolved.mailbox.folder_name(folder), host=resolved.host.name
     )
     listing = list_deleted(resolved, folder, context)
-    by_uid = {m.uid: m for m in listing.mails}
+    by_uid = {m.number: m for m in listing.mails}
     if not listing.mails:
         raise MailboxNotFound(
             _("There is no deleted mail to restore in {where}; nothing was asked.").format(where=where)
@@ -72,6 +83,13 @@ def plan_restore(request: RestoreRequest, context: Context) -> Plan:
         chosen = list(listing.mails)
     else:
         unknown = [u.value for u in request.uids if u.value not in by_uid]
+        if unknown and resolved.version == 5:
+            raise MailboxNotFound(
+                _(
+                    "Item id {uid_list} is not among the deleted mails of {where} (restorable: {uid_list2}; "
+                    "BlueMind 5 restores by the item ids `deleted` lists, not by IMAP UID); nothing was asked."
+                ).format(uid_list=_uid_list(unknown), where=where, uid_list2=_uid_list(sorted(by_uid)))
+            )
         if unknown:
             raise MailboxNotFound(
                 _(
@@ -80,14 +98,14 @@ def plan_restore(request: RestoreRequest, context: Context) -> Plan:
                 ).format(uid_list=_uid_list(unknown), where=where, uid_list2=_uid_list(sorted(by_uid)))
             )
         chosen = [by_uid[u.value] for u in request.uids]
-    uids = tuple(Uid(m.uid) for m in chosen)
+    uids = tuple(Uid(m.number) for m in chosen)
     bm_cli = resolved.host.config.bm_cli
     if resolved.version == 5:
-        address = resolved.address
+        address, authn, bm_folder = resolved.address, resolved.authn, resolved.mailbox.bm_folder(folder)
         command = (
-            bmcli.bmcli_restore_all(bm_cli, address, folder)
+            bmcli.bmcli_restore_all(bm_cli, address, bm_folder, authn)
             if request.all
-            else bmcli.bmcli_restore(bm_cli, address, folder, uids)
+            else bmcli.bmcli_restore(bm_cli, address, bm_folder, uids, authn)
         )
     elif request.all:
         command = cyrus.restore_all_expunged(resolved.mailbox, folder)
@@ -111,8 +129,12 @@ def plan_restore(request: RestoreRequest, context: Context) -> Plan:
             "folder": folder.value,
             "bluemind": resolved.version,
             "all": request.all,
-            "uids": [m.uid for m in chosen],
-            "subjects": {str(m.uid): m.subject for m in chosen},
+            "uids": [m.number for m in chosen],
+            "subjects": {str(m.number): m.subject for m in chosen},
+            "shared": resolved.mailbox.shared,
+            # BlueMind 5: the old IMAP UID and body of each item id, to find the restored copy again
+            "imap_uids": {str(m.number): m.uid for m in chosen if m.item_id is not None},
+            "guids": {str(m.number): m.body_guid for m in chosen if m.body_guid},
         },
     )
 
@@ -126,7 +148,7 @@ def _preview(chosen: list[DeletedMail], everything: bool, version: int, now: Any
     moved = [m for m in chosen if m.still_in]
     if moved:
         which = "; ".join(
-            f"UID {m.uid} is still in " + ", ".join(f"{p.folder} (UID {p.uid})" for p in m.still_in) for m in moved
+            f"UID {m.number} is still in " + ", ".join(f"{p.folder} (UID {p.uid})" for p in m.still_in) for m in moved
         )
         what = _("--all also restores") if everything else _("This restores")
         lines.append(
@@ -149,13 +171,13 @@ def _preview(chosen: list[DeletedMail], everything: bool, version: int, now: Any
 def report_restore(change: ChangeRequest, result: CommandResult, context: Context) -> list[Section]:
     arguments = change.arguments
     host = mail_host(context, context.config.host(change.host))
-    mailbox = mailbox_of(str(arguments["login"]), str(arguments["domain"]))
+    mailbox = mailbox_of(str(arguments["login"]), str(arguments["domain"]), bool(arguments.get("shared")))
     folder = parse_folder(str(arguments["folder"]))
     wanted = [int(u) for u in arguments.get("uids", [])]
     subjects = arguments.get("subjects") or {}
     stdout = result.stdout.decode("utf-8", "replace")
     if arguments.get("bluemind") == 5:
-        return _report_bm5(change, result, stdout, host, folder, wanted, subjects)
+        return _report_bm5(change, result, stdout, host, mailbox, folder, wanted, subjects)
     output = parse_unexpunge_restore(stdout)
     if result.exit_status != 0 or output.failure or output.usage:
         why = output.failure or result.stderr_text or f"exit {result.exit_status}"
@@ -237,26 +259,54 @@ def _report_bm5(
     result: CommandResult,
     stdout: str,
     host: MailHost,
+    mailbox: Mailbox,
     folder: Folder,
     wanted: list[int],
     subjects: dict[str, Any],
 ) -> list[Section]:
+    """bm-cli acknowledges with a version number, not the mail's new UID: the body GUID that
+    `unexpunge --dry` printed finds the restored copy again (`history-guid`): its folder and UID."""
     output = parse_bm5_unexpunge(stdout)
     if result.exit_status != 0:
         why = result.stderr_text or f"exit {result.exit_status}"
         return [Section(_("Not restored"), _("bm-cli failed: {why}.").format(why=why), False, {"restored": []})]
+    arguments = change.arguments
+    address = parse_address(str(arguments["address"]))
+    authn = parse_address(host.config.bm_authn) if mailbox.shared and host.config.bm_authn else None
     try:
-        address = parse_address(str(change.arguments["address"]))
-        still = {item.id for item in host.bmcli.deleted(address, folder).items}
+        still = {item.id for item in host.bmcli.deleted(mailbox, address, folder, authn).items}
         checked: str | None = None
     except MailbotError as failure:
         still, checked = set(), failure.message
-    restored = [
-        {"old_uid": uid, "new_uid": None, "folder": folder.value, "subject": subjects.get(str(uid))}
-        for uid in wanted
-        if checked is None and uid not in still
+    guids = arguments.get("guids") or {}
+    old_uids = arguments.get("imap_uids") or {}
+    owner = _owner(host, address) if guids else None
+    restored = []
+    for number in wanted:
+        if checked is not None or number in still:
+            continue
+        old_uid = old_uids.get(str(number))
+        new_uid, where = _came_back(host, guids.get(str(number)), owner, mailbox.bm_folder(folder), old_uid)
+        restored.append(
+            {
+                "id": number,
+                "old_uid": old_uid,
+                "new_uid": new_uid,
+                "folder": where or folder.value,
+                "subject": subjects.get(str(number)),
+            }
+        )
+    rows = [
+        [
+            str(r["id"]),
+            "" if r["old_uid"] is None else str(r["old_uid"]),
+            "?" if r["new_uid"] is None else str(r["new_uid"]),
+            str(r["folder"]),
+            render.clip(str(r["subject"] or ""), 60),
+        ]
+        for r in restored
     ]
-    rows = [[str(r["old_uid"]), folder.value, render.clip(str(r["subject"] or ""), 60)] for r in restored]
+    found = sum(1 for r in restored if r["new_uid"] is not None)
     notes = [
         " ".join(
             (
@@ -266,21 +316,60 @@ def _report_bm5(
                 _("Out of the deleted list of {folder}: {count} of {count2}.").format(
                     count=len(restored), count2=len(wanted), folder=folder
                 ),
-                _("bm-cli does not print the new UIDs: see them with `history`."),
+                ngettext(
+                    "{found} found again by its body (history-guid), with its new IMAP UID.",
+                    "{found} found again by their body (history-guid), with their new IMAP UIDs.",
+                    found,
+                ).format(found=found),
             )
         )
     ]
+    if found < len(restored):
+        notes.append(_("A restored mail not found again may still be indexing: look for it with `search` in a minute."))
     if checked:
         notes.append(_("The result could not be checked: {checked}").format(checked=checked))
+    table = render.table([_("Item id"), _("Old UID"), _("New UID"), _("Folder"), _("Subject")], rows)
     return [
-        Section(_("Restored"), render.table([_("Id"), _("Folder"), _("Subject")], rows), True, {"restored": restored}),
+        Section(_("Restored"), table, True, {"restored": restored}),
         Section(_("Notes"), "\n".join(notes), monospace=False),
     ]
 
 
+def _owner(host: MailHost, address: Address) -> str | None:
+    try:
+        entry = host.bmcli.entry(address)
+    except MailbotError:
+        return None
+    return entry.display_name if entry else None
+
+
+def _came_back(
+    host: MailHost, guid: str | None, owner: str | None, folder: Folder, old_uid: int | None
+) -> tuple[int | None, str | None]:
+    """The restored copy's new IMAP UID and folder, found by the body GUID; (None, None) when not seen."""
+    if not guid:
+        return None, None
+    try:
+        histories = host.bmcli.by_guid(parse_body_guid(guid))
+    except MailbotError:
+        return None, None
+    for history in histories:
+        copy = restored_copy(history, owner, folder.value, old_uid) or restored_copy(
+            history, None, folder.value, old_uid
+        )
+        if copy is not None:
+            return copy.uid, copy.folder
+    return None, None
+
+
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("address", metavar="ADDRESS", help=_("the mailbox's address (an alias is resolved)"))
-    parser.add_argument("uids", nargs="*", metavar="UID", help=_("the UIDs shown by `deleted`"))
+    parser.add_argument(
+        "uids",
+        nargs="*",
+        metavar="ID",
+        help=_("the numbers `deleted` shows: UIDs on BlueMind 4, item ids on BlueMind 5"),
+    )
     parser.add_argument("--all", action="store_true", help=_("every deleted mail of the folder"))
     parser.add_argument("--folder", metavar="FOLDER", help=_("the folder (default INBOX)"))
     parser.add_argument("--reason", metavar="TEXT", help=_("why (a ticket number, for the audit)"))

@@ -84,7 +84,7 @@ def test_every_trace_the_bot_can_send_is_allowed(text, since):
         (postfix.queue_lifetime(), "queue_lifetime"),
         (postfix.flush_queue(), "flush_queue"),
         (postfix.flush_message(parse_queue_id("C5BF3135FAF")), "flush_message"),
-        (postfix.regen_maps(HOST.regen_maps), "regen_maps"),
+        (postfix.regen_maps(HOST.regen_maps, HOST.bm_cli), "regen_maps"),
     ],
 )
 def test_each_template_matches_its_own_shape(command, name):

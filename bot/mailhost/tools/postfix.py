@@ -24,12 +24,13 @@ from bot.mailhost.mail_flow import MailFlow, assemble
 from bot.mailhost.postconf import PostconfFormatError, parse_postfix_time
 from bot.mailhost.postfix_log import LineParser, LogLine
 from bot.mailhost.postqueue import QueueEntry, QueueFormatError, parse_postqueue_json, parse_postqueue_text
-from bot.mailhost.shapes import ANY_ADDRESS, ANY_MESSAGE_ID, ANY_QUEUE_ID, EPOCH, Shape, shape
+from bot.mailhost.shapes import ANY_ADDRESS, ANY_MESSAGE_ID, ANY_POSTFIX_MAP, ANY_QUEUE_ID, EPOCH, Shape, shape
 from bot.mailhost.tools.base import OnHost, first_line
-from bot.mailhost.values import Address, MessageId, QueueId
+from bot.mailhost.values import Address, MessageId, PostfixMap, QueueId, postfix_maps
 
 POSTQUEUE = "/usr/sbin/postqueue"
 POSTCONF = "/usr/sbin/postconf"
+POSTMAP = "/usr/sbin/postmap"
 REGEN_LOCK = ".mailbot-regen-maps.lock"  # in the account's home, where sshd starts commands
 
 # --- templates ------------------------------------------------------------------------------
@@ -96,12 +97,26 @@ def queue_lifetime(config_dir: str | None = None) -> RemoteCommand:
     return RemoteCommand("queue_lifetime", (POSTCONF, *_instance(config_dir), "-h", "maximal_queue_lifetime"))
 
 
-def regen_maps(steps: tuple[tuple[str, ...], ...]) -> RemoteCommand:
+def address_maps(config_dir: str | None = None) -> RemoteCommand:
+    """The tables that say which addresses Postfix delivers: what a map rebuild rewrites."""
+    return RemoteCommand(
+        "address_maps", (POSTCONF, *_instance(config_dir), "-h", "virtual_mailbox_maps", "virtual_alias_maps")
+    )
+
+
+def map_lookup(address: Address, table: PostfixMap) -> RemoteCommand:
+    """`postmap -q`: read-only, the account reads the tables as Postfix's own daemons do."""
+    return RemoteCommand("map_lookup", (POSTMAP, "-q", address.value, table.value))
+
+
+def regen_maps(steps: tuple[tuple[str, ...], ...], bm_cli: str) -> RemoteCommand:
     """The host's map rebuild (operator-configured words, each quoted), one at a time per host:
-    `flock -n` makes a second rebuild started meanwhile, by any bot or admin, fail at once."""
+    `flock -n` makes a second rebuild started meanwhile, by any bot or admin, fail at once. A step
+    that starts with the word `bm-cli` runs the host's bm-cli as root, like the bot's other calls."""
     if not steps:
         raise ValueError("no map rebuild command configured")
-    chain = " && ".join(" ".join(shlex.quote(word) for word in step) for step in steps)
+    words = [("sudo", "-n", bm_cli, *step[1:]) if step[0] == "bm-cli" else step for step in steps]
+    chain = " && ".join(" ".join(shlex.quote(word) for word in step) for step in words)
     return RemoteCommand("regen_maps", ("flock", "-n", "-E", "75", REGEN_LOCK, "/bin/sh", "-c", chain))
 
 
@@ -124,7 +139,9 @@ def shapes(host: HostConfig) -> list[Shape]:
         shape("flush_message", flush_message(ANY_QUEUE_ID, instance), writes=True),
     ]
     if host.regen_maps:
-        allowed.append(shape("regen_maps", regen_maps(host.regen_maps), writes=True))
+        allowed.append(shape("regen_maps", regen_maps(host.regen_maps, host.bm_cli), writes=True))
+        allowed.append(shape("address_maps", address_maps(instance)))
+        allowed.append(shape("map_lookup", map_lookup(ANY_ADDRESS, ANY_POSTFIX_MAP)))
     return allowed
 
 
@@ -229,6 +246,22 @@ class Postfix(OnHost):
             raise
         _QUEUE_LIFETIMES[key] = (time.monotonic(), lifetime)
         return lifetime
+
+    def address_maps(self) -> tuple[PostfixMap, ...]:
+        """The file-based tables of virtual_mailbox_maps and virtual_alias_maps."""
+        result = self.connection.run(address_maps(self.config.postfix_config))
+        self.require_success(result, "postconf -h virtual_mailbox_maps")
+        return postfix_maps(result.stdout.decode("utf-8", "replace").replace("\n", " "))
+
+    def lookup(self, address: Address, tables: tuple[PostfixMap, ...]) -> PostfixMap | None:
+        """The first table that knows `address` (`postmap -q` exits 0 and prints its value), or None."""
+        for table in tables:
+            result = self.connection.run(map_lookup(address, table))
+            if result.exit_status == 0 and result.stdout.strip():
+                return table
+            if result.exit_status not in (0, 1):
+                self.require_success(result, f"postmap -q {table}")
+        return None
 
     def version(self) -> str | None:
         """`mail_version`, for `check`: None when postconf does not say; an error when the instance
