@@ -344,7 +344,10 @@ def read_story(history: MailHistory, owner: str | None = None, asked: tuple[str,
         and (c in mine or c.shared or _moved_there(c, removals, together))
     ]
     clauses = _chain(origin, chain, list(history.events))
-    clauses += [_("also delivered to {place} (UID {uid})").format(place=_place(c), uid=c.uid) for c in together]
+    clauses += [
+        _("also delivered to {place} (UID {uid})").format(place=_owned_place(c, origin.owner), uid=c.uid)
+        for c in together
+    ]
     return "; ".join(clauses)
 
 
