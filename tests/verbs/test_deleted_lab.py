@@ -279,28 +279,7 @@ def test_restore_all_warns_about_moved_mails_then_restores_everything(lab_config
     assert f"All {stamp} moved" in listed("bob.martin@lab.test", "INBOX/Archives").values()
 
 
-# --- BlueMind 5: the same verbs through bm-cli ---------------------------------------------------
-
-
-def test_bluemind_5_mode_lists_and_restores_through_bm_cli(lab_config, tmp_path):
-    config = lab_config_file(tmp_path, bluemind=5)
-    answer = as_json(config, "deleted", "jdoe@lab.test")
-    assert answer["bluemind"] == 5 and answer["mailbox"] == "user/john@lab.test"
-    assert {m["uid"]: m["subject"] for m in answer["mails"]} == {
-        uid: subject for uid, (_, subject) in unexpunge_l("user/john@lab.test").items()
-    }
-    missing = mailbot(config, "deleted", "john@lab.test", "--folder", "Nope")
-    assert missing.returncode == 2 and "john@lab.test has no folder `Nope` on lab; its folders are:" in missing.stderr
-    uids = scratch("rh@lab.test", f"BM5 restore {time.time()} a", f"BM5 restore {time.time()} b")
-    imap("expunge", "rh@lab.test", *map(str, uids))
-    run = as_json(config, "restore", "rh@lab.test", *map(str, uids), "--yes")
-    assert run["exit_status"] == 0 and "mailbot-restore" in run["command"]
-    assert run["stdout"].count("ack: ") == 2
-    assert not set(uids) & set(unexpunge_l("user/rh@lab.test"))
-    assert any(s.startswith("BM5 restore") for s in listed("rh@lab.test").values())
-    assert "bm-cli acknowledged 2 restores. Out of the deleted list of INBOX: 2 of 2." in run["report"][1]["body"]
-    locate = mailbot(config, "locate", "john@lab.test", "1")
-    assert locate.returncode == 1 and "BlueMind 5, which keeps no mail files" in locate.stderr
+# --- BlueMind 5: tests/verbs/test_bluemind_lab.py, on each emulated build of bm-cli --------------
 
 
 def test_the_bluemind_version_is_detected_when_the_host_entry_does_not_say(lab_config, tmp_path):
