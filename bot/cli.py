@@ -122,12 +122,15 @@ def _asks_version(words: Sequence[str]) -> bool:
         word = words[index]
         if word == "--version":
             return True
-        if word in ("--config", "--lang") and index + 1 < len(words) and not words[index + 1].startswith("-"):
-            index += 2
-        elif word.startswith(("--config=", "--lang=")):
-            index += 1
+        value = words[index + 1] if word in ("--config", "--lang") and index + 1 < len(words) else None
+        if word.startswith(("--config=", "--lang=")):
+            word, value = word.split("=", 1)
+            step = 1
         else:
+            step = 2
+        if value is None or value.startswith("-") or (word == "--lang" and value not in i18n.LANGUAGES):
             return False
+        index += step
     return False
 
 
