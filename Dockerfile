@@ -31,9 +31,11 @@ COPY README.md ./
 COPY bot ./bot
 # The runtime needs neither pip nor setuptools (25 MB): they go once the bot is in. Nor Babel's
 # data for the ~1100 locales the bot has no catalogue for (about 30 MB): root and its languages stay.
+# The catalogues are compiled here once, beside their .po: a start reads them (1 ms, not 52-83 ms).
 RUN /opt/mailbot/bin/pip install --no-deps . \
     && /opt/mailbot/bin/pip uninstall -y -q pip setuptools \
     && /opt/mailbot/bin/python -c 'import pathlib, babel, bot.i18n as i18n; keep = {"root", *i18n.LANGUAGES}; data = pathlib.Path(babel.__file__).parent / "locale-data"; [f.unlink() for f in data.glob("*.dat") if f.stem.split("_")[0] not in keep]' \
+    && /opt/mailbot/bin/python -c 'import bot.i18n as i18n; i18n.compile_catalogues()' \
     && /opt/mailbot/bin/mailbot --help > /dev/null
 
 

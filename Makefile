@@ -38,6 +38,7 @@ lint: install
 test: install traffic image lint postgresql
 	$(BIN)/pytest -q
 	$(BIN)/python bench/queue_summary.py --count 2000 --runs 1
+	$(BIN)/python bench/startup.py --small
 	$(BIN)/python bench/run.py --small
 	$(BIN)/python bench/alerts.py --small
 	$(BIN)/python bench/approvals.py --small
@@ -72,8 +73,10 @@ image:
 # lab's SSH, a table of ratios to baselines measured in the same run. Needs the lab (root).
 .PHONY: bench-trace bench-small
 bench-trace: install lab
+	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/run.py
 
 # The same in small mode (8 MB of logs, one run of each figure, no timing assertion): for CI.
 bench-small: install lab
+	$(BIN)/python bench/startup.py --small
 	$(BIN)/python bench/run.py --small

@@ -8,29 +8,66 @@ with MAILBOT_DEBUG=1, never for a user's mistake.
 from __future__ import annotations
 
 import argparse
-import getpass
+import functools
 import logging
 import os
 import sys
-from collections.abc import Sequence
-from importlib import metadata
-from pathlib import Path
-from typing import Any, NoReturn
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
+import bot
 from bot import i18n
-from bot.config import load_config
-from bot.core import changes, render
-from bot.core.registry import Context, Outcome, Verb, VerbArgumentParser, check_verb_names
+from bot.core.registry import VerbArgumentParser
 from bot.errors import BadInput, ConfigError, MailbotError
 from bot.i18n import _
-from bot.mailhost import guard
-from bot.mailhost.ssh import HostPool
 from bot.verbs import VERBS
+
+# What a command needs beyond its parser is imported where it runs: `mailbot --version` and `--help`
+# used to import every verb, paramiko, pydantic and the state's drivers first (0.5 s, 17 times a bare
+# `python -c pass`; issue 24). tests/test_cli.py checks what a start imports.
+if TYPE_CHECKING:
+    from bot.core.registry import Context, Outcome, Verb
+
+    _Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+else:
+    _Subparsers = argparse._SubParsersAction
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
+class _VerbsConfiguredWhenChosen(_Subparsers):
+    """The verbs' subparsers, each given its arguments only when argparse picks it: the top-level
+    `--help` lists names and summaries, and a command imports the one verb module it runs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.configure: dict[str, Callable[[argparse.ArgumentParser], None]] = {}
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        assert values is not None  # nargs=PARSER: the verb's name, then its words
+        name = values[0]
+        configure = self.configure.pop(name, None)
+        if configure is not None:
+            configure(self.choices[name])
+        super().__call__(parser, namespace, values, option_string)
+
+
+def _configure_verb(name: str, sub: argparse.ArgumentParser) -> None:
+    verb = VERBS[name]
+    verb.configure(sub)
+    sub.add_argument("--json", action="store_true", help=_("print one JSON object instead of tables"))
+    if verb.changes_things:
+        sub.add_argument("--yes", action="store_true", help=_("really run it (audited under your user name)"))
+
+
 def build_parser() -> argparse.ArgumentParser:
+    i18n.translate_argparse()
     parser = VerbArgumentParser(
         prog="mailbot",
         description=_("Answers 'what happened to this mail?' on a BlueMind / Postfix mail platform."),
@@ -44,14 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=_("the language of the answers (default: $LC_ALL, $LC_MESSAGES, $LANG, else English)"),
     )
     parser.add_argument("--version", action="version", version=f"mailbot {_version()}")
-    verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=VerbArgumentParser)
+    verbs = parser.add_subparsers(
+        dest="verb", metavar="VERB", parser_class=VerbArgumentParser, action=_VerbsConfiguredWhenChosen
+    )
+    assert isinstance(verbs, _VerbsConfiguredWhenChosen)
     verbs.required = True
-    for verb in VERBS.values():
-        sub = verbs.add_parser(verb.name, help=_(verb.summary), description=_(verb.summary))
-        verb.configure(sub)
-        sub.add_argument("--json", action="store_true", help=_("print one JSON object instead of tables"))
-        if verb.changes_things:
-            sub.add_argument("--yes", action="store_true", help=_("really run it (audited under your user name)"))
+    for name in VERBS:
+        summary = _(VERBS.summary(name))
+        verbs.add_parser(name, help=summary, description=summary)
+        verbs.configure[name] = functools.partial(_configure_verb, name)
     serve = verbs.add_parser("serve", help=_("run the Slack bot (Socket Mode unless --http)"))
     serve.add_argument("--http", action="store_true", help=_("HTTP mode: signed requests at /slack/events"))
     serve.add_argument("--host", default="0.0.0.0", help=_("address to listen on in HTTP mode (default 0.0.0.0)"))  # noqa: S104
@@ -71,14 +109,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    """The installed package's version (pyproject.toml), as pip and the Docker image know it."""
-    try:
-        return metadata.version("mailbot")
-    except metadata.PackageNotFoundError:
-        return _("unknown (not installed: pip install .)")
+    """The package's version: `bot.__version__`, the same as pyproject.toml's (tests/test_cli.py
+    checks they agree). Asking importlib.metadata cost 35 ms of imports, more than Python's start."""
+    return bot.__version__
+
+
+def _asks_version(words: Sequence[str]) -> bool:
+    """`mailbot [--config FILE] [--lang L] --version`: answered before any parser is built. Anything
+    less plain (an abbreviation, a verb, --help first) goes to argparse, which answers the same."""
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word == "--version":
+            return True
+        value = words[index + 1] if word in ("--config", "--lang") and index + 1 < len(words) else None
+        if word.startswith(("--config=", "--lang=")):
+            word, value = word.split("=", 1)
+            step = 1
+        else:
+            step = 2
+        if value is None or value.startswith("-") or (word == "--lang" and value not in i18n.LANGUAGES):
+            return False
+        index += step
+    return False
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from bot.config import load_config
+    from bot.core.registry import check_verb_names
     from bot.slack.serve import serve  # Slack libraries load only for the bot itself
 
     logging.getLogger().setLevel(log_level("INFO"))
@@ -93,6 +151,11 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _guard(args: argparse.Namespace) -> int:
     """Print the authorized_keys line for the host's key; write the guard program if asked."""
+    from pathlib import Path
+
+    from bot.config import load_config
+    from bot.mailhost import guard
+
     config = load_config(args.config)
     host = config.host(args.host) if args.host else config.hosts[0]
     # One account on one machine may serve several host entries (a second Postfix instance):
@@ -137,6 +200,9 @@ def _health(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
+    if _asks_version(words):
+        print(f"mailbot {_version()}")
+        return EXIT_OK
     # `--json` is for programs: its keys, values, hints and errors stay English whatever the language
     language = i18n.ENGLISH if "--json" in words else _chosen_language(words)
     with i18n.use_language(language):
@@ -191,7 +257,7 @@ def _configure_logging() -> None:
 
 
 def _main(argv: Sequence[str]) -> int:
-    pool = HostPool()
+    pool = None
     try:
         _configure_logging()
         args = build_parser().parse_args(argv)
@@ -203,7 +269,13 @@ def _main(argv: Sequence[str]) -> int:
             return _guard(args)
         verb = VERBS[args.verb]
         request = verb.validate(args)
+        from bot.config import load_config
+        from bot.core import render
+        from bot.core.registry import Context, check_verb_names
+        from bot.mailhost.ssh import HostPool
+
         config = check_verb_names(load_config(args.config), VERBS)
+        pool = HostPool()
         context = Context(config=config, pool=pool, requester=_operator())
         outcome = _change(verb, request, args, context) if verb.changes_things else _read(verb, request, context)
         if args.json:
@@ -234,7 +306,8 @@ def _main(argv: Sequence[str]) -> int:
         )
         return EXIT_FAILED
     finally:
-        pool.close()
+        if pool is not None:
+            pool.close()
 
 
 def _read(verb: Verb, request: Any, context: Context) -> Outcome:
@@ -244,6 +317,8 @@ def _read(verb: Verb, request: Any, context: Context) -> Outcome:
 
 def _change(verb: Verb, request: Any, args: argparse.Namespace, context: Context) -> Outcome:
     """A change from a terminal: the operator's --yes is the confirmation, audited under their name."""
+    from bot.core import changes
+
     reason = changes.check_reason(verb, getattr(args, "reason", None), context)
     if not args.yes:
         raise BadInput(
@@ -260,6 +335,8 @@ def _change(verb: Verb, request: Any, args: argparse.Namespace, context: Context
 
 
 def _operator() -> str:
+    import getpass
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):

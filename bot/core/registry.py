@@ -9,16 +9,20 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Any, NoReturn, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TextIO
 
-from bot.config import Config, close_match
 from bot.errors import BadInput, ConfigError
 from bot.i18n import _, translate_argparse
-from bot.mailhost.commands import RemoteCommand
-from bot.mailhost.ssh import CommandResult, HostPool
-from bot.state import State, open_state
-from bot.state.requests import ChangeRequest
+
+# Types only: every verb module imports this one, and a verb's `--help` or a refused address should
+# not pay for pydantic, paramiko and the state's drivers (about 0.3 s of imports, issue 24); the
+# functions that need them import them when they run.
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.mailhost.commands import RemoteCommand
+    from bot.mailhost.ssh import CommandResult, HostPool
+    from bot.state import State
+    from bot.state.requests import ChangeRequest
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,8 @@ class Context:
     def state(self) -> State:
         """The approvals and audit database, opened on first use."""
         if self._state is None:
+            from bot.state import open_state
+
             self._state = open_state(self.config.state_path, self.config.state_url)
         return self._state
 
@@ -124,22 +130,14 @@ class Verb:
 translate_argparse()
 
 
-def verb_table(*verbs: Verb) -> Mapping[str, Verb]:
-    """The verbs by name, in the order given (the order of the help), refusing a name given twice."""
-    table: dict[str, Verb] = {}
-    for verb in verbs:
-        if verb.name in table:
-            raise ValueError(f"verb {verb.name} listed twice")
-        table[verb.name] = verb
-    return MappingProxyType(table)
-
-
 def check_verb_names(config: Config, verbs: Mapping[str, Verb]) -> Config:
     """Refuse the config's verb settings that mean nothing, naming the key.
 
     Here, not in `bot.config`, because the config sits below the verbs: its callers (the CLI,
     the bot) check it against the verb table (`bot.verbs.VERBS`).
     """
+    from bot.config import close_match
+
     named = [
         *((f"policies.{verb}", verb) for verb in config.policies),
         *((f"approvals.require_reason[{i}]", verb) for i, verb in enumerate(config.approvals.require_reason)),

@@ -22,9 +22,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from email.errors import HeaderParseError
-from email.header import decode_header, make_header
-from email.parser import BytesHeaderParser
-from email.policy import default as default_policy
 
 from bot.mailhost.postfix_log import MONTHS
 
@@ -97,6 +94,8 @@ def decode_mime_words(text: str) -> str:
     """`=?UTF-8?B?...?=` -> text; anything undecodable is kept as it was written."""
     if "=?" not in text:
         return text
+    from email.header import decode_header, make_header  # here: 8 ms of every start otherwise (issue 24)
+
     try:
         return str(make_header(decode_header(text)))
     except (HeaderParseError, LookupError, UnicodeError, ValueError):
@@ -309,6 +308,9 @@ class MailHeaders:
 def parse_mail_headers(data: bytes) -> MailHeaders:
     """The header block of an RFC 5322 file (possibly cut after the headers), folded and encoded
     headers decoded. A file without any of these headers gives a record of Nones."""
+    from email.parser import BytesHeaderParser  # here: 8 ms of every start otherwise (issue 24)
+    from email.policy import default as default_policy
+
     headers = BytesHeaderParser(policy=default_policy).parsebytes(data)
 
     def get(name: str) -> str | None:

@@ -10,8 +10,8 @@ raw output.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bot.config import HostConfig
 from bot.errors import RemoteCommandFailed
 from bot.i18n import _
 from bot.mailhost.commands import RemoteCommand, log_paths, script
@@ -22,6 +22,9 @@ from bot.mailhost.tools.base import OnHost
 from bot.mailhost.tools.bmcli import BmCli
 from bot.mailhost.tools.cyrus import Cyrus
 from bot.mailhost.tools.postfix import Postfix
+
+if TYPE_CHECKING:  # annotations only: pydantic is not imported to parse a command line
+    from bot.config import HostConfig
 
 # --- templates ------------------------------------------------------------------------------
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from bot.config import HostConfig
 from bot.errors import RemoteCommandFailed
 from bot.i18n import _
 from bot.mailhost.ssh import CommandResult, HostConnection
+
+if TYPE_CHECKING:  # annotations only: pydantic is not imported to parse a command line
+    from bot.config import HostConfig
 
 Parsed = TypeVar("Parsed")
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
-from bot.config import HostConfig
 from bot.errors import MailboxNotFound, RemoteCommandFailed
 from bot.i18n import _
 from bot.mailhost.bmcli import (
@@ -41,6 +41,9 @@ from bot.mailhost.shapes import ANY_ADDRESS, ANY_BODY_GUID, ANY_FOLDER, ANY_QUER
 from bot.mailhost.ssh import CommandResult
 from bot.mailhost.tools.base import OnHost, first_line
 from bot.mailhost.values import INBOX, Address, BodyGuid, Folder, Mailbox, SearchQuery, Uid
+
+if TYPE_CHECKING:  # annotations only: pydantic is not imported to parse a command line
+    from bot.config import HostConfig
 
 BM5_ALL_DAYS = 36500  # `--days N` restores what was deleted in the last N days: all of it
 USAGE_ERROR = 2  # picocli's exit status for an option a subcommand does not know

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bot.config import HostConfig
 from bot.errors import MailboxNotFound, RemoteCommandFailed
 from bot.i18n import _
 from bot.mailhost.commands import HostClock, RemoteCommand, script, split_clock, with_clock
@@ -28,6 +28,9 @@ from bot.mailhost.cyrus import (
 from bot.mailhost.shapes import ANY_CYRUS_FOLDER, ANY_MAILBOX, ANY_SPOOL_FILE, SOME_UIDS, Shape, shape
 from bot.mailhost.tools.base import OnHost
 from bot.mailhost.values import INBOX, Folder, Mailbox, SpoolPath, Uid, spool_file
+
+if TYPE_CHECKING:  # annotations only: pydantic is not imported to parse a command line
+    from bot.config import HostConfig
 
 CYRUS_BIN = "/usr/lib/cyrus/bin"
 UNEXPUNGE = f"{CYRUS_BIN}/unexpunge"

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
-from bot.config import HostConfig
 from bot.errors import GuardRefused, MailbotError, RemoteCommandFailed
 from bot.i18n import _
 from bot.mailhost import grammar
@@ -27,6 +27,9 @@ from bot.mailhost.postqueue import QueueEntry, QueueFormatError, parse_postqueue
 from bot.mailhost.shapes import ANY_ADDRESS, ANY_MESSAGE_ID, ANY_POSTFIX_MAP, ANY_QUEUE_ID, EPOCH, Shape, shape
 from bot.mailhost.tools.base import OnHost, first_line
 from bot.mailhost.values import Address, MessageId, PostfixMap, QueueId, postfix_maps
+
+if TYPE_CHECKING:  # annotations only: pydantic is not imported to parse a command line
+    from bot.config import HostConfig
 
 POSTQUEUE = "/usr/sbin/postqueue"
 POSTCONF = "/usr/sbin/postconf"

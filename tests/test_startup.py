@@ -1,0 +1,119 @@
+"""What a start of `mailbot` loads (issue 24): only the verb that runs, no SSH or config library for
+`--help` or a refused address, the French catalogue read compiled once it was compiled.
+
+Times are not asserted here (`bench/startup.py` measures them against `python -c pass`); what is
+imported is, since that is what the times follow from.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot import i18n
+from bot.verbs import LISTED, VERBS
+from tests.conftest import ROOT
+
+# The modules loaded when the command exits, as the process itself sees them.
+PROBE = (
+    "import atexit, runpy, sys\n"
+    "atexit.register(lambda: sys.stderr.write('\\nmodules: ' + ' '.join(sys.modules) + '\\n'))\n"
+    "sys.argv = ['mailbot', *sys.argv[1:]]\n"
+    "runpy.run_module('bot', run_name='__main__')\n"
+)
+VERB_MODULES = {f"bot.verbs.{entry.module}" for entry in LISTED}
+
+
+def loaded(*words: str, env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    run = subprocess.run(
+        [sys.executable, "-c", PROBE, *words],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+    lines = [line for line in run.stderr.splitlines() if line.startswith("modules: ")]
+    assert lines, run.stderr
+    return run, set(lines[-1].split()[1:])
+
+
+def test_the_table_summaries_are_the_verbs_own() -> None:
+    """`--help` shows the table's summaries without importing the verbs: they must be the same words."""
+    for entry in LISTED:
+        verb = VERBS[entry.name]
+        assert (verb.name, verb.summary) == (entry.name, entry.summary)
+    assert list(VERBS) == [entry.name for entry in LISTED]
+
+
+@pytest.mark.parametrize(
+    ("words", "code"),
+    [(("--version",), 0), (("--help",), 0), (("--lang", "fr", "--help"), 0), (("trce", "x@y.z"), 2)],
+)
+def test_version_and_help_import_no_verb_nor_ssh_nor_config(words: tuple[str, ...], code: int) -> None:
+    run, modules = loaded(*words)
+    assert run.returncode == code, run.stderr
+    assert modules & VERB_MODULES == set()
+    assert not {"paramiko", "pydantic", "yaml", "tabulate", "babel.messages.pofile"} & modules
+
+
+def test_a_refused_address_imports_its_verb_alone_and_no_ssh() -> None:
+    run, modules = loaded("trace", "not-an-address")
+    assert run.returncode == 2 and "is not an email address" in run.stderr
+    assert modules & VERB_MODULES == {"bot.verbs.trace"}
+    assert not {"paramiko", "pydantic", "tabulate"} & modules
+
+
+def test_a_verb_help_imports_that_verb_alone() -> None:
+    run, modules = loaded("restore", "--help")
+    assert run.returncode == 0 and "--yes" in run.stdout
+    assert modules & VERB_MODULES == {"bot.verbs.restore", "bot.verbs.deleted"}  # restore lists with deleted's
+
+
+def test_the_french_catalogue_is_compiled_once_then_read(tmp_path: Path) -> None:
+    env = {"MAILBOT_CACHE_DIR": str(tmp_path / "cache")}
+    first, modules = loaded("--lang", "fr", "--help", env=env)
+    assert "babel.messages.pofile" in modules and "Répond" in first.stdout
+    compiled = list((tmp_path / "cache").glob("messages-fr-*.mo"))
+    assert len(compiled) == 1 and compiled[0].stat().st_mode & 0o777 == 0o644
+    second, modules = loaded("--lang", "fr", "--help", env=env)
+    assert "babel.messages.pofile" not in modules
+    assert second.stdout == first.stdout
+
+
+def test_a_damaged_or_unwritable_cache_still_speaks_french(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    english = "the deleted mails of a mailbox that can still be restored"
+    expected = i18n._compile(i18n.LOCALE_DIR.joinpath("fr/LC_MESSAGES/messages.po").read_bytes(), "fr")
+    assert expected is not None
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    name = i18n._compiled_name("fr", i18n.LOCALE_DIR.joinpath("fr/LC_MESSAGES/messages.po").read_bytes())
+    (cache / name).write_bytes(b"not a catalogue")
+    (cache / "messages-fr-0000.mo").write_bytes(expected)  # an older version's: removed when rewritten
+    monkeypatch.setenv("MAILBOT_CACHE_DIR", str(cache))
+    i18n._translations.cache_clear()
+    try:
+        with i18n.use_language("fr"):
+            french = i18n._(english)
+        assert french != english
+        assert (cache / name).read_bytes() == expected
+        assert not (cache / "messages-fr-0000.mo").exists()
+        # nowhere to write (a file where the folder should be): compiled in memory, the same words
+        monkeypatch.setenv("MAILBOT_CACHE_DIR", str(tmp_path / "cache" / name / "below"))
+        i18n._translations.cache_clear()
+        with i18n.use_language("fr"):
+            assert i18n._(english) == french
+    finally:
+        i18n._translations.cache_clear()
+
+
+def test_compile_catalogues_writes_what_a_start_reads(tmp_path: Path) -> None:
+    """The install step (the Dockerfile's): the compiled file a start looks for, by the .po's hash."""
+    written = i18n.compile_catalogues(tmp_path)
+    source = i18n.LOCALE_DIR.joinpath("fr/LC_MESSAGES/messages.po").read_bytes()
+    assert written == [tmp_path / i18n._compiled_name("fr", source)]
