@@ -339,9 +339,7 @@ def read_story(history: MailHistory, owner: str | None = None, asked: tuple[str,
     chain = [
         c
         for c in copies
-        if c is not origin
-        and c not in together
-        and (c in mine or c.shared or _moved_there(c, removals, together))
+        if c is not origin and c not in together and (c in mine or c.shared or _moved_there(c, removals, together))
     ]
     clauses = _chain(origin, chain, list(history.events))
     clauses += [
