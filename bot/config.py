@@ -451,6 +451,14 @@ class StateConfig(_Section):
         return data
 
 
+class AuditConfig(_Section):
+    """`audit:`: how long audit records are kept (None: forever). Pruning signs a checkpoint with
+    MAILBOT_AUDIT_KEY and never drops a record that does not verify (bot.state.audit)."""
+
+    retention: Annotated[float, BeforeValidator(_duration), AfterValidator(_a_second_or_more)] | None = None
+    every: Annotated[float, BeforeValidator(_duration), AfterValidator(_a_second_or_more)] = 86400.0
+
+
 # --- the whole file ---------------------------------------------------------------------------------
 
 
@@ -496,6 +504,7 @@ class Config(_Section):
     domains: Annotated[dict[str, str], BeforeValidator(_name_map), AfterValidator(_lower_map)] = {}
     alerts: Annotated[AlertsConfig | None, BeforeValidator(_no_alerts)] = None  # None: the bot never speaks first
     watch: WatchConfig = Field(default_factory=WatchConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
     _path: Path = PrivateAttr(default=Path("mailbot.yaml"))
 
     def model_post_init(self, context: Any, /) -> None:

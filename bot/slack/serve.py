@@ -29,10 +29,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 from bot.config import Config
-from bot.errors import ConfigError
+from bot.errors import ConfigError, MailbotError
 from bot.i18n import _
 from bot.slack.app import MailBot
 from bot.slack.outbox import retry_handlers
+from bot.state.audit import audit_key
 
 log = logging.getLogger("mailbot.serve")
 
@@ -124,13 +125,31 @@ def _wsgi(app: App | None, healthy: Callable[[], bool]) -> WSGIApplication:
     return application
 
 
+def _prune_audit(mailbot: MailBot, stop: threading.Event) -> None:
+    """Apply `audit.retention` at start and every `audit.every`; replicas may all do it (it is one
+    transaction under the writers' lock, and a second pruning finds nothing old)."""
+    from bot.verbs.audit import prune
+
+    while not stop.is_set():
+        try:
+            done = prune(mailbot.state.audit, mailbot.context("mailbot"))
+            log.info("audit retention: %s records pruned", done.pruned)
+        except MailbotError as failure:
+            log.warning("audit retention: %s", failure.message)
+        stop.wait(mailbot.config.audit.every)
+
+
 def serve(config: Config, http: bool, host: str, port: int, health_port: int | None) -> int:
     """Run until SIGTERM or SIGINT; returns the process exit code."""
     secrets = secrets_from_env(http)
+    if config.audit.retention is not None and audit_key() is None:
+        raise ConfigError(_("MAILBOT_AUDIT_KEY is not set; pruning needs it to sign the checkpoint of what it drops."))
     app, mailbot = build_app(config, secrets)
     mailbot.approvals.start_sweeper()
     mailbot.alerts.start()  # the alert period (with `alerts:`) and the watches
     stop = threading.Event()
+    if config.audit.retention is not None:
+        threading.Thread(target=_prune_audit, args=(mailbot, stop), name="audit-retention", daemon=True).start()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("signal %s: finishing the work in flight", signum)
