@@ -12,12 +12,13 @@ import getpass
 import logging
 import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bot import i18n
+from bot import i18n, observe
 from bot.config import load_config
 from bot.core import changes, render
 from bot.core.registry import Context, Outcome, Verb, VerbArgumentParser, check_verb_names
@@ -184,7 +185,7 @@ class _NoTraceback(logging.Formatter):
 def _configure_logging() -> None:
     level = log_level("WARNING")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_NoTraceback(logging.BASIC_FORMAT))
+    handler.setFormatter(observe.log_formatter(_NoTraceback))  # MAILBOT_LOG_FORMAT=json: one object a line
     logging.basicConfig(level=level, handlers=[handler])
     if level > logging.DEBUG:
         logging.getLogger("paramiko").setLevel(logging.CRITICAL)
@@ -205,7 +206,10 @@ def _main(argv: Sequence[str]) -> int:
         request = verb.validate(args)
         config = check_verb_names(load_config(args.config), VERBS)
         context = Context(config=config, pool=pool, requester=_operator())
-        outcome = _change(verb, request, args, context) if verb.changes_things else _read(verb, request, context)
+        outcome = _observed(
+            verb,
+            lambda: _change(verb, request, args, context) if verb.changes_things else _read(verb, request, context),
+        )
         if args.json:
             render.write_json(outcome.to_json(), sys.stdout)
         elif getattr(args, "csv", False) and hasattr(outcome, "to_csv"):
@@ -237,6 +241,21 @@ def _main(argv: Sequence[str]) -> int:
         return EXIT_FAILED
     finally:
         pool.close()
+
+
+def _observed(verb: Verb, work: Callable[[], Outcome]) -> Outcome:
+    """One command under its own request id (on its log lines, SSH's, and its audit records); its
+    end is one log line (`MAILBOT_LOG_LEVEL=info`)."""
+    started = time.monotonic()
+    with observe.serving():
+        try:
+            outcome = work()
+        except MailbotError as failure:
+            result = "bad_input" if failure.exit_code == EXIT_BAD_INPUT else "failed"
+            observe.answered(verb.name, "cli", result, time.monotonic() - started)
+            raise
+        observe.answered(verb.name, "cli", "ok" if outcome.exit_code == 0 else "failed", time.monotonic() - started)
+    return outcome
 
 
 def _read(verb: Verb, request: Any, context: Context) -> Outcome:
