@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 from bot import i18n, observe
 from bot.config import load_config
-from bot.core import changes, render
+from bot.core import changes, render, scopes
 from bot.core.registry import Context, Outcome, Verb, VerbArgumentParser, check_verb_names
 from bot.errors import BadInput, ConfigError, MailbotError
 from bot.i18n import _
@@ -206,6 +206,7 @@ def _main(argv: Sequence[str]) -> int:
         request = verb.validate(args)
         config = check_verb_names(load_config(args.config), VERBS)
         context = Context(config=config, pool=pool, requester=_operator())
+        _in_scope(verb, request, context)
         outcome = _observed(
             verb,
             lambda: _change(verb, request, args, context) if verb.changes_things else _read(verb, request, context),
@@ -241,6 +242,15 @@ def _main(argv: Sequence[str]) -> int:
         return EXIT_FAILED
     finally:
         pool.close()
+
+
+def _in_scope(verb: Verb, request: Any, context: Context) -> None:
+    """`scopes:` for CLI users, by Unix name (bot.core.scopes); a refusal is audited, exit 2."""
+    allowed = scopes.allowed_domains(context.config, context.requester, "cli", lambda group, user: False)
+    refusal = scopes.refusal(context.config, verb.name, request, allowed)
+    if refusal is not None:
+        scopes.audit_refusal(context, verb.name, request, allowed)
+        raise BadInput(refusal)
 
 
 def _observed(verb: Verb, work: Callable[[], Outcome]) -> Outcome:

@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import i18n, observe
 from bot.config import Config
-from bot.core import changes
+from bot.core import changes, scopes
 from bot.core.registry import Context, Verb, verb_parser
 from bot.core.render import clip
 from bot.errors import BadInput, MailbotError
@@ -174,7 +174,11 @@ class MailBot:
         if verb is None:
             ack(response_type="ephemeral", **blocks.notice(str(parsed)))
             return "help"
-        refusal = self.access.refusal(verb.name, request.user, request.channel) or self._too_fast(request)
+        refusal = (
+            self.access.refusal(verb.name, request.user, request.channel)
+            or self._too_fast(request)
+            or self._out_of_scope(verb, parsed, request.user)
+        )
         if refusal:
             log.info("refused %s for %s in %s", verb.name, request.user, request.channel)
             ack(response_type="ephemeral", **blocks.notice(refusal))
@@ -195,6 +199,14 @@ class MailBot:
             busy = self.jobs.submit(lambda: self._run(verb, parsed, request))
         ack(response_type="ephemeral", **(blocks.notice(busy) if busy else blocks.working(request.line)))
         return "busy" if busy else ("proposed" if verb.changes_things else None)
+
+    def _out_of_scope(self, verb: Verb, parsed: Any, user: str) -> str | None:
+        """The user's `scopes:` (bot.core.scopes), checked before anything runs; a refusal is audited."""
+        allowed = scopes.allowed_domains(self.config, user, "slack", self.access.is_member)
+        refusal = scopes.refusal(self.config, verb.name, parsed, allowed)
+        if refusal is not None:
+            scopes.audit_refusal(self.context(user), verb.name, parsed, allowed)
+        return refusal
 
     def _too_fast(self, request: SlashCommand) -> str | None:
         wait = self.user_rate.wait_needed(request.user)
