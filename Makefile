@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install lab traffic run lint test fixtures bench messages postgresql
+.PHONY: install lab traffic run lint test fixtures bench messages postgresql prometheus
 
 $(BIN)/mailbot: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,7 @@ lint: install
 	$(BIN)/ruff format --check bot tests bench
 	$(BIN)/mypy
 
-test: install traffic image lint postgresql
+test: install traffic image lint postgresql prometheus
 	$(BIN)/pytest -q
 	$(BIN)/python bench/queue_summary.py --count 2000 --runs 1
 	$(BIN)/python bench/startup.py --small
@@ -47,6 +47,11 @@ test: install traffic image lint postgresql
 postgresql:
 	test -x /usr/lib/postgresql/15/bin/initdb || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-15 >/dev/null; }
+
+# Debian's Prometheus server, for tests/slack/test_metrics.py (it starts its own on loopback; no service).
+prometheus:
+	test -x /usr/bin/prometheus || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
 # Re-extract the user-facing strings (bot/locale/messages.pot) and merge them into each catalogue;
 # new strings arrive untranslated (tests/test_i18n.py fails until they are translated).

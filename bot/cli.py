@@ -12,11 +12,12 @@ import functools
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import bot
-from bot import i18n
+from bot import i18n, observe
 from bot.core.registry import VerbArgumentParser
 from bot.errors import BadInput, ConfigError, MailbotError
 from bot.i18n import _
@@ -250,7 +251,7 @@ class _NoTraceback(logging.Formatter):
 def _configure_logging() -> None:
     level = log_level("WARNING")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_NoTraceback(logging.BASIC_FORMAT))
+    handler.setFormatter(observe.log_formatter(_NoTraceback))  # MAILBOT_LOG_FORMAT=json: one object a line
     logging.basicConfig(level=level, handlers=[handler])
     if level > logging.DEBUG:
         logging.getLogger("paramiko").setLevel(logging.CRITICAL)
@@ -277,9 +278,15 @@ def _main(argv: Sequence[str]) -> int:
         config = check_verb_names(load_config(args.config), VERBS)
         pool = HostPool()
         context = Context(config=config, pool=pool, requester=_operator())
-        outcome = _change(verb, request, args, context) if verb.changes_things else _read(verb, request, context)
+        _in_scope(verb, request, context)
+        outcome = _observed(
+            verb,
+            lambda: _change(verb, request, args, context) if verb.changes_things else _read(verb, request, context),
+        )
         if args.json:
             render.write_json(outcome.to_json(), sys.stdout)
+        elif getattr(args, "csv", False) and hasattr(outcome, "to_csv"):
+            sys.stdout.write(outcome.to_csv())
         else:
             sys.stdout.write(render.as_text(outcome))
         if verb.follow is not None and not args.json:
@@ -308,6 +315,32 @@ def _main(argv: Sequence[str]) -> int:
     finally:
         if pool is not None:
             pool.close()
+
+
+def _in_scope(verb: Verb, request: Any, context: Context) -> None:
+    """`scopes:` for CLI users, by Unix name (bot.core.scopes); a refusal is audited, exit 2."""
+    from bot.core import scopes
+
+    allowed = scopes.allowed_domains(context.config, context.requester, "cli", lambda group, user: False)
+    refusal = scopes.refusal(context.config, verb.name, request, allowed)
+    if refusal is not None:
+        scopes.audit_refusal(context, verb.name, request, allowed)
+        raise BadInput(refusal)
+
+
+def _observed(verb: Verb, work: Callable[[], Outcome]) -> Outcome:
+    """One command under its own request id (on its log lines, SSH's, and its audit records); its
+    end is one log line (`MAILBOT_LOG_LEVEL=info`)."""
+    started = time.monotonic()
+    with observe.serving():
+        try:
+            outcome = work()
+        except MailbotError as failure:
+            result = "bad_input" if failure.exit_code == EXIT_BAD_INPUT else "failed"
+            observe.answered(verb.name, "cli", result, time.monotonic() - started)
+            raise
+        observe.answered(verb.name, "cli", "ok" if outcome.exit_code == 0 else "failed", time.monotonic() - started)
+    return outcome
 
 
 def _read(verb: Verb, request: Any, context: Context) -> Outcome:

@@ -451,6 +451,24 @@ class StateConfig(_Section):
         return data
 
 
+class AuditConfig(_Section):
+    """`audit:`: how long audit records are kept (None: forever). Pruning signs a checkpoint with
+    MAILBOT_AUDIT_KEY and never drops a record that does not verify (bot.state.audit)."""
+
+    retention: Annotated[float, BeforeValidator(_duration), AfterValidator(_a_second_or_more)] | None = None
+    every: Annotated[float, BeforeValidator(_duration), AfterValidator(_a_second_or_more)] = 86400.0
+
+
+class ScopeConfig(_Section):
+    """One entry of `scopes:`: these Slack users, members of these user groups, and these CLI users
+    (Unix names) may ask about these mail domains only (`*`: every domain)."""
+
+    domains: LowerNames
+    users: Names = ()
+    groups: Names = ()
+    unix: Names = ()
+
+
 # --- the whole file ---------------------------------------------------------------------------------
 
 
@@ -478,6 +496,14 @@ def _policies(value: Any) -> dict[str, str]:
     return policies
 
 
+def _scope_list(value: Any) -> Any:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        _refuse("list")
+    return value
+
+
 def _no_alerts(value: Any) -> Any:
     return value or None
 
@@ -496,6 +522,8 @@ class Config(_Section):
     domains: Annotated[dict[str, str], BeforeValidator(_name_map), AfterValidator(_lower_map)] = {}
     alerts: Annotated[AlertsConfig | None, BeforeValidator(_no_alerts)] = None  # None: the bot never speaks first
     watch: WatchConfig = Field(default_factory=WatchConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+    scopes: Annotated[tuple[ScopeConfig, ...], BeforeValidator(_scope_list)] = ()  # none: no limit by domain
     _path: Path = PrivateAttr(default=Path("mailbot.yaml"))
 
     def model_post_init(self, context: Any, /) -> None:

@@ -271,7 +271,8 @@ def test_the_cli_refuses_a_meaningless_policy_in_one_sentence(tmp_path):
         ({"alerts": 5}, "alerts must be a mapping of keys to values."),
         (
             {"hosts": [HOST], 3: "x"},
-            "3: unknown key; the keys there are alerts, approvals, domains, hosts, policies, slack, state, watch.",
+            "3: unknown key; the keys there are alerts, approvals, audit, domains, hosts, policies, scopes, slack, "
+            "state, watch.",
         ),
     ],
 )

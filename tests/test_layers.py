@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "bot"
-BASE = {"bot", "bot.config", "bot.errors", "bot.i18n"}  # beside every layer: the config, the errors, the language
+# beside every layer: the config, the errors, the language, what operators observe (metrics, logs, request id)
+BASE = {"bot", "bot.config", "bot.errors", "bot.i18n", "bot.observe"}
 # What each part of bot/ may import from bot/, besides itself and BASE.
 ALLOWED = {
     "bot.mailhost": set(),
@@ -25,6 +26,7 @@ ALLOWED = {
     "bot.config": set(),
     "bot.errors": set(),
     "bot.i18n": set(),
+    "bot.observe": set(),
 }
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any
 
+from bot import observe
 from bot.errors import (
     AuthenticationFailed,
     CommandTimeout,
@@ -120,6 +121,7 @@ class RemoteStream:
         release, self._on_close = self._on_close, None
         if release is not None:
             release()
+            observe.ssh_command(self._host.name, time.monotonic() - self.started, self.exit_status)
 
     @property
     def stderr(self) -> bytes:
@@ -324,6 +326,11 @@ class HostConnection:
             assert stream.exit_status is not None
             return CommandResult(stream.exit_status, stdout, stream.stderr, time.monotonic() - stream.started)
 
+    def reach(self) -> None:
+        """Log in unless logged in already: GET /ready asks this of the hosts no command reached lately."""
+        self._connected()
+        observe.host_reached(self.host.name)
+
     def _drop(self, transport: paramiko.Transport) -> None:
         with self._lock:
             if self._transport is transport:
@@ -334,7 +341,13 @@ class HostConnection:
         with self._lock:
             if self._transport is not None and self._transport.is_active():
                 return self._transport
-            self._transport = connect(self.host)
+            started = time.monotonic()
+            try:
+                self._transport = connect(self.host)
+            except HostError as failure:
+                observe.ssh_failed(self.host.name, type(failure).__name__)
+                raise
+            observe.ssh_connected(self.host.name, time.monotonic() - started)
             self.logins += 1
             return self._transport
 

@@ -18,7 +18,7 @@ from typing import Any
 from slack_bolt import Ack
 from slack_sdk.errors import SlackApiError
 
-from bot import i18n
+from bot import i18n, observe
 from bot.core import changes
 from bot.core.registry import Outcome
 from bot.errors import BadInput, MailbotError
@@ -157,6 +157,9 @@ class AlertDesk:
         """One period, then Slack catches up with the state; `start` runs it on the replica holding
         the alerts lease, so two replicas read each queue once and post each alert once."""
         report = alerts.run_period(self.bot.context("mailbot"))
+        for queue in report.queues:  # what the metrics and GET /ready know of each host
+            if queue.error is None:
+                observe.queue_seen(queue.host.name, len(queue.entries))
         if report.queues:
             log.info("%s", report.summary())
         if self.bot.config.alerts is not None:

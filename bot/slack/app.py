@@ -21,9 +21,9 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import i18n
+from bot import i18n, observe
 from bot.config import Config
-from bot.core import changes
+from bot.core import changes, scopes
 from bot.core.registry import Context, Verb, verb_parser
 from bot.core.render import clip
 from bot.errors import BadInput, MailbotError
@@ -140,10 +140,26 @@ class MailBot:
     # --- the slash command ---------------------------------------------------------------
 
     def on_command(self, ack: Ack, command: dict[str, Any]) -> None:
-        with i18n.use_language(self.language_of(str(command.get("user_id", "")))):
-            self._on_command(ack, command)
+        """Each command gets its request id here: its log lines, SSH commands and audit records carry it."""
+        arrived = time.monotonic()
+        words = command_words(str(command.get("text", "")))
+        name = words[0].lower() if words and words[0].lower() in VERBS else "-"  # a label: never user text
+        acked = False
 
-    def _on_command(self, ack: Ack, command: dict[str, Any]) -> None:
+        def timed_ack(**payload: Any) -> None:
+            nonlocal acked
+            ack(**payload)
+            if not acked:
+                acked = True
+                observe.latency("ack", name, time.monotonic() - arrived)
+
+        with i18n.use_language(self.language_of(str(command.get("user_id", "")))), observe.serving():
+            outcome = self._on_command(timed_ack, command)
+            if outcome is not None:  # answered by the ack alone (refused, bad input, help)
+                observe.answered(name, "slack", outcome, time.monotonic() - arrived, log)
+
+    def _on_command(self, ack: Callable[..., None], command: dict[str, Any]) -> str | None:
+        """Acknowledge the command and hand its work over; the outcome when the ack was the whole answer."""
         request = SlashCommand(
             user=str(command.get("user_id", "")),
             channel=str(command.get("channel_id", "")),
@@ -154,30 +170,43 @@ class MailBot:
             verb, parsed = self._understand(request)
         except BadInput as refused:
             ack(response_type="ephemeral", **blocks.notice(refused.message))
-            return
+            return "bad_input"
         if verb is None:
             ack(response_type="ephemeral", **blocks.notice(str(parsed)))
-            return
-        refusal = self.access.refusal(verb.name, request.user, request.channel) or self._too_fast(request)
+            return "help"
+        refusal = (
+            self.access.refusal(verb.name, request.user, request.channel)
+            or self._too_fast(request)
+            or self._out_of_scope(verb, parsed, request.user)
+        )
         if refusal:
             log.info("refused %s for %s in %s", verb.name, request.user, request.channel)
             ack(response_type="ephemeral", **blocks.notice(refusal))
-            return
+            return "refused"
         if verb.changes_things:
             context = self.context(request.user)
             try:
                 reason = changes.check_reason(verb, getattr(parsed, "reason", None), context)
             except BadInput as refused:
                 ack(response_type="ephemeral", **blocks.notice(refused.message))
-                return
+                return "bad_input"
             nobody = changes.missing_approvers(verb, context)
             if nobody:
                 ack(response_type="ephemeral", **blocks.notice(nobody))
-                return
+                return "refused"
             busy = self.jobs.submit(lambda: self.approvals.propose(verb, parsed, reason, request))
         else:
             busy = self.jobs.submit(lambda: self._run(verb, parsed, request))
         ack(response_type="ephemeral", **(blocks.notice(busy) if busy else blocks.working(request.line)))
+        return "busy" if busy else ("proposed" if verb.changes_things else None)
+
+    def _out_of_scope(self, verb: Verb, parsed: Any, user: str) -> str | None:
+        """The user's `scopes:` (bot.core.scopes), checked before anything runs; a refusal is audited."""
+        allowed = scopes.allowed_domains(self.config, user, "slack", self.access.is_member)
+        refusal = scopes.refusal(self.config, verb.name, parsed, allowed)
+        if refusal is not None:
+            scopes.audit_refusal(self.context(user), verb.name, parsed, allowed)
+        return refusal
 
     def _too_fast(self, request: SlashCommand) -> str | None:
         wait = self.user_rate.wait_needed(request.user)
@@ -211,26 +240,29 @@ class MailBot:
 
     def _run(self, verb: Verb, request: Any, command: SlashCommand) -> None:
         started = time.monotonic()
-        progress = _Progress(self, command, started)
+        progress = _Progress(self, command, started, verb.name)
+        result = "ok"
         try:
-            payload = self._answer(verb, request, command, started, progress)
+            payload, result = self._answer(verb, request, command, started, progress)
         except Exception:  # a bug: the user still gets an answer, the log gets the details
             log.exception("%s by %s: internal error", verb.name, command.user)
-            payload = blocks.notice(_(INTERNAL_ERROR))
+            payload, result = blocks.notice(_(INTERNAL_ERROR)), "error"
         finally:
             progress.finish()
         self.outbox.deliver(command, started, payload)
-        log.info("%s by %s answered in %.2f s", verb.name, command.user, time.monotonic() - started)
+        progress.first_byte()
+        observe.answered(verb.name, "slack", result, time.monotonic() - started, log)
 
     def _answer(
         self, verb: Verb, request: Any, command: SlashCommand, started: float, progress: _Progress
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], str]:
+        """The answer's blocks, and its outcome for the metrics (ok, failed, bad_input)."""
         assert verb.run is not None
         try:
             outcome = verb.run(request, self.context(command.user, progress.note))
         except MailbotError as failure:
             log.info("%s by %s failed: %s", verb.name, command.user, failure.message)
-            return blocks.notice(f":warning: {failure.message}")
+            return blocks.notice(f":warning: {failure.message}"), "bad_input" if failure.exit_code == 2 else "failed"
         self.alerts.open_thread(outcome, command)  # a new watch: its news goes in a thread
         filename = f"{verb.name}-{time.strftime('%Y%m%d-%H%M%S')}.txt"
         share_id: str | None = secrets.token_urlsafe(12)
@@ -247,7 +279,7 @@ class MailBot:
             where = self._upload_privately(command.user, answer.full_text, filename, answer.text)
             tail = 2 if share_id else 1  # the footer, and the Share button when there is one
             payload["blocks"] = [*payload["blocks"][:-tail], blocks.context(where), *payload["blocks"][-tail:]]
-        return payload
+        return payload, "ok" if outcome.exit_code == 0 else "failed"
 
     def _upload_privately(self, user: str, content: str, filename: str, title: str) -> str:
         """Long answers hold personal data: the file goes to the asker's direct messages."""
@@ -299,10 +331,12 @@ class MailBot:
 class _Progress:
     """Tells a waiting user that a long job is still running, at most twice."""
 
-    def __init__(self, bot: MailBot, command: SlashCommand, started: float) -> None:
+    def __init__(self, bot: MailBot, command: SlashCommand, started: float, verb: str = "-") -> None:
         self._bot = bot
         self._command = command
         self._started = started
+        self._verb = verb
+        self._first_byte = False
         self._latest: str | None = None
         self._language = i18n.current_language()  # the timers' threads do not inherit it
         self._done = False
@@ -321,6 +355,14 @@ class _Progress:
         for timer in self._timers:
             timer.cancel()
 
+    def first_byte(self) -> None:
+        """The user read something of the answer (a progress line or the answer itself): timed once."""
+        with self._lock:
+            if self._first_byte:
+                return
+            self._first_byte = True
+        observe.latency("first_byte", self._verb, time.monotonic() - self._started)
+
     def _update(self) -> None:
         with self._lock:
             if self._done:
@@ -328,3 +370,4 @@ class _Progress:
             with i18n.use_language(self._language):
                 payload = blocks.still_working(self._command.line, time.monotonic() - self._started, self._latest)
             self._bot.outbox.deliver(self._command, self._started, payload)
+        self.first_byte()

@@ -74,6 +74,14 @@ class AlertStore:
     def __init__(self, database: Database) -> None:
         self.database = database
 
+    def open_by_kind(self) -> dict[str, int]:
+        """The problems not resolved, counted per kind, for the metrics."""
+        with self.database.connect(reading=True) as connection:
+            rows = connection.execute(
+                "SELECT kind, COUNT(*) AS n FROM alert_problems WHERE resolved_at IS NULL GROUP BY kind"
+            ).fetchall()
+        return {row["kind"]: int(row["n"]) for row in rows}
+
     def reconcile(self, found: Sequence[Problem], answered: Iterable[str], now: float) -> None:
         """Record what one period found. A problem of a host that answered and is no longer
         found is resolved; the problems of a host that did not answer stay as they were."""

@@ -162,4 +162,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        4,
+        "audit retention: the signed checkpoints of pruned heads",
+        (
+            # One row per pruning: the chain left is checked from `head_hash` (bot.state.audit).
+            """CREATE TABLE audit_checkpoints (
+                through_seq INTEGER PRIMARY KEY,
+                head_hash TEXT NOT NULL,
+                pruned INTEGER NOT NULL,
+                first_at TEXT,
+                last_at TEXT,
+                made_at TEXT NOT NULL,
+                previous TEXT NOT NULL,
+                signature TEXT NOT NULL
+            )""",
+            "CREATE INDEX audit_at ON audit (at)",
+        ),
+    ),
 )

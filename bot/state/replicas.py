@@ -46,6 +46,14 @@ class Replicas:
         with self.database.connect() as connection:
             connection.execute("DELETE FROM replicas WHERE replica = ?", (replica,))
 
+    def count_seen(self, within_seconds: float) -> int:
+        """How many replicas beat in the last `within_seconds` (a read only, for the metrics)."""
+        with self.database.connect(reading=True) as connection:
+            row = connection.execute(
+                "SELECT COUNT(*) AS n FROM replicas WHERE seen_at > ?", (time.time() - within_seconds,)
+            ).fetchone()
+        return int(row["n"]) if row else 0
+
     def seen(self, within_seconds: float) -> list[ReplicaSeen]:
         """The replicas that beat in the last `within_seconds`, oldest first; older rows are forgotten."""
         now = time.time()

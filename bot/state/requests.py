@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot import observe
 from bot.state.audit import AuditLog
 from bot.state.db import Database, Row
 
@@ -74,7 +75,8 @@ class RequestStore:
         self.audit = audit
 
     def create(self, new: NewRequest) -> ChangeRequest:
-        request_id = "R" + secrets.token_hex(6)
+        # the id of the command that asked (so its logs and its audit records share one id), else a new one
+        request_id = observe.request_id() or "R" + secrets.token_hex(6)
         now = time.time()
         with self.database.connect() as connection:
             connection.execute(
@@ -113,6 +115,12 @@ class RequestStore:
         found = self.get(request_id)
         assert found is not None
         return found
+
+    def counts(self) -> dict[str, int]:
+        """How many requests are in each state (pending, approved, rejected, expired, ran, failed), for the metrics."""
+        with self.database.connect(reading=True) as connection:
+            rows = connection.execute("SELECT state, COUNT(*) AS n FROM requests GROUP BY state").fetchall()
+        return {row["state"]: int(row["n"]) for row in rows}
 
     def get(self, request_id: str) -> ChangeRequest | None:
         with self.database.connect(reading=True) as connection:
