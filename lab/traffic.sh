@@ -213,6 +213,8 @@ deliver g3 newsletter@shop.example  john@lab.test         "Newsletter mars"
 #   archived    "Compte rendu reunion" is moved to Archives
 #   deleted     three mails expunged from INBOX (a literal subject, a MIME-encoded one, a plain one),
 #               and one moved to Trash whose Trash copy is then expunged (emptied Trash)
+#   two copies  "Invitation seminaire", one transaction to john@ and marie.durand@ (same GUID):
+#               john reads his and moves it to Trash
 say "deleted mail: stories of john@lab.test (unread, trashed, moved to the shared mailbox, deleted)"
 uid_of() { # uid_of MID [FOLDER]: the mail's UID in john's folder, once delivered
     "${IMAP[@]}" find john@lab.test "$1" ${2:+--folder "$2"}
@@ -245,6 +247,17 @@ TRASH_UID=$(uid_of "$D4_MID" INBOX/Trash) || die "no copy of $D4_MID in john's T
 "${IMAP[@]}" expunge john@lab.test "$TRASH_UID" --folder INBOX/Trash >/dev/null
 n_expunged=$(sudo -n -u cyrus /usr/lib/cyrus/bin/unexpunge -l user/john@lab.test | grep -c '^UID: ' || true)
 [ "$n_expunged" -ge 7 ] || die "expected >= 7 expunged mails for john@lab.test, unexpunge -l shows $n_expunged"
+# last story: one mail to two colleagues in ONE SMTP transaction (Cyrus then gives both copies the
+# same GUID, so bm-cli's history of it shows both INBOX copies); john reads his and moves it to Trash,
+# marie.durand keeps hers unread
+say "one mail to john@ and marie.durand@ in one transaction; john reads his and moves it to Trash"
+send s5 rh@lab.test john@lab.test,marie.durand@lab.test "Invitation seminaire" \
+    --body "Bonjour, vous etes invites au seminaire de rentree. Cordialement, rh"
+settle "$MID" sent 2
+S5=$(uid_of "$MID") || die "no UID for $MID in john's INBOX"
+sleep 1
+"${IMAP[@]}" flag john@lab.test "$S5" '\Seen' >/dev/null
+"${IMAP[@]}" move john@lab.test "$S5" INBOX/Trash >/dev/null
 
 # ---- phase E: through the edge relay (the second Postfix instance, in front of the backend) ----
 # Each mail has two queue ids: the edge's (long) and the backend's, linked by the edge's

@@ -129,6 +129,7 @@ bmsupport ALL=(cyrus) NOPASSWD: /usr/lib/cyrus/bin/unexpunge *, /usr/lib/cyrus/b
 bmsupport ALL=(cyrus) NOPASSWD: /usr/bin/head ^-c 65536 -- /var/spool/cyrus/mail(/[A-Za-z0-9_^&,+=-][A-Za-z0-9._^&,+=-]*)+/[0-9]+\.$
 # the bm-cli stand-in (BlueMind's bm-cli needs root too: it reads the admin token)
 bmsupport ALL=(root) NOPASSWD: /usr/local/bin/bm-cli --version, /usr/local/bin/bm-cli user get *, /usr/local/bin/bm-cli mail history-imap *, /usr/local/bin/bm-cli mail history-query *, /usr/local/bin/bm-cli mail unexpunge *
+bmsupport ALL=(root) NOPASSWD: /usr/local/bin/bm-cli mail history-guid *, /usr/local/bin/bm-cli maintenance list *, /usr/local/bin/bm-cli maintenance repair *
 EOF
 visudo -c -q -f "$RUN/sudoers.tmp" >/dev/null || die "sudoers rules do not validate"
 write_if_changed "$SUDOERS" 0440 < "$RUN/sudoers.tmp" && CHANGES+=(sudoers) || true
@@ -284,8 +285,11 @@ created=$(python3 "$LAB/bin/imap_admin.py" ensure "${quota_args[@]}" \
 # the shared mailbox (a BlueMind "mailshare") where john may file mail
 python3 "$LAB/bin/imap_admin.py" setacl "$SHARED@lab.test" john@lab.test lrswipkxtecdan >/dev/null \
     || die "ACL of $SHARED@lab.test"
-# the bm-cli stand-in (named so in its --version): BlueMind's own cannot be installed here
+# the bm-cli stand-in (named so in its --version): BlueMind's own cannot be installed here. An
+# emulator per BlueMind version, switched by /etc/mailbot-lab/bm-cli.conf (absent = defaults: never
+# written nor removed here; see lab/README.md), with its emulated bm-core's log in /var/log/bm
 write_if_changed /usr/local/bin/bm-cli 0755 < "$LAB/bin/bm-cli" && CHANGES+=(bm-cli) || true
+install -d -m 755 /etc/mailbot-lab /var/log/bm
 
 # --- 5. Postfix --------------------------------------------------------------------------------
 PF=/etc/postfix
