@@ -66,8 +66,13 @@ keep_raw unexpunge-l-cache-error.txt cyr unexpunge -l user/cachetest@lab.test
 mv /tmp/cachetest.2 "$cdir/2."; cp -p /tmp/cachetest.cache "$cdir/cyrus.cache"
 cyr reconstruct user/cachetest@lab.test >/dev/null 2>&1 || true
 python3 -c "import imaplib; m=imaplib.IMAP4('127.0.0.1',143); m.login('cyrus','labpass'); m.delete('\"user/cachetest@lab.test\"')"
-# the bm-cli stand-in: the three stories, a query, BlueMind 5's unexpunge --dry, the address lookup
+# the bm-cli stand-in (an emulator per BlueMind version, lab/README.md): the three stories, a query,
+# BlueMind 5's unexpunge --dry, the address lookup. The default version (bm4-2022) unless said; the
+# lab's own switch file is left alone (BMCLI_LAB_CONF points at a file of this script's own).
 BM=/usr/local/bin/bm-cli
+BM5_CONF=$(mktemp); printf 'emulate = bm5\n' > "$BM5_CONF"
+BM4_CONF=$(mktemp); printf 'emulate = bm4-2022\n' > "$BM4_CONF"
+export BMCLI_LAB_CONF=$BM4_CONF
 keep_raw bmcli-version.txt $BM --version
 keep_raw bmcli-query-convocation.txt $BM mail history-query --email john@lab.test --query "convocation CSE"
 keep_raw bmcli-query-facture.txt $BM mail history-query --email john@lab.test --query "facture impayee"
@@ -77,9 +82,17 @@ last_inbox_uid() { awk -F'|' '$6 ~ /INBOX/ { gsub(/[ .]/, "", $7); uid = $7 } EN
 keep_raw bmcli-history-trashed.txt $BM mail history-imap --email john@lab.test --imapUid "$(last_inbox_uid bmcli-query-facture.txt)"
 keep_raw bmcli-history-mailshare.txt $BM mail history-imap --email jdoe@lab.test --imapUid "$(last_inbox_uid bmcli-query-apollon.txt)"
 keep_raw bmcli-history-unknown-uid.txt $BM mail history-imap --email john@lab.test --imapUid 999999
-keep_raw bmcli-unexpunge-dry.txt $BM mail unexpunge john@lab.test --dry
+BMCLI_LAB_CONF=$BM5_CONF keep_raw bmcli-unexpunge-dry.txt $BM mail unexpunge john@lab.test --dry
+keep_raw bmcli-unexpunge-dry-bm4.txt $BM mail unexpunge john@lab.test --dry
+# the history of the first deleted item's body GUID (BlueMind 5: where a restored mail went)
+guid=$(sed -n 's/^Skipping action on .* body: \([0-9a-f]\{40\}\),.*/\1/p' "$D/bmcli-unexpunge-dry.txt" | head -n1)
+[ -n "$guid" ] && BMCLI_LAB_CONF=$BM5_CONF keep_raw bmcli-history-guid.txt $BM mail history-guid --body-guid "$guid"
+keep_raw bmcli-query-seminaire.txt $BM mail history-query --email john@lab.test --query "Invitation seminaire"
+keep_raw bmcli-maintenance-list-john.txt $BM maintenance list jdoe@lab.test --no-progress
+keep_raw bmcli-maintenance-list-projet.txt $BM maintenance list projet@lab.test --no-progress
 keep_raw bmcli-unexpunge-no-folder.txt $BM mail unexpunge john@lab.test --folder Nope --dry
 keep_raw bmcli-user-get.txt $BM user get jdoe@lab.test --display "login email" --no-progress
 keep bmcli-user-get-unknown.txt $BM user get nobody@lab.test --display "login email" --no-progress
+rm -f "$BM5_CONF" "$BM4_CONF"
 date -u +%Y-%m-%dT%H:%M:%SZ > "$D/captured-at.txt"
 echo "capture-fixtures.sh: $(ls "$D" | wc -l) deleted-mail fixtures -> $D"
