@@ -83,7 +83,9 @@ MESSAGE_ID = "(?!-)[!-;=?-~]{1,250}"
 
 # --- numbers and durations -------------------------------------------------------------------------
 MAX_UID = 2**32 - 1
-UID = decimal_at_most(MAX_UID)  # an IMAP UID, or a BlueMind 5 item id
+UID = decimal_at_most(MAX_UID)  # an IMAP UID
+MAX_ITEM_ID = 2**63 - 1
+ITEM_ID = decimal_at_most(MAX_ITEM_ID)  # a BlueMind 5 item id (a Java long): what `unexpunge --id` takes
 BODY_GUID = "[0-9a-f]{40}"  # a mail body's SHA-1, as BlueMind keys its history
 # A file-based Postfix lookup table under a Postfix config directory (`hash:/etc/postfix/virtual`),
 # as postconf names it: what `regen-maps` queries with `postmap -q` to check a rebuild.

@@ -34,6 +34,8 @@ from bot.mailhost.values import (
 _FOLDER_SENTINEL = "{FOLDER}"  # as bm-cli takes it
 _CYRUS_FOLDER_SENTINEL = "{CYRUS_FOLDER}"  # in a Cyrus mailbox name: modified UTF-7
 _UIDS_SENTINEL = "\x00UIDS\x00"  # one or more UIDs, the last words of a command
+_ITEM_IDS_SENTINEL = "\x00ITEMIDS\x00"  # one or more BlueMind 5 item ids, the last words
+_REPEATED = {_UIDS_SENTINEL: grammar.UID, _ITEM_IDS_SENTINEL: grammar.ITEM_ID}
 EPOCH = "\x00EPOCH\x00"  # a number of seconds, put in place of a template's own number
 _SENTINELS = {
     "\x00ADDRESS\x00": grammar.ADDRESS,
@@ -44,6 +46,8 @@ _SENTINELS = {
     EPOCH: grammar.EPOCH,
     "\x00UID\x00": grammar.UID,
     _UIDS_SENTINEL: grammar.UID,
+    _ITEM_IDS_SENTINEL: grammar.ITEM_ID,
+    "\x00ITEMID\x00": grammar.ITEM_ID,
     _FOLDER_SENTINEL: grammar.FOLDER,
     _CYRUS_FOLDER_SENTINEL: grammar.CYRUS_FOLDER,
     "\x00SEARCH\x00": grammar.SEARCH,
@@ -61,6 +65,8 @@ ANY_FOLDER = Folder(_FOLDER_SENTINEL)
 ANY_CYRUS_FOLDER = Folder(_CYRUS_FOLDER_SENTINEL)
 ANY_UID = Uid(cast(int, "\x00UID\x00"))  # a sentinel standing in for the number
 SOME_UIDS = (Uid(cast(int, _UIDS_SENTINEL)),)  # 1 to MAX_UIDS of them, the command's last words
+ANY_ITEM_ID = Uid(cast(int, "\x00ITEMID\x00"))
+SOME_ITEM_IDS = (Uid(cast(int, _ITEM_IDS_SENTINEL)),)
 ANY_QUERY = SearchQuery(("\x00SEARCH\x00",))
 ANY_SPOOL_FILE = SpoolPath("\x00SPOOL\x00")
 ANY_BODY_GUID = BodyGuid("\x00GUID\x00")
@@ -97,8 +103,8 @@ def shape(name: str, command: RemoteCommand, writes: bool = False) -> Shape:
     """The shape of a template called with sentinels: each sentinel becomes its grammar's pattern."""
     words: list[tuple[str, str]] = []
     argv = list(command.argv)
-    repeated = argv[-1] == _UIDS_SENTINEL
-    while argv and argv[-1] == _UIDS_SENTINEL:
+    repeated = _REPEATED.get(argv[-1])
+    while argv and argv[-1] in _REPEATED:
         argv.pop()
     for word in argv:
         pieces = re.split("(" + "|".join(re.escape(s) for s in _SENTINELS) + ")", word)
@@ -108,5 +114,5 @@ def shape(name: str, command: RemoteCommand, writes: bool = False) -> Shape:
             pattern = "".join(_SENTINELS.get(piece, re.escape(piece)) for piece in pieces)
             words.append(("re", pattern))
     if repeated:
-        words.append(("re+", grammar.UID))
+        words.append(("re+", repeated))
     return Shape(name, tuple(words), writes)

@@ -160,6 +160,7 @@ def parse_message_id(text: str) -> MessageId:
 
 MAX_UIDS = 200
 _UID = re.compile(grammar.UID)
+_ITEM_ID = re.compile(grammar.ITEM_ID)
 _FOLDER_LEVEL = re.compile(grammar.FOLDER_LEVEL)
 _SEARCH_WORD = re.compile(grammar.SEARCH_WORD)
 _SPOOL_FILE = re.compile(grammar.SPOOL_FILE)
@@ -167,7 +168,7 @@ _SPOOL_FILE = re.compile(grammar.SPOOL_FILE)
 
 @dataclass(frozen=True, order=True)
 class Uid:
-    """An IMAP UID (or a BlueMind 5 item id): a positive 32-bit number."""
+    """An IMAP UID (a positive 32-bit number), or a BlueMind 5 item id (a positive Java long)."""
 
     value: int
 
@@ -187,7 +188,27 @@ def parse_uid(text: str) -> Uid:
     return Uid(int(candidate))
 
 
+def parse_mail_numbers(texts: list[str]) -> tuple[Uid, ...]:
+    """What `restore` takes: IMAP UIDs on BlueMind 4, item ids (larger numbers) on BlueMind 5. The
+    plan then holds them to the deleted list of the mailbox's own version."""
+    _count_numbers(texts)
+    for text in texts:
+        if not _ITEM_ID.fullmatch(text.strip()):
+            raise BadInput(
+                _(
+                    "{candidate} is not a number `deleted` shows: give the UIDs (BlueMind 4) or the item "
+                    "ids (BlueMind 5) of its list."
+                ).format(candidate=quoted(text.strip()))
+            )
+    return tuple(sorted({Uid(int(text.strip())) for text in texts}))
+
+
 def parse_uids(texts: list[str]) -> tuple[Uid, ...]:
+    _count_numbers(texts)
+    return tuple(sorted({parse_uid(text) for text in texts}))
+
+
+def _count_numbers(texts: list[str]) -> None:
     if not texts:
         raise BadInput(_("Give at least one UID (see `deleted ADDRESS`), or --all."))
     if len(texts) > MAX_UIDS:
@@ -196,7 +217,6 @@ def parse_uids(texts: list[str]) -> tuple[Uid, ...]:
                 count=len(texts), MAX_UIDS=MAX_UIDS
             )
         )
-    return tuple(sorted({parse_uid(text) for text in texts}))
 
 
 _BODY_GUID = re.compile(grammar.BODY_GUID)

@@ -22,7 +22,7 @@ from bot.core.registry import Context, Section, Verb
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.cyrus import ExpungedMail, IndexRecord
 from bot.mailhost.values import INBOX, Address, Folder, Mailbox, parse_address, parse_folder
-from bot.verbs.mailbox import Resolved, resolve
+from bot.verbs.mailbox import Resolved, require_user_mailbox, resolve
 
 HOUR = 3600
 
@@ -140,6 +140,7 @@ def list_deleted(resolved: Resolved, folder: Folder, context: Context) -> Delete
             for item in bm5.items
         )
         return DeletedListing(mails, bm5.clock.now)
+    require_user_mailbox(resolved)
     context.progress(
         _("Listing the deleted mails of {folder_name} on {host}…").format(
             folder_name=resolved.mailbox.folder_name(folder), host=resolved.host.name

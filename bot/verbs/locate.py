@@ -18,7 +18,7 @@ from bot.errors import MailbotError, MailboxNotFound
 from bot.i18n import N_, _
 from bot.mailhost.cyrus import MailHeaders
 from bot.mailhost.values import INBOX, Folder, Uid
-from bot.verbs.mailbox import MailRequest, Resolved, resolve, validate_mail_request
+from bot.verbs.mailbox import MailRequest, Resolved, require_user_mailbox, resolve, validate_mail_request
 
 HEADER_FIELDS = (("From", "sender"), ("To", "to"), ("Cc", "cc"), ("Date", "date"), ("Subject", "subject"))
 
@@ -84,6 +84,7 @@ def run_locate(request: MailRequest, context: Context) -> LocateReport:
                 host=resolved.host.name
             )
         )
+    require_user_mailbox(resolved)
     host, mailbox = resolved.host, resolved.mailbox
     context.progress(
         _("Looking for UID {uid} of {folder_name} on {host}…").format(

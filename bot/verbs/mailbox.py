@@ -181,11 +181,16 @@ def _mailshare(
         )
     local, _at, domain = entry.email.partition("@")
     mailbox = mailbox_of(local, context.config.domains.get(domain, domain), shared=True)
-    if not isinstance(stores, MailHost):
+    host = stores if isinstance(stores, MailHost) else stores[0]
+    return Resolved(address, mailbox, host, bmcli, version, _("via bm-cli"), entry.display_name)
+
+
+def require_user_mailbox(resolved: Resolved) -> None:
+    """BlueMind 4's Cyrus tools, as the bot runs them, name users' mailboxes only."""
+    if resolved.mailbox.shared and resolved.version == 4:
         raise MailboxNotFound(
             _(
                 "{address} is the shared mailbox {mailbox}: on BlueMind 4 the bot reads users' mailboxes "
                 "only; ask an admin (Cyrus's tools on the store host)."
-            ).format(address=address, mailbox=mailbox.email)
+            ).format(address=resolved.address, mailbox=resolved.mailbox.email)
         )
-    return Resolved(address, mailbox, stores, bmcli, version, _("via bm-cli"), entry.display_name)

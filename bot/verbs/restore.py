@@ -34,7 +34,7 @@ from bot.mailhost.values import (
     parse_address,
     parse_body_guid,
     parse_folder,
-    parse_uids,
+    parse_mail_numbers,
 )
 from bot.state.requests import ChangeRequest
 from bot.verbs.deleted import DeletedMail, folder_label, list_deleted, mails_table
@@ -57,7 +57,7 @@ def validate_restore(args: argparse.Namespace) -> RestoreRequest:
     address = parse_address(args.address)
     if args.all and args.uids:
         raise BadInput(_("Give UIDs or --all, not both."))
-    uids = () if args.all else parse_uids(args.uids)
+    uids = () if args.all else parse_mail_numbers(args.uids)
     folder = parse_folder(args.folder) if args.folder else INBOX
     return RestoreRequest(address, uids, bool(args.all), folder, args.reason)
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from importlib.machinery import SourceFileLoader
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -193,15 +194,15 @@ def test_usage_errors_top_level_51_in_a_subcommand_2(capsys):
 
 
 class Owners:
-    def owner_of(self, folder: object) -> object:
+    def owner_of(self, folder: Any) -> Any:
         return bm.Entry(folder.kind, folder.owner, folder.domain)
 
 
-def folder(owner: str, path: str, uniq: str, kind: str = "USER") -> object:
+def folder(owner: str, path: str, uniq: str, kind: str = "USER") -> Any:
     return bm.Folder(f"lab.test!user.{owner}", "lab.test", owner, kind, path, uniq, "/nonexistent")
 
 
-def record(where: object, uid: int, saved: int, updated: int, flags: int, guid: str = "ab" * 20) -> object:
+def record(where: Any, uid: int, saved: int, updated: int, flags: int, guid: str = "ab" * 20) -> Any:
     modseq = 10 if updated > saved else 5
     return bm.Record(where, uid, saved, saved, updated, 100, flags, guid, modseq, 5)
 
@@ -411,7 +412,9 @@ def test_unexpunge_listing_per_version(bmcli):
     assert lines[0] == "authN resolves to john@lab.test"
     assert re.fullmatch(r"Partition is .*, checked folder is 'INBOX'", lines[1])
     assert lines[2].startswith("Located folder is ItemValue{")
-    count = int(re.fullmatch(r"Folder has (\d+) deleted message\(s\)", lines[3])[1])
+    counted = re.fullmatch(r"Folder has (\d+) deleted message\(s\)", lines[3])
+    assert counted is not None
+    count = int(counted[1])
     items = skipping(five.stdout)
     assert len(items) == count >= 7
     assert all(uid == imap_uid and int(item_id) != int(uid) for uid, item_id, imap_uid, _ in items)
@@ -476,7 +479,9 @@ def test_unexpunge_by_days_and_without_action(bmcli, scratch_folder):
     run = bmcli("bm4-2022")
     expunge_one("Emulateur: by days", "Par jours.")
     nothing = run("mail", "unexpunge", "bob.martin@lab.test", "--folder", scratch_folder)
-    before = int(re.search(r"Folder has (\d+) deleted", nothing.stdout)[1])
+    counted = re.search(r"Folder has (\d+) deleted", nothing.stdout)
+    assert counted is not None
+    before = int(counted[1])
     assert f"Checked {before} deleted item(s), will restore {before} item(s)" in nothing.stdout
     assert "ack" not in nothing.stdout  # neither --days nor --id: nothing restored
     days = run("mail", "unexpunge", "bob.martin@lab.test", "--folder", scratch_folder, "--days", "1")

@@ -7,6 +7,7 @@ and Cyrus's own `unexpunge -l`, independent of the bot's parsers.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
@@ -73,7 +74,12 @@ def latest(config: Path, address: str, words: str) -> dict:
 def test_search_tells_each_story_for_the_asked_mailbox(config):
     assert latest(config, "john@lab.test", "convocation CSE")["reading"] == UNREAD
     assert TRASHED.fullmatch(latest(config, "john@lab.test", "facture impayee")["reading"])
-    assert MAILSHARE.fullmatch(latest(config, "john@lab.test", "Apollon")["reading"])
+    # BlueMind's search reads live mail only: john moved Apollon to the share, which still holds it
+    shared = latest(config, "projet@lab.test", "Apollon")
+    assert shared["reading"].startswith("received, still unread in projet")
+    old = next(e["uid"] for e in shared["events"] if e["owner"] == "John Doe")
+    (mail,) = as_json(config, "history", "john@lab.test", str(old))["mails"]
+    assert MAILSHARE.fullmatch(mail["reading"]), mail["reading"]
 
 
 def test_a_mail_to_two_colleagues_is_told_per_owner(config):
@@ -93,6 +99,8 @@ def test_history_of_one_uid_in_inbox_and_in_another_folder(config):
     assert TRASHED.fullmatch(mail["reading"])
     assert f"new UID {trash_uid}" in mail["reading"]
     assert trash_uid in listed("john@lab.test", "INBOX/Trash")  # the Trash copy, seen over IMAP
+    text = mailbot(config, "history", "john@lab.test", str(inbox_uid)).stdout
+    assert text.startswith(f"UID {inbox_uid} in INBOX of user/john@lab.test on lab: read, then moved to Trash")
     (same,) = as_json(config, "history", "john@lab.test", str(trash_uid), "--folder", "Trash")["mails"]
     assert same["reading"] == mail["reading"]
 
@@ -165,6 +173,7 @@ def test_bm5_several_restores_and_what_bm5_cannot_do(bm5):
 
 
 def test_bm5_alias_and_mailshare(bm5):
+    assert as_json(bm5, "history", "jdoe@lab.test", "1")["mailbox"] == "user/john@lab.test"
     alias = as_json(bm5, "deleted", "jdoe@lab.test")
     assert alias["mailbox"] == "user/john@lab.test" and alias["kind"] == "user"
     share = as_json(bm5, "search", "projet@lab.test", "Apollon")
@@ -210,6 +219,7 @@ def bm5_regen(tmp_path: Path) -> Path:
         tmp_path,
         bluemind=5,
         key_file=str(ADMIN_KEY),
+        change_key_file=None,
         regen_maps=[["bm-cli", "maintenance", "repair", "--ops", "mailboxPostfixMaps", "lab.test"]],
     )
 
@@ -255,8 +265,9 @@ def test_bm4_configured_rebuild_is_checked_too(lab_config, tmp_path):
 
 
 def test_check_names_the_build_and_what_it_accepts(config, build):
-    answer = as_json(config, "check")
-    (lab,) = [h for h in answer["hosts"] if h["host"] == "lab"]
+    run = mailbot(config, "check", "--json")  # the edge host entry is left out of this config's paths
+    (lab,) = [h for h in json.loads(run.stdout)["hosts"] if h["host"] == "lab"]
+    assert lab["ok"], lab["problems"]
     facts = " ".join(lab["facts"])
     version = "5" if build == "bm5" else "4"
     assert f"BlueMind {version}, bm-cli {version}." in facts

@@ -141,7 +141,7 @@ def test_moved_mails_are_told_apart_from_deleted_ones(config):
          "user/nobody@lab.test on lab, and bm-cli on lab says: No mailbox matches nobody@lab.test."),
         (["deleted", "john@nowhere.test"], "bm-cli on lab says: Invalid or unknown domain : nowhere.test."),
         (["deleted", "john@lab.test", "--folder", "Nope"], "There is no mailbox user/john/Nope@lab.test on lab"),
-        (["history", "jdoe@lab.test", "999999"], "has no history for UID 999999 in INBOX of user/john@lab.test"),
+        (["history", "jdoe@lab.test", "999999"], "No mail with UID 999999 in INBOX of user/john@lab.test"),
         (["restore", "john@lab.test", "999999", "--yes"], "UID 999999 is not among the deleted mails of "
          "user/john@lab.test on lab (restorable: "),
         (["locate", "john@lab.test", "999999"], "no mail with UID 999999 in INBOX of user/john@lab.test"),
@@ -159,36 +159,7 @@ def test_what_does_not_exist_gets_one_clear_sentence(config, args, expected):
     assert expected in run.stderr
 
 
-# --- history and search: the three stories --------------------------------------------------
-
-
-def latest_story(config: Path, words: str) -> dict:
-    answer = as_json(config, "search", "john@lab.test", *words.split())
-    assert answer["mailbox"] == "user/john@lab.test" and answer["mails"]
-    return answer["mails"][-1]
-
-
-def test_search_reads_the_three_stories(config):
-    assert latest_story(config, "convocation CSE")["reading"] == UNREAD
-    assert TRASHED.fullmatch(latest_story(config, "facture impayee")["reading"])
-    assert MAILSHARE.fullmatch(latest_story(config, "Apollon")["reading"])
-
-
-def test_history_of_one_uid(config):
-    trashed = latest_story(config, "facture impayee")
-    answer = as_json(config, "history", "jdoe@lab.test", str(trashed["uid"]))
-    (mail,) = answer["mails"]
-    assert TRASHED.fullmatch(mail["reading"])
-    assert [e["folder"] for e in mail["events"]] == ["INBOX", "Trash", "INBOX"]
-    trash_uid = mail["events"][1]["uid"]
-    assert f"new UID {trash_uid}" in mail["reading"]
-    assert trash_uid in listed("john@lab.test", "INBOX/Trash")  # the Trash copy, seen over IMAP
-    text = mailbot(config, "history", "john@lab.test", str(trashed["uid"])).stdout
-    assert text.startswith(f"UID {trashed['uid']} in INBOX of user/john@lab.test on lab: read, then moved")
-    moved = latest_story(config, "Apollon")
-    shared = as_json(config, "history", "john@lab.test", str(moved["uid"]))["mails"][0]
-    assert MAILSHARE.fullmatch(shared["reading"])
-    assert shared["events"][1]["owner_kind"] == "MAILSHARE"
+# --- history and search: tests/verbs/test_bluemind_lab.py tells the stories on each bm-cli build ----
 
 
 def test_search_without_match_is_an_answer(config):

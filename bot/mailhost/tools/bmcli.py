@@ -37,7 +37,17 @@ from bot.mailhost.bmcli import (
     refused_option,
 )
 from bot.mailhost.commands import HostClock, RemoteCommand, script, split_clock, with_clock
-from bot.mailhost.shapes import ANY_ADDRESS, ANY_BODY_GUID, ANY_FOLDER, ANY_QUERY, ANY_UID, SOME_UIDS, Shape, shape
+from bot.mailhost.shapes import (
+    ANY_ADDRESS,
+    ANY_BODY_GUID,
+    ANY_FOLDER,
+    ANY_ITEM_ID,
+    ANY_QUERY,
+    ANY_UID,
+    SOME_ITEM_IDS,
+    Shape,
+    shape,
+)
 from bot.mailhost.ssh import CommandResult
 from bot.mailhost.tools.base import OnHost, first_line
 from bot.mailhost.values import INBOX, Address, BodyGuid, Folder, Mailbox, SearchQuery, Uid
@@ -154,10 +164,10 @@ def shapes(host: HostConfig) -> list[Shape]:
         shape("bmcli_history_guid", bmcli_history_guid(bm, ANY_BODY_GUID)),
         shape("bmcli_deleted", bmcli_deleted(bm, address, folder)),
         shape("bmcli_deleted", bmcli_deleted(bm, address, folder, address)),
-        shape("bmcli_restore", bmcli_restore(bm, address, folder, (ANY_UID,)), writes=True),
-        shape("bmcli_restore", bmcli_restore(bm, address, folder, (ANY_UID,), address), writes=True),
-        shape("bmcli_restore", bmcli_restore(bm, address, folder, SOME_UIDS * 2), writes=True),
-        shape("bmcli_restore", bmcli_restore(bm, address, folder, SOME_UIDS * 2, address), writes=True),
+        shape("bmcli_restore", bmcli_restore(bm, address, folder, (ANY_ITEM_ID,)), writes=True),
+        shape("bmcli_restore", bmcli_restore(bm, address, folder, (ANY_ITEM_ID,), address), writes=True),
+        shape("bmcli_restore", bmcli_restore(bm, address, folder, SOME_ITEM_IDS * 2), writes=True),
+        shape("bmcli_restore", bmcli_restore(bm, address, folder, SOME_ITEM_IDS * 2, address), writes=True),
         shape("bmcli_restore_all", bmcli_restore_all(bm, address, folder), writes=True),
         shape("bmcli_restore_all", bmcli_restore_all(bm, address, folder, address), writes=True),
     ]
