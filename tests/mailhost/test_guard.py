@@ -19,9 +19,12 @@ from bot.mailhost import host as mail_host
 from bot.mailhost.tools import bmcli, cyrus, postfix
 from bot.mailhost.values import (
     INBOX,
+    PostfixMap,
     mailbox_of,
     parse_address,
+    parse_body_guid,
     parse_folder,
+    parse_mail_numbers,
     parse_message_id,
     parse_queue_id,
     parse_search_words,
@@ -85,6 +88,11 @@ def test_every_trace_the_bot_can_send_is_allowed(text, since):
         (postfix.flush_queue(), "flush_queue"),
         (postfix.flush_message(parse_queue_id("C5BF3135FAF")), "flush_message"),
         (postfix.regen_maps(HOST.regen_maps, HOST.bm_cli), "regen_maps"),
+        (postfix.address_maps(), "address_maps"),
+        (
+            postfix.map_lookup(parse_address("jdoe@lab.test"), PostfixMap("hash:/etc/postfix/virtual_mailbox")),
+            "map_lookup",
+        ),
     ],
 )
 def test_each_template_matches_its_own_shape(command, name):
@@ -280,6 +288,7 @@ SENT = parse_folder("Éléments envoyés")
 ARCHIVE = parse_folder("Archives/2019 (old) & co")
 BM = STORE.bm_cli
 J = parse_address("j@lab.test")
+JOHN_ADDRESS = parse_address("john@lab.test")
 ALL_UIDS = parse_uids([str(n) for n in range(1, 201)])
 
 
@@ -312,6 +321,15 @@ ALL_UIDS = parse_uids([str(n) for n in range(1, 201)])
             False,
         ),
         (bmcli.bmcli_deleted(BM, J, INBOX), "bmcli_deleted", False),
+        (bmcli.bmcli_deleted(BM, J, parse_folder("projet/sub"), JOHN_ADDRESS), "bmcli_deleted", False),
+        (bmcli.bmcli_entry(BM, J), "bmcli_entry", False),
+        (bmcli.bmcli_history_imap(BM, J, parse_uid("7"), None), "bmcli_history_imap", False),
+        (
+            bmcli.bmcli_history_guid(BM, parse_body_guid("3F786850E387550FDAB836ED7E6DC881DE23001B")),
+            "bmcli_history_guid",
+            False,
+        ),
+        (bmcli.bmcli_folder_path_probe(BM), "bmcli_history_imap", False),
         (cyrus.restore_expunged(JOHN, INBOX, parse_uids(["19"])), "restore_expunged", True),
         (
             cyrus.restore_expunged(JOHN, ARCHIVE, parse_uids([str(n) for n in range(1, 201)])),
@@ -325,7 +343,14 @@ ALL_UIDS = parse_uids([str(n) for n in range(1, 201)])
             "bmcli_restore",
             True,
         ),
+        (bmcli.bmcli_restore(BM, J, INBOX, parse_mail_numbers(["9664800014"]), JOHN_ADDRESS), "bmcli_restore", True),
+        (
+            bmcli.bmcli_restore(BM, J, INBOX, parse_mail_numbers(["9223372036854775807", "5"]), JOHN_ADDRESS),
+            "bmcli_restore",
+            True,
+        ),
         (bmcli.bmcli_restore_all(BM, J, INBOX), "bmcli_restore_all", True),
+        (bmcli.bmcli_restore_all(BM, J, INBOX, JOHN_ADDRESS), "bmcli_restore_all", True),
     ],
 )
 def test_each_deleted_mail_template_matches_its_own_shape(command, name, writes):
@@ -354,6 +379,22 @@ UNEXPUNGE = "/usr/lib/cyrus/bin/unexpunge"
         ["sudo", "-n", "/usr/bin/bm-cli", "user", "delete", "j@lab.test"],
         ["sudo", "-n", "/tmp/bm-cli", "--version"],
         ["/bin/sh", "-c", bmcli.BM5_RESTORE_SCRIPT + "; id", "mailbot-restore", BM, "j@lab.test", "INBOX", "1", "2"],
+        [
+            "/bin/sh",
+            "-c",
+            bmcli.BM5_RESTORE_SCRIPT,
+            "mailbot-restore",
+            BM,
+            "j@lab.test",
+            "INBOX",
+            "-",
+            "9223372036854775808",
+        ],
+        ["sudo", "-n", BM, "mail", "history-guid", "--body-guid", "../../etc/passwd"],
+        ["sudo", "-n", BM, "maintenance", "repair", "all", "--ops", "mailboxPostfixMaps"],  # a change, not configured
+        ["sudo", "-n", BM, "maintenance", "list", "*"],
+        ["/usr/sbin/postmap", "-q", "j@lab.test", "hash:/etc/shadow"],
+        ["/usr/sbin/postmap", "-q", "j@lab.test", "hash:/etc/postfix/../shadow"],
     ],
 )
 def test_deleted_mail_lookalikes_are_refused(argv):
