@@ -208,6 +208,8 @@ def _main(argv: Sequence[str]) -> int:
         outcome = _change(verb, request, args, context) if verb.changes_things else _read(verb, request, context)
         if args.json:
             render.write_json(outcome.to_json(), sys.stdout)
+        elif getattr(args, "csv", False) and hasattr(outcome, "to_csv"):
+            sys.stdout.write(outcome.to_csv())
         else:
             sys.stdout.write(render.as_text(outcome))
         if verb.follow is not None and not args.json:

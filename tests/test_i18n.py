@@ -34,6 +34,7 @@ POT = ROOT / "bot" / "locale" / "messages.pot"
 FRENCH_PO = ROOT / "bot" / "locale" / "fr" / "LC_MESSAGES" / "messages.po"
 # Words that are the same in French, or that the hosts print (quoted as is), or names of things.
 ALLOWED = {"DSN", "Postfix", "UID", "INBOX", "Message-ID", "Over quota", "Trash", "bm-cli", "options", "Deleted"}
+ALLOWED |= {"unknown", "refused"}  # hosts answer "User unknown", "Connection refused": quoted, not ours
 ALLOWED |= set(VERBS)  # the verbs are commands: `restore jdoe@lab.test 14`
 FIELD = re.compile(r"\{[^{}]*\}|%\(\w+\)[a-z]|%[a-z]")
 
@@ -214,9 +215,12 @@ def test_the_terminal_language(environment, expected):
 def test_trace_is_wholly_french_with_its_hints(over_quota):
     full = french("trace", "full@lab.test")  # what `make run` shows, whatever its queue holds now
     assert full.returncode == 0, full.stderr
-    assert full.stdout.startswith("Trace de full@lab.test sur lab, edge : ") and "Messages" in full.stdout
+    assert full.stdout.startswith("Trace de full@lab.test sur lab, edge : ")
+    assert "Ce que chaque message est devenu" in full.stdout and "différé" in full.stdout
+    assert "boîte pleine; toujours en file, renvoyé à l'expéditeur le" in " ".join(full.stdout.split())
+    assert re.search(r"^\d{1,2} [a-zéû]{3,4}\.? \d\d:\d\d ", full.stdout, re.M), "verdicts dated in French"
     assert english_left(full.stdout) == []
-    run = french("trace", over_quota)
+    run = french("trace", over_quota, "--attempts")
     assert run.returncode == 0, run.stderr
     text = run.stdout
     assert text.startswith(f"Trace de {over_quota} sur lab, edge : ")

@@ -23,7 +23,8 @@ from bot.mailhost.postfix_log import is_over_quota, summarize_reply
 from bot.mailhost.postqueue import QueueEntry
 from bot.mailhost.tools.postfix import HostLog
 from bot.mailhost.values import Address, parse_address, parse_duration
-from bot.verbs import mail
+from bot.mailhost.verdicts import Verdict, read_verdicts
+from bot.verbs import mail, verdict_text
 from bot.verbs.mail import HostFailure, QueuedMail
 
 PARTY_WIDTH = 30
@@ -44,6 +45,8 @@ class TraceReport:
     failures: list[HostFailure] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
     queue_lifetime: timedelta | None = None  # the shortest of the hosts' maximal_queue_lifetime
+    verdicts: list[Verdict] = field(default_factory=list)  # one per message and recipient
+    attempts: bool = False  # `--attempts`: every attempt's line, as the trace showed before verdicts
     exit_code: int = 0
 
     # --- Outcome -----------------------------------------------------------------------
@@ -64,11 +67,21 @@ class TraceReport:
 
     def to_json(self) -> dict[str, Any]:
         origins = mail.origins(self.messages)
+        by_hop: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        verdicts = [verdict.to_json() for verdict in self.verdicts]
+        for verdict, shown in zip(self.verdicts, verdicts, strict=True):
+            for hop in verdict.hops:
+                by_hop.setdefault((hop.host, hop.queue_id), []).append(shown)
+
+        def message(m: Message) -> dict[str, Any]:
+            return {**mail.message_json(m, origins.get(m.queue_id)), "verdict": by_hop.get((m.host, m.queue_id), [])}
+
         return {
             "address": self.address.value,
             "since": _duration_words(self.since) if self.since else None,
             "hosts": list(self.hosts),
-            "messages": render.JsonRows(self.messages, lambda m: mail.message_json(m, origins.get(m.queue_id))),
+            "messages": render.JsonRows(self.messages, message),
+            "verdicts": verdicts,
             "rejected": [mail.rejection_json(r) for r in self.rejected],
             "queued": [mail.queued_json(q) for q in self.queued],
             "hints": self.hints,
@@ -84,17 +97,47 @@ class TraceReport:
             if self.failures
             else []
         )
-        if self.messages:
-            sections.append(Section(_("Messages"), self.messages_table()))
-        if self.rejected:
-            sections.append(Section(_("Refused at SMTP time (nothing was queued for these)"), self.rejected_table()))
-        if self.queued:
-            sections.append(Section(_("Still in the queue"), self.queue_table()))
+        if self.attempts:
+            if self.messages:
+                sections.append(Section(_("Messages"), self.messages_table()))
+            if self.rejected:
+                sections.append(
+                    Section(_("Refused at SMTP time (nothing was queued for these)"), self.rejected_table())
+                )
+            if self.queued:
+                sections.append(Section(_("Still in the queue"), self.queue_table()))
+        elif self.verdicts:
+            sections.append(Section(_("What happened to each message"), self.verdicts_table()))
         if self.hints:
             sections.append(Section(_("What to do"), "\n".join(self.hints), monospace=False))
         if self.warnings:
             sections.append(Section(_("Warnings"), "\n".join(self.warnings), monospace=False))
         return sections
+
+    def verdicts_table(self) -> str:
+        """One line per message and recipient, in the order the mail came; the detail wraps and ends
+        with the queue id(s), the host's name first when the trace read several hosts."""
+        several_hosts = len(self.hosts) > 1
+        rows = []
+        for verdict in self.verdicts:
+            text = verdict_text.detail(verdict)
+            if len(verdict.hops) == 1:
+                hop = verdict.hops[0]
+                text += f" ({hop.host} {hop.queue_id})" if several_hosts else f" ({hop.queue_id})"
+            elif not verdict.hops and several_hosts and verdict.host:
+                text += f" ({verdict.host})"
+            rows.append(
+                [
+                    render.when(verdict.arrived),
+                    render.clip(_party(self.address, verdict.sender, verdict.recipient), PARTY_WIDTH - 2),
+                    verdict_text.label(verdict),
+                    text,
+                ]
+            )
+        return verdict_text.wrapped_table([_("When"), _("With"), _("Verdict"), _("Detail")], rows)
+
+    def to_csv(self) -> str:
+        return verdict_text.csv_text(self.verdicts, self.messages)
 
     def messages_table(self) -> str:
         several_hosts = len(self.hosts) > 1
@@ -154,16 +197,21 @@ class TraceReport:
 class TraceRequest:
     address: Address
     since: timedelta | None
+    attempts: bool = False
 
 
 def validate_trace(args: argparse.Namespace) -> TraceRequest:
-    return TraceRequest(parse_address(args.address), parse_duration(args.since) if args.since else None)
+    return TraceRequest(
+        parse_address(args.address),
+        parse_duration(args.since) if args.since else None,
+        bool(getattr(args, "attempts", False)),
+    )
 
 
 def run_trace(request: TraceRequest, context: Context) -> TraceReport:
     address, since = request.address, request.since
     hosts = context.config.hosts_with_role("mta") or context.config.hosts
-    report = TraceReport(address=address, since=since, hosts=tuple(h.name for h in hosts))
+    report = TraceReport(address=address, since=since, hosts=tuple(h.name for h in hosts), attempts=request.attempts)
     context.progress(
         _("Searching the mail logs of {join} for {address}…").format(join=", ".join(report.hosts), address=address)
     )
@@ -187,6 +235,17 @@ def run_trace(request: TraceRequest, context: Context) -> TraceReport:
     report.messages.sort(key=lambda m: (m.first_seen, m.host, m.queue_id))
     report.rejected.sort(key=lambda r: r.at)
     report.queued.sort(key=lambda q: q.entry.arrival_time)
+    report.verdicts = [
+        verdict
+        for verdict in read_verdicts(
+            report.messages,
+            report.rejected,
+            {host.name: queue for host, (_log, queue, _lifetime) in answers},
+            {host.name: lifetime for host, (_log, _queue, lifetime) in answers if lifetime is not None},
+            [(q.host, q.entry) for q in report.queued],
+        )
+        if _verdict_names(verdict, address)
+    ]
     report.hints = hints_for(report)
     if report.failures:
         report.exit_code = 1
@@ -199,6 +258,12 @@ def _names(message: Message, address: Address) -> bool:
     if (message.sender or "").lower() == wanted:
         return True
     return any(d.recipient.lower() == wanted or (d.orig_recipient or "").lower() == wanted for d in message.deliveries)
+
+
+def _verdict_names(verdict: Verdict, address: Address) -> bool:
+    """A message the address sent (every recipient), or the address's own part of one it received;
+    a verdict that names no recipient (a queue file without a delivery yet) stays."""
+    return verdict.recipient is None or verdict.names(address.value)
 
 
 def _rejection_names(rejection: Rejection, address: Address) -> bool:
@@ -376,6 +441,14 @@ def _duration_words(duration: timedelta | None) -> str:
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("address", metavar="ADDRESS", help=_("the email address to follow (any case)"))
     parser.add_argument("--since", metavar="DURATION", help=_("only the last 30m, 12h, 2d, 1w... (default: all logs)"))
+    parser.add_argument(
+        "--attempts",
+        action="store_true",
+        help=_("every delivery attempt, one line each, instead of one verdict per mail"),
+    )
+    parser.add_argument(
+        "--csv", action="store_true", help=_("print CSV (one row per message, recipient and attempt) instead of tables")
+    )
 
 
 TRACE = Verb(

@@ -194,5 +194,8 @@ def test_table_output_fits_a_laptop_screen(lab_config):
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert lines[0].startswith("Trace of full@lab.test on lab, edge: ")  # the backend and the edge relay
-    assert "Still in the queue" in run.stdout and "What to do" in run.stdout
+    assert "What happened to each message" in run.stdout and "What to do" in run.stdout
+    assert "deferred" in run.stdout and "mailbox full; still queued, returned to sender on" in " ".join(
+        run.stdout.split()
+    )
     assert max(len(line) for line in lines) <= 100
