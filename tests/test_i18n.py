@@ -241,7 +241,7 @@ def test_the_terminal_locale_chooses_french_and_lang_overrides_it(lab_config):
     command = [sys.executable, "-m", "bot", "trace", "nobody-i18n@lab.test"]
     by_locale = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
     assert by_locale.stdout.startswith("Trace de nobody-i18n@lab.test")
-    assert "Aucune trace de nobody-i18n@lab.test" in by_locale.stdout
+    assert "Rien pour nobody-i18n@lab.test entre le " in by_locale.stdout
     forced = subprocess.run(
         [*command[:3], "--lang", "en", *command[3:]], capture_output=True, text=True, env=environment
     )
@@ -338,7 +338,7 @@ def test_json_is_the_same_in_both_languages(lab_config):
         )
         documents.append(json.loads(by_locale.stdout))
         if args[1] == "nobody-i18n@lab.test":
-            assert documents[0]["hints"][0].startswith("No trace of nobody-i18n@lab.test")
+            assert documents[0]["hints"][0].startswith("Nothing for nobody-i18n@lab.test between ")
             assert documents[0] == documents[1] == documents[2]
         else:  # john's log may grow between runs (the lab is shared): the same shape and English hints
             assert documents[0].keys() == documents[1].keys() == documents[2].keys()

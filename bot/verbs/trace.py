@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot import i18n
@@ -32,6 +32,25 @@ _QUOTED_ADDRESS = re.compile(r"^(?P<code>[245]\d\d [245]\.\d{1,3}\.\d{1,3} )<[^>
 _RELAY = re.compile(r"(?P<name>[^\[\]]+)\[[^\]]*\](?P<port>:\d+)?")
 
 
+@dataclass(frozen=True)
+class HostWindow:
+    """What was searched on one host: the files read, from the first line of the oldest to the
+    last write of the newest."""
+
+    host: str
+    files: tuple[str, ...]
+    oldest: datetime | None
+    newest: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "files": list(self.files),
+            "oldest": render.iso(self.oldest),
+            "newest": render.iso(self.newest),
+        }
+
+
 @dataclass
 class TraceReport:
     address: Address
@@ -47,6 +66,7 @@ class TraceReport:
     queue_lifetime: timedelta | None = None  # the shortest of the hosts' maximal_queue_lifetime
     verdicts: list[Verdict] = field(default_factory=list)  # one per message and recipient
     attempts: bool = False  # `--attempts`: every attempt's line, as the trace showed before verdicts
+    windows: list[HostWindow] = field(default_factory=list)  # what each host's logs cover
     exit_code: int = 0
 
     # --- Outcome -----------------------------------------------------------------------
@@ -89,6 +109,7 @@ class TraceReport:
             "warnings": self.warnings,
             "errors": [{"host": f.host, "error": f.error} for f in self.failures],
             "files_read": self.files_read,
+            "window": [w.to_json() for w in self.windows],
         }
 
     def sections(self) -> list[Section]:
@@ -110,6 +131,8 @@ class TraceReport:
             sections.append(Section(_("What happened to each message"), self.verdicts_table()))
         if self.hints:
             sections.append(Section(_("What to do"), "\n".join(self.hints), monospace=False))
+        if self.windows:
+            sections.append(Section(_("Searched"), "\n".join(self.window_lines()), monospace=False))
         if self.warnings:
             sections.append(Section(_("Warnings"), "\n".join(self.warnings), monospace=False))
         return sections
@@ -135,6 +158,38 @@ class TraceReport:
                 ]
             )
         return verdict_text.wrapped_table([_("When"), _("With"), _("Verdict"), _("Detail")], rows)
+
+    def window_lines(self) -> list[str]:
+        """Per host: the files read and the time their lines cover, and the --since limit."""
+        lines = []
+        for window in self.windows:
+            files = ngettext("{count} file", "{count} files", len(window.files)).format(count=len(window.files))
+            if window.oldest and window.newest:
+                lines.append(
+                    _("{host}: {files} ({paths}), from {oldest} to {newest}").format(
+                        host=window.host,
+                        files=files,
+                        paths=", ".join(window.files),
+                        oldest=render.when(window.oldest),
+                        newest=render.when(window.newest),
+                    )
+                )
+            else:
+                lines.append(_("{host}: {files}").format(host=window.host, files=files))
+        if self.since:
+            lines.append(_("Only the last {duration}.").format(duration=since_words(self.since)))
+        return lines
+
+    def coverage(self) -> tuple[datetime, datetime] | None:
+        """From the oldest line of any host to the newest write, when every host said."""
+        oldest = [w.oldest for w in self.windows if w.oldest]
+        newest = [w.newest for w in self.windows if w.newest]
+        if not oldest or not newest:
+            return None
+        start = min(oldest)
+        if self.since and newest:
+            start = max(start, max(newest) - self.since)
+        return start, max(newest)
 
     def to_csv(self) -> str:
         return verdict_text.csv_text(self.verdicts, self.messages)
@@ -226,6 +281,7 @@ def run_trace(request: TraceRequest, context: Context) -> TraceReport:
     report.queue_lifetime = min(lifetimes) if lifetimes else None
     for _host, (host_log, queue, _lifetime) in answers:
         report.files_read.extend(f"{host_log.host}:{path}" for path in host_log.files_read)
+        report.windows.append(HostWindow(host_log.host, host_log.files_read, host_log.oldest, host_log.newest))
         report.warnings.extend(host_log.warnings)
         report.messages.extend(m for m in host_log.flow.messages if _names(m, address))
         report.rejected.extend(r for r in host_log.flow.rejections if _rejection_names(r, address))
@@ -349,7 +405,21 @@ def hints_for(report: TraceReport) -> list[str]:
                 len(bounced_out),
             ).format(count=len(bounced_out), address=address)
         )
-    if not report.messages and not report.rejected and not report.queued and not report.failures:
+    coverage = report.coverage()
+    if not report.messages and not report.rejected and not report.queued and not report.failures and coverage:
+        hints.append(
+            _(
+                "Nothing for {address} between {oldest} and {newest} on {hosts}: the mail did not reach these "
+                "servers in that time, or it is older than their logs. Check the antispam or gateway in front "
+                "of them, the spelling of the address, and that the address is in the Postfix maps."
+            ).format(
+                address=address,
+                oldest=render.when(coverage[0]),
+                newest=render.when(coverage[1]),
+                hosts=", ".join(w.host for w in report.windows),
+            )
+        )
+    elif not report.messages and not report.rejected and not report.queued and not report.failures:
         window = (
             _(" in the last {duration}").format(duration=since_words(report.since))
             if report.since

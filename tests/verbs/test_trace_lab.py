@@ -186,7 +186,8 @@ def test_since_keeps_only_recent_messages(lab_config):
 def test_unknown_address_gets_the_no_trace_hint(lab_config):
     answer = trace_json("never.seen@nowhere.example")
     assert answer["messages"] == [] and answer["rejected"] == [] and answer["queued"] == []
-    assert any(hint.startswith("No trace of never.seen@nowhere.example") for hint in answer["hints"])
+    assert any(hint.startswith("Nothing for never.seen@nowhere.example between ") for hint in answer["hints"])
+    assert [w["host"] for w in answer["window"]] == ["lab", "edge"] and all(w["oldest"] for w in answer["window"])
 
 
 def test_table_output_fits_a_laptop_screen(lab_config):

@@ -148,6 +148,8 @@ class HostLog:
     flow: MailFlow
     files_read: tuple[str, ...]
     warnings: tuple[str, ...]
+    oldest: datetime | None = None  # the first line of the oldest file read: the window searched
+    newest: datetime | None = None  # the last write of the newest file read
 
 
 _QUEUE_LIFETIMES: dict[tuple[str, str | None], tuple[float, timedelta | MailbotError]] = {}
@@ -190,7 +192,9 @@ class Postfix(OnHost):
                 messages=tuple(m for m in flow.messages if _aware(m.last_seen, reader.tz) >= cutoff),
                 rejections=tuple(r for r in flow.rejections if _aware(r.at, reader.tz) >= cutoff),
             )
-        return HostLog(self.name, reader.now, flow, tuple(reader.files), tuple(reader.warnings))
+        return HostLog(
+            self.name, reader.now, flow, tuple(reader.files), tuple(reader.warnings), reader.oldest, reader.newest
+        )
 
     def queue(self) -> list[QueueEntry]:
         """The whole queue, from `postqueue -j`, or `-p` on Postfix older than 3.1 (of the host's
@@ -250,6 +254,7 @@ class Postfix(OnHost):
 _FILE_MARKER = re.compile(r"#mailbot file mtime=(?P<mtime>\d+) path=(?P<path>.*)")
 _PROBLEM_MARKER = re.compile(r"#mailbot (?P<problem>missing|unreadable) (?P<path>.*)")
 _WARNING_MARKER = re.compile(r"#mailbot warning (?P<text>.*)")
+_FIRST_MARKER = re.compile(r"#mailbot first mtime=(?P<mtime>\d+) path=(?P<path>.*)")
 
 
 class _TraceReader:
@@ -262,6 +267,9 @@ class _TraceReader:
         self.files: list[str] = []
         self.warnings: list[str] = []
         self.parser = LineParser(self.now, self.tz)
+        self.oldest: datetime | None = None
+        self.newest: datetime | None = None
+        self._first_of: datetime | None = None  # the mtime of the file whose first line comes next
 
     @property
     def reference(self) -> datetime:
@@ -279,7 +287,12 @@ class _TraceReader:
                 yield line
 
     def _marker(self, text: str) -> None:
-        if host := HOST_MARKER.fullmatch(text):
+        if text.startswith("#mailbot line "):
+            self._first_line(text[len("#mailbot line ") :])
+        elif first := _FIRST_MARKER.fullmatch(text):
+            self._first_of = datetime.fromtimestamp(int(first["mtime"]), self.tz)
+            self.newest = max(self.newest, self._first_of) if self.newest else self._first_of
+        elif host := HOST_MARKER.fullmatch(text):
             self.tz = host_zone(host["tz"])
             self.now = datetime.fromtimestamp(int(host["now"]), self.tz)
             self.parser.set_clock(self.parser.reference, self.tz)
@@ -296,6 +309,16 @@ class _TraceReader:
             self.warnings.append(what.format(path=problem["path"], host=self.host))
         elif warning := _WARNING_MARKER.fullmatch(text):
             self.warnings.append(_("On {host}: {text}").format(host=self.host, text=warning["text"]))
+
+    def _first_line(self, text: str) -> None:
+        """The first line of a file read: its time is where the window searched begins."""
+        if self._first_of is None:
+            return
+        line = LineParser(self._first_of, self.tz).parse(text)
+        self._first_of = None
+        if line is not None:
+            at = _aware(line.at, self.tz)
+            self.oldest = min(self.oldest, at) if self.oldest else at
 
 
 def _aware(stamp: datetime, tz: tzinfo) -> datetime:
