@@ -28,6 +28,7 @@ from bot.verbs import mail, verdict_text
 from bot.verbs.mail import HostFailure, QueuedMail
 
 PARTY_WIDTH = 30
+SLACK_INLINE = 15  # verdicts listed in Slack when the answer goes to a file
 _QUOTED_ADDRESS = re.compile(r"^(?P<code>[245]\d\d [245]\.\d{1,3}\.\d{1,3} )<[^>]*>: ")
 _RELAY = re.compile(r"(?P<name>[^\[\]]+)\[[^\]]*\](?P<port>:\d+)?")
 
@@ -158,6 +159,23 @@ class TraceReport:
                 ]
             )
         return verdict_text.wrapped_table([_("When"), _("With"), _("Verdict"), _("Detail")], rows)
+
+    def slack_inline(self) -> Section:
+        """For Slack, when the answer goes to a file: up to 15 verdicts, problems first, then the most recent."""
+        ordered = verdict_text.slack_order(self.verdicts)
+        lines = [
+            f"{render.when(x.arrived)} · {_party(self.address, x.sender, x.recipient)} · "
+            f"{verdict_text.label(x)}: {verdict_text.detail(x)}"
+            for x in ordered[:SLACK_INLINE]
+        ]
+        if len(ordered) > SLACK_INLINE:
+            more = len(ordered) - SLACK_INLINE
+            lines.append(
+                ngettext("… {count} more verdict in the file.", "… {count} more verdicts in the file.", more).format(
+                    count=more
+                )
+            )
+        return Section(_("What happened to each message"), "\n".join(lines), monospace=False)
 
     def window_lines(self) -> list[str]:
         """Per host: the files read and the time their lines cover, and the --since limit."""
