@@ -25,6 +25,7 @@ from babel.messages.pofile import read_po
 
 from bot import i18n
 from bot.i18n import _, ngettext
+from bot.mailhost.values import TRACE_STATUSES
 from bot.verbs import VERBS
 from bot.verbs.trace import since_words as trace_since
 from tests.conftest import ROOT, run_mailbot
@@ -36,6 +37,7 @@ FRENCH_PO = ROOT / "bot" / "locale" / "fr" / "LC_MESSAGES" / "messages.po"
 ALLOWED = {"DSN", "Postfix", "UID", "INBOX", "Message-ID", "Over quota", "Trash", "bm-cli", "options", "Deleted"}
 ALLOWED |= {"unknown", "refused"}  # hosts answer "User unknown", "Connection refused": quoted, not ours
 ALLOWED |= set(VERBS)  # the verbs are commands: `restore jdoe@lab.test 14`
+ALLOWED |= set(TRACE_STATUSES)  # and the values of `trace --status` are typed as they are
 FIELD = re.compile(r"\{[^{}]*\}|%\(\w+\)[a-z]|%[a-z]")
 
 
@@ -285,7 +287,7 @@ def test_history_reads_the_story_in_french(lab_config):
         (["trace", "john@lab.test", "--since", "soon"], "n'est pas une durée"),
         (["restore", "john@lab.test", "1"], "modifie le système de messagerie ; ajoutez --yes"),
         (["frobnicate"], "choix invalide"),
-        (["trace"], "les arguments suivants sont requis : ADDRESS"),
+        (["trace"], "Dites quoi tracer : une adresse, ou --client IP"),
     ],
 )
 def test_bad_input_is_one_french_sentence(lab_config, args, french_words):

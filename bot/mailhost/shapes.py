@@ -15,7 +15,18 @@ from typing import cast
 
 from bot.mailhost import grammar
 from bot.mailhost.commands import RemoteCommand
-from bot.mailhost.values import MAX_UIDS, Address, Folder, Mailbox, MessageId, QueueId, SearchQuery, SpoolPath, Uid
+from bot.mailhost.values import (
+    MAX_UIDS,
+    Address,
+    ClientIp,
+    Folder,
+    Mailbox,
+    MessageId,
+    QueueId,
+    SearchQuery,
+    SpoolPath,
+    Uid,
+)
 
 # Sentinels: values no validated input can produce, replaced by the pattern of their grammar.
 # The folders' are printable: Cyrus names carry them through the modified UTF-7 encoding unchanged.
@@ -29,6 +40,7 @@ _SENTINELS = {
     "\x00DOMAIN\x00": grammar.DOMAIN,
     "\x00QUEUEID\x00": grammar.QUEUE_ID,
     "\x00MESSAGEID\x00": grammar.MESSAGE_ID,
+    "\x00CLIENTIP\x00": grammar.CLIENT_IP,
     EPOCH: grammar.EPOCH,
     "\x00UID\x00": grammar.UID,
     _UIDS_SENTINEL: grammar.UID,
@@ -42,6 +54,7 @@ _SENTINELS = {
 ANY_ADDRESS = Address("\x00ADDRESS\x00")
 ANY_QUEUE_ID = QueueId("\x00QUEUEID\x00")
 ANY_MESSAGE_ID = MessageId("\x00MESSAGEID\x00")
+ANY_CLIENT_IP = ClientIp("\x00CLIENTIP\x00")
 ANY_MAILBOX = Mailbox("\x00LOGIN\x00", "\x00DOMAIN\x00")
 ANY_FOLDER = Folder(_FOLDER_SENTINEL)
 ANY_CYRUS_FOLDER = Folder(_CYRUS_FOLDER_SENTINEL)

@@ -504,7 +504,8 @@ def _refusal_reason(rejection: Rejection) -> str:
     return f"{rejection.action}: {reason}" if rejection.action == "discard" else reason
 
 
-def _client_ip(client: str | None) -> str:
+def client_ip(client: str | None) -> str:
+    """`name[192.0.2.1]`, `[192.0.2.1]:25` -> `192.0.2.1`."""
     if not client:
         return ""
     start = client.find("[")
@@ -521,7 +522,7 @@ def _refusals(rejections: Iterable[Rejection]) -> Iterator[Verdict]:
             rejection.host,
             (rejection.sender or "").lower(),
             (rejection.recipient or "").lower(),
-            _client_ip(rejection.client),
+            client_ip(rejection.client),
             reason,
         )
         group = open_stories.get(key)

@@ -46,7 +46,7 @@ def mailbot(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
 
 
 def trace_json(address: str, *extra: str) -> dict:
-    run = mailbot("trace", address, "--json", *extra)
+    run = mailbot("trace", *([address] if address else []), "--json", *extra)
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
 
@@ -200,3 +200,47 @@ def test_table_output_fits_a_laptop_screen(lab_config):
         run.stdout.split()
     )
     assert max(len(line) for line in lines) <= 100
+
+
+def test_trace_by_message_id_follows_both_hops(lab_config):
+    edge_lines = read_lab_logs("/var/log/mail-edge.log")
+    ids = [m[1] for line in edge_lines if (m := re.search(r"message-id=<([^>]+\.h1@partner\.example)>", line))]
+    assert ids, "traffic.sh sends h1 through the edge relay"
+    answer = trace_json("", "--message-id", f"<{ids[-1]}>")
+    assert answer["address"] is None and answer["key"]["message_id"] == ids[-1]
+    assert [v["kind"] for v in answer["verdicts"]] == ["delivered"]
+    assert answer["verdicts"][0]["hosts"] == ["edge", "lab"] and answer["verdicts"][0]["recipient"] == "john@lab.test"
+    assert {m["host"] for m in answer["messages"]} == {"edge", "lab"}
+
+
+def test_trace_by_client_with_status_and_direction(lab_config):
+    deferred = trace_json("", "--client", "127.0.0.1", "--to", "full@lab.test", "--status", "deferred")
+    assert deferred["verdicts"] and all(v["kind"] == "deferred" for v in deferred["verdicts"])
+    assert all(v["recipient"] == "full@lab.test" for v in deferred["verdicts"])
+    queued = {q["queue_id"] for q in deferred["queued"]}
+    assert queued and queued <= {v["queue_ids"][-1] for v in deferred["verdicts"]}
+    refused = trace_json("", "--client", "127.0.0.1", "--status", "refused")
+    assert refused["messages"] == [] or all(
+        any(v["kind"] == "refused" for v in m["verdict"]) for m in refused["messages"]
+    )
+    recipients = {v["recipient"] for v in refused["verdicts"]}
+    assert {"nosuchuser@lab.test", "nobody@lab.test", "someone@elsewhere.example"} <= recipients
+    assert {v["kind"] for v in refused["verdicts"]} == {"refused"}
+    sent = trace_json("", "--from", "bob@fournisseur.fr", "--status", "delivered")
+    assert sent["verdicts"] and all(v["sender"] == "bob@fournisseur.fr" for v in sent["verdicts"])
+    text = mailbot("trace", "--client", "127.0.0.1", "--status", "held")
+    assert text.returncode == 0 and text.stdout.startswith("Trace of client 127.0.0.1, status held on lab, edge: ")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--client", "127.0.0.300"], "is not an IP address"),
+        (["--message-id", "a b"], "is not a Message-ID"),
+        (["--status", "lost", "john@lab.test"], "is not a status"),
+        ([], "Say what to trace"),
+    ],
+)
+def test_bad_keys_exit_2_with_one_sentence(lab_config, args, words):
+    run = mailbot("trace", *args)
+    assert run.returncode == 2 and words in run.stderr and run.stdout == ""

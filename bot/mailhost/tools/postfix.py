@@ -24,9 +24,9 @@ from bot.mailhost.mail_flow import MailFlow, assemble
 from bot.mailhost.postconf import PostconfFormatError, parse_postfix_time
 from bot.mailhost.postfix_log import LineParser, LogLine
 from bot.mailhost.postqueue import QueueEntry, QueueFormatError, parse_postqueue_json, parse_postqueue_text
-from bot.mailhost.shapes import ANY_ADDRESS, ANY_MESSAGE_ID, ANY_QUEUE_ID, EPOCH, Shape, shape
+from bot.mailhost.shapes import ANY_ADDRESS, ANY_CLIENT_IP, ANY_MESSAGE_ID, ANY_QUEUE_ID, EPOCH, Shape, shape
 from bot.mailhost.tools.base import OnHost, first_line
-from bot.mailhost.values import Address, MessageId, QueueId
+from bot.mailhost.values import Address, ClientIp, MessageId, QueueId
 
 POSTQUEUE = "/usr/sbin/postqueue"
 POSTCONF = "/usr/sbin/postconf"
@@ -51,6 +51,30 @@ def _search_logs(mode: str, needle: str, since_epoch: int, maillogs: tuple[str, 
 def trace_logs(address: Address, since_epoch: int, maillogs: tuple[str, ...]) -> RemoteCommand:
     """Every message naming `<address>` (as from=, to= or orig_to=), any case."""
     return _search_logs("anycase", f"<{address.value}>", since_epoch, maillogs)
+
+
+def trace_client_logs(client: ClientIp, since_epoch: int, maillogs: tuple[str, ...]) -> RemoteCommand:
+    """Every message and refusal of one SMTP client: `client=name[IP]` (smtpd), `from name[IP]` and
+    postscreen's `[IP]:port` (NOQUEUE refusals). The bot keeps those whose client it is (a relay
+    of that address also shows `[IP]`)."""
+    return _search_logs("exact", f"[{client.value}]", since_epoch, maillogs)
+
+
+def trace_message_id_logs(message_id: MessageId, since_epoch: int, maillogs: tuple[str, ...]) -> RemoteCommand:
+    """Every hop of one mail by its Message-ID (cleanup's `message-id=<...>`, the same on each hop)."""
+    return _search_logs("exact", f"message-id=<{message_id.value}>", since_epoch, maillogs)
+
+
+TraceKey = Address | ClientIp | MessageId
+
+
+def trace_key_logs(key: TraceKey, since_epoch: int, maillogs: tuple[str, ...]) -> RemoteCommand:
+    """The search for any key a trace starts from: an address, a client's IP, a Message-ID."""
+    if isinstance(key, ClientIp):
+        return trace_client_logs(key, since_epoch, maillogs)
+    if isinstance(key, MessageId):
+        return trace_message_id_logs(key, since_epoch, maillogs)
+    return trace_logs(key, since_epoch, maillogs)
 
 
 def message_logs(message: QueueId | MessageId, maillogs: tuple[str, ...]) -> RemoteCommand:
@@ -116,6 +140,8 @@ def shapes(host: HostConfig) -> list[Shape]:
         shape("trace_logs", _with_epoch(trace_logs(ANY_ADDRESS, 0, logs))),
         shape("message_by_queue_id", message_logs(ANY_QUEUE_ID, logs)),
         shape("message_by_message_id", message_logs(ANY_MESSAGE_ID, logs)),
+        shape("trace_by_client", _with_epoch(trace_client_logs(ANY_CLIENT_IP, 0, logs))),
+        shape("trace_by_message_id", _with_epoch(trace_message_id_logs(ANY_MESSAGE_ID, 0, logs))),
         shape("queue_json", queue_json(instance)),
         shape("queue_text", queue_text(instance)),
         shape("postfix_version", postfix_version(instance)),
@@ -159,13 +185,14 @@ LIFETIME_CACHE_SECONDS = 3600.0
 class Postfix(OnHost):
     """The host's Postfix instance (the default one, or the host entry's `postfix_config`)."""
 
-    def trace_log(self, address: Address, since: timedelta | None = None, now: datetime | None = None) -> HostLog:
-        """What every log line of every message that names `address` says, by queue id (the
-        messages' `lines` stay empty: a busy address has hundreds of thousands)."""
+    def trace_log(self, key: TraceKey, since: timedelta | None = None, now: datetime | None = None) -> HostLog:
+        """What every log line of every message that names `key` (an address, a client's IP, a
+        Message-ID) says, by queue id (the messages' `lines` stay empty: a busy address has
+        hundreds of thousands)."""
         since_epoch = 0
         if since is not None:
             since_epoch = max(0, int(((now or datetime.now(UTC)) - since).timestamp()))
-        return self._search(trace_logs(address, since_epoch, self.config.maillog), since, keep_lines=False)
+        return self._search(trace_key_logs(key, since_epoch, self.config.maillog), since, keep_lines=False)
 
     def message_log(self, message: QueueId | MessageId) -> HostLog:
         """Every line of one message: by queue id (with the hop or notice that names it) or Message-ID."""
