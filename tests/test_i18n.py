@@ -219,7 +219,7 @@ def test_trace_is_wholly_french_with_its_hints(over_quota):
     assert full.returncode == 0, full.stderr
     assert full.stdout.startswith("Trace de full@lab.test sur lab, edge : ")
     assert "Ce que chaque message est devenu" in full.stdout and "différé" in full.stdout
-    assert "boîte pleine; toujours en file, renvoyé à l'expéditeur le" in " ".join(full.stdout.split())
+    assert "boîte pleine ; toujours en file, renvoyé à l'expéditeur le" in " ".join(full.stdout.split())
     assert re.search(r"^\d{1,2} [a-zéû]{3,4}\.? \d\d:\d\d ", full.stdout, re.M), "verdicts dated in French"
     assert english_left(full.stdout) == []
     run = french("trace", over_quota, "--attempts")

@@ -105,7 +105,7 @@ def detail(verdict: v.Verdict) -> str:
             text = where
         else:
             text = _("{where} at {at}").format(where=where, at=at) if where else at
-        text = f"{text}, {after}" if after else text
+        text = _and(text, after) if after else text
     elif kind == v.DEFERRED:
         since = verdict.first_deferred or verdict.arrived
         text = (
@@ -114,49 +114,54 @@ def detail(verdict: v.Verdict) -> str:
             else _("waiting since {since}").format(since=render.when(since))
         )
         if reason := why(verdict):
-            text += f", {reason}"
+            text = _and(text, reason)
         if verdict.in_queue is False:
-            text += "; " + _("no longer in the queue")
+            text = _then(text, _("no longer in the queue"))
         elif verdict.gives_up_at is not None:
-            text += "; " + _("still queued, returned to sender on {at} unless fixed").format(
-                at=render.when(verdict.gives_up_at)
+            text = _then(
+                text,
+                _("still queued, returned to sender on {at} unless fixed").format(at=render.when(verdict.gives_up_at)),
             )
         elif verdict.in_queue:
-            text += "; " + _("still queued")
+            text = _then(text, _("still queued"))
     elif kind == v.BOUNCED:
         text = why(verdict) or (verdict.dsn or "")
         if verdict.notice_queue_id:
-            text += "; " + _("notice {queue_id} to {sender}").format(
-                queue_id=verdict.notice_queue_id, sender=verdict.notice_to or "<>"
+            text = _then(
+                text,
+                _("notice {queue_id} to {sender}").format(
+                    queue_id=verdict.notice_queue_id, sender=verdict.notice_to or "<>"
+                ),
             )
     elif kind == v.EXPIRED:
         text = _("returned to sender on {at}").format(at=render.when(verdict.at))
         if after:
-            text += f", {after}"
+            text = _and(text, after)
         if reason := why(verdict):
-            text += f" ({reason})" if verdict.cause is None else f", {reason}"
+            text = f"{text} ({reason})" if verdict.cause is None else _and(text, reason)
         if verdict.notice_queue_id:
-            text += "; " + _("notice {queue_id}").format(queue_id=verdict.notice_queue_id)
+            text = _then(text, _("notice {queue_id}").format(queue_id=verdict.notice_queue_id))
     elif kind == v.REFUSED:
         text = why(verdict)
         if verdict.attempts > 1:
-            text = _("×{count} between {first} and {last}").format(
+            times = _("×{count} between {first} and {last}").format(
                 count=verdict.attempts, first=render.when(verdict.arrived), last=render.when(verdict.at)
-            ) + (f", {text}" if text else "")
+            )
+            text = _and(times, text) if text else times
         if verdict.client:
-            text += "; " + _("client {client}").format(client=verdict.client)
+            text = _then(text, _("client {client}").format(client=verdict.client))
     elif kind == v.HELD:
         text = _("on hold: not delivered until an admin releases it (postsuper -H)")
         if after:
-            text += f"; {after}"
+            text = _then(text, after)
         if reason := why(verdict):
-            text += f" ({reason})"
+            text = _and(text, reason)
     elif kind == v.DELETED:
         text = _("deleted from the queue by an admin (postsuper -d) at {at}").format(at=render.when(verdict.at))
         if after:
-            text += f", {after}"
+            text = _and(text, after)
         if reason := why(verdict):
-            text += f" ({reason})"
+            text = _and(text, reason)
     elif kind == v.QUEUED:
         text = _("waiting in the queue since {since}").format(since=render.when(verdict.arrived))
     elif kind == v.PROBE:
@@ -166,6 +171,16 @@ def detail(verdict: v.Verdict) -> str:
     if len(verdict.hops) > 1:
         text += " (" + " → ".join(f"{hop.host} {hop.queue_id}" for hop in verdict.hops) + ")"
     return text
+
+
+def _and(first: str, then: str) -> str:
+    """Two parts of a detail, as a comma joins them in the reader's language."""
+    return _("{first}, {then}").format(first=first, then=then) if first else then
+
+
+def _then(first: str, then: str) -> str:
+    """Two parts of a detail, as a semicolon joins them (French puts a space before it)."""
+    return _("{first}; {then}").format(first=first, then=then) if first else then
 
 
 def slack_order(verdicts: Iterable[v.Verdict]) -> list[v.Verdict]:

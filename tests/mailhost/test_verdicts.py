@@ -5,10 +5,12 @@ from __future__ import annotations
 import gzip
 from datetime import datetime, timedelta
 
+from bot import i18n
 from bot.mailhost import verdicts as v
 from bot.mailhost.mail_flow import assemble
 from bot.mailhost.postfix_log import LineParser
 from bot.mailhost.postqueue import QueuedRecipient, QueueEntry
+from bot.verbs import verdict_text
 from tests.conftest import FIXTURES
 
 REFERENCE = datetime(2026, 11, 28, 23, 0)
@@ -193,3 +195,25 @@ def test_causes_in_plain_words():
     )
     assert v.cause_of("450 4.7.1 Greylisted, see http://postgrey.schweikert.ch/") == "greylisted"
     assert v.cause_of("250 2.0.0 Ok") is None
+
+
+def test_details_are_punctuated_in_the_reader_s_language():
+    at = datetime(2026, 12, 4, 15, 17)
+    verdict = v.Verdict(
+        kind="bounced",
+        recipient="r@x.example",
+        orig_recipient=None,
+        sender="s@y.example",
+        hops=(v.Hop("mx", "ABCDEF123"),),
+        arrived=at,
+        at=at,
+        reason="550 5.1.1 User unknown",
+        cause="unknown_recipient",
+        notice_queue_id="FEDCBA321",
+        notice_to="s@y.example",
+    )
+    english = verdict_text.detail(verdict)
+    assert english == "unknown recipient (550 5.1.1 User unknown); notice FEDCBA321 to s@y.example"
+    with i18n.use_language("fr"):
+        french = verdict_text.detail(verdict)
+    assert french.endswith(" ; avis FEDCBA321 à s@y.example") and "; " not in french.replace(" ; ", "")
