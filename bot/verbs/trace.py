@@ -36,7 +36,7 @@ from bot.mailhost.values import (
     parse_trace_status,
     quoted,
 )
-from bot.mailhost.verdicts import QUEUED, REFUSED, Verdict, client_ip, read_verdicts
+from bot.mailhost.verdicts import DELETED, HELD, QUEUED, REFUSED, Verdict, client_ip, read_verdicts
 from bot.verbs import mail, verdict_text
 from bot.verbs.mail import HostFailure, QueuedMail
 
@@ -549,11 +549,20 @@ def hints_for(report: TraceReport) -> list[str]:
 def _address_hints(report: TraceReport, address: str) -> list[str]:
     """What the support procedure says about this address's mail."""
     hints: list[str] = []
-    to_address = [d for m in report.messages for d in m.final_attempts().values() if d.recipient.lower() == address]
+    stopped = {(hop.host, hop.queue_id) for x in report.verdicts if x.kind in (HELD, DELETED) for hop in x.hops}
+    to_address = [
+        d
+        for m in report.messages
+        if (m.host, m.queue_id) not in stopped  # held or deleted by an admin: not waiting for the mailbox
+        for d in m.final_attempts().values()
+        if d.recipient.lower() == address
+    ]
     queued_for_address = [q for q in report.queued if any(r.address.lower() == address for r in q.entry.recipients)]
     over_quota = [d for d in to_address if d.status == "deferred" and is_over_quota(d.response)]
     over_quota_queued = [
-        q for q in queued_for_address if any(is_over_quota(r.delay_reason or "") for r in q.entry.recipients)
+        q
+        for q in queued_for_address
+        if not q.entry.held and any(is_over_quota(r.delay_reason or "") for r in q.entry.recipients)
     ]
     if over_quota or over_quota_queued:
         waiting = len(over_quota_queued) or len(over_quota)

@@ -60,6 +60,7 @@ def what_the_log_says(address: str) -> dict:
     ids: set[tuple[str, str]] = set()
     senders: dict[tuple[str, str], str] = {}
     attempts: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    last: dict[tuple[str, str], dict[str, tuple[str, str]]] = defaultdict(dict)
     rejects = 0
     for host, maillog in logs.items():
         lines = read_lab_logs(maillog)
@@ -73,6 +74,12 @@ def what_the_log_says(address: str) -> dict:
                 senders[host, match["qid"]] = sender.group(1)
             if attempt := re.search(r": to=<([^>]*)>,.* dsn=([\d.]+), status=(\w+)", line):
                 attempts[host, match["qid"]][(attempt.group(1), attempt.group(3), attempt.group(2))] += 1
+                last[host, match["qid"]][attempt.group(1)] = (attempt.group(3), attempt.group(2))
+            if re.search(r": from=<[^>]*>, status=(?:force-)?expired, returned to sender", line):
+                # qmgr's expiry names no recipient: each one still deferred ends `expired` (postsuper -e)
+                for recipient, (status, dsn) in last[host, match["qid"]].items():
+                    if status == "deferred":
+                        attempts[host, match["qid"]][(recipient, "expired", dsn)] += 1
         rejects += sum(1 for line in lines if "NOQUEUE: reject" in line and needle in line.lower())
         rejects += sum(1 for line in lines if QID.search(line) and ": reject: " in line and needle in line.lower())
     return {"ids": ids, "senders": senders, "attempts": attempts, "rejects": rejects}
@@ -244,3 +251,36 @@ def test_trace_by_client_with_status_and_direction(lab_config):
 def test_bad_keys_exit_2_with_one_sentence(lab_config, args, words):
     run = mailbot("trace", *args)
     assert run.returncode == 2 and words in run.stderr and run.stdout == ""
+
+
+def test_held_deleted_and_expired_mail_in_english_and_french(lab_config):
+    """traffic.sh's phase F: three mails to stuck@lab.test (over quota), deferred, then `postsuper -h`,
+    `postsuper -d` and `postsuper -e` with `postqueue -i`."""
+    answer = trace_json("stuck@lab.test")
+    by_kind: dict[str, list[dict]] = defaultdict(list)
+    for verdict in answer["verdicts"]:
+        by_kind[verdict["kind"]].append(verdict)
+    assert {"held", "deleted", "expired"} <= set(by_kind), sorted(by_kind)
+    hold_queue = {e["queue_id"] for e in lab_queue() if e["queue_name"] == "hold"}
+    assert {v["queue_ids"][-1] for v in by_kind["held"]} <= hold_queue
+    assert all(v["in_queue"] is False for v in by_kind["deleted"] + by_kind["expired"])
+    assert all(v["notice_queue_id"] and v["attempts"] >= 1 for v in by_kind["expired"])
+    assert all(v["reason"] == "452 4.2.2 Over quota" for v in by_kind["held"] + by_kind["deleted"])
+    english = " ".join(mailbot("trace", "stuck@lab.test").stdout.split())
+    assert (
+        "held on hold: not delivered until an admin releases it (postsuper -H); after 1 deferral, mailbox full "
+        "(452 4.2.2 Over quota)" in english
+    )
+    assert re.search(r"deleted deleted from the queue by an admin \(postsuper -d\) at \S+ \S+, after 1 def", english)
+    assert re.search(
+        r"expired returned to sender on \S+ \S+, after 1 deferral, mailbox full \(452 4\.2\.2 Over", english
+    )
+    assert re.search(r"Over quota\); notice \w+ \(lab \w+\)", english)
+    french = " ".join(mailbot("--lang", "fr", "trace", "stuck@lab.test").stdout.split())
+    assert "suspendu suspendu : pas de remise avant qu'un administrateur le libère (postsuper -H)" in french
+    assert "supprimé supprimé de la file par un administrateur (postsuper -d) le " in french
+    assert re.search(r"expiré renvoyé à l'expéditeur le .{5,16}, après 1 report, boîte pleine \(452 4", french)
+    assert re.search(r"Over quota\) ; avis \w+ \(lab \w+\)", french)
+    for kind in ("held", "deleted", "expired"):
+        only = trace_json("stuck@lab.test", "--status", kind)
+        assert {v["kind"] for v in only["verdicts"]} == {kind}
