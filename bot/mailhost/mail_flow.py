@@ -253,6 +253,7 @@ class _CollectorPause:
 
 
 _collector_paused = _CollectorPause()
+collector_paused = _collector_paused  # for the other readers of many records (verdicts)
 
 
 # What each kind of line changes in its message (lines of other kinds change nothing).
