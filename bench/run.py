@@ -13,10 +13,13 @@ config at them, and measures over the lab's real SSH (OpenSSH on 127.0.0.1:2222,
   - a warm command (`HostConnection.run(true)`, and `postqueue -j`) vs a bare paramiko `true`;
   - 30 `/mail trace` slash commands at once to `mailbot serve --http` (a local fake Slack);
   - the `queue` summary of 100,000 entries (bench/queue_summary.py) vs json.loads of its lines;
-  - the peak RSS of `mailbot trace --json` for the frequent address vs the rare one.
+  - the peak RSS of `mailbot trace --json` for the frequent address vs the rare one;
+  - the whole `trace` of the frequent address (`run_trace`: the host's search over SSH, the parse,
+    the grouping, the queue, the verdicts), with and without its verdicts, interleaved (issue 22).
 
     python3 bench/run.py            # 1 GB, medians of 3 (about 3 minutes once generated)
     python3 bench/run.py --small    # 8 MB, one run each: what CI runs to keep it working
+    python3 bench/run.py --steps verdicts   # only some of the steps (names as printed)
 """
 
 from __future__ import annotations
@@ -33,11 +36,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -55,6 +60,7 @@ from bot.mailhost.postqueue import parse_postqueue_json
 from bot.mailhost.ssh import HostConnection, connect
 from bot.mailhost.tools import postfix
 from bot.mailhost.values import parse_address
+from bot.verbs import trace as trace_verb
 from bot.verbs.queue import QueueRequest, summarize
 
 LAB_CONFIG = ROOT / "lab" / "mailbot-lab.yaml"
@@ -308,6 +314,49 @@ class Bench:
             f"frequent {frequent[1]:.2f} s, JSON {frequent[2] / 1e6:.0f} MB."
         )
 
+    def verdicts(self) -> None:
+        """The whole trace of the frequent address (what `mailbot trace` does before it prints), with
+        and without its verdicts: runs interleaved, so both see the same machine."""
+        from bot.core.registry import Context
+        from bot.mailhost.ssh import HostPool
+
+        address = self.manifest.addresses["frequent"]
+        self.warm()
+        pool = HostPool()
+        context = Context(self.config, pool, "bench")
+        request = trace_verb.TraceRequest(parse_address(address), None)
+        counts: list[int] = []
+
+        def whole(with_verdicts: bool) -> float:
+            with ExitStack() as patched:
+                if not with_verdicts:  # the same trace, its verdicts not read
+                    patched.enter_context(mock.patch.object(trace_verb, "read_verdicts", return_value=[]))
+                started = time.perf_counter()
+                report = trace_verb.run_trace(request, context)
+                seconds = time.perf_counter() - started
+            counts.append(len(report.verdicts))
+            return seconds
+
+        try:
+            whole(True)  # the connection, the page cache, the interpreter's caches
+            runs = max(5, 2 * self.runs + 1) if self.runs > 1 else 1
+            without, with_ = [], []
+            for _ in range(runs):
+                without.append(whole(False))
+                with_.append(whole(True))
+        finally:
+            pool.close()
+        a, b = statistics.median(without), statistics.median(with_)
+        self.rows.append(
+            Row(
+                f"trace frequent, whole, with verdicts ({max(counts):,})", b, "the same, without verdicts", a, "<= 1.05"
+            )
+        )
+        self.notes.append(
+            f"verdicts: {runs} interleaved pairs; without {', '.join(f'{s:.2f}' for s in without)}; "
+            f"with {', '.join(f'{s:.2f}' for s in with_)}."
+        )
+
 
 def bare_true(transport: paramiko.Transport) -> None:
     channel = transport.open_session()
@@ -427,6 +476,7 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="8 MB of logs, one run each (CI)")
     parser.add_argument("--size", help="size of the generated logs (default 1G, or 8M with --small)")
     parser.add_argument("--runs", type=int, help="runs per figure, the median is shown (default 3, 1 with --small)")
+    parser.add_argument("--steps", help="only these steps, comma-separated (default: all)")
     args = parser.parse_args()
     size = gen_logs.parse_size(args.size or ("8M" if args.small else "1G"))
     runs = args.runs or (1 if args.small else 3)
@@ -443,7 +493,14 @@ def main() -> None:
             ("slash commands", bench.slack),
             ("queue summary", lambda: bench.queue_summary(2000 if args.small else 100_000)),
             ("memory", bench.memory),
+            ("verdicts", bench.verdicts),
         ]
+        if args.steps:
+            wanted = {s.strip() for s in args.steps.split(",")}
+            unknown = wanted - {name for name, _step in steps}
+            if unknown:
+                sys.exit(f"unknown steps: {', '.join(sorted(unknown))}")
+            steps = [(name, step) for name, step in steps if name in wanted]
         try:
             for name, step in steps:
                 print(f"... {name}", file=sys.stderr, flush=True)

@@ -19,11 +19,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from bot.mailhost.mail_flow import assemble
+from bot.mailhost.mail_flow import Message, Rejection, assemble
 from bot.mailhost.tools.postfix import _TraceReader
-from bot.mailhost.values import is_queue_id, parse_address
+from bot.mailhost.values import Address, is_queue_id, parse_address
 from bot.verbs import mail
-from bot.verbs.trace import _names, _rejection_names
 
 _QUEUE_ID = re.compile(rb"\]: ([0-9A-Za-z]+): ")
 _SIBLING = re.compile(r"(?:\.\d.*|-\d.*)?")
@@ -70,6 +69,18 @@ def reference_lines(needle: str, anycase: bool, maillogs: Iterable[str], since: 
             if (qid in ids) if qid else (line and holds(line)):
                 out.append(line)
     return out
+
+
+def _names(message: Message, address: Address) -> bool:
+    """The address is this message's sender, a recipient, or an original recipient."""
+    wanted = address.value
+    if (message.sender or "").lower() == wanted:
+        return True
+    return any(d.recipient.lower() == wanted or (d.orig_recipient or "").lower() == wanted for d in message.deliveries)
+
+
+def _rejection_names(rejection: Rejection, address: Address) -> bool:
+    return address.value in ((rejection.recipient or "").lower(), (rejection.sender or "").lower())
 
 
 def answer(lines: Iterable[bytes], address: str, host: str = "mx1") -> dict[str, Any]:

@@ -312,3 +312,37 @@ printf 'traffic done in %.1fs: log totals sent=%s deferred=%s bounced=%s noqueue
     "$(c ' status=sent ')" "$(c ' status=deferred ')" "$(c ' status=bounced ')" \
     "$(c 'NOQUEUE: reject: RCPT')" "$(grep -cE ': [0-9A-F]{6,}: reject: RCPT' <<<"$ALL" || true)" \
     "$(grep -c '"queue_id"' <<<"$QJ" || true)" "$n_full"
+
+# ---- phase F: held, deleted by an admin, expired (issue 22; stays in mail.log) ---------------
+# stuck@lab.test (10 KB) is kept over quota, so each mail to it (from rh@lab.test, 30 KB) is
+# deferred; then an admin acts on the queue:
+#   held      postsuper -h: the mail stays in the hold queue (until postsuper -H)
+#   deleted   postsuper -d: removed from the queue, never delivered
+#   expired   postsuper -e, then postqueue -i: returned to its sender at once, with a notice
+say "held, deleted by an admin, expired: mail to stuck@lab.test (over quota), then postsuper -h, -d, -e"
+read -r used limit < <("${IMAP[@]}" getquota user/stuck@lab.test)
+if [ "$used" -lt "$limit" ]; then
+    send k0 alice@partner.example stuck@lab.test "Remplissage de la boite" --body "@$TXT12"
+    settle "$MID" sent
+fi
+stuck() { # stuck TAG SUBJECT: a deferred mail to stuck@lab.test; sets QID
+    send "$1" rh@lab.test stuck@lab.test "$2" \
+        --body "Voir la piece jointe." --attach-type application/pdf --attach "@$BIG30"
+    settle "$MID" deferred
+}
+removed_by_postsuper() { grep -F "$1: removed" "$LOG" | grep -qF "postsuper["; }
+stuck k1 "Retenu par un administrateur"
+/usr/sbin/postsuper -h "$QID" 2>/dev/null
+wait_until "$QID placed on hold" has_line "$QID: placed on hold"
+HELD_QID=$QID
+stuck k2 "Supprime par un administrateur"
+/usr/sbin/postsuper -d "$QID" 2>/dev/null
+wait_until "$QID removed by postsuper -d" removed_by_postsuper "$QID"
+DELETED_QID=$QID
+stuck k3 "Expire par un administrateur"
+/usr/sbin/postsuper -e "$QID" 2>/dev/null
+/usr/sbin/postqueue -i "$QID"
+wait_until "$QID returned to its sender" has_line "$QID: from=<rh@lab.test>, status=force-expired, returned to sender"
+wait_until "$QID: non-delivery notice" has_line "$QID: sender non-delivery notification:"
+EXPIRED_QID=$QID
+say "admin actions: held $HELD_QID, deleted $DELETED_QID, expired $EXPIRED_QID (stuck@lab.test)"

@@ -29,6 +29,9 @@ SHARED=projet  # a shared mailbox (mailshare): projet@lab.test
 # pleine@lab.test: over quota for the French answers' tests alone (tests/test_i18n.py fills it)
 CYRUS_USERS+=(pleine)
 QUOTA[pleine]=10
+# stuck@lab.test: over quota for traffic.sh's held, deleted and expired mails (issue 22)
+CYRUS_USERS+=(stuck)
+QUOTA[stuck]=10
 CHANGES=()
 
 say() { printf 'up.sh: %s\n' "$*"; }

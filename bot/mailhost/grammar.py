@@ -81,6 +81,19 @@ ADDRESS = _bounded("a-z0-9._%+=~'@-", MAX_ADDRESS_LENGTH, f"{LOCAL_PART}@{DOMAIN
 # A Message-ID without its angle brackets: printable ASCII but space, < and >; no leading dash.
 MESSAGE_ID = "(?!-)[!-;=?-~]{1,250}"
 
+# A client's IP address as Postfix logs it between brackets (`client=name[IP]`, `from name[IP]:port`):
+# IPv4 dotted quad without leading zeros, or IPv6 in hex groups (values.py sends the compressed,
+# lower-case form; no zone, no embedded IPv4: a mapped IPv4 address is sent as IPv4).
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+IPV4 = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
+_HEX = "[0-9a-f]{1,4}"
+IPV6 = (
+    f"(?:(?:{_HEX}:){{7}}{_HEX}|(?:{_HEX}:){{1,7}}:|(?:{_HEX}:){{1,6}}:{_HEX}"
+    + "".join(f"|(?:{_HEX}:){{1,{7 - n}}}(?::{_HEX}){{1,{n}}}" for n in range(2, 7))
+    + f"|:(?::{_HEX}){{1,7}}|::)"
+)
+CLIENT_IP = f"(?:{IPV4}|{IPV6})"
+
 # --- numbers and durations -------------------------------------------------------------------------
 MAX_UID = 2**32 - 1
 UID = decimal_at_most(MAX_UID)  # an IMAP UID

@@ -253,6 +253,7 @@ class _CollectorPause:
 
 
 _collector_paused = _CollectorPause()
+collector_paused = _collector_paused  # for the other readers of many records (verdicts)
 
 
 # What each kind of line changes in its message (lines of other kinds change nothing).
@@ -314,6 +315,8 @@ def _on_reject(builder: _Builder, at: datetime, daemon: str, event: RejectEvent)
 
 def _on_removed(builder: _Builder, at: datetime, daemon: str, event: RemovedEvent) -> None:
     builder.removed = True
+    if daemon == "postsuper":  # `postsuper -d`: an admin deleted it (qmgr writes the usual `removed`)
+        builder.admin_actions.append("deleted")
 
 
 def _on_queue_admin(builder: _Builder, at: datetime, daemon: str, event: QueueAdminEvent) -> None:
@@ -321,7 +324,8 @@ def _on_queue_admin(builder: _Builder, at: datetime, daemon: str, event: QueueAd
 
 
 def _unchanged(builder: _Builder, at: datetime, daemon: str, event: OtherEvent) -> None:
-    pass
+    if event.text.startswith("hold: "):  # cleanup's header/body_checks or an access map's HOLD
+        builder.admin_actions.append("placed on hold")
 
 
 _APPLY: dict[type, Callable[[_Builder, datetime, str, Any], None]] = {

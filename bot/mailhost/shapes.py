@@ -19,6 +19,7 @@ from bot.mailhost.values import (
     MAX_UIDS,
     Address,
     BodyGuid,
+    ClientIp,
     Folder,
     Mailbox,
     MessageId,
@@ -43,6 +44,7 @@ _SENTINELS = {
     "\x00DOMAIN\x00": grammar.DOMAIN,
     "\x00QUEUEID\x00": grammar.QUEUE_ID,
     "\x00MESSAGEID\x00": grammar.MESSAGE_ID,
+    "\x00CLIENTIP\x00": grammar.CLIENT_IP,
     EPOCH: grammar.EPOCH,
     "\x00UID\x00": grammar.UID,
     _UIDS_SENTINEL: grammar.UID,
@@ -60,6 +62,7 @@ _SENTINELS = {
 ANY_ADDRESS = Address("\x00ADDRESS\x00")
 ANY_QUEUE_ID = QueueId("\x00QUEUEID\x00")
 ANY_MESSAGE_ID = MessageId("\x00MESSAGEID\x00")
+ANY_CLIENT_IP = ClientIp("\x00CLIENTIP\x00")
 ANY_MAILBOX = Mailbox("\x00LOGIN\x00", "\x00DOMAIN\x00")
 ANY_FOLDER = Folder(_FOLDER_SENTINEL)
 ANY_CYRUS_FOLDER = Folder(_CYRUS_FOLDER_SENTINEL)

@@ -156,6 +156,57 @@ def parse_message_id(text: str) -> MessageId:
     return MessageId(candidate)
 
 
+@dataclass(frozen=True)
+class ClientIp:
+    """The IP address of an SMTP client, as Postfix logs it between brackets: IPv4, or IPv6 compressed
+    and lower-cased (an IPv4-mapped IPv6 address is its IPv4 address, as Postfix writes it)."""
+
+    value: str
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_CLIENT_IP = re.compile(grammar.CLIENT_IP)
+
+
+def parse_client_ip(text: str) -> ClientIp:
+    """`192.0.2.1`, `2001:db8::1`, `[192.0.2.1]` as the log shows it."""
+    import ipaddress  # only here: the rest of this module needs no address arithmetic
+
+    candidate = text.strip()
+    if candidate.startswith("[") and candidate.endswith("]"):
+        candidate = candidate[1:-1]
+    if candidate.lower().startswith("ipv6:"):
+        candidate = candidate[5:]
+    try:
+        ip = ipaddress.ip_address(candidate) if len(candidate) <= 45 and "%" not in candidate else None
+    except ValueError:
+        ip = None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    value = ip.compressed if ip is not None else ""
+    if not _CLIENT_IP.fullmatch(value):
+        message = _("{candidate} is not an IP address (like 192.0.2.1 or 2001:db8::1).")
+        raise BadInput(message.format(candidate=quoted(text.strip())))
+    return ClientIp(value)
+
+
+# The verdicts `trace --status` keeps (bot/mailhost/verdicts.py names them; `queued`: still in a queue).
+TRACE_STATUSES = ("delivered", "deferred", "bounced", "expired", "refused", "held", "deleted", "queued")
+
+
+def parse_trace_status(text: str) -> str:
+    candidate = text.strip().lower()
+    if candidate not in TRACE_STATUSES:
+        raise BadInput(
+            _("{candidate} is not a status: use one of {statuses}.").format(
+                candidate=quoted(text.strip()), statuses=", ".join(TRACE_STATUSES)
+            )
+        )
+    return candidate
+
+
 # --- mailboxes, UIDs, folders, search words (deleted mail: issue 5) ----------------------
 
 MAX_UIDS = 200

@@ -139,7 +139,8 @@ def answer(outcome: Outcome, command: str, seconds: float, share_id: str | None,
     if len(blocks) <= MAX_BLOCKS and table_lines <= MAX_INLINE_LINES:
         return SlackAnswer(text=headline, blocks=blocks)
     summary = [section(f"*{escape(headline)}*")]
-    for part in sections:
+    inline = getattr(outcome, "slack_inline", None)  # a verb's own short list (the trace's verdicts)
+    for part in ([inline()] if callable(inline) else []) + sections:
         if not part.monospace:
             summary.extend(prose_sections(part.title, part.body))
     if len(summary) > MAX_BLOCKS - 3:  # room for the note and the tail
@@ -151,7 +152,14 @@ def answer(outcome: Outcome, command: str, seconds: float, share_id: str | None,
         )
         summary = [*summary[: MAX_BLOCKS - 4], context(more.format(count=left_out))]
     note = _("The full answer ({table_lines} table lines) is in the attached file.").format(table_lines=table_lines)
-    return SlackAnswer(text=headline, blocks=[*summary, section(note), *tail], full_text=render.as_text(outcome))
+    return SlackAnswer(text=headline, blocks=[*summary, section(note), *tail], full_text=_file_text(outcome))
+
+
+def _file_text(outcome: Outcome) -> str:
+    """The attached file: the text answer, and the CSV of a verb that has one (the trace's)."""
+    text = render.as_text(outcome)
+    to_csv = getattr(outcome, "to_csv", None)
+    return text + "\n" + to_csv() if callable(to_csv) else text
 
 
 def notice(text: str, markup: bool = False) -> dict[str, Any]:

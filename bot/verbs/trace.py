@@ -1,4 +1,6 @@
-"""`trace ADDRESS [--since D]`: what happened to this person's mail.
+"""`trace ADDRESS [--since D]`: what happened to this person's mail; or to any mail of one client
+(`--client IP`), of one Message-ID (`--message-id`), from or to an address (`--from`, `--to`),
+narrowed to one verdict (`--status`).
 
 Runs on every `mta` host at once: the host-side log search and `postqueue`, merged into
 one report with the messages (one entry per queue id), the SMTP-time refusals, what is
@@ -10,30 +12,165 @@ from __future__ import annotations
 import argparse
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot import i18n
 from bot.core import render
 from bot.core.registry import Context, Section, Verb
+from bot.errors import BadInput
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import MailHost
 from bot.mailhost.mail_flow import Delivery, Message, Rejection
 from bot.mailhost.postfix_log import is_over_quota, summarize_reply
 from bot.mailhost.postqueue import QueueEntry
-from bot.mailhost.tools.postfix import HostLog
-from bot.mailhost.values import Address, parse_address, parse_duration
-from bot.verbs import mail
+from bot.mailhost.tools.postfix import HostLog, TraceKey
+from bot.mailhost.values import (
+    Address,
+    ClientIp,
+    MessageId,
+    parse_address,
+    parse_client_ip,
+    parse_duration,
+    parse_message_id,
+    parse_trace_status,
+    quoted,
+)
+from bot.mailhost.verdicts import DELETED, HELD, QUEUED, REFUSED, Verdict, client_ip, read_verdicts
+from bot.verbs import mail, verdict_text
 from bot.verbs.mail import HostFailure, QueuedMail
 
 PARTY_WIDTH = 30
+SLACK_INLINE = 15  # verdicts listed in Slack when the answer goes to a file
 _QUOTED_ADDRESS = re.compile(r"^(?P<code>[245]\d\d [245]\.\d{1,3}\.\d{1,3} )<[^>]*>: ")
 _RELAY = re.compile(r"(?P<name>[^\[\]]+)\[[^\]]*\](?P<port>:\d+)?")
 
 
+@dataclass(frozen=True)
+class HostWindow:
+    """What was searched on one host: the files read, from the first line of the oldest to the
+    last write of the newest."""
+
+    host: str
+    files: tuple[str, ...]
+    oldest: datetime | None
+    newest: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "files": list(self.files),
+            "oldest": render.iso(self.oldest),
+            "newest": render.iso(self.newest),
+        }
+
+
+@dataclass(frozen=True)
+class TraceRequest:
+    """What to follow (one key searched on the hosts) and what to keep of it (every other one given)."""
+
+    address: Address | None
+    since: timedelta | None
+    attempts: bool = False
+    client: ClientIp | None = None
+    message_id: MessageId | None = None
+    sender: Address | None = None  # --from
+    recipient: Address | None = None  # --to
+    status: str | None = None  # a verdict's kind; `queued`: anything still in a queue
+
+    def search_key(self) -> TraceKey:
+        """The one fixed string the hosts search for: the most selective key given."""
+        key = self.message_id or self.address or self.sender or self.recipient or self.client
+        if key is None:
+            raise ValueError("a trace needs a key")
+        return key
+
+    @property
+    def perspective(self) -> Address | None:
+        """The address the answer is told from (`from X`, `to Y`), when there is one."""
+        return self.address or self.sender or self.recipient
+
+    def subject(self) -> str:
+        """What was followed, as the headline and the window sentence name it."""
+        parts = [self.address.value] if self.address else []
+        if self.sender:
+            parts.append(_("mail from {address}").format(address=self.sender))
+        if self.recipient:
+            parts.append(_("mail to {address}").format(address=self.recipient))
+        if self.client:
+            parts.append(_("client {client}").format(client=self.client))
+        if self.message_id:
+            parts.append(_("Message-ID {message_id}").format(message_id=self.message_id))
+        if self.status:
+            parts.append(_("status {status}").format(status=_(verdict_text.LABELS[self.status])))
+        return ", ".join(parts)
+
+    def keeps_message(self, message: Message) -> bool:
+        """Before the verdicts: the messages of the search key (a hop of their mail comes along)."""
+        if self.address is not None:
+            return message.involves(self.address.value)
+        if self.sender is not None and self.message_id is None:
+            return message.involves(self.sender.value)
+        if self.recipient is not None and self.message_id is None:
+            return message.involves(self.recipient.value)
+        return True  # a client's or a Message-ID's: kept or not by their verdicts, hops and all
+
+    def keeps(self, verdict: Verdict, client_hops: frozenset[tuple[str, str]] = frozenset()) -> bool:
+        """Every key and filter given, on one message and recipient (`client_hops`: the hops whose
+        `client=` is the client's: its mail reinjected by a content filter is its mail too)."""
+        if self.address is not None and not _verdict_names(verdict, self.address):
+            return False
+        if self.sender is not None and (verdict.sender or "").lower() != self.sender.value:
+            return False
+        if self.recipient is not None:
+            if verdict.recipient is None:
+                if (verdict.sender or "").lower() == self.recipient.value:
+                    return False
+            elif self.recipient.value not in {verdict.recipient.lower(), (verdict.orig_recipient or "").lower()}:
+                return False
+        if (
+            self.client is not None
+            and client_ip(verdict.client) != self.client.value
+            and not any((hop.host, hop.queue_id) in client_hops for hop in verdict.hops)
+        ):
+            return False
+        if self.message_id is not None and verdict.message_id != self.message_id.value:
+            return False
+        if self.status is not None:
+            if self.status == QUEUED:
+                return verdict.kind == QUEUED or verdict.in_queue is True
+            return verdict.kind == self.status
+        return True
+
+    def keeps_rejection(self, rejection: Rejection) -> bool:
+        if self.status not in (None, REFUSED) or self.message_id is not None:
+            return False
+        sender, recipient = (rejection.sender or "").lower(), (rejection.recipient or "").lower()
+        if self.address is not None and self.address.value not in (sender, recipient):
+            return False
+        if self.sender is not None and sender != self.sender.value:
+            return False
+        if self.recipient is not None and recipient != self.recipient.value:
+            return False
+        return self.client is None or client_ip(rejection.client) == self.client.value
+
+    def keeps_entry(self, entry: QueueEntry) -> bool:
+        """A queue entry for the addresses given (a client's or a Message-ID's: by its queue id)."""
+        if self.status not in (None, QUEUED, "deferred", "held"):
+            return False
+        wanted = [a for a in (self.address, self.sender, self.recipient) if a is not None]
+        if not wanted:
+            return False
+        if self.sender is not None and (entry.sender or "").lower() != self.sender.value:
+            return False
+        if self.recipient is not None and all(r.address.lower() != self.recipient.value for r in entry.recipients):
+            return False
+        return self.address is None or entry.involves(self.address.value)
+
+
 @dataclass
 class TraceReport:
-    address: Address
+    address: Address | None
     since: timedelta | None
     hosts: tuple[str, ...]
     messages: list[Message] = field(default_factory=list)
@@ -44,7 +181,18 @@ class TraceReport:
     failures: list[HostFailure] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
     queue_lifetime: timedelta | None = None  # the shortest of the hosts' maximal_queue_lifetime
+    verdicts: list[Verdict] = field(default_factory=list)  # one per message and recipient
+    attempts: bool = False  # `--attempts`: every attempt's line, as the trace showed before verdicts
+    windows: list[HostWindow] = field(default_factory=list)  # what each host's logs cover
+    request: TraceRequest | None = None  # the keys and filters, when not the address alone
     exit_code: int = 0
+
+    @property
+    def perspective(self) -> Address | None:
+        return self.request.perspective if self.request else self.address
+
+    def subject(self) -> str:
+        return self.request.subject() if self.request else str(self.address)
 
     # --- Outcome -----------------------------------------------------------------------
 
@@ -57,18 +205,29 @@ class TraceReport:
             _("{count} still queued").format(count=len(self.queued)),
         ]
         return (
-            _("Trace of {address} on {where}{window}: ").format(address=self.address, where=where, window=window)
+            _("Trace of {address} on {where}{window}: ").format(address=self.subject(), where=where, window=window)
             + ", ".join(parts)
             + "."
         )
 
     def to_json(self) -> dict[str, Any]:
         origins = mail.origins(self.messages)
+        by_hop: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        verdicts = [verdict.to_json() for verdict in self.verdicts]
+        for verdict, shown in zip(self.verdicts, verdicts, strict=True):
+            for hop in verdict.hops:
+                by_hop.setdefault((hop.host, hop.queue_id), []).append(shown)
+
+        def message(m: Message) -> dict[str, Any]:
+            return {**mail.message_json(m, origins.get(m.queue_id)), "verdict": by_hop.get((m.host, m.queue_id), [])}
+
         return {
-            "address": self.address.value,
+            "address": self.address.value if self.address else None,
+            "key": self._key_json(),
             "since": _duration_words(self.since) if self.since else None,
             "hosts": list(self.hosts),
-            "messages": render.JsonRows(self.messages, lambda m: mail.message_json(m, origins.get(m.queue_id))),
+            "messages": render.JsonRows(self.messages, message),
+            "verdicts": verdicts,
             "rejected": [mail.rejection_json(r) for r in self.rejected],
             "queued": [mail.queued_json(q) for q in self.queued],
             "hints": self.hints,
@@ -76,6 +235,18 @@ class TraceReport:
             "warnings": self.warnings,
             "errors": [{"host": f.host, "error": f.error} for f in self.failures],
             "files_read": self.files_read,
+            "window": [w.to_json() for w in self.windows],
+        }
+
+    def _key_json(self) -> dict[str, str | None]:
+        request = self.request
+        return {
+            "address": self.address.value if self.address else None,
+            "client": request.client.value if request and request.client else None,
+            "message_id": request.message_id.value if request and request.message_id else None,
+            "from": request.sender.value if request and request.sender else None,
+            "to": request.recipient.value if request and request.recipient else None,
+            "status": request.status if request else None,
         }
 
     def sections(self) -> list[Section]:
@@ -84,17 +255,98 @@ class TraceReport:
             if self.failures
             else []
         )
-        if self.messages:
-            sections.append(Section(_("Messages"), self.messages_table()))
-        if self.rejected:
-            sections.append(Section(_("Refused at SMTP time (nothing was queued for these)"), self.rejected_table()))
-        if self.queued:
-            sections.append(Section(_("Still in the queue"), self.queue_table()))
+        if self.attempts:
+            if self.messages:
+                sections.append(Section(_("Messages"), self.messages_table()))
+            if self.rejected:
+                sections.append(
+                    Section(_("Refused at SMTP time (nothing was queued for these)"), self.rejected_table())
+                )
+            if self.queued:
+                sections.append(Section(_("Still in the queue"), self.queue_table()))
+        elif self.verdicts:
+            sections.append(Section(_("What happened to each message"), self.verdicts_table()))
         if self.hints:
             sections.append(Section(_("What to do"), "\n".join(self.hints), monospace=False))
+        if self.windows:
+            sections.append(Section(_("Searched"), "\n".join(self.window_lines()), monospace=False))
         if self.warnings:
             sections.append(Section(_("Warnings"), "\n".join(self.warnings), monospace=False))
         return sections
+
+    def verdicts_table(self) -> str:
+        """One line per message and recipient, in the order the mail came; the detail wraps and ends
+        with the queue id(s), the host's name first when the trace read several hosts."""
+        several_hosts = len(self.hosts) > 1
+        rows = []
+        for verdict in self.verdicts:
+            text = verdict_text.detail(verdict)
+            if len(verdict.hops) == 1:
+                hop = verdict.hops[0]
+                text += f" ({hop.host} {hop.queue_id})" if several_hosts else f" ({hop.queue_id})"
+            elif not verdict.hops and several_hosts and verdict.host:
+                text += f" ({verdict.host})"
+            rows.append(
+                [
+                    render.when(verdict.arrived),
+                    render.clip(_party(self.perspective, verdict.sender, verdict.recipient), PARTY_WIDTH - 2),
+                    verdict_text.label(verdict),
+                    text,
+                ]
+            )
+        return verdict_text.wrapped_table([_("When"), _("With"), _("Verdict"), _("Detail")], rows)
+
+    def slack_inline(self) -> Section:
+        """For Slack, when the answer goes to a file: up to 15 verdicts, problems first, then the most recent."""
+        ordered = verdict_text.slack_order(self.verdicts)
+        lines = [
+            f"{render.when(x.arrived)} · {_party(self.perspective, x.sender, x.recipient)} · "
+            f"{verdict_text.label(x)}: {verdict_text.detail(x)}"
+            for x in ordered[:SLACK_INLINE]
+        ]
+        if len(ordered) > SLACK_INLINE:
+            more = len(ordered) - SLACK_INLINE
+            lines.append(
+                ngettext("… {count} more verdict in the file.", "… {count} more verdicts in the file.", more).format(
+                    count=more
+                )
+            )
+        return Section(_("What happened to each message"), "\n".join(lines), monospace=False)
+
+    def window_lines(self) -> list[str]:
+        """Per host: the files read and the time their lines cover, and the --since limit."""
+        lines = []
+        for window in self.windows:
+            files = ngettext("{count} file", "{count} files", len(window.files)).format(count=len(window.files))
+            if window.oldest and window.newest:
+                lines.append(
+                    _("{host}: {files} ({paths}), from {oldest} to {newest}").format(
+                        host=window.host,
+                        files=files,
+                        paths=", ".join(window.files),
+                        oldest=render.when(window.oldest),
+                        newest=render.when(window.newest),
+                    )
+                )
+            else:
+                lines.append(_("{host}: {files}").format(host=window.host, files=files))
+        if self.since:
+            lines.append(_("Only the last {duration}.").format(duration=since_words(self.since)))
+        return lines
+
+    def coverage(self) -> tuple[datetime, datetime] | None:
+        """From the oldest line of any host to the newest write, when every host said."""
+        oldest = [w.oldest for w in self.windows if w.oldest]
+        newest = [w.newest for w in self.windows if w.newest]
+        if not oldest or not newest:
+            return None
+        start = min(oldest)
+        if self.since and newest:
+            start = max(start, max(newest) - self.since)
+        return start, max(newest)
+
+    def to_csv(self) -> str:
+        return verdict_text.csv_text(self.verdicts, self.messages)
 
     def messages_table(self) -> str:
         several_hosts = len(self.hosts) > 1
@@ -105,9 +357,9 @@ class TraceReport:
                 row = [
                     render.when(delivery.at if delivery else message.first_seen),
                     message.queue_id,
-                    render.clip(_party(self.address, message.sender, recipient), PARTY_WIDTH),
+                    render.clip(_party(self.perspective, message.sender, recipient), PARTY_WIDTH),
                     mail.status_cell(delivery, message),
-                    _rerouted(self.address, message, delivery) + mail.detail(delivery, message),
+                    _rerouted(self.perspective, message, delivery) + mail.detail(delivery, message),
                 ]
                 rows.append(([render.clip(message.host, 12)] if several_hosts else []) + row)
         headers = ([_("Host")] if several_hosts else []) + [
@@ -124,7 +376,7 @@ class TraceReport:
             [
                 render.when(r.at),
                 render.clip(r.client or "", 24),
-                render.clip(_party(self.address, r.sender, r.recipient), PARTY_WIDTH),
+                render.clip(_party(self.perspective, r.sender, r.recipient), PARTY_WIDTH),
                 _rejection_reason(r),
             ]
             for r in self.rejected
@@ -143,49 +395,108 @@ class TraceReport:
                     entry.queue_id + mark,
                     render.when(entry.arrival_time),
                     render.size(entry.size),
-                    render.clip(_party(self.address, entry.sender, recipients), PARTY_WIDTH),
+                    render.clip(_party(self.perspective, entry.sender, recipients), PARTY_WIDTH),
                     "; ".join(sorted(reasons)) or _("waiting for delivery"),
                 ]
             )
         return render.table([_("Queue id"), _("Arrived"), _("Size"), _("With"), _("Reason")], rows)
 
 
-@dataclass(frozen=True)
-class TraceRequest:
-    address: Address
-    since: timedelta | None
-
-
 def validate_trace(args: argparse.Namespace) -> TraceRequest:
-    return TraceRequest(parse_address(args.address), parse_duration(args.since) if args.since else None)
+    def given(name: str) -> str | None:
+        value = getattr(args, name, None)
+        return value if isinstance(value, str) else None
+
+    message_id = None
+    if (text := given("message_id")) is not None:
+        try:
+            message_id = parse_message_id(text)
+        except BadInput:
+            raise BadInput(
+                _("{text} is not a Message-ID (like <20261128.1234@example.org>).").format(text=quoted(text))
+            ) from None
+    request = TraceRequest(
+        parse_address(args.address) if given("address") is not None else None,
+        parse_duration(args.since) if given("since") else None,
+        bool(getattr(args, "attempts", False)),
+        client=parse_client_ip(text) if (text := given("client")) is not None else None,
+        message_id=message_id,
+        sender=parse_address(text) if (text := given("sender")) is not None else None,
+        recipient=parse_address(text) if (text := given("recipient")) is not None else None,
+        status=parse_trace_status(text) if (text := given("status")) is not None else None,
+    )
+    if not (request.address or request.client or request.message_id or request.sender or request.recipient):
+        raise BadInput(
+            _("Say what to trace: an address, or --client IP, --message-id ID, --from ADDRESS or --to ADDRESS.")
+        )
+    return request
 
 
 def run_trace(request: TraceRequest, context: Context) -> TraceReport:
     address, since = request.address, request.since
+    key = request.search_key()
     hosts = context.config.hosts_with_role("mta") or context.config.hosts
-    report = TraceReport(address=address, since=since, hosts=tuple(h.name for h in hosts))
+    alone = request == TraceRequest(address, since, request.attempts)  # the address alone, as before
+    report = TraceReport(
+        address=address,
+        since=since,
+        hosts=tuple(h.name for h in hosts),
+        attempts=request.attempts,
+        request=None if alone else request,
+    )
     context.progress(
-        _("Searching the mail logs of {join} for {address}…").format(join=", ".join(report.hosts), address=address)
+        _("Searching the mail logs of {join} for {address}…").format(
+            join=", ".join(report.hosts), address=report.subject()
+        )
     )
 
     def ask(host: MailHost) -> tuple[HostLog, list[QueueEntry], timedelta | None]:
+        host_log = host.postfix.trace_log(key, since)
         queue = host.postfix.queue()
-        lifetime = mail.known_lifetime(host) if any(e.involves(address.value) for e in queue) else None
-        return host.postfix.trace_log(address, since), queue, lifetime
+        ids = {m.queue_id for m in host_log.flow.messages}
+        involved = any(request.keeps_entry(e) or e.queue_id in ids for e in queue)
+        lifetime = mail.known_lifetime(host) if involved else None
+        return host_log, queue, lifetime
 
     answers, report.failures = mail.ask_each_host(mail.mta_hosts(context), ask)
     lifetimes = [lifetime for _host, (_log, _queue, lifetime) in answers if lifetime is not None]
     report.queue_lifetime = min(lifetimes) if lifetimes else None
-    for _host, (host_log, queue, _lifetime) in answers:
+    refusals: list[Rejection] = []  # before any queue file: the in-queue ones are their messages' own
+    for _host, (host_log, _queue, _lifetime) in answers:
         report.files_read.extend(f"{host_log.host}:{path}" for path in host_log.files_read)
+        report.windows.append(HostWindow(host_log.host, host_log.files_read, host_log.oldest, host_log.newest))
         report.warnings.extend(host_log.warnings)
-        report.messages.extend(m for m in host_log.flow.messages if _names(m, address))
-        report.rejected.extend(r for r in host_log.flow.rejections if _rejection_names(r, address))
-        for message in host_log.flow.messages:
-            report.rejected.extend(r for r in message.rejections if _rejection_names(r, address))
-        report.queued.extend(QueuedMail(host_log.host, e) for e in queue if e.involves(address.value))
+        report.messages.extend(m for m in host_log.flow.messages if request.keeps_message(m))
+        refusals.extend(r for r in host_log.flow.rejections if request.keeps_rejection(r))
     report.messages.sort(key=lambda m: (m.first_seen, m.host, m.queue_id))
+    refusals.sort(key=lambda r: r.at)
+    client_hops = frozenset(
+        (m.host, m.queue_id) for m in report.messages if request.client and client_ip(m.client) == request.client.value
+    )
+    report.verdicts = [
+        verdict
+        for verdict in read_verdicts(
+            report.messages,
+            refusals,
+            {host.name: queue for host, (_log, queue, _lifetime) in answers},
+            {host.name: lifetime for host, (_log, _queue, lifetime) in answers if lifetime is not None},
+            [(host.name, e) for host, (_log, queue, _lifetime) in answers for e in queue if request.keeps_entry(e)],
+        )
+        if request.keeps(verdict, client_hops)
+    ]
+    shown = {(hop.host, hop.queue_id) for verdict in report.verdicts for hop in verdict.hops}
+    if not alone:  # the messages, refusals and queue entries of the verdicts kept
+        report.messages = [m for m in report.messages if (m.host, m.queue_id) in shown]
+    report.rejected = [*refusals]
+    for message in report.messages:
+        report.rejected.extend(r for r in message.rejections if request.keeps_rejection(r))
     report.rejected.sort(key=lambda r: r.at)
+    for host, (_log, queue, _lifetime) in answers:
+        report.queued.extend(
+            QueuedMail(host.name, e)
+            for e in queue
+            if (request.keeps_entry(e) and request.status is None) or (host.name, e.queue_id) in shown
+        )
     report.queued.sort(key=lambda q: q.entry.arrival_time)
     report.hints = hints_for(report)
     if report.failures:
@@ -193,29 +504,65 @@ def run_trace(request: TraceRequest, context: Context) -> TraceReport:
     return report
 
 
-def _names(message: Message, address: Address) -> bool:
-    """The address is this message's sender, a recipient, or an original recipient."""
-    wanted = address.value
-    if (message.sender or "").lower() == wanted:
-        return True
-    return any(d.recipient.lower() == wanted or (d.orig_recipient or "").lower() == wanted for d in message.deliveries)
-
-
-def _rejection_names(rejection: Rejection, address: Address) -> bool:
-    return address.value in ((rejection.recipient or "").lower(), (rejection.sender or "").lower())
+def _verdict_names(verdict: Verdict, address: Address) -> bool:
+    """A message the address sent (every recipient), or the address's own part of one it received;
+    a verdict that names no recipient (a queue file without a delivery yet) stays."""
+    return verdict.recipient is None or verdict.names(address.value)
 
 
 # --- hints: what the support procedure says to do next ----------------------------------
 
 
 def hints_for(report: TraceReport) -> list[str]:
-    address = report.address.value
+    hints = _address_hints(report, report.perspective.value) if report.perspective else []
+    coverage = report.coverage()
+    subject = report.subject()
+    if not report.messages and not report.rejected and not report.queued and not report.failures and coverage:
+        hints.append(
+            _(
+                "Nothing for {address} between {oldest} and {newest} on {hosts}: the mail did not reach these "
+                "servers in that time, or it is older than their logs. Check the antispam or gateway in front "
+                "of them, the spelling of the address, and that the address is in the Postfix maps."
+            ).format(
+                address=subject,
+                oldest=render.when(coverage[0]),
+                newest=render.when(coverage[1]),
+                hosts=", ".join(w.host for w in report.windows),
+            )
+        )
+    elif not report.messages and not report.rejected and not report.queued and not report.failures:
+        window = (
+            _(" in the last {duration}").format(duration=since_words(report.since))
+            if report.since
+            else _(" in the logs kept on the host")
+        )
+        hints.append(
+            _(
+                "No trace of {address}{window}: the mail never reached this server. Check the antispam "
+                "or gateway in front of it, the spelling of the address, and that the address is in "
+                "the Postfix maps."
+            ).format(address=subject, window=window)
+        )
+    return hints
+
+
+def _address_hints(report: TraceReport, address: str) -> list[str]:
+    """What the support procedure says about this address's mail."""
     hints: list[str] = []
-    to_address = [d for m in report.messages for d in m.final_attempts().values() if d.recipient.lower() == address]
+    stopped = {(hop.host, hop.queue_id) for x in report.verdicts if x.kind in (HELD, DELETED) for hop in x.hops}
+    to_address = [
+        d
+        for m in report.messages
+        if (m.host, m.queue_id) not in stopped  # held or deleted by an admin: not waiting for the mailbox
+        for d in m.final_attempts().values()
+        if d.recipient.lower() == address
+    ]
     queued_for_address = [q for q in report.queued if any(r.address.lower() == address for r in q.entry.recipients)]
     over_quota = [d for d in to_address if d.status == "deferred" and is_over_quota(d.response)]
     over_quota_queued = [
-        q for q in queued_for_address if any(is_over_quota(r.delay_reason or "") for r in q.entry.recipients)
+        q
+        for q in queued_for_address
+        if not q.entry.held and any(is_over_quota(r.delay_reason or "") for r in q.entry.recipients)
     ]
     if over_quota or over_quota_queued:
         waiting = len(over_quota_queued) or len(over_quota)
@@ -284,19 +631,6 @@ def hints_for(report: TraceReport) -> list[str]:
                 len(bounced_out),
             ).format(count=len(bounced_out), address=address)
         )
-    if not report.messages and not report.rejected and not report.queued and not report.failures:
-        window = (
-            _(" in the last {duration}").format(duration=since_words(report.since))
-            if report.since
-            else _(" in the logs kept on the host")
-        )
-        hints.append(
-            _(
-                "No trace of {address}{window}: the mail never reached this server. Check the antispam "
-                "or gateway in front of it, the spelling of the address, and that the address is in "
-                "the Postfix maps."
-            ).format(address=address, window=window)
-        )
     return hints
 
 
@@ -329,8 +663,11 @@ def _sentence(clause: str) -> str:
 # --- rendering details ------------------------------------------------------------------
 
 
-def _party(address: Address, sender: str | None, recipient: str | None) -> str:
-    """The other side of the exchange, seen from the traced address: `from X` or `to Y`."""
+def _party(address: Address | None, sender: str | None, recipient: str | None) -> str:
+    """The other side of the exchange, seen from the traced address: `from X` or `to Y`; both
+    sides (`X → Y`) for a trace without one (a client's, a Message-ID's)."""
+    if address is None:
+        return f"{sender or '<>'} → {recipient or '?'}"
     if (sender or "").lower() == address.value:
         return (
             _("to {recipient}").format(recipient=recipient)
@@ -340,9 +677,9 @@ def _party(address: Address, sender: str | None, recipient: str | None) -> str:
     return _("from {value}").format(value=sender or "<>")
 
 
-def _rerouted(address: Address, message: Message, delivery: Delivery | None) -> str:
+def _rerouted(address: Address | None, message: Message, delivery: Delivery | None) -> str:
     """`for john@lab.test: ` when mail to an alias of the traced address went elsewhere."""
-    if delivery is None or (message.sender or "").lower() == address.value:
+    if address is None or delivery is None or (message.sender or "").lower() == address.value:
         return ""
     return (
         ""
@@ -374,8 +711,25 @@ def _duration_words(duration: timedelta | None) -> str:
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("address", metavar="ADDRESS", help=_("the email address to follow (any case)"))
+    parser.add_argument("address", metavar="ADDRESS", nargs="?", help=_("the email address to follow (any case)"))
+    parser.add_argument("--client", metavar="IP", help=_("the mail of one SMTP client, by its IP address"))
+    parser.add_argument("--message-id", metavar="ID", help=_("the mail of one Message-ID, every hop"))
+    parser.add_argument("--from", dest="sender", metavar="ADDRESS", help=_("only the mail sent by this address"))
+    parser.add_argument("--to", dest="recipient", metavar="ADDRESS", help=_("only the mail sent to this address"))
+    parser.add_argument(
+        "--status",
+        metavar="STATUS",
+        help=_("only the mail in this state: delivered, deferred, bounced, expired, refused, held, deleted, queued"),
+    )
     parser.add_argument("--since", metavar="DURATION", help=_("only the last 30m, 12h, 2d, 1w... (default: all logs)"))
+    parser.add_argument(
+        "--attempts",
+        action="store_true",
+        help=_("every delivery attempt, one line each, instead of one verdict per mail"),
+    )
+    parser.add_argument(
+        "--csv", action="store_true", help=_("print CSV (one row per message, recipient and attempt) instead of tables")
+    )
 
 
 TRACE = Verb(

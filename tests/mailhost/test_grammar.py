@@ -206,6 +206,19 @@ def test_message_ids_values_and_the_guard_agree():
     )
 
 
+def test_client_ips_values_and_the_guard_agree():
+    corpus = _corpus(
+        "192.0.2.1", "255.255.255.255", "256.1.1.1", "01.2.3.4", "1.2.3", "1.2.3.4.5", "::1", "2001:db8::25",
+        "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9", "1::2::3", "fe80::1%eth0", "::ffff:192.0.2.1", "[192.0.2.1]", "::",
+        "2001:0db8:0000::1", "g::1", "1.2.3.4/24",
+    )  # fmt: skip
+    corpus = [t for t in corpus if t == t.strip() and not t.startswith("[")]  # values strips and unwraps those
+    accepted = _agree(
+        values.parse_client_ip, values.ClientIp, lambda c: postfix.trace_client_logs(c, 0, STORE.maillog), corpus
+    )
+    assert accepted > 10
+
+
 def test_uids_values_and_the_guard_agree():
     corpus = _corpus("1", "42", "0", "01", "4294967295", "4294967296", "9999999999", "12345678901", "-1", "1.5")
     accepted = _agree(

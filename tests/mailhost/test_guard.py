@@ -23,6 +23,7 @@ from bot.mailhost.values import (
     mailbox_of,
     parse_address,
     parse_body_guid,
+    parse_client_ip,
     parse_folder,
     parse_mail_numbers,
     parse_message_id,
@@ -80,6 +81,12 @@ def test_every_trace_the_bot_can_send_is_allowed(text, since):
     [
         (postfix.message_logs(parse_queue_id("4PcV4K5FPLz3tBr"), HOST.maillog), "message_by_queue_id"),
         (postfix.message_logs(parse_message_id("<a.b$c@example.org>"), HOST.maillog), "message_by_message_id"),
+        (postfix.trace_client_logs(parse_client_ip("192.0.2.25"), 1_700_000_000, HOST.maillog), "trace_by_client"),
+        (postfix.trace_client_logs(parse_client_ip("2001:DB8::25"), 0, HOST.maillog), "trace_by_client"),
+        (
+            postfix.trace_message_id_logs(parse_message_id("<a.b$c@example.org>"), 1_700_000_000, HOST.maillog),
+            "trace_by_message_id",
+        ),
         (postfix.queue_json(), "queue_json"),
         (postfix.queue_text(), "queue_text"),
         (mail_host.probe_host(HOST.maillog), "probe_host"),
@@ -173,6 +180,11 @@ def test_a_read_only_key_cannot_change_anything():
             "/var/log/mail.log",
             "/var/log/mail.err",
         ],
+        ["/bin/sh", "-c", postfix.TRACE_SCRIPT, "mailbot-trace", "exact", "[1.2.3.4]; id", "0", "/var/log/mail.log"],
+        ["/bin/sh", "-c", postfix.TRACE_SCRIPT, "mailbot-trace", "exact", "[1.2.3.4", "0", "/var/log/mail.log"],
+        ["/bin/sh", "-c", postfix.TRACE_SCRIPT, "mailbot-trace", "anycase", "[1.2.3.4]", "0", "/var/log/mail.log"],
+        ["/bin/sh", "-c", postfix.TRACE_SCRIPT, "mailbot-trace", "exact", "[.*]", "0", "/var/log/mail.log"],
+        ["/bin/sh", "-c", postfix.TRACE_SCRIPT, "mailbot-trace", "exact", "message-id=<a b>", "5", "/var/log/mail.log"],
         [
             "/bin/sh",
             "-c",

@@ -130,8 +130,10 @@ def test_trace_lists_the_edge_hop_and_the_backend_hop_linked(lab_config):
         assert backend["previous_queue_id"] == hop.edge and edge["previous_queue_id"] is None
         assert edge["message_id"] == backend["message_id"] == hop.message_id
         assert backend["deliveries"][-1]["status"] == "sent"
-    table = mailbot("trace", "john@lab.test").stdout
     hop = hops_to("john@lab.test")[-1]
+    verdicts = " ".join(mailbot("trace", "john@lab.test").stdout.split())  # one verdict, both ids
+    assert re.search(rf"from alice@partner\.example delivered [^()]*\(edge {hop.edge} → lab {hop.backend}\)", verdicts)
+    table = mailbot("trace", "john@lab.test", "--attempts").stdout
     assert re.search(rf"(?m)^edge +\S+ \S+ +{hop.edge} +from alice@partner\.example +sent +2\.0\.0 queued as", table)
     assert re.search(rf"(?m)^lab +\S+ \S+ +{hop.backend} +from alice@partner\.example +sent +2\.1\.5 lmtp", table)
 

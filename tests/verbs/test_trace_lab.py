@@ -46,7 +46,7 @@ def mailbot(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
 
 
 def trace_json(address: str, *extra: str) -> dict:
-    run = mailbot("trace", address, "--json", *extra)
+    run = mailbot("trace", *([address] if address else []), "--json", *extra)
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
 
@@ -60,6 +60,7 @@ def what_the_log_says(address: str) -> dict:
     ids: set[tuple[str, str]] = set()
     senders: dict[tuple[str, str], str] = {}
     attempts: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    last: dict[tuple[str, str], dict[str, tuple[str, str]]] = defaultdict(dict)
     rejects = 0
     for host, maillog in logs.items():
         lines = read_lab_logs(maillog)
@@ -73,6 +74,12 @@ def what_the_log_says(address: str) -> dict:
                 senders[host, match["qid"]] = sender.group(1)
             if attempt := re.search(r": to=<([^>]*)>,.* dsn=([\d.]+), status=(\w+)", line):
                 attempts[host, match["qid"]][(attempt.group(1), attempt.group(3), attempt.group(2))] += 1
+                last[host, match["qid"]][attempt.group(1)] = (attempt.group(3), attempt.group(2))
+            if re.search(r": from=<[^>]*>, status=(?:force-)?expired, returned to sender", line):
+                # qmgr's expiry names no recipient: each one still deferred ends `expired` (postsuper -e)
+                for recipient, (status, dsn) in last[host, match["qid"]].items():
+                    if status == "deferred":
+                        attempts[host, match["qid"]][(recipient, "expired", dsn)] += 1
         rejects += sum(1 for line in lines if "NOQUEUE: reject" in line and needle in line.lower())
         rejects += sum(1 for line in lines if QID.search(line) and ": reject: " in line and needle in line.lower())
     return {"ids": ids, "senders": senders, "attempts": attempts, "rejects": rejects}
@@ -186,7 +193,8 @@ def test_since_keeps_only_recent_messages(lab_config):
 def test_unknown_address_gets_the_no_trace_hint(lab_config):
     answer = trace_json("never.seen@nowhere.example")
     assert answer["messages"] == [] and answer["rejected"] == [] and answer["queued"] == []
-    assert any(hint.startswith("No trace of never.seen@nowhere.example") for hint in answer["hints"])
+    assert any(hint.startswith("Nothing for never.seen@nowhere.example between ") for hint in answer["hints"])
+    assert [w["host"] for w in answer["window"]] == ["lab", "edge"] and all(w["oldest"] for w in answer["window"])
 
 
 def test_table_output_fits_a_laptop_screen(lab_config):
@@ -194,5 +202,85 @@ def test_table_output_fits_a_laptop_screen(lab_config):
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert lines[0].startswith("Trace of full@lab.test on lab, edge: ")  # the backend and the edge relay
-    assert "Still in the queue" in run.stdout and "What to do" in run.stdout
+    assert "What happened to each message" in run.stdout and "What to do" in run.stdout
+    assert "deferred" in run.stdout and "mailbox full; still queued, returned to sender on" in " ".join(
+        run.stdout.split()
+    )
     assert max(len(line) for line in lines) <= 100
+
+
+def test_trace_by_message_id_follows_both_hops(lab_config):
+    edge_lines = read_lab_logs("/var/log/mail-edge.log")
+    ids = [m[1] for line in edge_lines if (m := re.search(r"message-id=<([^>]+\.h1@partner\.example)>", line))]
+    assert ids, "traffic.sh sends h1 through the edge relay"
+    answer = trace_json("", "--message-id", f"<{ids[-1]}>")
+    assert answer["address"] is None and answer["key"]["message_id"] == ids[-1]
+    assert [v["kind"] for v in answer["verdicts"]] == ["delivered"]
+    assert answer["verdicts"][0]["hosts"] == ["edge", "lab"] and answer["verdicts"][0]["recipient"] == "john@lab.test"
+    assert {m["host"] for m in answer["messages"]} == {"edge", "lab"}
+
+
+def test_trace_by_client_with_status_and_direction(lab_config):
+    deferred = trace_json("", "--client", "127.0.0.1", "--to", "full@lab.test", "--status", "deferred")
+    assert deferred["verdicts"] and all(v["kind"] == "deferred" for v in deferred["verdicts"])
+    assert all(v["recipient"] == "full@lab.test" for v in deferred["verdicts"])
+    queued = {q["queue_id"] for q in deferred["queued"]}
+    assert queued and queued <= {v["queue_ids"][-1] for v in deferred["verdicts"]}
+    refused = trace_json("", "--client", "127.0.0.1", "--status", "refused")
+    assert refused["messages"] == [] or all(
+        any(v["kind"] == "refused" for v in m["verdict"]) for m in refused["messages"]
+    )
+    recipients = {v["recipient"] for v in refused["verdicts"]}
+    assert {"nosuchuser@lab.test", "nobody@lab.test", "someone@elsewhere.example"} <= recipients
+    assert {v["kind"] for v in refused["verdicts"]} == {"refused"}
+    sent = trace_json("", "--from", "bob@fournisseur.fr", "--status", "delivered")
+    assert sent["verdicts"] and all(v["sender"] == "bob@fournisseur.fr" for v in sent["verdicts"])
+    text = mailbot("trace", "--client", "127.0.0.1", "--status", "held")
+    assert text.returncode == 0 and text.stdout.startswith("Trace of client 127.0.0.1, status held on lab, edge: ")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--client", "127.0.0.300"], "is not an IP address"),
+        (["--message-id", "a b"], "is not a Message-ID"),
+        (["--status", "lost", "john@lab.test"], "is not a status"),
+        ([], "Say what to trace"),
+    ],
+)
+def test_bad_keys_exit_2_with_one_sentence(lab_config, args, words):
+    run = mailbot("trace", *args)
+    assert run.returncode == 2 and words in run.stderr and run.stdout == ""
+
+
+def test_held_deleted_and_expired_mail_in_english_and_french(lab_config):
+    """traffic.sh's phase F: three mails to stuck@lab.test (over quota), deferred, then `postsuper -h`,
+    `postsuper -d` and `postsuper -e` with `postqueue -i`."""
+    answer = trace_json("stuck@lab.test")
+    by_kind: dict[str, list[dict]] = defaultdict(list)
+    for verdict in answer["verdicts"]:
+        by_kind[verdict["kind"]].append(verdict)
+    assert {"held", "deleted", "expired"} <= set(by_kind), sorted(by_kind)
+    hold_queue = {e["queue_id"] for e in lab_queue() if e["queue_name"] == "hold"}
+    assert {v["queue_ids"][-1] for v in by_kind["held"]} <= hold_queue
+    assert all(v["in_queue"] is False for v in by_kind["deleted"] + by_kind["expired"])
+    assert all(v["notice_queue_id"] and v["attempts"] >= 1 for v in by_kind["expired"])
+    assert all(v["reason"] == "452 4.2.2 Over quota" for v in by_kind["held"] + by_kind["deleted"])
+    english = " ".join(mailbot("trace", "stuck@lab.test").stdout.split())
+    assert (
+        "held on hold: not delivered until an admin releases it (postsuper -H); after 1 deferral, mailbox full "
+        "(452 4.2.2 Over quota)" in english
+    )
+    assert re.search(r"deleted deleted from the queue by an admin \(postsuper -d\) at \S+ \S+, after 1 def", english)
+    assert re.search(
+        r"expired returned to sender on \S+ \S+, after 1 deferral, mailbox full \(452 4\.2\.2 Over", english
+    )
+    assert re.search(r"Over quota\); notice \w+ \(lab \w+\)", english)
+    french = " ".join(mailbot("--lang", "fr", "trace", "stuck@lab.test").stdout.split())
+    assert "suspendu suspendu : pas de remise avant qu'un administrateur le libère (postsuper -H)" in french
+    assert "supprimé supprimé de la file par un administrateur (postsuper -d) le " in french
+    assert re.search(r"expiré renvoyé à l'expéditeur le .{5,16}, après 1 report, boîte pleine \(452 4", french)
+    assert re.search(r"Over quota\) ; avis \w+ \(lab \w+\)", french)
+    for kind in ("held", "deleted", "expired"):
+        only = trace_json("stuck@lab.test", "--status", kind)
+        assert {v["kind"] for v in only["verdicts"]} == {kind}

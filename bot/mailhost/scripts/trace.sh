@@ -221,6 +221,12 @@ second() {
   echo "$n" >&4
 }
 show() { printf '#mailbot file mtime=%s path=%s\n' "$1" "$2"; }
+# The window searched: each file's first line (its last is as old as its mtime).
+while read -r i mtime kind id key size log f; do
+  if [ "$kind" = packed ]; then l=$(inflate "$f" 2>/dev/null | head -n 1 | cut -c 1-300)
+  else l=$(head -n 1 -- "$f" | cut -c 1-300); fi
+  printf '#mailbot first mtime=%s path=%s\n#mailbot line %s\n' "$mtime" "$f" "$l"
+done < "$tmp/files"
 # shellcheck disable=SC2046  # the files' numbers, one word each
 run first $(cut -d' ' -f1 "$tmp/files")
 while read -r i mtime kind id key size log f; do

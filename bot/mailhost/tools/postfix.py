@@ -24,9 +24,18 @@ from bot.mailhost.mail_flow import MailFlow, assemble
 from bot.mailhost.postconf import PostconfFormatError, parse_postfix_time
 from bot.mailhost.postfix_log import LineParser, LogLine
 from bot.mailhost.postqueue import QueueEntry, QueueFormatError, parse_postqueue_json, parse_postqueue_text
-from bot.mailhost.shapes import ANY_ADDRESS, ANY_MESSAGE_ID, ANY_POSTFIX_MAP, ANY_QUEUE_ID, EPOCH, Shape, shape
+from bot.mailhost.shapes import (
+    ANY_ADDRESS,
+    ANY_CLIENT_IP,
+    ANY_MESSAGE_ID,
+    ANY_POSTFIX_MAP,
+    ANY_QUEUE_ID,
+    EPOCH,
+    Shape,
+    shape,
+)
 from bot.mailhost.tools.base import OnHost, first_line
-from bot.mailhost.values import Address, MessageId, PostfixMap, QueueId, postfix_maps
+from bot.mailhost.values import Address, ClientIp, MessageId, PostfixMap, QueueId, postfix_maps
 
 if TYPE_CHECKING:  # annotations only: pydantic is not imported to parse a command line
     from bot.config import HostConfig
@@ -55,6 +64,30 @@ def _search_logs(mode: str, needle: str, since_epoch: int, maillogs: tuple[str, 
 def trace_logs(address: Address, since_epoch: int, maillogs: tuple[str, ...]) -> RemoteCommand:
     """Every message naming `<address>` (as from=, to= or orig_to=), any case."""
     return _search_logs("anycase", f"<{address.value}>", since_epoch, maillogs)
+
+
+def trace_client_logs(client: ClientIp, since_epoch: int, maillogs: tuple[str, ...]) -> RemoteCommand:
+    """Every message and refusal of one SMTP client: `client=name[IP]` (smtpd), `from name[IP]` and
+    postscreen's `[IP]:port` (NOQUEUE refusals). The bot keeps those whose client it is (a relay
+    of that address also shows `[IP]`)."""
+    return _search_logs("exact", f"[{client.value}]", since_epoch, maillogs)
+
+
+def trace_message_id_logs(message_id: MessageId, since_epoch: int, maillogs: tuple[str, ...]) -> RemoteCommand:
+    """Every hop of one mail by its Message-ID (cleanup's `message-id=<...>`, the same on each hop)."""
+    return _search_logs("exact", f"message-id=<{message_id.value}>", since_epoch, maillogs)
+
+
+TraceKey = Address | ClientIp | MessageId
+
+
+def trace_key_logs(key: TraceKey, since_epoch: int, maillogs: tuple[str, ...]) -> RemoteCommand:
+    """The search for any key a trace starts from: an address, a client's IP, a Message-ID."""
+    if isinstance(key, ClientIp):
+        return trace_client_logs(key, since_epoch, maillogs)
+    if isinstance(key, MessageId):
+        return trace_message_id_logs(key, since_epoch, maillogs)
+    return trace_logs(key, since_epoch, maillogs)
 
 
 def message_logs(message: QueueId | MessageId, maillogs: tuple[str, ...]) -> RemoteCommand:
@@ -134,6 +167,8 @@ def shapes(host: HostConfig) -> list[Shape]:
         shape("trace_logs", _with_epoch(trace_logs(ANY_ADDRESS, 0, logs))),
         shape("message_by_queue_id", message_logs(ANY_QUEUE_ID, logs)),
         shape("message_by_message_id", message_logs(ANY_MESSAGE_ID, logs)),
+        shape("trace_by_client", _with_epoch(trace_client_logs(ANY_CLIENT_IP, 0, logs))),
+        shape("trace_by_message_id", _with_epoch(trace_message_id_logs(ANY_MESSAGE_ID, 0, logs))),
         shape("queue_json", queue_json(instance)),
         shape("queue_text", queue_text(instance)),
         shape("postfix_version", postfix_version(instance)),
@@ -168,6 +203,8 @@ class HostLog:
     flow: MailFlow
     files_read: tuple[str, ...]
     warnings: tuple[str, ...]
+    oldest: datetime | None = None  # the first line of the oldest file read: the window searched
+    newest: datetime | None = None  # the last write of the newest file read
 
 
 _QUEUE_LIFETIMES: dict[tuple[str, str | None], tuple[float, timedelta | MailbotError]] = {}
@@ -177,13 +214,14 @@ LIFETIME_CACHE_SECONDS = 3600.0
 class Postfix(OnHost):
     """The host's Postfix instance (the default one, or the host entry's `postfix_config`)."""
 
-    def trace_log(self, address: Address, since: timedelta | None = None, now: datetime | None = None) -> HostLog:
-        """What every log line of every message that names `address` says, by queue id (the
-        messages' `lines` stay empty: a busy address has hundreds of thousands)."""
+    def trace_log(self, key: TraceKey, since: timedelta | None = None, now: datetime | None = None) -> HostLog:
+        """What every log line of every message that names `key` (an address, a client's IP, a
+        Message-ID) says, by queue id (the messages' `lines` stay empty: a busy address has
+        hundreds of thousands)."""
         since_epoch = 0
         if since is not None:
             since_epoch = max(0, int(((now or datetime.now(UTC)) - since).timestamp()))
-        return self._search(trace_logs(address, since_epoch, self.config.maillog), since, keep_lines=False)
+        return self._search(trace_key_logs(key, since_epoch, self.config.maillog), since, keep_lines=False)
 
     def message_log(self, message: QueueId | MessageId) -> HostLog:
         """Every line of one message: by queue id (with the hop or notice that names it) or Message-ID."""
@@ -210,7 +248,9 @@ class Postfix(OnHost):
                 messages=tuple(m for m in flow.messages if _aware(m.last_seen, reader.tz) >= cutoff),
                 rejections=tuple(r for r in flow.rejections if _aware(r.at, reader.tz) >= cutoff),
             )
-        return HostLog(self.name, reader.now, flow, tuple(reader.files), tuple(reader.warnings))
+        return HostLog(
+            self.name, reader.now, flow, tuple(reader.files), tuple(reader.warnings), reader.oldest, reader.newest
+        )
 
     def queue(self) -> list[QueueEntry]:
         """The whole queue, from `postqueue -j`, or `-p` on Postfix older than 3.1 (of the host's
@@ -286,6 +326,7 @@ class Postfix(OnHost):
 _FILE_MARKER = re.compile(r"#mailbot file mtime=(?P<mtime>\d+) path=(?P<path>.*)")
 _PROBLEM_MARKER = re.compile(r"#mailbot (?P<problem>missing|unreadable) (?P<path>.*)")
 _WARNING_MARKER = re.compile(r"#mailbot warning (?P<text>.*)")
+_FIRST_MARKER = re.compile(r"#mailbot first mtime=(?P<mtime>\d+) path=(?P<path>.*)")
 
 
 class _TraceReader:
@@ -298,6 +339,9 @@ class _TraceReader:
         self.files: list[str] = []
         self.warnings: list[str] = []
         self.parser = LineParser(self.now, self.tz)
+        self.oldest: datetime | None = None
+        self.newest: datetime | None = None
+        self._first_of: datetime | None = None  # the mtime of the file whose first line comes next
 
     @property
     def reference(self) -> datetime:
@@ -315,7 +359,12 @@ class _TraceReader:
                 yield line
 
     def _marker(self, text: str) -> None:
-        if host := HOST_MARKER.fullmatch(text):
+        if text.startswith("#mailbot line "):
+            self._first_line(text[len("#mailbot line ") :])
+        elif first := _FIRST_MARKER.fullmatch(text):
+            self._first_of = datetime.fromtimestamp(int(first["mtime"]), self.tz)
+            self.newest = max(self.newest, self._first_of) if self.newest else self._first_of
+        elif host := HOST_MARKER.fullmatch(text):
             self.tz = host_zone(host["tz"])
             self.now = datetime.fromtimestamp(int(host["now"]), self.tz)
             self.parser.set_clock(self.parser.reference, self.tz)
@@ -332,6 +381,16 @@ class _TraceReader:
             self.warnings.append(what.format(path=problem["path"], host=self.host))
         elif warning := _WARNING_MARKER.fullmatch(text):
             self.warnings.append(_("On {host}: {text}").format(host=self.host, text=warning["text"]))
+
+    def _first_line(self, text: str) -> None:
+        """The first line of a file read: its time is where the window searched begins."""
+        if self._first_of is None:
+            return
+        line = LineParser(self._first_of, self.tz).parse(text)
+        self._first_of = None
+        if line is not None:
+            at = _aware(line.at, self.tz)
+            self.oldest = min(self.oldest, at) if self.oldest else at
 
 
 def _aware(stamp: datetime, tz: tzinfo) -> datetime:

@@ -1,0 +1,682 @@
+"""Verdicts: what happened to each message and recipient, read from the parsed lines. Pure.
+
+One verdict per message and recipient, the way a support agent asks: delivered (where, when),
+deferred (how many times, since when, why in plain words, still queued, when Postfix gives
+up), bounced (the non-delivery notice's queue id, to whom it went), expired, refused at SMTP
+time, held, deleted by an admin (`postsuper -d`), still queued. A mail handed from one Postfix
+to the next (`queued as`: an edge relay, a content filter) is one story: the hops' queue ids in
+order, the verdict of the last one. Nothing here reads a clock, a host or a setting: the queue
+(`postqueue`) and each host's `maximal_queue_lifetime` come in as arguments.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from operator import attrgetter
+from typing import Any, NamedTuple
+
+from bot.mailhost.mail_flow import Delivery, Message, Rejection, collector_paused
+from bot.mailhost.postfix_log import is_over_quota, summarize_reply
+from bot.mailhost.postqueue import QueueEntry
+
+# The kinds of verdict, as `--json` and `--status` name them.
+DELIVERED = "delivered"
+DEFERRED = "deferred"
+BOUNCED = "bounced"
+EXPIRED = "expired"
+REFUSED = "refused"
+HELD = "held"
+DELETED = "deleted"
+QUEUED = "queued"
+PROBE = "probe"  # an address verification probe (`status=deliverable|undeliverable`): no mail
+UNKNOWN = "unknown"  # the logs read hold no outcome (older than the window, or still on its way)
+KINDS = (DELIVERED, DEFERRED, BOUNCED, EXPIRED, REFUSED, HELD, DELETED, QUEUED, PROBE, UNKNOWN)
+PROBLEMS = frozenset({DEFERRED, BOUNCED, EXPIRED, REFUSED, HELD, DELETED})
+REFUSAL_GAP = timedelta(days=1)  # refusals of the same sender, recipient and client closer than this: one story
+MAX_HOPS = 8
+
+
+class Hop(NamedTuple):
+    """One Postfix the mail went through: the host's name and its queue id there."""
+
+    host: str
+    queue_id: str
+
+
+@dataclass(slots=True)
+class Verdict:
+    """What happened to one message for one recipient (None when the log does not name it).
+
+    Not frozen, only because a frozen dataclass of this size takes four times as long to make
+    (a frequent address has 50,000 verdicts): nothing changes a verdict once read."""
+
+    kind: str
+    recipient: str | None
+    orig_recipient: str | None
+    sender: str | None
+    hops: tuple[Hop, ...]  # first to last; empty for a refusal before any queue file (NOQUEUE)
+    arrived: datetime  # first line of the first hop (for a refusal: the first refusal)
+    at: datetime  # the last event of the verdict: the delivery, the bounce, the last attempt
+    message_id: str | None = None
+    client: str | None = None
+    attempts: int = 0  # deferrals (refusals for REFUSED) before `at`, every hop counted
+    first_deferred: datetime | None = None
+    last_deferred: datetime | None = None
+    reason: str | None = None  # the gist of the last answer: `452 4.2.2 Over quota`
+    cause: str | None = None  # that answer in a word (CAUSES), when it is a known one
+    dsn: str | None = None
+    relay: str | None = None
+    mailbox: str | None = None
+    folder: str | None = None
+    imap_uid: int | None = None
+    next_queue_id: str | None = None  # handed to a server outside the logs read, which queued it as this
+    notice_queue_id: str | None = None  # the non-delivery notice of a bounce or an expiry
+    notice_to: str | None = None
+    in_queue: bool | None = None  # None: the host's queue could not be read
+    gives_up_at: datetime | None = None  # arrival + maximal_queue_lifetime, for what is still deferred
+    deleted_by_admin: bool = False
+    refused_on: str | None = None  # the host of a refusal before any queue file (no hop then)
+
+    @property
+    def host(self) -> str | None:
+        return self.hops[-1].host if self.hops else self.refused_on
+
+    @property
+    def queue_id(self) -> str | None:
+        return self.hops[-1].queue_id if self.hops else None
+
+    @property
+    def problem(self) -> bool:
+        return self.kind in PROBLEMS
+
+    def names(self, address: str) -> bool:
+        address = address.lower()
+        return address in (
+            (self.recipient or "").lower(),
+            (self.orig_recipient or "").lower(),
+            (self.sender or "").lower(),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "recipient": self.recipient,
+            "orig_recipient": self.orig_recipient,
+            "sender": self.sender,
+            "queue_ids": [hop.queue_id for hop in self.hops],
+            "hosts": [hop.host for hop in self.hops],
+            "host": self.host,
+            "arrived": self.arrived.isoformat(),
+            "at": self.at.isoformat(),
+            "attempts": self.attempts,
+            "first_deferred": self.first_deferred.isoformat() if self.first_deferred else None,
+            "last_deferred": self.last_deferred.isoformat() if self.last_deferred else None,
+            "reason": self.reason,
+            "cause": self.cause,
+            "dsn": self.dsn,
+            "relay": self.relay,
+            "mailbox": self.mailbox,
+            "folder": self.folder,
+            "imap_uid": self.imap_uid,
+            "next_queue_id": self.next_queue_id,
+            "notice_queue_id": self.notice_queue_id,
+            "notice_to": self.notice_to,
+            "in_queue": self.in_queue,
+            "gives_up_at": self.gives_up_at.isoformat() if self.gives_up_at else None,
+        }
+
+
+# --- why: a server's answer in a word ----------------------------------------------------------
+
+# (cause, markers in the lower-cased answer): the first match wins, so the precise ones come first.
+CAUSES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("mailbox_full", ("4.2.2", "5.2.2", "over quota", "quota exceeded", "mailbox full", "mailbox is full")),
+    ("greylisted", ("greylist", "graylist", "try again later", "please retry later")),
+    ("no_reverse_dns", ("cannot find your hostname", "cannot find your reverse hostname", "reverse dns")),
+    ("sender_domain_unknown", ("sender address rejected: domain not found", "4.1.8", "5.1.8")),
+    ("sender_refused", ("sender address rejected",)),
+    ("helo_refused", ("helo command rejected",)),
+    ("blocklisted", ("blocked using", " blocklist", " blacklist", "listed at", "listed on", "spamhaus")),
+    ("relay_denied", ("relay access denied", "relaying denied", "5.7.1 relaying", "not permitted to relay")),
+    (
+        "unknown_recipient",
+        (
+            "5.1.1",
+            "user unknown",
+            "unknown user",
+            "no such user",
+            "recipient address rejected",
+            "mailbox unavailable",
+            "does not exist",
+            "invalid recipient",
+            "mailbox not found",
+        ),
+    ),
+    ("domain_not_found", ("host or domain name not found", "name service error", "domain not found", "5.1.2")),
+    ("too_big", ("5.3.4", "message size exceeds", "message too big", "too large")),
+    ("spam", ("spam", "5.7.1 message rejected", "content rejected", "virus", "malware")),
+    ("authentication", ("spf", "dmarc", "dkim", "5.7.26", "5.7.23", "authentication")),
+    ("tls", ("tls", "ssl", "certificate", "starttls")),
+    ("connection_refused", ("connection refused",)),
+    ("timeout", ("timed out", "timeout", "conversation with", "lost connection")),
+    ("suspended", ("delivery temporarily suspended", "mail transport unavailable", "unavailable transport")),
+    ("local_config", ("mail system configuration error", "transport", "unknown mail transport error")),
+)
+
+
+def cause_of(answer: str | None) -> str | None:
+    """The kind of trouble a server's answer (or a refusal's reason) names, or None."""
+    if not answer:
+        return None
+    lowered = answer.lower()
+    if is_over_quota(lowered):
+        return "mailbox_full"
+    for cause, markers in CAUSES:
+        if any(marker in lowered for marker in markers):
+            return cause
+    return None
+
+
+# --- reading the verdicts ---------------------------------------------------------------------
+
+
+class _Story(NamedTuple):
+    """What the first hop knew, carried to the last one."""
+
+    arrived: datetime
+    sender: str | None
+    message_id: str | None
+    client: str | None
+    hops: tuple[Hop, ...]
+    deferrals: tuple[Delivery, ...]  # the deferrals of the earlier hops, for this recipient
+    orig_recipient: str | None = None  # as the first hop knew it (a filter's hop may not repeat it)
+
+
+def read_verdicts(
+    messages: Sequence[Message],
+    rejections: Iterable[Rejection] = (),
+    queue: Mapping[str, Sequence[QueueEntry]] | None = None,
+    lifetimes: Mapping[str, timedelta] | None = None,
+    queued: Iterable[tuple[str, QueueEntry]] = (),
+) -> list[Verdict]:
+    """One verdict per message and recipient, in the order the mail arrived.
+
+    `messages` and `rejections` are what the logs of every host said (mail_flow); `queue` is
+    each host's queue by host name (a host missing: its queue was not read, so whether a mail
+    is still queued is unknown there); `lifetimes` each host's maximal_queue_lifetime; `queued`
+    the queue entries to report on even when no log line names them (a held mail, a mail whose
+    lines are older than the logs).
+    """
+    with collector_paused():  # tens of thousands of records, no cycles: see mail_flow
+        return _read(messages, rejections, queue or {}, lifetimes or {}, queued)
+
+
+_BY_TIME = attrgetter("arrived", "at")
+
+
+def _read(
+    messages: Sequence[Message],
+    rejections: Iterable[Rejection],
+    queue: Mapping[str, Sequence[QueueEntry]],
+    lifetimes: Mapping[str, timedelta],
+    queued: Iterable[tuple[str, QueueEntry]],
+) -> list[Verdict]:
+    entries = {(host, entry.queue_id): entry for host, host_queue in queue.items() for entry in host_queue}
+    handed = [(m, d) for m in messages for d in m.deliveries if d.next_queue_id]
+    children: dict[tuple[int, str], Message] = {}  # (id of the message, next queue id) -> the next hop
+    linked: set[int] = set()
+    if handed:
+        wanted = {d.next_queue_id for _m, d in handed}
+        by_id: dict[str, list[Message]] = {}
+        for message in messages:
+            if message.queue_id in wanted:
+                by_id.setdefault(message.queue_id, []).append(message)
+        for message, delivery in handed:
+            child = _next_hop(message, delivery, by_id)
+            if child is not None:
+                children[(id(message), delivery.next_queue_id or "")] = child
+                linked.add(id(child))
+    queues_read = set(queue)
+    reader = _Reader(entries, queues_read, lifetimes, children)
+    verdicts: list[Verdict] = []
+    append, walk = verdicts.append, reader.walk
+    for message in messages:
+        if linked and id(message) in linked:
+            continue
+        deliveries = message.deliveries
+        if len(deliveries) == 1 and not message.admin_actions and not message.rejections:
+            final = deliveries[0]
+            if final.status == "sent" and (
+                final.next_queue_id is None or (id(message), final.next_queue_id) not in children
+            ):
+                # Most mail: one attempt, delivered, one hop. The same verdict as `leaf` makes, made here
+                # at a fraction of its cost (a frequent address has 50,000 of them: bench/run.py).
+                host, queue_id = message.host, message.queue_id
+                in_queue = (
+                    True
+                    if entries and (host, queue_id) in entries
+                    else False
+                    if message.removed or host in queues_read
+                    else None
+                )
+                append(
+                    Verdict(
+                        DELIVERED,
+                        final.recipient,
+                        final.orig_recipient,
+                        message.sender,
+                        (Hop(host, queue_id),),
+                        message.first_seen,
+                        final.at,
+                        message.message_id,
+                        message.client,
+                        0,
+                        None,
+                        None,
+                        None,
+                        None,
+                        final.dsn,
+                        final.relay,
+                        final.mailbox,
+                        final.folder,
+                        final.imap_uid,
+                        final.next_queue_id,
+                        None,
+                        None,
+                        in_queue,
+                        None,
+                        False,
+                    )
+                )
+                continue
+        story = _Story(
+            message.first_seen,
+            message.sender,
+            message.message_id,
+            message.client,
+            (Hop(message.host, message.queue_id),),
+            (),
+        )
+        walk(message, story, None, 0, verdicts)
+    if queued:
+        covered = {hop for verdict in verdicts for hop in verdict.hops}
+        seen_entries: set[tuple[str, str]] = set()
+        for host, entry in queued:
+            key = (host, entry.queue_id)
+            if Hop(host, entry.queue_id) in covered or key in seen_entries:
+                continue
+            seen_entries.add(key)
+            verdicts.extend(reader.from_queue(host, entry))
+    verdicts.extend(_refusals(rejections))
+    verdicts.sort(key=_BY_TIME)
+    return verdicts
+
+
+def _next_hop(message: Message, delivery: Delivery, by_id: Mapping[str, list[Message]]) -> Message | None:
+    """The message a `queued as` reply names: of that queue id, the one that began closest to the
+    hand-over (a short queue id comes back after a while; another host may hold the same one)."""
+    same_id = by_id.get(delivery.next_queue_id or "", ())
+    latest = delivery.at + _HAND_OVER
+    candidates = [m for m in same_id if m is not message and m.first_seen <= latest]
+    if len(candidates) < 2:
+        return candidates[0] if candidates else None
+    return min(candidates, key=lambda m: abs((delivery.at - m.first_seen).total_seconds()))
+
+
+_HAND_OVER = timedelta(minutes=5)  # the next hop's first line is at most this after the hand-over
+
+
+class _Reader:
+    def __init__(
+        self,
+        entries: Mapping[tuple[str, str], QueueEntry],
+        queues_read: set[str],
+        lifetimes: Mapping[str, timedelta],
+        children: Mapping[tuple[int, str], Message],
+    ) -> None:
+        self.entries = entries
+        self.queues_read = queues_read
+        self.lifetimes = lifetimes
+        self.children = children
+
+    def walk(self, message: Message, story: _Story, only: set[str] | None, depth: int, out: list[Verdict]) -> None:
+        """Appends the verdicts of `message` (and of the hops it handed its mail to) to `out`."""
+        deliveries = message.deliveries
+        if len(deliveries) == 1 and not message.rejections:  # most mail: one try (what `only` wants, or all)
+            final = deliveries[0]
+            child = self.children.get((id(message), final.next_queue_id)) if final.next_queue_id else None
+            if child is None or final.status not in ("sent", "delivered") or depth >= MAX_HOPS:
+                out.append(self.leaf(message, deliveries, story))
+                return
+            key = final.recipient.lower()
+            onward = _Story(
+                story.arrived,
+                story.sender,
+                story.message_id or child.message_id,
+                story.client,
+                (*story.hops, Hop(child.host, child.queue_id)),
+                story.deferrals,
+                story.orig_recipient or final.orig_recipient,
+            )
+            self.walk(
+                child, onward, {key, final.orig_recipient.lower()} if final.orig_recipient else {key}, depth + 1, out
+            )
+            return
+        attempts: dict[str, list[Delivery]] = {}
+        for delivery in message.deliveries:
+            attempts.setdefault(delivery.recipient.lower(), []).append(delivery)
+        if only is not None:
+            wanted = {
+                key: tries
+                for key, tries in attempts.items()
+                if key in only or (tries[-1].orig_recipient or "").lower() in only
+            }
+            attempts = wanted or attempts  # an alias expanded to other addresses: all of them
+        refused = {(r.recipient or "").lower(): r for r in message.rejections if r.recipient}
+        if not attempts:
+            out.extend(self.undelivered(message, story))
+            return
+        for key, tries in attempts.items():
+            final = tries[-1]
+            child = self.children.get((id(message), final.next_queue_id or ""))
+            if final.status in ("sent", "delivered") and child is not None and depth < MAX_HOPS:
+                names = {key} | ({final.orig_recipient.lower()} if final.orig_recipient else set())
+                deferrals = story.deferrals + tuple(t for t in tries if t.status == "deferred")
+                onward = _Story(
+                    story.arrived,
+                    story.sender,
+                    story.message_id or child.message_id,
+                    story.client,
+                    (*story.hops, Hop(child.host, child.queue_id)),
+                    deferrals,
+                    story.orig_recipient or final.orig_recipient,
+                )
+                self.walk(child, onward, names, depth + 1, out)
+            else:
+                out.append(self.leaf(message, tries, story))
+        for key, rejection in refused.items():
+            if key not in attempts:
+                out.append(self.refused_in_queue(message, rejection, story))
+
+    def leaf(self, message: Message, tries: Sequence[Delivery], story: _Story) -> Verdict:
+        final = tries[-1]
+        status = final.status
+        if status == "sent" and len(tries) == 1 and not story.deferrals and not message.admin_actions:
+            return self._delivered(message, final, story)
+        deferrals = [t for t in tries if t.status == "deferred"]
+        if story.deferrals:
+            deferrals[:0] = story.deferrals
+        entry = self.entries.get((message.host, message.queue_id)) if self.entries else None
+        in_queue = self._in_queue(message.host, entry, message)
+        held = _held(message, entry)
+        deleted = "deleted" in message.admin_actions
+        reason = None
+        if status not in ("sent", "delivered"):  # a delivery's answer says nothing a verdict shows
+            last_answer = final if status != "expired" or not deferrals else deferrals[-1]
+            reason = summarize_reply(last_answer.response) or final.dsn or None
+            if status == "expired" and deferrals:
+                reason = summarize_reply(deferrals[-1].response) or reason
+        notice_queue_id = notice_to = None
+        gives_up_at = None
+        if status in ("sent", "delivered"):
+            kind = DELIVERED
+        elif status == "bounced":
+            kind = BOUNCED
+        elif status == "expired":
+            kind = EXPIRED
+        elif status in ("deliverable", "undeliverable"):
+            kind = PROBE
+        elif status == "deferred":
+            if deleted:
+                kind = DELETED
+            elif held:
+                kind = HELD
+            elif message.expired:
+                kind = EXPIRED
+            elif in_queue is False and message.removed:
+                kind = UNKNOWN
+            else:
+                kind = DEFERRED
+                arrival = entry.arrival_time if entry else message.first_seen
+                lifetime = self.lifetimes.get(message.host)
+                if lifetime is not None and in_queue is not False:
+                    gives_up_at = _aware_like(arrival, final.at) + lifetime
+        else:  # a status of a Postfix to come, or of a patched one
+            kind = BOUNCED if status.startswith("bounce") else UNKNOWN
+        if kind in (BOUNCED, EXPIRED):
+            notice = next((n for n in message.notices if n.kind.endswith("non-delivery")), None)
+            if notice is not None:
+                notice_queue_id = notice.queue_id
+                notice_to = message.sender or None
+        delivered = kind == DELIVERED
+        return Verdict(
+            kind=kind,
+            recipient=final.recipient,
+            orig_recipient=final.orig_recipient or story.orig_recipient,
+            sender=story.sender if story.sender is not None else message.sender,
+            hops=story.hops,
+            arrived=story.arrived,
+            at=final.at,
+            message_id=story.message_id or message.message_id,
+            client=story.client,
+            attempts=len(deferrals),
+            first_deferred=deferrals[0].at if deferrals else None,
+            last_deferred=deferrals[-1].at if deferrals else None,
+            reason=None if delivered else reason,
+            cause=None if delivered else cause_of(reason),
+            dsn=final.dsn,
+            relay=final.relay,
+            mailbox=final.mailbox,
+            folder=final.folder,
+            imap_uid=final.imap_uid,
+            next_queue_id=final.next_queue_id,
+            notice_queue_id=notice_queue_id,
+            notice_to=notice_to,
+            in_queue=in_queue,
+            gives_up_at=gives_up_at,
+            deleted_by_admin=deleted,
+        )
+
+    def _delivered(self, message: Message, final: Delivery, story: _Story) -> Verdict:
+        """`leaf` for mail delivered at the first try (most of it), without what it does not need."""
+        return Verdict(
+            DELIVERED,
+            final.recipient,
+            final.orig_recipient or story.orig_recipient,
+            story.sender if story.sender is not None else message.sender,
+            story.hops,
+            story.arrived,
+            final.at,
+            story.message_id or message.message_id,
+            story.client,
+            0,
+            None,
+            None,
+            None,
+            None,
+            final.dsn,
+            final.relay,
+            final.mailbox,
+            final.folder,
+            final.imap_uid,
+            final.next_queue_id,
+            None,
+            None,
+            self._in_queue(message.host, self.entries.get((message.host, message.queue_id)), message),
+            None,
+            False,
+        )
+
+    def undelivered(self, message: Message, story: _Story) -> Iterator[Verdict]:
+        """A message without a delivery attempt in the logs read: refused, deleted, held, queued."""
+        if message.rejections:
+            for rejection in message.rejections:
+                yield self.refused_in_queue(message, rejection, story)
+            return
+        entry = self.entries.get((message.host, message.queue_id))
+        in_queue = self._in_queue(message.host, entry, message)
+        if "deleted" in message.admin_actions:
+            kind = DELETED
+        elif _held(message, entry):
+            kind = HELD
+        elif message.expired:
+            kind = EXPIRED
+        elif in_queue:
+            kind = QUEUED
+        else:
+            kind = UNKNOWN
+        recipients: Sequence[tuple[str | None, str | None]] = [(None, None)]
+        if entry is not None and entry.recipients:
+            recipients = [(r.address, r.delay_reason) for r in entry.recipients]
+        for recipient, delay_reason in recipients:
+            reason = summarize_reply(delay_reason) if delay_reason else None
+            this_kind = DEFERRED if kind == QUEUED and reason else kind
+            gives_up_at = None
+            if this_kind == DEFERRED and entry is not None and message.host in self.lifetimes:
+                gives_up_at = entry.arrival_time + self.lifetimes[message.host]
+            yield Verdict(
+                kind=this_kind,
+                recipient=recipient,
+                orig_recipient=None,
+                sender=story.sender if story.sender is not None else message.sender,
+                hops=story.hops,
+                arrived=story.arrived,
+                at=message.last_seen,
+                message_id=story.message_id or message.message_id,
+                client=story.client,
+                attempts=len(story.deferrals),
+                reason=reason,
+                cause=cause_of(reason),
+                in_queue=in_queue,
+                gives_up_at=gives_up_at,
+                deleted_by_admin=kind == DELETED,
+            )
+
+    def refused_in_queue(self, message: Message, rejection: Rejection, story: _Story) -> Verdict:
+        """One recipient refused in a transaction that had a queue id, or a whole message refused
+        by a content check (cleanup), a milter or a before-queue filter."""
+        reason = _refusal_reason(rejection)
+        return Verdict(
+            kind=REFUSED,
+            recipient=rejection.recipient,
+            orig_recipient=None,
+            sender=rejection.sender if rejection.sender is not None else story.sender,
+            hops=story.hops,
+            arrived=story.arrived,
+            at=rejection.at,
+            message_id=story.message_id or message.message_id,
+            client=rejection.client or story.client,
+            attempts=1,
+            reason=reason,
+            cause=cause_of(reason),
+            in_queue=False,
+        )
+
+    def from_queue(self, host: str, entry: QueueEntry) -> Iterator[Verdict]:
+        """A queue entry no log line read speaks of."""
+        lifetime = self.lifetimes.get(host)
+        for recipient in entry.recipients or (None,):
+            reason = summarize_reply(recipient.delay_reason) if recipient and recipient.delay_reason else None
+            kind = HELD if entry.held else DEFERRED if reason else QUEUED
+            yield Verdict(
+                kind=kind,
+                recipient=recipient.address if recipient else None,
+                orig_recipient=None,
+                sender=entry.sender,
+                hops=(Hop(host, entry.queue_id),),
+                arrived=entry.arrival_time,
+                at=entry.arrival_time,
+                reason=reason,
+                cause=cause_of(reason),
+                in_queue=True,
+                gives_up_at=entry.arrival_time + lifetime if kind == DEFERRED and lifetime is not None else None,
+            )
+
+    def _in_queue(self, host: str, entry: QueueEntry | None, message: Message) -> bool | None:
+        if entry is not None:
+            return True
+        if host in self.queues_read or message.removed:
+            return False
+        return None
+
+
+def _held(message: Message, entry: QueueEntry | None) -> bool:
+    if entry is not None:
+        return entry.held
+    holds = [a for a in message.admin_actions if a in ("placed on hold", "released from hold")]
+    return bool(holds) and holds[-1] == "placed on hold" and not message.removed
+
+
+def _aware_like(stamp: datetime, like: datetime) -> datetime:
+    """A queue entry's time (aware) and a log line's (aware or naive) made comparable."""
+    if (stamp.tzinfo is None) == (like.tzinfo is None):
+        return stamp
+    return (
+        stamp.replace(tzinfo=like.tzinfo)
+        if stamp.tzinfo is None
+        else stamp.astimezone(like.tzinfo).replace(tzinfo=None)
+    )
+
+
+_QUOTED_ADDRESS = re.compile(r"^(?P<code>[245]\d\d [245]\.\d{1,3}\.\d{1,3} )<[^>]*>: ")
+
+
+def _refusal_reason(rejection: Rejection) -> str:
+    reason = _QUOTED_ADDRESS.sub(r"\g<code>", rejection.reason, count=1)
+    return f"{rejection.action}: {reason}" if rejection.action == "discard" else reason
+
+
+def client_ip(client: str | None) -> str:
+    """`name[192.0.2.1]`, `[192.0.2.1]:25` -> `192.0.2.1`."""
+    if not client:
+        return ""
+    start = client.find("[")
+    return client[start + 1 : client.find("]", start)] if start >= 0 else client
+
+
+def _refusals(rejections: Iterable[Rejection]) -> Iterator[Verdict]:
+    """Refusals before any queue file (NOQUEUE): a sender's server that tries again is refused
+    again, so the same sender, recipient, client and answer within a day are one verdict."""
+    open_stories: dict[tuple[str, str, str, str, str], list[Rejection]] = {}
+    for rejection in sorted(rejections, key=lambda r: r.at):
+        reason = _refusal_reason(rejection)
+        key = (
+            rejection.host,
+            (rejection.sender or "").lower(),
+            (rejection.recipient or "").lower(),
+            client_ip(rejection.client),
+            reason,
+        )
+        group = open_stories.get(key)
+        if group is not None and rejection.at - group[-1].at <= REFUSAL_GAP:
+            group.append(rejection)
+            continue
+        if group is not None:
+            yield _refusal(group)
+        open_stories[key] = [rejection]
+    for group in open_stories.values():
+        yield _refusal(group)
+
+
+def _refusal(group: list[Rejection]) -> Verdict:
+    first, last = group[0], group[-1]
+    reason = _refusal_reason(last)
+    return Verdict(
+        kind=REFUSED,
+        recipient=last.recipient,
+        orig_recipient=None,
+        sender=last.sender,
+        hops=(),
+        arrived=first.at,
+        at=last.at,
+        client=last.client,
+        attempts=len(group),
+        first_deferred=None,
+        reason=reason,
+        cause=cause_of(reason),
+        in_queue=False,
+        refused_on=last.host,
+    )

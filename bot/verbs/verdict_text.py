@@ -1,0 +1,316 @@
+"""Verdicts as people read them: one line per message and recipient, in the reader's language.
+
+The verdicts themselves (bot/mailhost/verdicts.py) are pure records; here they become a label
+("deferred"), a detail in plain words ("×4 since 12-04 18:12, mailbox full; still queued, returned
+to sender on 12-07 18:12 unless fixed"), a table whose detail wraps instead of being cut, the
+order Slack lists them in, and the CSV rows programs read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import textwrap
+from collections.abc import Iterable, Sequence
+
+from bot.core import render
+from bot.i18n import N_, _
+from bot.mailhost import verdicts as v
+from bot.mailhost.mail_flow import Message
+from bot.verbs import mail
+
+LABELS = {
+    v.DELIVERED: N_("delivered"),
+    v.DEFERRED: N_("deferred"),
+    v.BOUNCED: N_("bounced"),
+    v.EXPIRED: N_("expired"),
+    v.REFUSED: N_("refused"),
+    v.HELD: N_("held"),
+    v.DELETED: N_("deleted"),
+    v.QUEUED: N_("queued"),
+    v.PROBE: N_("probe"),
+    v.UNKNOWN: N_("unknown"),
+}
+
+# A server's answer in plain words (verdicts.CAUSES names them).
+CAUSE_WORDS = {
+    "mailbox_full": N_("mailbox full"),
+    "greylisted": N_("greylisted by the receiving server, which asks to try again later"),
+    "no_reverse_dns": N_("the sending server's address has no host name (reverse DNS)"),
+    "sender_domain_unknown": N_("the sender's domain does not exist"),
+    "sender_refused": N_("the sender's address was refused"),
+    "helo_refused": N_("the sending server's HELO name was refused"),
+    "blocklisted": N_("the sending server is on a blocklist"),
+    "relay_denied": N_("relaying refused: this server does not carry mail for that domain"),
+    "unknown_recipient": N_("unknown recipient"),
+    "domain_not_found": N_("the recipient's domain was not found (DNS)"),
+    "too_big": N_("message too large"),
+    "spam": N_("taken for spam or a virus"),
+    "authentication": N_("the sender's domain failed its checks (SPF, DKIM, DMARC)"),
+    "tls": N_("encryption (TLS) failed"),
+    "connection_refused": N_("the receiving server refused the connection"),
+    "timeout": N_("the receiving server did not answer in time"),
+    "suspended": N_("delivery to that destination suspended after earlier errors"),
+    "local_config": N_("a configuration problem on this mail server"),
+}
+
+# Slack lists problems first: the ones that still need someone, then the ones that are over.
+_URGENCY = {
+    v.DEFERRED: 0,
+    v.HELD: 0,
+    v.BOUNCED: 1,
+    v.EXPIRED: 1,
+    v.REFUSED: 1,
+    v.DELETED: 1,
+    v.QUEUED: 2,
+    v.UNKNOWN: 2,
+    v.PROBE: 3,
+    v.DELIVERED: 3,
+}
+
+
+def label(verdict: v.Verdict) -> str:
+    return _(LABELS[verdict.kind]) if verdict.kind in LABELS else verdict.kind
+
+
+def why(verdict: v.Verdict) -> str:
+    """The last answer in plain words, with the server's own words when they add something."""
+    if verdict.cause in CAUSE_WORDS:
+        words = _(CAUSE_WORDS[verdict.cause])
+        return f"{words} ({verdict.reason})" if verdict.reason and verdict.kind != v.DEFERRED else words
+    return verdict.reason or ""
+
+
+def detail(verdict: v.Verdict) -> str:
+    """What happened and what happens next, in one sentence-like line."""
+    kind = verdict.kind
+    after = (
+        _("after {count} deferrals").format(count=verdict.attempts)
+        if verdict.attempts > 1
+        else _("after 1 deferral")
+        if verdict.attempts == 1
+        else ""
+    )
+    if kind == v.DELIVERED:
+        if verdict.imap_uid is not None:
+            where = _("in {folder}, UID {uid}").format(folder=verdict.folder or verdict.mailbox, uid=verdict.imap_uid)
+        elif verdict.next_queue_id:
+            where = _("handed to {relay}, queued there as {queue_id}").format(
+                relay=mail.short_relay(verdict.relay or ""), queue_id=verdict.next_queue_id
+            )
+        else:
+            where = _("to {relay}").format(relay=mail.short_relay(verdict.relay or "")) if verdict.relay else ""
+        at = render.when(verdict.at)
+        if at == render.when(verdict.arrived):
+            text = where
+        else:
+            text = _("{where} at {at}").format(where=where, at=at) if where else at
+        text = _and(text, after) if after else text
+    elif kind == v.DEFERRED:
+        since = verdict.first_deferred or verdict.arrived
+        text = (
+            _("×{count} since {since}").format(count=verdict.attempts, since=render.when(since))
+            if verdict.attempts
+            else _("waiting since {since}").format(since=render.when(since))
+        )
+        if reason := why(verdict):
+            text = _and(text, reason)
+        if verdict.in_queue is False:
+            text = _then(text, _("no longer in the queue"))
+        elif verdict.gives_up_at is not None:
+            text = _then(
+                text,
+                _("still queued, returned to sender on {at} unless fixed").format(at=render.when(verdict.gives_up_at)),
+            )
+        elif verdict.in_queue:
+            text = _then(text, _("still queued"))
+    elif kind == v.BOUNCED:
+        text = why(verdict) or (verdict.dsn or "")
+        if verdict.notice_queue_id:
+            text = _then(
+                text,
+                _("notice {queue_id} to {sender}").format(
+                    queue_id=verdict.notice_queue_id, sender=verdict.notice_to or "<>"
+                ),
+            )
+    elif kind == v.EXPIRED:
+        text = _("returned to sender on {at}").format(at=render.when(verdict.at))
+        if after:
+            text = _and(text, after)
+        if reason := why(verdict):
+            text = f"{text} ({reason})" if verdict.cause is None else _and(text, reason)
+        if verdict.notice_queue_id:
+            text = _then(text, _("notice {queue_id}").format(queue_id=verdict.notice_queue_id))
+    elif kind == v.REFUSED:
+        text = why(verdict)
+        if verdict.attempts > 1:
+            times = _("×{count} between {first} and {last}").format(
+                count=verdict.attempts, first=render.when(verdict.arrived), last=render.when(verdict.at)
+            )
+            text = _and(times, text) if text else times
+        if verdict.client:
+            text = _then(text, _("client {client}").format(client=verdict.client))
+    elif kind == v.HELD:
+        text = _("on hold: not delivered until an admin releases it (postsuper -H)")
+        if after:
+            text = _then(text, after)
+        if reason := why(verdict):
+            text = _and(text, reason)
+    elif kind == v.DELETED:
+        text = _("deleted from the queue by an admin (postsuper -d) at {at}").format(at=render.when(verdict.at))
+        if after:
+            text = _and(text, after)
+        if reason := why(verdict):
+            text = _and(text, reason)
+    elif kind == v.QUEUED:
+        text = _("waiting in the queue since {since}").format(since=render.when(verdict.arrived))
+    elif kind == v.PROBE:
+        text = _("an address check by Postfix, not a mail")
+    else:
+        text = _("no outcome in the logs read: older than them, or the sender gave up before sending")
+    if len(verdict.hops) > 1:
+        text += " (" + " → ".join(f"{hop.host} {hop.queue_id}" for hop in verdict.hops) + ")"
+    return text
+
+
+def _and(first: str, then: str) -> str:
+    """Two parts of a detail, as a comma joins them in the reader's language."""
+    return _("{first}, {then}").format(first=first, then=then) if first else then
+
+
+def _then(first: str, then: str) -> str:
+    """Two parts of a detail, as a semicolon joins them (French puts a space before it)."""
+    return _("{first}; {then}").format(first=first, then=then) if first else then
+
+
+def slack_order(verdicts: Iterable[v.Verdict]) -> list[v.Verdict]:
+    """Problems first, then the most recent first."""
+    by_time = sorted(verdicts, key=lambda x: x.at, reverse=True)
+    return sorted(by_time, key=lambda x: _URGENCY.get(x.kind, 2))
+
+
+def wrapped_table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int = render.TEXT_WIDTH) -> str:
+    """A plain table whose last column wraps onto indented lines instead of being cut."""
+    if not rows:
+        return ""
+    last = len(headers) - 1
+    widths = [max(len(headers[i]) + 2, *(len(row[i]) for row in rows)) for i in range(last)]
+    indent = sum(widths) + 2 * last
+    room = max(30, width - indent)
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers[:last], widths, strict=True)) + "  " + headers[last]]
+    lines.append("  ".join("-" * w for w in [*widths, min(room, max(len(headers[last]) + 2, 10))]))
+    for row in rows:
+        first = "  ".join(cell.ljust(w) for cell, w in zip(row[:last], widths, strict=True))
+        pieces = textwrap.wrap(row[last], room) or [""]
+        lines.append(f"{first}  {pieces[0]}".rstrip())
+        lines.extend(" " * (indent) + piece for piece in pieces[1:])
+    return "\n".join(lines)
+
+
+# --- CSV: one row per message, recipient and attempt, columns named in English for programs ---------
+
+CSV_COLUMNS = (
+    "verdict",
+    "arrived",
+    "at",
+    "host",
+    "queue_id",
+    "queue_ids",
+    "sender",
+    "recipient",
+    "orig_recipient",
+    "message_id",
+    "client",
+    "status",
+    "dsn",
+    "relay",
+    "delay",
+    "response",
+    "folder",
+    "imap_uid",
+    "next_queue_id",
+    "attempts",
+    "reason",
+    "cause",
+    "in_queue",
+    "gives_up_at",
+    "notice_queue_id",
+)
+
+
+def csv_text(verdicts: Sequence[v.Verdict], messages: Sequence[Message]) -> str:
+    """Every attempt behind every verdict (a verdict without an attempt: one row of its own)."""
+    by_hop = {(m.host, m.queue_id): m for m in messages}
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for verdict in verdicts:
+        common = {
+            "verdict": verdict.kind,
+            "arrived": verdict.arrived.isoformat(),
+            "queue_ids": " ".join(hop.queue_id for hop in verdict.hops),
+            "sender": verdict.sender or "",
+            "message_id": verdict.message_id or "",
+            "client": verdict.client or "",
+            "attempts": verdict.attempts,
+            "reason": verdict.reason or "",
+            "cause": verdict.cause or "",
+            "in_queue": "" if verdict.in_queue is None else str(verdict.in_queue).lower(),
+            "gives_up_at": verdict.gives_up_at.isoformat() if verdict.gives_up_at else "",
+            "notice_queue_id": verdict.notice_queue_id or "",
+        }
+        names = {(verdict.recipient or "").lower(), (verdict.orig_recipient or "").lower()} - {""}
+        rows = 0
+        for hop in verdict.hops:
+            message = by_hop.get((hop.host, hop.queue_id))
+            for attempt in message.deliveries if message else ():
+                if (
+                    names
+                    and attempt.recipient.lower() not in names
+                    and (attempt.orig_recipient or "").lower() not in names
+                ):
+                    continue
+                rows += 1
+                writer.writerow(
+                    _row(
+                        common,
+                        at=attempt.at.isoformat(),
+                        host=hop.host,
+                        queue_id=hop.queue_id,
+                        recipient=attempt.recipient,
+                        orig_recipient=attempt.orig_recipient or "",
+                        status=attempt.status,
+                        dsn=attempt.dsn,
+                        relay=attempt.relay,
+                        delay=attempt.delay,
+                        response=attempt.response,
+                        folder=attempt.folder or "",
+                        imap_uid="" if attempt.imap_uid is None else attempt.imap_uid,
+                        next_queue_id=attempt.next_queue_id or "",
+                    )
+                )
+        if not rows:
+            writer.writerow(
+                _row(
+                    common,
+                    at=verdict.at.isoformat(),
+                    host=verdict.host or "",
+                    queue_id=verdict.queue_id or "",
+                    recipient=verdict.recipient or "",
+                    orig_recipient=verdict.orig_recipient or "",
+                    status=verdict.kind,
+                    dsn=verdict.dsn or "",
+                    relay=verdict.relay or "",
+                    delay="",
+                    response=verdict.reason or "",
+                    folder=verdict.folder or "",
+                    imap_uid="" if verdict.imap_uid is None else verdict.imap_uid,
+                    next_queue_id=verdict.next_queue_id or "",
+                )
+            )
+    return out.getvalue()
+
+
+def _row(common: dict[str, object], **fields: object) -> list[object]:
+    values = {**common, **fields}
+    return [values.get(column, "") for column in CSV_COLUMNS]

@@ -1,0 +1,219 @@
+"""Verdicts per message and recipient, read from real log lines (the lab's, the corpus's)."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import datetime, timedelta
+
+from bot import i18n
+from bot.mailhost import verdicts as v
+from bot.mailhost.mail_flow import assemble
+from bot.mailhost.postfix_log import LineParser
+from bot.mailhost.postqueue import QueuedRecipient, QueueEntry
+from bot.verbs import verdict_text
+from tests.conftest import FIXTURES
+
+REFERENCE = datetime(2026, 11, 28, 23, 0)
+LAB_LOG = (FIXTURES / "lab" / "maillog.txt").read_text()
+PIXELPARK = FIXTURES / "corpus" / "pixelpark-postfix-logsums_mail.log.gz"
+
+
+def flow_of(text: str, host: str = "lab", reference: datetime = REFERENCE):
+    parser = LineParser(reference)
+    return assemble([line for raw in text.splitlines() if (line := parser.parse(raw))], host)
+
+
+def verdicts_of(text: str, **kwargs):
+    flow = flow_of(text)
+    return v.read_verdicts(flow.messages, flow.rejections, **kwargs)
+
+
+def by_queue_id(verdicts):
+    return {verdict.queue_id: verdict for verdict in verdicts if verdict.queue_id}
+
+
+def test_one_verdict_per_message_and_recipient_on_the_lab_log():
+    flow = flow_of(LAB_LOG)
+    verdicts = v.read_verdicts(flow.messages, flow.rejections)
+    attempts = {(m.queue_id, d.recipient.lower()) for m in flow.messages for d in m.deliveries}
+    stories = {(x.queue_id, (x.recipient or "").lower()) for x in verdicts if x.hops and x.kind != v.REFUSED}
+    assert stories == attempts  # each attempt's story told once, whatever its number of lines
+
+
+def test_deferred_over_quota_counts_its_attempts_and_says_when_postfix_gives_up():
+    lines = [line for line in LAB_LOG.splitlines() if "A958B1624B7" in line]
+    entry = QueueEntry(
+        "A958B1624B7",
+        "deferred",
+        datetime(2026, 11, 28, 2, 28, 30),
+        30000,
+        "bob@fournisseur.fr",
+        (QueuedRecipient("full@lab.test", "host 127.0.0.1[127.0.0.1] said: 452 4.2.2 Over quota"),),
+    )
+    (verdict,) = verdicts_of("\n".join(lines), queue={"lab": [entry]}, lifetimes={"lab": timedelta(days=3)})
+    deferrals = [line for line in lines if "status=deferred" in line]
+    assert verdict.kind == v.DEFERRED and verdict.problem
+    assert verdict.attempts == len(deferrals) >= 2
+    assert verdict.reason == "452 4.2.2 Over quota" and verdict.cause == "mailbox_full"
+    assert verdict.in_queue is True
+    assert verdict.gives_up_at == datetime(2026, 12, 1, 2, 28, 30)
+    assert verdict.first_deferred is not None and verdict.last_deferred is not None
+    assert verdict.first_deferred < verdict.last_deferred
+
+
+def test_deferred_then_delivered_once_the_quota_is_raised():
+    verdict = by_queue_id(verdicts_of(LAB_LOG))["7A10D1624B5"]
+    assert (verdict.kind, verdict.attempts, verdict.recipient) == (v.DELIVERED, 1, "quota2@lab.test")
+    assert verdict.reason is None and verdict.relay == "127.0.0.1[127.0.0.1]:2400"
+
+
+def test_a_bounce_names_its_notice_and_to_whom_it_went():
+    verdict = by_queue_id(verdicts_of(LAB_LOG))["45A00162538"]
+    assert verdict.kind == v.BOUNCED
+    assert verdict.notice_queue_id == "4847916253F" and verdict.notice_to == "john@lab.test"
+    assert verdict.reason == "550 5.1.1 User unknown" and verdict.cause == "unknown_recipient"
+
+
+def test_refusals_at_smtp_time_are_one_story_per_sender_recipient_and_client():
+    verdicts = [x for x in verdicts_of(LAB_LOG) if x.kind == v.REFUSED and not x.hops]
+    unknown = [x for x in verdicts if x.recipient == "nosuchuser@lab.test"]
+    rejects = [line for line in LAB_LOG.splitlines() if "NOQUEUE" in line and "<nosuchuser@lab.test>" in line]
+    assert len(unknown) == 1 and unknown[0].attempts == len(rejects)
+    assert unknown[0].reason.startswith("550 5.1.1 Recipient address rejected")
+    assert unknown[0].host == "lab" and unknown[0].in_queue is False
+    relay = next(x for x in verdicts if x.recipient == "someone@elsewhere.example")
+    assert relay.cause == "relay_denied"
+
+
+def test_a_recipient_refused_inside_a_queued_transaction():
+    verdict = next(x for x in verdicts_of(LAB_LOG) if x.kind == v.REFUSED and x.hops)
+    assert verdict.recipient == "nobody@lab.test" and verdict.queue_id == "39604162538"
+
+
+# The edge relay of the lab (lab/README.md): two Postfix, two queue ids, one mail.
+EDGE_HOP = """\
+Nov 28 03:42:35 edge postfix-edge/smtpd[1760]: 4jbx1l2SX8zBycp: client=localhost[127.0.0.1]
+Nov 28 03:42:35 edge postfix-edge/cleanup[1763]: 4jbx1l2SX8zBycp: message-id=<hop-1@partner.example>
+Nov 28 03:42:35 edge postfix-edge/qmgr[1700]: 4jbx1l2SX8zBycp: from=<alice@partner.example>, size=612, nrcpt=1 (queue active)
+Nov 28 03:42:35 mail postfix/smtpd[1770]: 573AD16213B: client=localhost[127.0.0.1]
+Nov 28 03:42:35 edge postfix-edge/smtp[1766]: 4jbx1l2SX8zBycp: to=<john@lab.test>, relay=127.0.0.1[127.0.0.1]:2525, delay=0.01, delays=0/0.01/0/0, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 573AD16213B)
+Nov 28 03:42:35 edge postfix-edge/qmgr[1700]: 4jbx1l2SX8zBycp: removed
+Nov 28 03:42:35 mail postfix/cleanup[1771]: 573AD16213B: message-id=<hop-1@partner.example>
+Nov 28 03:42:35 mail postfix/qmgr[800]: 573AD16213B: from=<alice@partner.example>, size=900, nrcpt=1 (queue active)
+Nov 28 03:42:35 mail postfix/lmtp[827]: 573AD16213B: to=<john@lab.test>, relay=127.0.0.1[127.0.0.1]:2400, delay=0.01, delays=0/0/0/0, dsn=2.1.5, status=sent (250 2.1.5 Ok SESSIONID=<cyrus-1-2-3> [lab.test!user.john.Archives () 2294])
+Nov 28 03:42:35 mail postfix/qmgr[800]: 573AD16213B: removed
+"""  # noqa: E501
+
+
+def test_an_edge_hop_and_its_backend_hop_are_one_verdict_with_both_ids():
+    edge = flow_of("\n".join(line for line in EDGE_HOP.splitlines() if " edge " in line), "edge")
+    lab = flow_of("\n".join(line for line in EDGE_HOP.splitlines() if " mail " in line), "lab")
+    (verdict,) = v.read_verdicts([*edge.messages, *lab.messages])
+    assert verdict.kind == v.DELIVERED
+    assert verdict.hops == (v.Hop("edge", "4jbx1l2SX8zBycp"), v.Hop("lab", "573AD16213B"))
+    assert (verdict.folder, verdict.imap_uid, verdict.client) == ("Archives", 2294, "localhost[127.0.0.1]")
+    assert verdict.to_json()["queue_ids"] == [
+        "4jbx1l2SX8zBycp",
+        "573AD16213B",
+    ]
+
+
+def test_a_content_filter_hop_on_one_host_and_a_bounce_with_its_notice_on_pixelpark():
+    text = gzip.decompress(PIXELPARK.read_bytes()).decode("utf-8", "replace")
+    flow = flow_of(text, "helga", datetime(2023, 3, 17))
+    verdicts = v.read_verdicts(flow.messages, flow.rejections)
+    hops = [x for x in verdicts if len(x.hops) == 2]
+    assert len(hops) >= 170  # amavis: 10024 -> queued as -> 10025, each one story
+    first = next(x for x in hops if x.orig_recipient == "frank@brehm-berlin.de")
+    assert first.recipient == "user01.test@uhu-banane.net" and first.kind == v.DELIVERED
+    (bounced,) = [x for x in verdicts if x.kind == v.BOUNCED]
+    assert bounced.hops[-1].queue_id == "4PcV4K5FPLz3tBr" and bounced.notice_queue_id == "4PcV4K5tFpz3tG5"
+    assert bounced.cause == "domain_not_found" and bounced.notice_to == "bounce-no-reply@nebenan.de"
+    refused = [x for x in verdicts if x.kind == v.REFUSED]
+    assert sum(x.attempts for x in refused) == len(flow.rejections)
+    assert {x.cause for x in refused} >= {"blocklisted", "helo_refused", "sender_domain_unknown"}
+    # a client that gave up before DATA: nothing more in the log, and the verdict says so
+    assert {x.kind for x in verdicts} <= {v.DELIVERED, v.BOUNCED, v.REFUSED, v.UNKNOWN}
+
+
+# postsuper's and qmgr's own words (FORMATS.md), on a deferred mail of the lab.
+DEFERRED = """\
+Nov 28 02:28:30 mail postfix/smtpd[1]: 1A2B3C4D5E6: client=localhost[127.0.0.1]
+Nov 28 02:28:30 mail postfix/qmgr[2]: 1A2B3C4D5E6: from=<bob@fournisseur.fr>, size=3000, nrcpt=1 (queue active)
+Nov 28 02:28:30 mail postfix/lmtp[3]: 1A2B3C4D5E6: to=<full@lab.test>, relay=127.0.0.1[127.0.0.1]:2400, delay=0.07, delays=0.05/0.01/0/0.01, dsn=4.2.2, status=deferred (host 127.0.0.1[127.0.0.1] said: 452 4.2.2 Over quota SESSIONID=<cyrus-1> (in reply to RCPT TO command))
+"""  # noqa: E501
+
+
+def test_deleted_by_an_admin():
+    (verdict,) = verdicts_of(
+        DEFERRED + "Nov 28 03:00:00 mail postfix/postsuper[9]: 1A2B3C4D5E6: removed\n", queue={"lab": []}
+    )
+    assert verdict.kind == v.DELETED and verdict.deleted_by_admin and verdict.in_queue is False
+
+
+def test_held_then_released():
+    held = DEFERRED + "Nov 28 03:00:00 mail postfix/postsuper[9]: 1A2B3C4D5E6: placed on hold\n"
+    assert verdicts_of(held)[0].kind == v.HELD
+    released = held + "Nov 28 03:05:00 mail postfix/postsuper[9]: 1A2B3C4D5E6: released from hold\n"
+    assert verdicts_of(released)[0].kind == v.DEFERRED
+
+
+def test_expired_keeps_the_last_reason():
+    expired = DEFERRED + (
+        "Nov 28 03:00:00 mail postfix/qmgr[2]: 1A2B3C4D5E6: from=<bob@fournisseur.fr>, status=force-expired, "
+        "returned to sender\n"
+        "Nov 28 03:00:00 mail postfix/bounce[4]: 1A2B3C4D5E6: sender non-delivery notification: 9F8E7D6C5B4\n"
+        "Nov 28 03:00:00 mail postfix/qmgr[2]: 1A2B3C4D5E6: removed\n"
+    )
+    (verdict,) = verdicts_of(expired)
+    assert verdict.kind == v.EXPIRED and verdict.reason == "452 4.2.2 Over quota" and verdict.attempts == 1
+    assert verdict.notice_queue_id == "9F8E7D6C5B4" and verdict.notice_to == "bob@fournisseur.fr"
+
+
+def test_a_queue_entry_no_log_line_names_is_still_told():
+    entry = QueueEntry(
+        "ABCDEF12345", "hold", datetime(2026, 11, 28, 1), 10, "a@b.example", (QueuedRecipient("c@d.example", None),)
+    )
+    (verdict,) = v.read_verdicts([], queue={"lab": [entry]}, queued=[("lab", entry)])
+    assert (verdict.kind, verdict.recipient, verdict.queue_id, verdict.in_queue) == (
+        v.HELD,
+        "c@d.example",
+        "ABCDEF12345",
+        True,
+    )
+
+
+def test_causes_in_plain_words():
+    assert (
+        v.cause_of("host mx.example.com[192.0.2.1] said: 550 5.1.1 <x@example.com>: Recipient address rejected")
+        == "unknown_recipient"
+    )
+    assert v.cause_of("connect to mx.example.com[192.0.2.1]:25: Connection refused") == "connection_refused"
+    assert v.cause_of("connect to mx.example.com[192.0.2.1]:25: Connection timed out") == "timeout"
+    assert (
+        v.cause_of("Host or domain name not found. Name service error for name=x.example type=MX") == "domain_not_found"
+    )
+    assert v.cause_of("450 4.7.1 Greylisted, see http://postgrey.schweikert.ch/") == "greylisted"
+    assert v.cause_of("250 2.0.0 Ok") is None
+
+
+def test_details_are_punctuated_in_the_reader_s_language():
+    at = datetime(2026, 12, 4, 15, 17)
+    verdict = v.Verdict(
+        kind="bounced",
+        recipient="r@x.example",
+        orig_recipient=None,
+        sender="s@y.example",
+        hops=(v.Hop("mx", "ABCDEF123"),),
+        arrived=at,
+        at=at,
+        reason="550 5.1.1 User unknown",
+        cause="unknown_recipient",
+        notice_queue_id="FEDCBA321",
+        notice_to="s@y.example",
+    )
+    english = verdict_text.detail(verdict)
+    assert english == "unknown recipient (550 5.1.1 User unknown); notice FEDCBA321 to s@y.example"
+    with i18n.use_language("fr"):
+        french = verdict_text.detail(verdict)
+    assert french.endswith(" ; avis FEDCBA321 à s@y.example") and "; " not in french.replace(" ; ", "")
