@@ -318,14 +318,17 @@ def _main(argv: Sequence[str]) -> int:
 
 
 def _in_scope(verb: Verb, request: Any, context: Context) -> None:
-    """`scopes:` for CLI users, by Unix name (bot.core.scopes); a refusal is audited, exit 2."""
+    """`scopes:` for CLI users, by Unix name (bot.core.scopes); a refusal is audited, exit 2. The
+    caller's scope goes in the context, for the verbs that list mail or resolve a mailbox."""
     from bot.core import scopes
 
     allowed = scopes.allowed_domains(context.config, context.requester, "cli", lambda group, user: False)
-    refusal = scopes.refusal(context.config, verb.name, request, allowed)
+    refusal = scopes.refusal(context.config, verb.name, request, allowed, verb.lists_mail)
     if refusal is not None:
-        scopes.audit_refusal(context, verb.name, request, allowed)
+        scopes.audit_refusal(context, verb.name, request, allowed, verb.lists_mail)
         raise BadInput(refusal)
+    if allowed is not None:
+        context.scope = scopes.Scope(allowed, dict(context.config.domains), verb.name)
 
 
 def _observed(verb: Verb, work: Callable[[], Outcome]) -> Outcome:

@@ -6,6 +6,7 @@ import getpass
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import run_mailbot
@@ -24,14 +25,15 @@ def scoped(tmp_path: Path, domains: list[str]) -> Path:
     return path
 
 
-def test_out_of_scope_addresses_queue_ids_and_whole_queues_are_refused_in_one_sentence(tmp_path: Path):
+def test_out_of_scope_addresses_and_verbs_without_one_are_refused_in_one_sentence(tmp_path: Path):
+    """(`message`, `queue` are not refused: they show only the caller's mail, tests/verbs/test_scopes_lab.py.)"""
     config = str(scoped(tmp_path, ["partner.example"]))
     for args, sentence in (
         (("trace", "john@lab.test"), "john@lab.test is outside your access (partner.example); ask a mail admin"),
         (("trace", "jdoe@lab-alias.test"), "jdoe@lab-alias.test is outside your access (partner.example)"),
-        (("message", "C5BF3135FAF"), "Your access is limited to partner.example: `message` needs an address"),
-        (("queue",), "Your access is limited to partner.example: `queue` needs an address"),
-        (("queue", "lab.test"), "lab.test is outside your access"),
+        (("flush", "C5BF3135FAF", "--yes"), "Your access is limited to partner.example: `flush` needs an address"),
+        (("watch",), "Your access is limited to partner.example: `watch` needs an address"),
+        (("deleted", "john@lab.test"), "john@lab.test is outside your access"),
     ):
         run = run_mailbot("--config", config, *args)
         assert run.returncode == 2, run.stderr
@@ -65,3 +67,52 @@ def test_no_scope_means_nothing(tmp_path: Path):
     )
     run = run_mailbot("--config", str(path), "trace", "alice@partner.example")
     assert run.returncode == 2 and "You are in no scope of this bot" in run.stderr
+
+
+def test_a_scoped_approver_cannot_run_a_change_outside_their_access(tmp_path: Path):
+    """Just before the command runs (bot.core.changes.carry_out), the approver's scope is checked
+    again: out of it, nothing reaches the host, the request fails, the refusal is audited."""
+    from bot.config import load_config
+    from bot.core import changes, scopes
+    from bot.core.registry import Context
+    from bot.errors import BadInput
+    from bot.mailhost.ssh import HostPool
+    from bot.state.requests import NewRequest
+    from bot.verbs import VERBS
+
+    config = load_config(str(scoped(tmp_path, ["partner.example"])))
+    context = Context(config=config, pool=HostPool(), requester="U0APPROVER")
+    change = context.state.requests.create(
+        NewRequest(
+            verb="restore",
+            host="nowhere",
+            template="t",
+            argv=(),
+            display="restore john",
+            arguments={"address": "john@lab.test", "domain": "lab.test"},
+            preview="",
+            summary="restore 1 mail of john@lab.test",
+            policy="approve",
+            requester="U0REQUESTER",
+            channel="C1",
+            reason=None,
+            lifetime_seconds=600,
+        )
+    )
+    assert context.state.requests.decide(change.id, "U0APPROVER", approve=True)
+    context.scope = scopes.Scope(frozenset({"partner.example"}), {}, "restore")
+    with pytest.raises(BadInput) as refused:  # before any SSH: the host `nowhere` would have failed otherwise
+        changes.carry_out(VERBS["restore"], change.id, "U0APPROVER", context)
+    sentence = "john@lab.test is outside your access (partner.example), so you cannot approve this request."
+    assert refused.value.message == sentence
+    assert context.state.requests.get(change.id).state == "failed"  # type: ignore[union-attr]
+    assert ("refused", "restore", sentence) in [(r.event, r.verb, r.detail) for r in context.state.audit.records(10)]
+    in_scope = scopes.Scope(frozenset({"lab.test"}), {}, "restore")
+    assert in_scope.change_refusal({"address": "jdoe@lab-alias.test", "domain": "lab.test"}) is not None
+    assert (
+        scopes.Scope(frozenset({"lab.test"}), {"lab-alias.test": "lab.test"}, "-").change_refusal(
+            {"address": "jdoe@lab-alias.test", "domain": "lab.test"}
+        )
+        is None
+    )
+    assert "names no address" in str(in_scope.change_refusal({}))  # a whole-queue flush

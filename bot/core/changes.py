@@ -161,6 +161,12 @@ def carry_out(verb: Verb, change_id: str, user: str, context: Context) -> Change
     change = context.state.requests.get(change_id)
     if change is None or change.state != APPROVED:
         raise MailbotError(_("Request {change_id} is not approved; nothing was run.").format(change_id=change_id))
+    if context.scope is not None:  # the approver's `scopes:`, again just before the command runs
+        try:
+            context.scope.check_change(context, change.arguments)
+        except BadInput:
+            context.state.requests.finish(change.id, user, -1, digest(b""), 0.0, "outside the approver's scope")
+            raise
     host = context.config.host(change.host)
     command = RemoteCommand(change.template, change.argv)
     context.state.requests.start(change.id)  # from now on its host's timeout counts

@@ -19,6 +19,7 @@ from bot.i18n import _, translate_argparse
 # functions that need them import them when they run.
 if TYPE_CHECKING:
     from bot.config import Config
+    from bot.core.scopes import Scope
     from bot.mailhost.commands import RemoteCommand
     from bot.mailhost.ssh import CommandResult, HostPool
     from bot.state import State
@@ -81,6 +82,7 @@ class Context:
     requester: str
     progress: Callable[[str], None] = field(default=_ignore_progress)
     _state: State | None = None
+    scope: Scope | None = None  # the caller's `scopes:` (bot.core.scopes); None: not limited
 
     @property
     def state(self) -> State:
@@ -121,6 +123,8 @@ class Verb:
     cli_only: bool = False
     # After the answer, on a terminal: keep going and print what happens (`watch`); its exit code.
     follow: Callable[[Any, Context, TextIO], int] | None = None
+    # It lists messages: a scoped caller is not refused but shown only theirs (bot.core.scopes).
+    lists_mail: bool = False
 
     @property
     def changes_things(self) -> bool:

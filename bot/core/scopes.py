@@ -4,29 +4,37 @@ A hoster's support team serves many customers: an agent of one must not read ano
 With `scopes:` in the config, each caller (a Slack user, a member of a Slack user group, a CLI
 user by Unix name) may ask about the domains of the entries that name them, and nothing else;
 a caller no entry names may ask about nothing. Addresses are compared by their technical domain
-(config `domains`: `jdoe@lab-alias.test` is `lab.test`'s). A scoped caller's request must name
-an address: a verb given only a queue id, a Message-ID or nothing (the whole queue, the audit)
-would show other customers' mail, so it is refused. Without `scopes:` nothing is limited.
+(config `domains`: `jdoe@lab-alias.test` is `lab.test`'s). Without `scopes:` nothing is limited.
 
-One function, `refusal`, called where a command arrives (the Slack adapter before it acks, the
-CLI before it runs), before any SSH; the caller audits the refusal.
+Three checks, all here:
+- `refusal`, where a command arrives (the Slack adapter before it acks, the CLI before it runs),
+  before any SSH; the caller audits it. A verb that names an address must name one in scope; a
+  verb that needs none (a queue id, the whole queue, the audit) would show other customers' mail,
+  so it is refused, unless it lists mail (`Verb.lists_mail`: `message`, `queue`):
+- `Scope.within`, where such a verb lists the messages: a scoped caller sees those whose sender
+  or a recipient is in scope, and one sentence says how many others were hidden (`hidden`);
+- `Scope.check_mailbox`, where an address became a mailbox (`bot.verbs.mailbox.resolve`): an alias
+  only the host knows (bm-cli, virtual_alias_maps) is judged by the mailbox it resolves to;
+- `Scope.check_change`, for an approver: at the click, and just before the command runs.
+The verbs get the caller's `Scope` in their Context (`context.scope`; None: not limited).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, TypeVar
 
 from bot import i18n, observe
 from bot.config import Config
 from bot.core.registry import Context
-from bot.errors import MailbotError
-from bot.i18n import _
+from bot.errors import BadInput, MailbotError
+from bot.i18n import N_, _, ngettext
 from bot.mailhost.values import Address
 
 EVERY_DOMAIN = "*"
+T = TypeVar("T")
 
 
 def allowed_domains(
@@ -69,12 +77,17 @@ def named(request: Any) -> Iterator[tuple[str, str]]:
                 yield item.value, item.domain
 
 
-def refusal(config: Config, verb: str, request: Any, allowed: frozenset[str] | None) -> str | None:
-    """None when the request stays within `allowed`, else the one sentence the caller reads."""
+def refusal(
+    config: Config, verb: str, request: Any, allowed: frozenset[str] | None, lists_mail: bool = False
+) -> str | None:
+    """None when the request stays within `allowed`, else the one sentence the caller reads.
+    A verb that `lists_mail` is not refused (but for a caller in no scope): it shows only theirs."""
     if allowed is None:
         return None
     if not allowed:
         return _("You are in no scope of this bot, so it answers nothing about mail for you; ask a mail admin.")
+    if lists_mail:
+        return None
     shown = ", ".join(sorted(allowed))
     asked = list(named(request))
     if not asked:
@@ -90,13 +103,102 @@ def refusal(config: Config, verb: str, request: Any, allowed: frozenset[str] | N
     return None
 
 
-def audit_refusal(context: Context, verb: str, request: Any, allowed: frozenset[str] | None) -> None:
+def audit_refusal(
+    context: Context, verb: str, request: Any, allowed: frozenset[str] | None, lists_mail: bool = False
+) -> None:
     """The refusal in the audit, in English like every record, under the command's request id."""
     with i18n.use_language(i18n.ENGLISH):
-        sentence = refusal(context.config, verb, request, allowed)
+        sentence = refusal(context.config, verb, request, allowed, lists_mail)
+    _audit(context, verb, sentence)
+
+
+def _audit(context: Context, verb: str, sentence: str | None) -> None:
     try:
         context.state.audit.record(
             "refused", context.requester, request_id=observe.request_id(), verb=verb, detail=sentence
         )
     except MailbotError as failure:  # the state is down: the refusal still stands
         logging.getLogger("mailbot.scopes").warning("a refusal could not be audited: %s", failure.message)
+
+
+@dataclasses.dataclass(frozen=True)
+class Scope:
+    """What one caller may see while one verb runs: the technical domains of their `scopes:`."""
+
+    domains: frozenset[str]
+    aliases: Mapping[str, str]  # config `domains`: alias domain -> technical domain
+    verb: str = "-"
+
+    @property
+    def words(self) -> str:
+        return ", ".join(sorted(self.domains))
+
+    def covers(self, address: str | None) -> bool:
+        """Whether an address (or a bare domain) is in scope, by its technical domain."""
+        domain = (address or "").rpartition("@")[2].strip().lower().rstrip(".")
+        return bool(domain) and self.aliases.get(domain, domain) in self.domains
+
+    def shows(self, sender: str | None, recipients: Iterable[str | None]) -> bool:
+        return self.covers(sender) or any(self.covers(r) for r in recipients)
+
+    def within(self, items: Iterable[T], parties: Callable[[T], tuple[str | None, Iterable[str | None]]]) -> list[T]:
+        """The items whose sender or a recipient (`parties(item)`) is in scope."""
+        return [item for item in items if self.shows(*parties(item))]
+
+    def refuse(self, context: Context, sentence: str, english: str) -> BadInput:
+        """The refusal to raise, audited (in English) under the caller's name and the command's id."""
+        _audit(context, self.verb, english)
+        return BadInput(sentence)
+
+    def check_mailbox(self, context: Context, address: str, mailbox: str) -> None:
+        """`address` resolved (by the config, Cyrus, bm-cli or Postfix's aliases) to `mailbox`
+        (an email): the mailbox must be in scope, before anything reads it."""
+        if self.covers(mailbox):
+            return
+        sentence = N_(
+            "{address} is the mailbox {mailbox}, which is outside your access ({domains}); ask a mail admin if you "
+            "need it."
+        )
+        values = {"address": address, "mailbox": mailbox, "domains": self.words}
+        raise self.refuse(context, _(sentence).format(**values), sentence.format(**values))
+
+    def change_refusal(self, arguments: Mapping[str, Any]) -> str | None:
+        """Why this caller may not approve (or run) a stored change, or None: every address and
+        domain it names (`address`, `domain`) must be in scope, and it must name one."""
+        named_ = [str(arguments[key]) for key in ("address", "domain") if arguments.get(key)]
+        outside = next((value for value in named_ if not self.covers(value)), None)
+        if outside is not None:
+            return _("{address} is outside your access ({domains}), so you cannot approve this request.").format(
+                address=outside, domains=self.words
+            )
+        if not named_:
+            return _(
+                "Your access is limited to {domains}: this request names no address of those domains, so you cannot "
+                "approve it."
+            ).format(domains=self.words)
+        return None
+
+    def check_change(self, context: Context, arguments: Mapping[str, Any]) -> None:
+        """`change_refusal`, raised and audited."""
+        sentence = self.change_refusal(arguments)
+        if sentence is not None:
+            with i18n.use_language(i18n.ENGLISH):
+                english = self.change_refusal(arguments)
+            raise self.refuse(context, sentence, english or sentence)
+
+
+def of(
+    config: Config, caller: str, channel: str, is_member: Callable[[str, str], bool], verb: str = "-"
+) -> Scope | None:
+    """The caller's Scope for one verb; None: not limited."""
+    allowed = allowed_domains(config, caller, channel, is_member)
+    return None if allowed is None else Scope(allowed, dict(config.domains), verb)
+
+
+def hidden(count: int) -> str | None:
+    """The one sentence that says how many messages a scoped caller was not shown; None for none."""
+    if not count:
+        return None
+    return ngettext(
+        "{count} message outside your access was hidden.", "{count} messages outside your access were hidden.", count
+    ).format(count=count)

@@ -183,6 +183,7 @@ class MailBot:
             log.info("refused %s for %s in %s", verb.name, request.user, request.channel)
             ack(response_type="ephemeral", **blocks.notice(refusal))
             return "refused"
+        scope = scopes.of(self.config, request.user, "slack", self.access.is_member, verb.name)
         if verb.changes_things:
             context = self.context(request.user)
             try:
@@ -194,18 +195,18 @@ class MailBot:
             if nobody:
                 ack(response_type="ephemeral", **blocks.notice(nobody))
                 return "refused"
-            busy = self.jobs.submit(lambda: self.approvals.propose(verb, parsed, reason, request))
+            busy = self.jobs.submit(lambda: self.approvals.propose(verb, parsed, reason, request, scope))
         else:
-            busy = self.jobs.submit(lambda: self._run(verb, parsed, request))
+            busy = self.jobs.submit(lambda: self._run(verb, parsed, request, scope))
         ack(response_type="ephemeral", **(blocks.notice(busy) if busy else blocks.working(request.line)))
         return "busy" if busy else ("proposed" if verb.changes_things else None)
 
     def _out_of_scope(self, verb: Verb, parsed: Any, user: str) -> str | None:
         """The user's `scopes:` (bot.core.scopes), checked before anything runs; a refusal is audited."""
         allowed = scopes.allowed_domains(self.config, user, "slack", self.access.is_member)
-        refusal = scopes.refusal(self.config, verb.name, parsed, allowed)
+        refusal = scopes.refusal(self.config, verb.name, parsed, allowed, verb.lists_mail)
         if refusal is not None:
-            scopes.audit_refusal(self.context(user), verb.name, parsed, allowed)
+            scopes.audit_refusal(self.context(user), verb.name, parsed, allowed, verb.lists_mail)
         return refusal
 
     def _too_fast(self, request: SlashCommand) -> str | None:
@@ -238,12 +239,12 @@ class MailBot:
 
     # --- the work, in the bot's own pool ---------------------------------------------------
 
-    def _run(self, verb: Verb, request: Any, command: SlashCommand) -> None:
+    def _run(self, verb: Verb, request: Any, command: SlashCommand, scope: scopes.Scope | None = None) -> None:
         started = time.monotonic()
         progress = _Progress(self, command, started, verb.name)
         result = "ok"
         try:
-            payload, result = self._answer(verb, request, command, started, progress)
+            payload, result = self._answer(verb, request, command, started, progress, scope)
         except Exception:  # a bug: the user still gets an answer, the log gets the details
             log.exception("%s by %s: internal error", verb.name, command.user)
             payload, result = blocks.notice(_(INTERNAL_ERROR)), "error"
@@ -254,12 +255,20 @@ class MailBot:
         observe.answered(verb.name, "slack", result, time.monotonic() - started, log)
 
     def _answer(
-        self, verb: Verb, request: Any, command: SlashCommand, started: float, progress: _Progress
+        self,
+        verb: Verb,
+        request: Any,
+        command: SlashCommand,
+        started: float,
+        progress: _Progress,
+        scope: scopes.Scope | None = None,
     ) -> tuple[dict[str, Any], str]:
         """The answer's blocks, and its outcome for the metrics (ok, failed, bad_input)."""
         assert verb.run is not None
+        context = self.context(command.user, progress.note)
+        context.scope = scope  # what the verb lists or resolves, within the caller's `scopes:`
         try:
-            outcome = verb.run(request, self.context(command.user, progress.note))
+            outcome = verb.run(request, context)
         except MailbotError as failure:
             log.info("%s by %s failed: %s", verb.name, command.user, failure.message)
             return blocks.notice(f":warning: {failure.message}"), "bad_input" if failure.exit_code == 2 else "failed"

@@ -18,7 +18,7 @@ from slack_bolt import Ack
 from slack_sdk.errors import SlackApiError
 
 from bot import i18n
-from bot.core import changes
+from bot.core import changes, scopes
 from bot.core.registry import Verb
 from bot.errors import MailbotError
 from bot.i18n import _
@@ -91,9 +91,12 @@ class ApprovalDesk:
         confirmation card is the requester's alone: theirs."""
         return self.bot.channel_language if change.policy == "approve" else self.bot.language_of(change.requester)
 
-    def propose(self, verb: Verb, request: Any, reason: str | None, command: SlashCommand) -> None:
+    def propose(
+        self, verb: Verb, request: Any, reason: str | None, command: SlashCommand, scope: scopes.Scope | None = None
+    ) -> None:
         started = time.monotonic()
         context = self.bot.context(command.user)
+        context.scope = scope  # the requester's: an alias the host resolves outside it is refused
         in_channel = changes.policy_of(verb, context) == "approve"
         # the summary and preview are stored with the request and shown on its card: the card's language
         with i18n.use_language(self.bot.channel_language if in_channel else i18n.current_language()):
@@ -152,6 +155,8 @@ class ApprovalDesk:
             self.outbox.reply(response_url, _("This request is unknown to the bot."))
             return
         refusal = changes.refusal_to_decide(change, user, approve, self._is_approver(user))
+        if not refusal and approve:
+            refusal = self._out_of_scope(change, user)
         if refusal:
             log.info("%s refused to decide %s: %s", user, change.id, refusal)
             self.outbox.reply(response_url, refusal)
@@ -199,9 +204,24 @@ class ApprovalDesk:
                 ),
             )
 
+    def _out_of_scope(self, change: ChangeRequest, user: str) -> str | None:
+        """An approver's `scopes:` must cover the request's address and domain; a refusal is audited."""
+        scope = self._scope(change, user)
+        if scope is None or (refusal := scope.change_refusal(change.arguments)) is None:
+            return None
+        with i18n.use_language(i18n.ENGLISH):
+            english = scope.change_refusal(change.arguments)
+        scope.refuse(self.bot.context(user), refusal, english or refusal)
+        return refusal
+
+    def _scope(self, change: ChangeRequest, user: str) -> scopes.Scope | None:
+        return scopes.of(self.bot.config, user, "slack", self.bot.access.is_member, change.verb)
+
     def _carry_out(self, verb: Verb, change: ChangeRequest, user: str, word: str, response_url: str) -> None:
+        context = self.bot.context(user)
+        context.scope = self._scope(change, user)  # checked again just before the command runs
         try:
-            outcome = changes.carry_out(verb, change.id, user, self.bot.context(user))
+            outcome = changes.carry_out(verb, change.id, user, context)
         except MailbotError as failure:
             self._update_card(
                 change,

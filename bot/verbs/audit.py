@@ -34,6 +34,9 @@ EVENT_LABELS = {
     "refused": N_("refused: out of scope"),
 }
 CSV_COLUMNS = (*FIELDS, "prev_hash", "hash", "verified")
+# A text cell a spreadsheet would run as a formula (CSV injection) starts with one of these; the CSV
+# writes such a cell, and one starting with the quote itself, after a `'` (README: "The audit export").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 # Why a chain did not verify, as the export says it.
 CHAIN_PROBLEMS = {
     "edited": N_("record {seq} was edited or removed after it was written"),
@@ -96,14 +99,15 @@ class AuditReport:
         )
 
     def to_csv(self) -> str:
-        """Every field of every record, and whether it verified, as RFC 4180 CSV with a header row."""
+        """Every field of every record, and whether it verified, as RFC 4180 CSV with a header row;
+        a text cell a spreadsheet would run as a formula is written after a `'` (`csv_cell`)."""
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(CSV_COLUMNS)
         flags = self.flags or [False] * len(self.records)
         for record, verified in zip(self.records, flags, strict=True):
             row = record.to_json()
-            writer.writerow([*("" if row[k] is None else row[k] for k in CSV_COLUMNS[:-1]), str(verified).lower()])
+            writer.writerow([*(csv_cell(row[k]) for k in CSV_COLUMNS[:-1]), str(verified).lower()])
         return out.getvalue()
 
     def sections(self) -> list[Section]:
@@ -217,6 +221,17 @@ def prune(audit: AuditLog, context: Context) -> Pruning:
         raise ConfigError(_("MAILBOT_AUDIT_KEY is not set; pruning needs it to sign the checkpoint of what it drops."))
     before = datetime.now(UTC) - timedelta(seconds=retention)
     return audit.prune(before.isoformat(timespec="microseconds"), key, context.requester)
+
+
+def csv_cell(value: Any) -> Any:
+    """A field as the CSV writes it: text starting with =, +, -, @, a tab, a carriage return or `'`
+    gets one `'` in front (a spreadsheet shows it as text; dropping one leading `'` from a text cell
+    gives the stored value back, which the chain's hashes cover); numbers as they are, None empty."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _chain_problem(chain: ChainCheck) -> str:

@@ -103,6 +103,13 @@ def mail_host(context: Context, config: HostConfig) -> MailHost:
 
 
 def resolve(address: Address, context: Context) -> Resolved:
+    resolved = _resolve(address, context)
+    if context.scope is not None:  # an alias only the host knows: judged by its mailbox (bot.core.scopes)
+        context.scope.check_mailbox(context, address.value, resolved.mailbox.email)
+    return resolved
+
+
+def _resolve(address: Address, context: Context) -> Resolved:
     stores = [mail_host(context, h) for h in store_hosts(context)]
     bm_host = mail_host(context, bmcli_host(context))
     version = stores[0].bluemind_version()

@@ -12,7 +12,7 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.core import render
+from bot.core import render, scopes
 from bot.core.registry import Context, Section, Verb
 from bot.errors import MailbotError
 from bot.i18n import N_, _
@@ -33,9 +33,12 @@ class Journey:
     hosts: tuple[str, ...]
     hops: list[Message] = field(default_factory=list)
     failures: list[HostFailure] = field(default_factory=list)
+    hidden: int = 0  # hops outside a scoped caller's access (bot.core.scopes), left out of everything
     exit_code: int = 0
 
     def headline(self) -> str:
+        if not self.hops and self.hidden:
+            return str(scopes.hidden(self.hidden))
         if not self.hops:
             return _("No trace of {query} in the logs of {join}.").format(query=self.query, join=", ".join(self.hosts))
         chain = " -> ".join(f"{m.host}:{m.queue_id}" for m in self.hops)
@@ -66,6 +69,8 @@ class Journey:
             parts.append(
                 Section(_("Hosts that did not answer"), "\n".join(f"{f.host}: {f.error}" for f in self.failures), False)
             )
+        if self.hidden and self.hops:
+            parts.append(Section(_("Your access"), str(scopes.hidden(self.hidden)), False))
         if self.hops:
             several = len(self.hosts) > 1
             rows = [
@@ -98,6 +103,7 @@ class Journey:
                 for line in m.lines
             ],
             "where": self.where_now() if self.hops else None,
+            "hidden": self.hidden,
             "errors": [{"host": f.host, "error": f.error} for f in self.failures],
         }
 
@@ -177,6 +183,9 @@ def run_message(request: MessageRequest, context: Context) -> Journey:
             wanted.update(n.queue_id for n in message.notices)
         needles = [QueueId(q) for q in sorted(wanted - searched)]
     journey.hops = sorted(found.values(), key=lambda m: (m.first_seen, m.host))
+    if context.scope is not None:  # a scoped caller: only the hops from or to their domains
+        shown = context.scope.within(journey.hops, _parties)
+        journey.hidden, journey.hops = len(journey.hops) - len(shown), shown
     if journey.failures:
         journey.exit_code = 1
     if not journey.hops and journey.failures:
@@ -190,6 +199,12 @@ def _belongs(message: Message, query: QueueId | MessageId, wanted: set[str]) -> 
     return message.queue_id in wanted or any(d.next_queue_id in wanted for d in message.deliveries)
 
 
+def _parties(message: Message) -> tuple[str | None, list[str | None]]:
+    """Its sender, and its recipients: delivered to (and as addressed, before an alias), rejected."""
+    recipients = [d.recipient for d in message.deliveries] + [d.orig_recipient for d in message.deliveries]
+    return message.sender, recipients + [r.recipient for r in message.rejections]
+
+
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("id", metavar="QUEUE_ID|MESSAGE_ID", help=_("a queue id (C5BF3135FAF) or a Message-ID"))
 
@@ -201,4 +216,5 @@ MESSAGE = Verb(
     configure=_configure,
     validate=validate_message,
     run=run_message,
+    lists_mail=True,
 )

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot import i18n
-from bot.core import render
+from bot.core import render, scopes
 from bot.core.registry import Context, Section, Verb
 from bot.errors import BadInput
 from bot.i18n import N_, _, ngettext
@@ -124,12 +124,15 @@ class QueueReport:
     reasons: dict[int, str] = field(default_factory=dict)  # id(QueuedMail) -> its normalised reason
     failures: list[HostFailure] = field(default_factory=list)
     queue_lifetime: timedelta | None = None
+    hidden: int = 0  # messages outside a scoped caller's access (bot.core.scopes), left out of everything
     exit_code: int = 0
 
     def headline(self) -> str:
         total = len(self.entries)
         size = render.size(sum(q.entry.size for q in self.entries))
         where = ", ".join(self.hosts)
+        if total == 0 and self.hidden:
+            return str(scopes.hidden(self.hidden))
         if total == 0:
             return _("The queue of {where} is empty.").format(where=where)
         oldest = max(self.entries, key=lambda q: self.seconds_since(q.entry.arrival_time))
@@ -158,6 +161,8 @@ class QueueReport:
             parts.append(
                 Section(_("Hosts that did not answer"), "\n".join(f"{f.host}: {f.error}" for f in self.failures), False)
             )
+        if self.hidden:
+            parts.append(Section(_("Your access"), str(scopes.hidden(self.hidden)), False))
         if not self.entries:
             return parts
         reasons = Counter(self.reason(q) for q in self.entries)
@@ -225,6 +230,7 @@ class QueueReport:
             "by_reason": dict(Counter(self.reason(q) for q in self.entries).most_common()),
             "matching": len(self.matching) if self.request.filter else None,
             "messages": [mail.queued_json(q) | {"reason": self.reason(q)} for q in listed],
+            "hidden": self.hidden,
             "errors": [{"host": f.host, "error": f.error} for f in self.failures],
         }
 
@@ -263,13 +269,24 @@ def run_queue(request: QueueRequest, context: Context) -> QueueReport:
         return entries, mail.known_lifetime(host) if entries else None
 
     answers, failures = mail.ask_each_host(hosts, ask)
-    report = summarize(request, [(host.name, entries) for host, (entries, _lifetime) in answers], datetime.now(UTC))
+    listed = [(host.name, entries) for host, (entries, _lifetime) in answers]
+    hidden = 0
+    if context.scope is not None:  # a scoped caller: only the messages from or to their domains
+        shown = [(host, context.scope.within(entries, _parties)) for host, entries in listed]
+        hidden = sum(map(len, (e for _h, e in listed))) - sum(map(len, (e for _h, e in shown)))
+        listed = shown
+    report = summarize(request, listed, datetime.now(UTC))
+    report.hidden = hidden
     lifetimes = [lifetime for _host, (_entries, lifetime) in answers if lifetime is not None]
     report.queue_lifetime = min(lifetimes) if lifetimes else None
     report.hosts = tuple(h.name for h in hosts)
     report.failures = failures
     report.exit_code = 1 if failures else 0
     return report
+
+
+def _parties(entry: QueueEntry) -> tuple[str, list[str]]:
+    return entry.sender, [r.address for r in entry.recipients]
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -283,4 +300,5 @@ QUEUE = Verb(
     configure=_configure,
     validate=validate_queue,
     run=run_queue,
+    lists_mail=True,
 )

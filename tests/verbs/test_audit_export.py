@@ -87,3 +87,30 @@ def test_prune_needs_a_retention_and_a_key_then_keeps_the_chain_verifiable(fille
     monkeypatch.delenv("MAILBOT_AUDIT_KEY")
     unkeyed = run_mailbot("--config", str(with_retention), "audit", "--verify")
     assert unkeyed.returncode == 1 and "MAILBOT_AUDIT_KEY" in unkeyed.stderr
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_text_and_the_chain_still_checks_from_the_csv(tmp_path: Path):
+    from bot.state.audit import GENESIS, record_hash
+
+    state = open_state(tmp_path / "state.db")
+    hostile = ['=HYPERLINK("http://evil.example","x")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)", "'=quoted"]
+    for index, text in enumerate(hostile):
+        state.audit.record("refused", f"@U{index}", verb="trace", detail=text)
+    state.audit.record("ran", "U0", verb="flush", exit_status=-1, duration=0.0, detail="plain")
+    state.database.close()
+    path = config(tmp_path)
+    run = run_mailbot("--config", str(path), "audit", "--since", "1d", "--csv")
+    assert run.returncode == 0, run.stderr
+    rows = list(csv.DictReader(io.StringIO(run.stdout)))
+    assert [r["detail"] for r in rows[:5]] == ["'" + text for text in hostile]  # shown as text, not run
+    assert rows[0]["user"] == "'@U0" and rows[5]["exit_status"] == "-1" and rows[5]["detail"] == "plain"
+    raw = json.loads(run_mailbot("--config", str(path), "audit", "--since", "1d", "--json").stdout)["records"]
+    assert [r["detail"] for r in raw[:5]] == hostile and raw[0]["user"] == "@U0"  # the JSON stays raw
+    # README's rule read back: drop one leading ' of a text cell; every hash then holds.
+    prev = GENESIS
+    for row in rows:
+        fields = {k: (v[1:] if v.startswith("'") else v) or None for k, v in row.items()}
+        fields |= {"seq": int(row["seq"]), "exit_status": int(row["exit_status"]) if row["exit_status"] else None}
+        fields["duration"] = float(row["duration"]) if row["duration"] else None
+        assert record_hash(prev, fields) == row["hash"] == fields["hash"]
+        prev = row["hash"]
