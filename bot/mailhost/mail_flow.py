@@ -39,7 +39,7 @@ _AT = attrgetter("at")
 FINAL_STATUSES = frozenset({"sent", "bounced", "expired", "delivered"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One attempt to hand the message to one recipient."""
 
@@ -58,7 +58,7 @@ class Delivery:
     next_queue_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rejection:
     """Mail refused before it was queued (NOQUEUE), or one recipient refused in a queued transaction."""
 
@@ -74,7 +74,7 @@ class Rejection:
     daemon: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Notice:
     """A message that `bounce` generated about this one (non-delivery, delay, success)."""
 
@@ -82,7 +82,7 @@ class Notice:
     queue_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Message:
     queue_id: str
     host: str
@@ -158,7 +158,7 @@ class _Builder:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MailFlow:
     """Everything one host's log says: messages by queue id, and refusals without one."""
 
