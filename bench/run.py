@@ -13,7 +13,9 @@ config at them, and measures over the lab's real SSH (OpenSSH on 127.0.0.1:2222,
   - a warm command (`HostConnection.run(true)`, and `postqueue -j`) vs a bare paramiko `true`;
   - 30 `/mail trace` slash commands at once to `mailbot serve --http` (a local fake Slack);
   - the `queue` summary of 100,000 entries (bench/queue_summary.py) vs json.loads of its lines;
-  - the peak RSS of `mailbot trace --json` for the frequent address vs the rare one;
+  - `mailbot trace` of the frequent address, whole process (table and --json, first and cached)
+    vs the floor;
+  - the peak RSS of `mailbot trace --json` (and of the table) for the frequent address vs the rare one.
   - the whole `trace` of the frequent address (`run_trace`: the host's search over SSH, the parse,
     the grouping, the queue, the verdicts), with and without its verdicts, interleaved (issue 22).
 
@@ -171,6 +173,20 @@ class Bench:
             self.rows.append(Row(f"{label}: bot", bot, "floor (grep + zcat|grep)", floor))
         self.settle()
 
+    def whole_process(self) -> None:
+        """`mailbot trace` of the frequent address as people run it: the whole CLI process (start,
+        login, queue, search, parsing, the table or the JSON written), first with nothing cached
+        (the cache emptied before each run), then cached; each against the floor of the same run."""
+        address = self.manifest.addresses["frequent"]
+        floor = median(partial(self.floor, address), self.runs)
+        base = "floor (grep + zcat|grep)"
+        for label, before in (("first", self.clear_cache), ("cached", self.settle)):
+            for output, json_out in (("table", False), ("--json", True)):
+                seconds = median(partial(cli_rss, self.config_path, address, json_out), self.runs, before)
+                row = f"`mailbot trace` frequent, {output}, {label}: whole process"
+                self.rows.append(Row(row, seconds, base, floor, "<= 1.3"))
+        self.settle()
+
     def second_trace(self) -> None:
         self.warm()
         second = self.manifest.addresses["second"]
@@ -306,8 +322,19 @@ class Bench:
         self.warm()
         rare = cli_rss(self.config_path, addresses["rare"])
         frequent = cli_rss(self.config_path, addresses["frequent"])
+        table = cli_rss(self.config_path, addresses["frequent"], json_out=False)
         self.rows.append(
-            Row("peak RSS, `mailbot trace --json` frequent", frequent[0], "the same, rare address", rare[0], unit="MB")
+            Row(
+                "peak RSS, `mailbot trace --json` frequent",
+                frequent[0],
+                "the same, rare address",
+                rare[0],
+                "<= 100 MB",
+                unit="MB",
+            )
+        )
+        self.rows.append(
+            Row("peak RSS, `mailbot trace` frequent (table)", table[0], "the same, rare address", rare[0], unit="MB")
         )
         self.notes.append(
             f"`mailbot trace --json` end to end (process start to exit, cached): rare {rare[1]:.2f} s, "
@@ -379,11 +406,11 @@ _PEAK = (
 )
 
 
-def cli_rss(config: Path, address: str) -> tuple[float, float, int]:
-    """Peak RSS (MB), wall time and output size of one `mailbot trace ADDRESS --json` process."""
+def cli_rss(config: Path, address: str, json_out: bool = True) -> tuple[float, float, int]:
+    """Peak RSS (MB), wall time and output size of one `mailbot trace ADDRESS [--json]` process."""
     started = time.perf_counter()
     done = subprocess.run(  # noqa: S603  (this interpreter, the bot, a generated address)
-        [sys.executable, "-c", _PEAK, "--config", str(config), "trace", address, "--json"],
+        [sys.executable, "-c", _PEAK, "--config", str(config), "trace", address, *(["--json"] if json_out else [])],
         capture_output=True,
         cwd=ROOT,
         check=False,
@@ -487,6 +514,7 @@ def main() -> None:
         bench = Bench(manifest, runs, Path(folder))
         steps: list[tuple[str, Callable[[], None]]] = [
             ("traces", bench.traces),
+            ("whole process", bench.whole_process),
             ("second trace", bench.second_trace),
             ("since", bench.since),
             ("warm command", bench.warm_command),

@@ -14,14 +14,14 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import Any
 
 from bot.mailhost.postfix_log import (
     ClientEvent,
     DeliveryEvent,
-    Event,
     ExpiredEvent,
+    LineParser,
     LocalPickupEvent,
     LogLine,
     MessageIdEvent,
@@ -36,13 +36,10 @@ from bot.mailhost.postfix_log import (
 )
 
 _AT = attrgetter("at")
-_FIRST = itemgetter(0)
-_Seen = tuple[datetime, str, Event, LogLine | None]  # a line of a queue id: time, daemon, event, line
-_STARTS = (ClientEvent, LocalPickupEvent)
 FINAL_STATUSES = frozenset({"sent", "bounced", "expired", "delivered"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One attempt to hand the message to one recipient."""
 
@@ -61,7 +58,7 @@ class Delivery:
     next_queue_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rejection:
     """Mail refused before it was queued (NOQUEUE), or one recipient refused in a queued transaction."""
 
@@ -77,7 +74,7 @@ class Rejection:
     daemon: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Notice:
     """A message that `bounce` generated about this one (non-delivery, delay, success)."""
 
@@ -85,7 +82,7 @@ class Notice:
     queue_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Message:
     queue_id: str
     host: str
@@ -161,7 +158,7 @@ class _Builder:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MailFlow:
     """Everything one host's log says: messages by queue id, and refusals without one."""
 
@@ -178,41 +175,62 @@ def assemble(lines: Iterable[LogLine], host: str, keep_lines: bool = True) -> Ma
     stable sort of all the lines gives each queue id. `keep_lines=False` leaves each message's
     `lines` empty: a trace shows what the lines say, and a busy address has 300,000 of them.
     """
-    # Each line of a queue id as (time, daemon, event, the line itself or None): the line's text
-    # is not kept when the caller does not want the lines.
-    by_queue_id: dict[str, list[_Seen]] = {}
+    # Each line of a queue id as time, daemon, event and the line itself, four items in a row of
+    # the queue id's list (no tuple per line); without the line when the caller does not want it.
+    by_queue_id: dict[str, list[Any]] = {}
     loose: list[LogLine] = []
     with _collector_paused():
         for line in lines:
             if line.queue_id is not None:
-                seen = (line.at, line.daemon, parse_event(line), line if keep_lines else None)
+                seen: tuple[Any, ...] = (line.at, line.daemon, parse_event(line))
+                if keep_lines:
+                    seen += (line,)
                 group = by_queue_id.get(line.queue_id)
                 if group is None:
-                    by_queue_id[line.queue_id] = [seen]
+                    by_queue_id[line.queue_id] = list(seen)
                 else:
-                    group.append(seen)
+                    group += seen
             elif "reject" in line.text or "discard" in line.text:  # only these can be refusals
                 loose.append(line)
-        return _grouped(by_queue_id, loose, host)
+        return _grouped(by_queue_id, loose, host, 4 if keep_lines else 3)
 
 
-def _grouped(by_queue_id: dict[str, list[_Seen]], loose: list[LogLine], host: str) -> MailFlow:
-    """Consumes `by_queue_id`: each group's lines are freed once its messages are built."""
+def assemble_blocks(blocks: Iterable[str], parser: LineParser, host: str) -> MailFlow:
+    """`assemble` of the lines of text blocks, without their lines (`keep_lines=False`): what a
+    trace reads. `LineParser.collect` reads each block straight into the groups (a third of the
+    time of `LogLine`s and `parse_event`); the same messages and rejections."""
+    by_queue_id: dict[str, list[Any]] = {}
+    loose: list[LogLine] = []
+    with _collector_paused():
+        for block in blocks:
+            parser.collect(block, by_queue_id, loose)
+        return _grouped(by_queue_id, loose, host, 3)
+
+
+def _grouped(by_queue_id: dict[str, list[Any]], loose: list[LogLine], host: str, width: int) -> MailFlow:
+    """Consumes `by_queue_id`: each group's lines are freed once its messages are built. A group
+    holds `width` items per line (time, daemon, event, and the line when kept)."""
     finished: list[_Builder] = []
+    apply = _APPLY
     while by_queue_id:
         queue_id, group = by_queue_id.popitem()
         builder: _Builder | None = None
-        for at, daemon, event, line in sorted(group, key=_FIRST) if len(group) > 1 else group:
-            starts_anew = isinstance(event, _STARTS)
-            if builder is not None and builder.removed and (starts_anew or not isinstance(event, RemovedEvent)):
+        times = group[::width]
+        if len(times) > 1 and times != sorted(times):  # out of time order: the stable sort by time
+            order = sorted(range(len(times)), key=times.__getitem__)
+            group = [item for index in order for item in group[index * width : index * width + width]]
+        for index in range(0, len(group), width):
+            at, daemon, event = group[index], group[index + 1], group[index + 2]
+            kind = type(event)
+            if builder is not None and builder.removed and kind is not RemovedEvent:  # the queue id, reused
                 finished.append(builder)
                 builder = None
             if builder is None:
                 builder = _Builder(queue_id, host, at, at)
             builder.last_seen = at
-            if line is not None:
-                builder.lines.append(line)
-            _APPLY[type(event)](builder, at, daemon, event)
+            if width == 4:
+                builder.lines.append(group[index + 3])
+            apply[kind](builder, at, daemon, event)
         if builder is not None:
             finished.append(builder)
     rejections: list[Rejection] = []

@@ -189,3 +189,49 @@ def test_the_fast_path_makes_the_records_the_general_pattern_makes(tmp_path):
         general = LineParser(reader.reference, reader.tz)
         for text in corpus:
             assert reader.parser.parse(text) == general._general(text.rstrip("\r\n")), text
+
+
+def test_the_trace_reader_of_blocks_makes_the_flow_of_lines(tmp_path):
+    """`assemble_blocks` (the trace's reader: blocks of text, `LineParser.collect`) against
+    `assemble` of `LogLine`s, line by line: the same messages and refusals, whatever the block
+    boundaries, markers, carriage returns and odd lines."""
+    import random
+
+    from bench import gen_logs
+    from bot.mailhost.mail_flow import assemble_blocks
+
+    folder = tmp_path / "generated"
+    gen_logs.ensure(512 << 10, seed=7, folder=folder, end=1_795_835_340, quiet=True)
+    corpus = [
+        *SILVENGA.read_text(errors="replace").splitlines(),
+        *gzip.decompress(PIXELPARK.read_bytes()).decode(errors="replace").splitlines(),
+        *(FIXTURES / "lab" / "maillog.txt").read_text(errors="replace").splitlines(),
+        *EDGE_LINES,
+        *(folder / "mail.log").read_bytes().decode(errors="replace").splitlines(),
+    ]
+    text = "\n".join(
+        [
+            "#mailbot host now=1795835340 tz=+0100",
+            "#mailbot file mtime=1767225601 path=/a",
+            *corpus[: len(corpus) // 2],
+            "#mailbot file mtime=1795835340 path=/b",
+            *corpus[len(corpus) // 2 :],
+            "Nov 28 10:00:00 mx postfix/qmgr[2]: ABCDEF12345: removed\r",
+            "#mailbot warning The logs were rotated",
+        ]
+    )
+    reader = _TraceReader("mx")
+    expected = assemble(reader.read(line.encode() for line in text.split("\n")), "mx", keep_lines=False)
+    assert len(expected.messages) > 500 and expected.rejections
+    cuts = sorted(random.Random(3).sample(range(len(text)), 200))
+    for bounds in ([0, len(text)], [0, *cuts, len(text)]):
+        # blocks of whole lines, as RemoteStream.blocks makes them
+        blocks, start = [], 0
+        for end in bounds[1:]:
+            end = text.rfind("\n", start, end) + 1 if end < len(text) else end
+            if end > start:
+                blocks.append(text[start:end])
+                start = end
+        reader = _TraceReader("mx")
+        assert assemble_blocks(reader.blocks(blocks), reader.parser, "mx") == expected
+        assert reader.warnings == ["On mx: The logs were rotated"]

@@ -45,6 +45,16 @@ class _Stream:
     def lines(self) -> list[bytes]:
         return self.done.stdout.splitlines()
 
+    def blocks(self) -> list[str]:
+        """As the SSH stream gives them: text of whole lines, here in blocks of 64 kB at most."""
+        text = self.done.stdout.decode("utf-8", "replace")
+        blocks, start = [], 0
+        while start < len(text):
+            end = text.rfind("\n", start, start + 65536) + 1 or len(text)
+            blocks.append(text[start:end])
+            start = end
+        return blocks
+
 
 class LocalConnection:
     """Runs the trace script here; the queue is empty and maximal_queue_lifetime is 5 days."""

@@ -20,7 +20,7 @@ from bot.errors import GuardRefused, MailbotError, RemoteCommandFailed
 from bot.i18n import _
 from bot.mailhost import grammar
 from bot.mailhost.commands import HOST_MARKER, RemoteCommand, elided, host_zone, log_paths, script
-from bot.mailhost.mail_flow import MailFlow, assemble
+from bot.mailhost.mail_flow import MailFlow, assemble, assemble_blocks
 from bot.mailhost.postconf import PostconfFormatError, parse_postfix_time
 from bot.mailhost.postfix_log import LineParser, LogLine
 from bot.mailhost.postqueue import QueueEntry, QueueFormatError, parse_postqueue_json, parse_postqueue_text
@@ -232,7 +232,10 @@ class Postfix(OnHost):
         busy address) is never held whole, only the parsed lines the messages keep."""
         with self.connection.open(command) as stream:
             reader = _TraceReader(self.name)
-            flow = assemble(reader.read(stream.lines()), self.name, keep_lines)
+            if keep_lines:
+                flow = assemble(reader.read(stream.lines()), self.name, keep_lines)
+            else:
+                flow = assemble_blocks(reader.blocks(stream.blocks()), reader.parser, self.name)
             status = stream.exit_status
             stderr = stream.stderr.decode("utf-8", "replace").strip()
         if status != 0:
@@ -327,6 +330,7 @@ _FILE_MARKER = re.compile(r"#mailbot file mtime=(?P<mtime>\d+) path=(?P<path>.*)
 _PROBLEM_MARKER = re.compile(r"#mailbot (?P<problem>missing|unreadable) (?P<path>.*)")
 _WARNING_MARKER = re.compile(r"#mailbot warning (?P<text>.*)")
 _FIRST_MARKER = re.compile(r"#mailbot first mtime=(?P<mtime>\d+) path=(?P<path>.*)")
+_ANY_MARKER = re.compile(r"^#mailbot .*$", re.MULTILINE)
 
 
 class _TraceReader:
@@ -357,6 +361,22 @@ class _TraceReader:
             line = parse(text)
             if line is not None:
                 yield line
+
+    def blocks(self, raw_blocks: Iterable[str]) -> Iterator[str]:
+        """`read` for `assemble_blocks`: the stream's text blocks without their markers, each
+        marker read when the lines before it have been."""
+        for block in raw_blocks:
+            if "#mailbot " not in block:
+                yield block
+                continue
+            start = 0
+            for marker in _ANY_MARKER.finditer(block):
+                if marker.start() > start:
+                    yield block[start : marker.start()]
+                self._marker(marker.group())
+                start = marker.end() + 1
+            if start < len(block):
+                yield block[start:]
 
     def _marker(self, text: str) -> None:
         if text.startswith("#mailbot line "):
