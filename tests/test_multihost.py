@@ -66,7 +66,7 @@ def test_answers_are_merged_and_a_stopped_host_is_one_error_line(second_sshd, tm
     assert both["hosts"] == ["lab", "lab2"] and both["errors"] == []
     single = json.loads(lab_mailbot("trace", "quota2@lab.test", "--json").stdout)
     assert sorted(m["host"] for m in both["messages"]) == sorted(["lab", "lab2"] * len(single["messages"]))
-    table = mailbot("--config", str(config), "trace", "quota2@lab.test").stdout
+    table = mailbot("--config", str(config), "trace", "quota2@lab.test", "--attempts").stdout
     assert table.splitlines()[3].startswith("Host ") and re.search(r"(?m)^lab2 ", table)
 
     second_sshd.send_signal(signal.SIGTERM)

@@ -142,8 +142,8 @@ class MailBot:
     def on_command(self, ack: Ack, command: dict[str, Any]) -> None:
         """Each command gets its request id here: its log lines, SSH commands and audit records carry it."""
         arrived = time.monotonic()
-        words = command_words(str(command.get("text", "")))
-        name = words[0].lower() if words and words[0].lower() in VERBS else "-"  # a label: never user text
+        first = str(command.get("text", "")).strip().split(maxsplit=1)[:1]  # not command_words: it may refuse
+        name = first[0].lower() if first and first[0].lower() in VERBS else "-"  # a label: never user text
         acked = False
 
         def timed_ack(**payload: Any) -> None:
