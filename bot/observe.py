@@ -140,7 +140,7 @@ Gauges = Callable[[], Iterable[tuple[str, str, dict[str, str], float]]]
 
 
 class _Metrics:
-    def __init__(self, version: str) -> None:
+    def __init__(self, version: str, verbs: Iterable[str]) -> None:
         from prometheus_client import CollectorRegistry, Counter, Histogram, Info
 
         self.registry = CollectorRegistry(auto_describe=True)
@@ -158,6 +158,11 @@ class _Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        # Every verb's series exist at zero from the start: a first burst of commands between two
+        # scrapes is otherwise a series born at its count, which rate() reads as no increase.
+        for verb in verbs:
+            for stage in ("ack", "first_byte", "done"):
+                self.latency.labels(stage, verb)
         self.connections = Counter(
             "mailbot_ssh_connections", "SSH logins that succeeded, per host.", ["host"], registry=r
         )
@@ -218,11 +223,11 @@ class _Collector:
 _metrics: _Metrics | None = None
 
 
-def enable_metrics(version: str) -> Any:
-    """Start counting (once per process); returns the registry to serve at /metrics."""
+def enable_metrics(version: str, verbs: Iterable[str] = ()) -> Any:
+    """Start counting (once per process), with `verbs`' latency series at zero; returns the registry for /metrics."""
     global _metrics
     if _metrics is None:
-        _metrics = _Metrics(version)
+        _metrics = _Metrics(version, verbs)
     return _metrics.registry
 
 

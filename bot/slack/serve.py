@@ -39,6 +39,7 @@ from bot.slack.app import MailBot
 from bot.slack.outbox import retry_handlers
 from bot.state.audit import audit_key
 from bot.state.replicas import ALIVE_SECONDS
+from bot.verbs import VERBS
 
 log = logging.getLogger("mailbot.serve")
 
@@ -238,7 +239,7 @@ def serve(config: Config, http: bool, host: str, port: int, health_port: int | N
     if config.audit.retention is not None and audit_key() is None:
         raise ConfigError(_("MAILBOT_AUDIT_KEY is not set; pruning needs it to sign the checkpoint of what it drops."))
     app, mailbot = build_app(config, secrets)
-    observe.enable_metrics(_version())
+    observe.enable_metrics(_version(), VERBS)
     _gauges(mailbot)
     ready = Readiness(mailbot)
     mailbot.approvals.start_sweeper()

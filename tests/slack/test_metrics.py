@@ -115,12 +115,12 @@ def test_prometheus_scrapes_commands_latency_and_approvals_and_ready_follows_pos
                 f'sum(mailbot_answer_seconds_count{{stage="{stage}",verb="trace"}})', lambda v: v >= 3
             )
             assert count >= 3
-        assert (
-            prometheus.value(
-                'histogram_quantile(0.9, sum by (le) (rate(mailbot_answer_seconds_bucket{stage="ack"}[1m])))'
-            )
-            < 3
+        # rate() needs two scrapes holding the acks: NaN (no rate yet) is waited out, not passed
+        p90 = prometheus.wait_for(
+            'histogram_quantile(0.9, sum by (le) (rate(mailbot_answer_seconds_bucket{stage="ack"}[1m])))',
+            lambda v: v == v and v < 3,
         )
+        assert p90 < 3
         prometheus.wait_for('sum(mailbot_ssh_command_seconds_count{host="lab",outcome="ok"})', lambda v: v >= 3)
         assert prometheus.value('sum(mailbot_ssh_connections_total{host="lab"})') >= 1
         assert prometheus.value("mailbot_replicas_seen") == 1
