@@ -22,7 +22,7 @@ from bot.core import changes, scopes
 from bot.core.registry import Verb
 from bot.errors import MailbotError
 from bot.i18n import _
-from bot.slack import blocks
+from bot.slack import blocks, views
 from bot.slack.jobs import JobRunner
 from bot.slack.outbox import Outbox, SlashCommand
 from bot.slack.services import BotServices
@@ -133,18 +133,70 @@ class ApprovalDesk:
         self._decide(body, approve=True)
 
     def on_reject(self, ack: Ack, body: dict[str, Any]) -> None:
+        """*Cancel* on a confirmation card decides at once; *Reject…* on an approval card opens a
+        modal for the reason (shown on the card and kept in the audit)."""
         ack()
-        self._decide(body, approve=False)
+        user = str(body.get("user", {}).get("id", ""))
+        change_id = str(body.get("actions", [{}])[0].get("value", ""))
+        response_url = str(body.get("response_url", ""))
+        with i18n.use_language(self.bot.language_of(user)):
+            try:
+                change = self.bot.state.requests.get(change_id)
+            except MailbotError as failure:
+                self.outbox.reply(response_url, failure.message)
+                return
+            if change is None or change.policy == "confirm":
+                self._decide(body, approve=False)
+                return
+            refusal = changes.refusal_to_decide(change, user, False, self.is_approver(user))
+            if refusal or change.state != "pending":
+                self.outbox.reply(response_url, refusal or changes.why_undecided(change), markup=True)
+                return
+            container = body.get("container") or {}
+            metadata = {"u": response_url, "c": str(container.get("channel_id") or "")}
+            metadata["t"] = str(container.get("message_ts") or "")
+            try:
+                self.outbox.open_view(str(body.get("trigger_id", "")), views.reject_modal(change, metadata))
+            except SlackApiError as exc:
+                log.warning("views.open failed: %s", exc.response.get("error"))
+                self.outbox.reply(
+                    response_url,
+                    _("Slack did not open the form ({error}); click again.").format(error=exc.response.get("error")),
+                )
 
-    def _decide(self, body: dict[str, Any], approve: bool) -> None:
+    def on_reject_submit(self, ack: Ack, body: dict[str, Any]) -> None:
+        """The reject modal, submitted: the reason is checked, then the rejection is the same decision."""
+        view = body.get("view") or {}
+        user = str(body.get("user", {}).get("id", ""))
+        metadata = views.metadata_of(view)
+        with i18n.use_language(self.bot.language_of(user)):
+            reason = " ".join((views.reason_of(view) or "").split())
+            if not reason or len(reason) > changes.MAX_REASON or not reason.isprintable():
+                why = _("Say why in plain text, under {count} characters.").format(count=changes.MAX_REASON)
+                ack(response_action="errors", errors={views.REASON_BLOCK: why})
+                return
+            ack()
+            container = {"channel_id": metadata.get("c", ""), "message_ts": metadata.get("t", "")}
+            self._decide(
+                {
+                    "user": {"id": user},
+                    "actions": [{"value": metadata.get("r", "")}],
+                    "response_url": metadata.get("u", ""),
+                    "container": container if container["message_ts"] else {},
+                },
+                approve=False,
+                reason=reason,
+            )
+
+    def _decide(self, body: dict[str, Any], approve: bool, reason: str | None = None) -> None:
         with i18n.use_language(self.bot.language_of(str(body.get("user", {}).get("id", "")))):
             try:
-                self._decide_as_clicker(body, approve)
+                self._decide_as_clicker(body, approve, reason)
             except MailbotError as failure:  # the state is down: nothing was decided, nothing ran
                 log.warning("a decision could not be taken: %s", failure.message)
                 self.outbox.reply(str(body.get("response_url", "")), failure.message)
 
-    def _decide_as_clicker(self, body: dict[str, Any], approve: bool) -> None:
+    def _decide_as_clicker(self, body: dict[str, Any], approve: bool, reason: str | None = None) -> None:
         """Who may not decide, and a decision too late, are told in the clicker's own language."""
         change_id = str(body.get("actions", [{}])[0].get("value", ""))
         user = str(body.get("user", {}).get("id", ""))
@@ -154,7 +206,7 @@ class ApprovalDesk:
         if change is None or verb is None:
             self.outbox.reply(response_url, _("This request is unknown to the bot."))
             return
-        refusal = changes.refusal_to_decide(change, user, approve, self._is_approver(user))
+        refusal = changes.refusal_to_decide(change, user, approve, self.is_approver(user))
         if not refusal and approve:
             refusal = self._out_of_scope(change, user)
         if refusal:
@@ -162,13 +214,20 @@ class ApprovalDesk:
             self.outbox.reply(response_url, refusal)
             return
         with i18n.use_language(self.card_language(change)):
-            self._record_decision(change, verb, user, approve, body, response_url)
+            self._record_decision(change, verb, user, approve, body, response_url, reason)
 
     def _record_decision(
-        self, change: ChangeRequest, verb: Verb, user: str, approve: bool, body: dict[str, Any], response_url: str
+        self,
+        change: ChangeRequest,
+        verb: Verb,
+        user: str,
+        approve: bool,
+        body: dict[str, Any],
+        response_url: str,
+        reason: str | None = None,
     ) -> None:
         """The decision, the card's new line and the run, in the card's language."""
-        if not self.bot.state.requests.decide(change.id, user, approve, runner=self.bot.replica):
+        if not self.bot.state.requests.decide(change.id, user, approve, runner=self.bot.replica, detail=reason):
             current = self.bot.state.requests.get(change.id) or change
             self.outbox.reply(response_url, changes.why_undecided(current), markup=True)
             if current.state == "pending":  # expired but not swept yet
@@ -183,11 +242,11 @@ class ApprovalDesk:
         when = blocks.slack_time(time.time())
         if not approve:
             word = _("Cancelled") if change.policy == "confirm" else _("Rejected")
-            self._update_card(
-                change,
-                _(":no_entry_sign: {word} by <@{user}> at {when}.").format(word=word, user=user, when=when),
-                response_url,
-            )
+            line = _(":no_entry_sign: {word} by <@{user}> at {when}.").format(word=word, user=user, when=when)
+            if reason:
+                line += "\n" + _("Why: {reason}").format(reason=blocks.escape(reason))
+            self._update_card(change, line, response_url)
+            self.bot.refresh_homes()
             return
         word = _("Confirmed") if change.policy == "confirm" else _("Approved")
         self._update_card(
@@ -257,7 +316,7 @@ class ApprovalDesk:
         except (SlackApiError, OSError) as exc:
             log.warning("could not update the card of %s: %s", change.id, exc)
 
-    def _is_approver(self, user: str) -> bool:
+    def is_approver(self, user: str) -> bool:
         approvals = self.bot.config.approvals
         if user in approvals.approvers:
             return True

@@ -122,10 +122,14 @@ def share_button(share_id: str) -> Block:
     }
 
 
+def footer(command: str, seconds: float, ephemeral: bool) -> str:
+    return f"`{escape(command)}` · {seconds:.1f} s" + (_(" · only you can see this") if ephemeral else "")
+
+
 def answer(outcome: Outcome, command: str, seconds: float, share_id: str | None, ephemeral: bool) -> SlackAnswer:
     headline = outcome.headline()
     sections = outcome.sections()
-    footer = f"`{escape(command)}` · {seconds:.1f} s" + (_(" · only you can see this") if ephemeral else "")
+    footer_text = footer(command, seconds, ephemeral)
     body: list[Block] = []
     table_lines = 0
     for part in sections:
@@ -134,7 +138,7 @@ def answer(outcome: Outcome, command: str, seconds: float, share_id: str | None,
             table_lines += part.body.count("\n") + 1
         else:
             body.extend(prose_sections(part.title, part.body))
-    tail = [context(footer)] + ([share_button(share_id)] if share_id else [])
+    tail = [context(footer_text)] + ([share_button(share_id)] if share_id else [])
     blocks = [section(f"*{escape(headline)}*"), *body, *tail]
     if len(blocks) <= MAX_BLOCKS and table_lines <= MAX_INLINE_LINES:
         return SlackAnswer(text=headline, blocks=blocks)
@@ -152,10 +156,10 @@ def answer(outcome: Outcome, command: str, seconds: float, share_id: str | None,
         )
         summary = [*summary[: MAX_BLOCKS - 4], context(more.format(count=left_out))]
     note = _("The full answer ({table_lines} table lines) is in the attached file.").format(table_lines=table_lines)
-    return SlackAnswer(text=headline, blocks=[*summary, section(note), *tail], full_text=_file_text(outcome))
+    return SlackAnswer(text=headline, blocks=[*summary, section(note), *tail], full_text=file_text(outcome))
 
 
-def _file_text(outcome: Outcome) -> str:
+def file_text(outcome: Outcome) -> str:
     """The attached file: the text answer, and the CSV of a verb that has one (the trace's)."""
     text = render.as_text(outcome)
     to_csv = getattr(outcome, "to_csv", None)

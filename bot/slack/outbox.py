@@ -37,10 +37,20 @@ def retry_handlers() -> list[RetryHandler]:
 
 @dataclass(frozen=True)
 class SlashCommand:
+    """A request as it came in: typed after `/mail`, or made by a click or a modal (bot.slack.entry).
+
+    Where its answer goes: through `response_url` in place of the placeholder (`replace`, a slash
+    command), or as a new message beside the one clicked (`replace=False`); without a response_url
+    (a modal's submission) as an ephemeral message, in `thread_ts` when the click was in a thread;
+    with `public_thread`, posted for everyone in the thread `thread_ts` (an alert's *Trace*)."""
+
     user: str
     channel: str
     text: str
     response_url: str
+    replace: bool = True
+    thread_ts: str | None = None
+    public_thread: bool = False
 
     @property
     def line(self) -> str:
@@ -72,6 +82,15 @@ class Outbox(Protocol):
     def direct_channel(self, user: str) -> str:
         """The user's direct-message channel with the bot."""
 
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
+        """A modal, opened for whoever clicked (`trigger_id`, valid 3 s); its view id."""
+
+    def update_view(self, view_id: str, view: dict[str, Any]) -> None:
+        """An open modal, changed."""
+
+    def publish_home(self, user: str, view: dict[str, Any]) -> None:
+        """The user's Home tab, as it stands."""
+
 
 class SlackOutbox:
     """The outbox over slack_sdk: the Web API client, and a webhook client per response_url."""
@@ -83,10 +102,16 @@ class SlackOutbox:
         return WebhookClient(response_url, timeout=10, retry_handlers=retry_handlers())
 
     def deliver(self, command: SlashCommand, started: float, payload: dict[str, Any]) -> None:
+        if command.public_thread and command.thread_ts:
+            try:
+                self.post(command.channel, payload, thread_ts=command.thread_ts)
+                return
+            except SlackApiError as exc:
+                log.warning("could not post in the thread (%s); answering privately", exc.response.get("error"))
         if command.response_url and time.monotonic() - started < RESPONSE_URL_LIFETIME:
             try:
                 response = self._webhook(command.response_url).send(
-                    replace_original=True, response_type="ephemeral", **payload
+                    replace_original=command.replace, response_type="ephemeral", **payload
                 )
                 if response.status_code == 200:
                     return
@@ -94,7 +119,9 @@ class SlackOutbox:
             except Exception as exc:  # network trouble: fall back to the Web API
                 log.warning("response_url failed (%s); posting the answer instead", type(exc).__name__)
         try:
-            self.client.chat_postEphemeral(channel=command.channel, user=command.user, **payload)
+            self.client.chat_postEphemeral(
+                channel=command.channel, user=command.user, thread_ts=command.thread_ts, **payload
+            )
         except SlackApiError as exc:
             log.error("could not deliver an answer to %s: %s", command.user, exc.response.get("error"))
 
@@ -129,3 +156,13 @@ class SlackOutbox:
         if not channel:
             raise LookupError("conversations.open gave no channel")
         return str(channel)
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
+        opened = self.client.views_open(trigger_id=trigger_id, view=view)
+        return str((opened.get("view") or {}).get("id", ""))
+
+    def update_view(self, view_id: str, view: dict[str, Any]) -> None:
+        self.client.views_update(view_id=view_id, view=view)
+
+    def publish_home(self, user: str, view: dict[str, Any]) -> None:
+        self.client.views_publish(user_id=user, view=view)

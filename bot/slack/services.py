@@ -28,5 +28,8 @@ class BotServices(Protocol):
     def language_of(self, user: str) -> str:
         """The user's own language."""
 
+    def refresh_homes(self) -> None:
+        """Republish the Home tabs that were opened: something in them changed."""
+
     def context(self, user: str, progress: Callable[[str], None] | None = None) -> Context:
         """The verbs' context, acting for `user`."""

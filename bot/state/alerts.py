@@ -152,6 +152,14 @@ class AlertStore:
                 (version, channel, ts, key, version),
             )
 
+    def open_problems(self, limit: int = 50) -> list[KnownProblem]:
+        """The problems not resolved, the oldest first (the Home tab)."""
+        with self.database.connect(reading=True) as connection:
+            rows = connection.execute(
+                "SELECT * FROM alert_problems WHERE resolved_at IS NULL ORDER BY first_seen LIMIT ?", (limit,)
+            ).fetchall()
+        return [_problem(row) for row in rows]
+
     def get(self, key: str) -> KnownProblem | None:
         with self.database.connect() as connection:
             row = connection.execute("SELECT * FROM alert_problems WHERE problem_key = ?", (key,)).fetchone()

@@ -134,9 +134,20 @@ class RequestStore:
                 (channel, ts, response_url, request_id),
             )
 
-    def decide(self, request_id: str, user: str, approve: bool, runner: str | None = None) -> bool:
+    def recent(self, limit: int = 50) -> list[ChangeRequest]:
+        """The latest requests, newest first (the Home tab)."""
+        with self.database.connect(reading=True) as connection:
+            rows = connection.execute(
+                f"{WITH_RUN} ORDER BY requests.created_at DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [_request(row) for row in rows]
+
+    def decide(
+        self, request_id: str, user: str, approve: bool, runner: str | None = None, detail: str | None = None
+    ) -> bool:
         """Move a pending, unexpired request to approved or rejected; False if it was not pending.
-        `runner`: the replica that will run it, so that its death can be told from a long run."""
+        `runner`: the replica that will run it, so that its death can be told from a long run;
+        `detail`: why (a rejection's reason), in the audit."""
         state, event = (APPROVED, "approved") if approve else (REJECTED, "rejected")
         now = time.time()
         with self.database.connect() as connection:
@@ -160,6 +171,7 @@ class RequestStore:
                     verb=row["verb"],
                     host=row["host"],
                     command=row["display"],
+                    detail=detail,
                 )
         return bool(moved)
 
