@@ -387,6 +387,7 @@ class ApprovalsConfig(_Section):
     approver_group: Text | None = None
     expiry_minutes: Number = 15.0
     require_reason: Names = ()
+    required: AtLeastOne = 1  # different approvers an `approve` request needs (never its requester)
 
 
 class AlertsConfig(_Section):

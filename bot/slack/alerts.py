@@ -19,11 +19,9 @@ from slack_bolt import Ack
 from slack_sdk.errors import SlackApiError
 
 from bot import i18n, observe
-from bot.core import changes
 from bot.core.registry import Outcome
-from bot.errors import BadInput, MailbotError
+from bot.errors import MailbotError
 from bot.i18n import _
-from bot.mailhost.values import parse_address
 from bot.slack import blocks
 from bot.slack.approvals import ApprovalDesk
 from bot.slack.jobs import JobRunner
@@ -31,8 +29,6 @@ from bot.slack.outbox import Outbox, SlashCommand
 from bot.slack.services import BotServices
 from bot.state.alerts import KnownProblem
 from bot.verbs import alerts, mail
-from bot.verbs.flush import FLUSH, FlushRequest
-from bot.verbs.trace import TRACE, TraceRequest
 
 log = logging.getLogger("mailbot.alerts")
 
@@ -237,62 +233,23 @@ class AlertDesk:
         return user, channel, str(container.get("message_ts", "")), str(body.get("response_url", "")), problem
 
     def on_trace(self, ack: Ack, body: dict[str, Any]) -> None:
-        """*Trace*: the trace of the problem's address, answered in the alert's thread."""
+        """*Trace*: `trace ADDRESS` through the one way in, answered in the alert's thread."""
         ack()
-        user, channel, ts, response_url, problem = self._clicked(body)
+        user, _channel, ts, response_url, problem = self._clicked(body)
         if problem is None or problem.kind in (alerts.UNREACHABLE, alerts.QUEUE_SIZE, alerts.QUEUE_GROWTH):
-            self.outbox.reply(response_url, _("This alert is unknown to the bot, or has no address to trace."))
+            with i18n.use_language(self.bot.language_of(user)):
+                self.outbox.reply(response_url, _("This alert is unknown to the bot, or has no address to trace."))
             return
-        refusal = self.bot.access.refusal("trace", user, channel)
-        if refusal:
-            self.outbox.reply(response_url, refusal)
-            return
-        address = problem.subject
-
-        def work() -> None:
-            started = time.monotonic()
-            line = f"/mail trace {address}"
-            try:
-                outcome = TRACE.run(TraceRequest(parse_address(address), None), self.bot.context(user))  # type: ignore[misc]
-                answer = blocks.answer(outcome, line, time.monotonic() - started, None, ephemeral=False)
-                payload = answer.payload()
-            except MailbotError as failure:
-                payload, answer = blocks.notice(f":warning: {failure.message}"), None
-            try:
-                self.outbox.post(channel, payload, thread_ts=ts)
-                if answer is not None and answer.full_text is not None:
-                    self.outbox.upload(channel, answer.full_text, "trace.txt", answer.text, thread_ts=ts)
-            except SlackApiError as exc:
-                log.warning("could not post the trace of an alert: %s", exc.response.get("error"))
-
-        busy = self.jobs.submit(work)
-        if busy:
-            self.outbox.reply(response_url, busy)
+        self.bot.click(body, ["trace", problem.subject], thread_ts=ts or None, public_thread=bool(ts))
 
     def on_flush(self, ack: Ack, body: dict[str, Any]) -> None:
-        """*Flush once fixed*: the normal flush of the problem's host, with its normal policy."""
+        """*Flush once fixed*: `flush --host HOST` through the one way in, with its normal policy."""
         ack()
-        user, channel, _ts, response_url, problem = self._clicked(body)
+        user, _channel, _ts, response_url, problem = self._clicked(body)
         if problem is None or problem.kind == alerts.UNREACHABLE:
-            self.outbox.reply(response_url, _("This alert is unknown to the bot, or its host cannot be flushed."))
+            with i18n.use_language(self.bot.language_of(user)):
+                self.outbox.reply(response_url, _("This alert is unknown to the bot, or its host cannot be flushed."))
             return
-        refusal = self.bot.access.refusal("flush", user, channel)
-        if refusal:
-            self.outbox.reply(response_url, refusal)
-            return
-        context = self.bot.context(user)
-        reason = _("alert: {subject} on {host}").format(subject=problem.subject, host=problem.host)
-        try:
-            reason = changes.check_reason(FLUSH, reason, context) or reason
-        except BadInput as refused:
-            self.outbox.reply(response_url, refused.message)
-            return
-        nobody = changes.missing_approvers(FLUSH, context)
-        if nobody:
-            self.outbox.reply(response_url, nobody)
-            return
-        command = SlashCommand(user, channel, f"flush --host {problem.host}", response_url)
-        request = FlushRequest(None, reason, problem.host)
-        busy = self.jobs.submit(lambda: self.approvals.propose(FLUSH, request, reason, command))
-        if busy:
-            self.outbox.reply(response_url, busy)
+        with i18n.use_language(self.bot.language_of(user)):
+            reason = _("alert: {subject} on {host}").format(subject=problem.subject, host=problem.host)
+        self.bot.click(body, ["flush", "--host", problem.host, "--reason", reason])

@@ -317,6 +317,8 @@ class MailBot:
             log.info("%s by %s failed: %s", verb.name, command.user, failure.message)
             return blocks.notice(f":warning: {failure.message}"), "bad_input" if failure.exit_code == 2 else "failed"
         self.alerts.open_thread(outcome, command)  # a new watch: its news goes in a thread
+        if getattr(outcome, "watch_id", None) or verb.name == "unwatch":
+            self.refresh_homes()
         filename = f"{verb.name}-{time.strftime('%Y%m%d-%H%M%S')}.txt"
         share_id: str | None = None if command.public_thread else secrets.token_urlsafe(12)
         answer = self._slack_answer(outcome, command, started, share_id)

@@ -21,11 +21,12 @@ from bot import i18n
 from bot.core import changes, scopes
 from bot.core.registry import Verb
 from bot.errors import MailbotError
-from bot.i18n import _
+from bot.i18n import N_, _
 from bot.slack import blocks, views
 from bot.slack.jobs import JobRunner
 from bot.slack.outbox import Outbox, SlashCommand
 from bot.slack.services import BotServices
+from bot.state.audit import digest
 from bot.state.replicas import ALIVE_SECONDS, BEAT_SECONDS
 from bot.state.requests import ChangeRequest
 from bot.verbs import VERBS
@@ -33,6 +34,7 @@ from bot.verbs import VERBS
 log = logging.getLogger("mailbot.slack")
 
 SWEEP_SECONDS = BEAT_SECONDS
+COUNTED = N_("Your approval is counted ({count} of {required}); another approver must approve too.")
 SWEEPER_LEASE = "sweeper"
 SWEEPER_LEASE_SECONDS = 2 * SWEEP_SECONDS  # a replica that stops renewing hands over within this
 
@@ -105,7 +107,8 @@ class ApprovalDesk:
             except MailbotError as failure:
                 self.outbox.deliver(command, started, blocks.notice(f":warning: {failure.message}"))
                 return
-            card = blocks.change_card(change)
+            card = self.card(change)
+        self.bot.refresh_homes()
         if change.policy == "confirm":
             # Only the requester decides: the card is theirs alone, updated through the command's response_url.
             self.bot.state.requests.attach_card(change.id, command.channel, None, command.response_url)
@@ -227,17 +230,31 @@ class ApprovalDesk:
         reason: str | None = None,
     ) -> None:
         """The decision, the card's new line and the run, in the card's language."""
-        if not self.bot.state.requests.decide(change.id, user, approve, runner=self.bot.replica, detail=reason):
+        required = self.bot.config.approvals.required if change.policy == "approve" else 1
+        if approve and required > 1:
+            moved, approved_by = self.bot.state.requests.endorse(change.id, user, required, runner=self.bot.replica)
+            if not moved and user in approved_by:
+                self._attach_clicked_card(change, body)
+                change = self.bot.state.requests.get(change.id) or change
+                if len(approved_by) < required:
+                    self._update_card(change, None, response_url)  # "1 of 2 (<@U…>)", the buttons stay
+                    self.bot.refresh_homes()
+                    self.outbox.reply(
+                        response_url,
+                        _(
+                            "Your approval is counted ({count} of {required}); another approver must approve too."
+                        ).format(count=len(approved_by), required=required),
+                    )
+                return
+        else:
+            moved = self.bot.state.requests.decide(change.id, user, approve, runner=self.bot.replica, detail=reason)
+        if not moved:
             current = self.bot.state.requests.get(change.id) or change
             self.outbox.reply(response_url, changes.why_undecided(current), markup=True)
             if current.state == "pending":  # expired but not swept yet
                 self.sweep()
             return
-        container = body.get("container") or {}
-        if change.policy == "approve" and not change.card_ts and container.get("message_ts"):
-            # A click can arrive before the card's own post returned: the click says where the card is.
-            channel = str(container.get("channel_id") or change.channel)
-            self.bot.state.requests.attach_card(change.id, channel, str(container["message_ts"]))
+        self._attach_clicked_card(change, body)
         change = self.bot.state.requests.get(change.id) or change
         when = blocks.slack_time(time.time())
         if not approve:
@@ -263,6 +280,13 @@ class ApprovalDesk:
                 ),
             )
 
+    def _attach_clicked_card(self, change: ChangeRequest, body: dict[str, Any]) -> None:
+        """A click can arrive before the card's own post returned: the click says where the card is."""
+        container = body.get("container") or {}
+        if change.policy == "approve" and not change.card_ts and container.get("message_ts"):
+            channel = str(container.get("channel_id") or change.channel)
+            self.bot.state.requests.attach_card(change.id, channel, str(container["message_ts"]))
+
     def _out_of_scope(self, change: ChangeRequest, user: str) -> str | None:
         """An approver's `scopes:` must cover the request's address and domain; a refusal is audited."""
         scope = self._scope(change, user)
@@ -280,6 +304,7 @@ class ApprovalDesk:
         context = self.bot.context(user)
         context.scope = self._scope(change, user)  # checked again just before the command runs
         try:
+            self._still_allowed(change, user)  # the policy too: an approver removed meanwhile cannot run it
             outcome = changes.carry_out(verb, change.id, user, context)
         except MailbotError as failure:
             self._update_card(
@@ -290,10 +315,16 @@ class ApprovalDesk:
                 response_url,
             )
             return
+        finally:
+            self.bot.refresh_homes()
         mark = ":white_check_mark:" if outcome.exit_status == 0 else ":x:"
         line = _("{mark} {word} by <@{user}>. Ran in {seconds:.1f} s, exit {exit_status}.").format(
             mark=mark, word=word, user=user, seconds=outcome.seconds, exit_status=outcome.exit_status
         )
+        restored = outcome.to_json().get("restored") or []
+        if restored:  # a restore: each mail's new UID, on the card as in the thread
+            pairs = ", ".join(f"{r.get('old_uid')} → {r.get('new_uid')}" for r in restored[:20])
+            line += "\n" + _("New UIDs: {pairs}").format(pairs=pairs) + (" …" if len(restored) > 20 else "")
         self._update_card(change, line, response_url)
         answer = blocks.answer(outcome, f"/mail {change.verb}", outcome.seconds, None, ephemeral=False)
         try:
@@ -304,8 +335,38 @@ class ApprovalDesk:
         except (SlackApiError, OSError) as exc:
             log.warning("could not post the result of %s: %s", change.id, exc)
 
-    def _update_card(self, change: ChangeRequest, outcome_line: str, response_url: str | None = None) -> None:
-        card = blocks.change_card(change, outcome_line)
+    def _still_allowed(self, change: ChangeRequest, user: str) -> None:
+        """Just before the command runs: every approver is still one (the config may have changed on
+        this replica since the click); else the request ends failed, and nothing runs."""
+        if change.policy != "approve":
+            return
+        approvers = (*self.bot.state.requests.endorsers(change.id), user)
+        gone = [a for a in approvers if not self.is_approver(a) or a == change.requester]
+        if gone:
+            detail = "no longer an approver: " + ", ".join(gone)
+            self.bot.state.requests.finish(change.id, user, -1, digest(b""), 0.0, detail)
+            raise MailbotError(
+                _("{who} is no longer an approver; nothing was run.").format(who=", ".join(f"<@{a}>" for a in gone))
+            )
+
+    def card(self, change: ChangeRequest, outcome_line: str | None = None) -> dict[str, Any]:
+        """The card as it stands: who may decide, and with several approvers, who approved."""
+        approvals = self.bot.config.approvals
+        deciders = [f"<@{user}>" for user in approvals.approvers]
+        if approvals.approver_group:
+            deciders.append(f"<!subteam^{approvals.approver_group}>")
+        required = approvals.required if change.policy == "approve" else 1
+        approved_by = self.bot.state.requests.endorsers(change.id) if required > 1 else ()
+        if required > 1 and change.state in ("approved", "ran", "failed") and change.decided_by:
+            approved_by = (*approved_by, change.decided_by)
+        return blocks.change_card(change, outcome_line, ", ".join(deciders) or None, approved_by, required)
+
+    def _update_card(self, change: ChangeRequest, outcome_line: str | None, response_url: str | None = None) -> None:
+        try:
+            card = self.card(change, outcome_line)
+        except MailbotError as failure:
+            log.warning("the card of %s cannot be drawn: %s", change.id, failure.message)
+            return
         try:
             if change.card_ts and change.card_channel:
                 self.outbox.edit(change.card_channel, change.card_ts, card)

@@ -198,8 +198,15 @@ def slack_time(epoch: float) -> str:
     return f"<!date^{int(epoch)}^{{time}}|{fallback}>"
 
 
-def change_card(change: ChangeRequest, outcome_line: str | None = None) -> dict[str, Any]:
-    """The approval card: who asks what, where, the exact command, a fresh preview, the expiry.
+def change_card(
+    change: ChangeRequest,
+    outcome_line: str | None = None,
+    deciders: str | None = None,
+    approved_by: tuple[str, ...] = (),
+    required: int = 1,
+) -> dict[str, Any]:
+    """The approval card: who asks what and why, where, the exact command, a fresh preview, who may
+    decide and until when, and with several approvers needed, how many approved and who.
 
     With `outcome_line` (decided, ran, expired) the buttons are gone and the line says what happened.
     """
@@ -214,7 +221,19 @@ def change_card(change: ChangeRequest, outcome_line: str | None = None) -> dict[
         section(_("*Command that will run*\n```\n") + fit(escape(change.display), SECTION_LIMIT - 40) + "\n```"),
         section(_("*Preview, taken when asked*\n```\n") + fit(escape(change.preview), SECTION_LIMIT - 40) + "\n```"),
     ]
-    who = _("an approver other than the requester") if change.policy == "approve" else f"<@{change.requester}>"
+    if change.policy == "approve" and required > 1:
+        who_approved = ", ".join(f"<@{user}>" for user in approved_by) or _("nobody yet")
+        card.append(
+            context(
+                _("Approvals: {count} of {required} ({who}).").format(
+                    count=len(approved_by), required=required, who=who_approved
+                )
+            )
+        )
+    if change.policy == "approve":
+        who = _("an approver other than the requester") + (f" ({deciders})" if deciders else "")
+    else:
+        who = f"<@{change.requester}>"
     if outcome_line is None:
         card.append(
             context(
@@ -239,7 +258,7 @@ def change_card(change: ChangeRequest, outcome_line: str | None = None) -> dict[
                         "type": "button",
                         "action_id": REJECT_ACTION,
                         "style": "danger",
-                        "text": {"type": "plain_text", "text": _("Cancel") if confirm else _("Reject")},
+                        "text": {"type": "plain_text", "text": _("Cancel") if confirm else _("Reject…")},
                         "value": change.id,
                     },
                 ],

@@ -7,7 +7,7 @@ one way: app -> approvals/alerts -> these protocols.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.config import Config
 from bot.core.registry import Context
@@ -27,6 +27,9 @@ class BotServices(Protocol):
 
     def language_of(self, user: str) -> str:
         """The user's own language."""
+
+    def click(self, body: dict[str, Any], words: list[str], **where: Any) -> None:
+        """A click that asks for a verb: the same request as typing its words (bot.slack.app.MailBot.admit)."""
 
     def refresh_homes(self) -> None:
         """Republish the Home tabs that were opened: something in them changed."""

@@ -138,7 +138,12 @@ def listing_of(report: DeletedReport, owner: str) -> Listing:
 def _row(mail: ListedMail, key: str | None) -> dict[str, Any]:
     subject = blocks.fit(blocks.escape(mail.subject), 1500)
     sender = blocks.fit(blocks.escape(mail.sender), 300) if mail.sender else _("unknown sender")
-    facts = _("{sender} · deleted {deleted} · {left} left").format(sender=sender, deleted=mail.deleted, left=mail.left)
+    which = f"UID {mail.uid}" if mail.uid == mail.number else _("item {number}").format(number=mail.number)
+    facts = (
+        which
+        + " · "
+        + _("{sender} · deleted {deleted} · {left} left").format(sender=sender, deleted=mail.deleted, left=mail.left)
+    )
     if mail.moved:
         facts += " · " + _("moved, not deleted: a restore makes a second copy")
     accessory: Any = None
@@ -266,6 +271,7 @@ def restore_modal(
         submit=_plain(_("Ask to restore"), MAX_TITLE),
         close=_plain(_("Cancel"), MAX_TITLE),
         private_metadata=_metadata({**metadata, "k": key}),
+        notify_on_close=True,
         blocks=view_blocks,
     )
     return dict(view.to_dict())
@@ -363,6 +369,7 @@ def reject_modal(change: ChangeRequest, metadata: dict[str, str]) -> dict[str, A
         submit=_plain(_("Reject"), MAX_TITLE),
         close=_plain(_("Back"), MAX_TITLE),
         private_metadata=_metadata({**metadata, "r": change.id}),
+        notify_on_close=True,
         blocks=[
             SectionBlock(text=MarkdownTextObject(text=blocks.fit(asks, 3000))),
             InputBlock(

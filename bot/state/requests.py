@@ -137,9 +137,7 @@ class RequestStore:
     def recent(self, limit: int = 50) -> list[ChangeRequest]:
         """The latest requests, newest first (the Home tab)."""
         with self.database.connect(reading=True) as connection:
-            rows = connection.execute(
-                f"{WITH_RUN} ORDER BY requests.created_at DESC LIMIT ?", (limit,)
-            ).fetchall()
+            rows = connection.execute(f"{WITH_RUN} ORDER BY requests.created_at DESC LIMIT ?", (limit,)).fetchall()
         return [_request(row) for row in rows]
 
     def decide(
@@ -174,6 +172,57 @@ class RequestStore:
                     detail=detail,
                 )
         return bool(moved)
+
+    def endorse(
+        self, request_id: str, user: str, required: int, runner: str | None = None
+    ) -> tuple[bool, tuple[str, ...]]:
+        """One approval of a request that needs `required` different approvers (config
+        `approvals.required`). It is kept in the audit (`endorsed`); the one that makes `required`
+        moves the request to approved (`approved`, as `decide`), in the same transaction, so two
+        last approvals at once approve it once. Returns (approved now, who approved so far); an
+        approval of a request no longer pending, or a second one by the same person, changes nothing."""
+        now = time.time()
+        with self.database.connect() as connection:
+            row = connection.execute(
+                "SELECT verb, host, display, state, expires_at FROM requests WHERE id = ?", (request_id,)
+            ).fetchone()
+            if row is None or row["state"] != PENDING or row["expires_at"] <= now:
+                return False, ()
+            earlier = self._endorsers(connection, request_id)
+            if user in earlier:
+                return False, earlier
+            if len(earlier) + 1 < required:
+                self.audit.append(
+                    connection,
+                    "endorsed",
+                    user,
+                    request_id=request_id,
+                    verb=row["verb"],
+                    host=row["host"],
+                    command=row["display"],
+                    detail=f"{len(earlier) + 1} of {required}",
+                )
+                return False, (*earlier, user)
+        moved = self.decide(
+            request_id, user, True, runner=runner, detail=f"with {', '.join(earlier)}" if earlier else None
+        )
+        return moved, (*earlier, user) if moved else earlier
+
+    def endorsers(self, request_id: str) -> tuple[str, ...]:
+        """Who approved a request that needs several approvers, in order (not counting the last one)."""
+        with self.database.connect(reading=True) as connection:
+            return self._endorsers(connection, request_id)
+
+    @staticmethod
+    def _endorsers(connection: Any, request_id: str) -> tuple[str, ...]:
+        rows = connection.execute(
+            "SELECT \"user\" FROM audit WHERE request_id = ? AND event = 'endorsed' ORDER BY seq", (request_id,)
+        ).fetchall()
+        seen: list[str] = []
+        for found in rows:
+            if found["user"] not in seen:
+                seen.append(str(found["user"]))
+        return tuple(seen)
 
     def start(self, request_id: str) -> None:
         """The approved command is about to reach the host: its timeout counts from now."""

@@ -119,21 +119,7 @@ def block_action_payload(
     ``element`` is the button as it is in the message's blocks (its ``type``, ``text``, ``style``,
     ``value``); ``message`` the message as Slack shows it to the app. Both get plain defaults.
     """
-    button: dict[str, Any] = dict(element) if element else {"type": "button"}
-    button.setdefault("text", {"type": "plain_text", "text": action_id, "emoji": True})
-    action: dict[str, Any] = {
-        "action_id": action_id,
-        "block_id": block_id or "fakeslack-block",
-        "text": button["text"],
-        "type": button.get("type", "button"),
-        "action_ts": action_ts(),
-    }
-    if value is not None:
-        action["value"] = value
-    elif "value" in button:
-        action["value"] = button["value"]
-    if "style" in button:
-        action["style"] = button["style"]
+    action = element_action(element, action_id, block_id, value)
     msg = dict(message) if message else {}
     msg.setdefault("type", "message")
     msg.setdefault("user", BOT_USER_ID)
@@ -166,6 +152,188 @@ def block_action_payload(
     if not is_ephemeral:
         payload["message"] = msg
     return payload
+
+
+def element_action(
+    element: dict[str, Any] | None, action_id: str, block_id: str | None, value: str | None
+) -> dict[str, Any]:
+    """The `actions[0]` Slack sends for a click on ``element``: a button's text, value and style; an
+    overflow menu's or a select's chosen option (``value`` names it) as ``selected_option``."""
+    button: dict[str, Any] = dict(element) if element else {"type": "button"}
+    kind = button.get("type", "button")
+    if kind in ("overflow", "static_select"):
+        options = button.get("options") or []
+        chosen = next((o for o in options if o.get("value") == value), None)
+        if chosen is None:
+            raise AssertionError(f"{kind} {action_id!r} has no option with the value {value!r}")
+        option = {"text": {**chosen["text"], "emoji": True}, "value": chosen["value"]}
+        if "description" in chosen:
+            option["description"] = {**chosen["description"], "emoji": True}
+        return {
+            "type": kind,
+            "action_id": action_id,
+            "block_id": block_id or "fakeslack-block",
+            "selected_option": option,
+            "action_ts": action_ts(),
+        }
+    button.setdefault("text", {"type": "plain_text", "text": action_id, "emoji": True})
+    action: dict[str, Any] = {
+        "action_id": action_id,
+        "block_id": block_id or "fakeslack-block",
+        "text": button["text"],
+        "type": kind,
+        "action_ts": action_ts(),
+    }
+    if value is not None:
+        action["value"] = value
+    elif "value" in button:
+        action["value"] = button["value"]
+    if "style" in button:
+        action["style"] = button["style"]
+    return action
+
+
+def view_state(view: dict[str, Any], chosen: dict[str, Any]) -> dict[str, Any]:
+    """``view.state`` as Slack sends it on a submission: every input block's value, by block_id and
+    action_id. ``chosen`` maps a block_id to what the person typed (a str) or picked (a list of option
+    values); a block left out keeps its initial value or options, as in Slack's form."""
+    values: dict[str, Any] = {}
+    for block in view.get("blocks") or []:
+        if block.get("type") != "input":
+            continue
+        element = block["element"]
+        block_id, action_id, kind = block["block_id"], element["action_id"], element["type"]
+        given = chosen.get(block_id)
+        if kind == "plain_text_input":
+            text = given if block_id in chosen else element.get("initial_value")
+            values[block_id] = {action_id: {"type": kind, "value": text or None}}
+        elif kind in ("multi_static_select", "checkboxes"):
+            options = element.get("options") or []
+            if block_id in chosen:
+                wanted = [str(v) for v in given or []]
+                known = {o["value"] for o in options}
+                missing = [v for v in wanted if v not in known]
+                if missing:
+                    raise AssertionError(f"block {block_id!r} has no option with the values {missing}")
+                picked = [o for o in options if o["value"] in wanted]
+            else:
+                picked = list(element.get("initial_options") or [])
+            selected = [{"text": {**o["text"], "emoji": True}, "value": o["value"]} for o in picked]
+            values[block_id] = {action_id: {"type": kind, "selected_options": selected}}
+        else:
+            values[block_id] = {action_id: {"type": kind, "value": given}}
+    return {"values": values}
+
+
+def view_submission_payload(
+    view: dict[str, Any],
+    chosen: dict[str, Any],
+    *,
+    user_id: str = "U123",
+    user_name: str = "alice",
+    team_id: str = TEAM_ID,
+    team_domain: str = TEAM_DOMAIN,
+    api_app_id: str = APP_ID,
+    token: str = VERIFICATION_TOKEN,
+) -> dict[str, Any]:
+    """A ``view_submission``: the modal as Slack holds it, with ``state.values`` filled in."""
+    submitted = dict(view)
+    submitted["state"] = view_state(view, chosen)
+    return {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": team_domain},
+        "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id},
+        "api_app_id": api_app_id,
+        "token": token,
+        "trigger_id": new_trigger_id(),
+        "view": submitted,
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+
+
+def view_closed_payload(
+    view: dict[str, Any],
+    *,
+    user_id: str = "U123",
+    user_name: str = "alice",
+    team_id: str = TEAM_ID,
+    team_domain: str = TEAM_DOMAIN,
+    api_app_id: str = APP_ID,
+    token: str = VERIFICATION_TOKEN,
+) -> dict[str, Any]:
+    """A ``view_closed`` (sent only for a view opened with ``notify_on_close``)."""
+    return {
+        "type": "view_closed",
+        "team": {"id": team_id, "domain": team_domain},
+        "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id},
+        "api_app_id": api_app_id,
+        "token": token,
+        "view": view,
+        "is_cleared": False,
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+
+
+def view_action_payload(
+    view: dict[str, Any],
+    *,
+    action_id: str,
+    block_id: str | None,
+    element: dict[str, Any] | None,
+    value: str | None = None,
+    user_id: str = "U123",
+    user_name: str = "alice",
+    team_id: str = TEAM_ID,
+    team_domain: str = TEAM_DOMAIN,
+    api_app_id: str = APP_ID,
+    token: str = VERIFICATION_TOKEN,
+) -> dict[str, Any]:
+    """A ``block_actions`` from a view (a Home tab or a modal): no channel, message or response_url."""
+    return {
+        "type": "block_actions",
+        "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id},
+        "api_app_id": api_app_id,
+        "token": token,
+        "container": {"type": "view", "view_id": view["id"]},
+        "trigger_id": new_trigger_id(),
+        "team": {"id": team_id, "domain": team_domain},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": view,
+        "actions": [element_action(element, action_id, block_id, value)],
+    }
+
+
+def event_callback(event: dict[str, Any], *, team_id: str = TEAM_ID, api_app_id: str = APP_ID) -> dict[str, Any]:
+    """An Events API envelope, as Slack POSTs it (HTTP) or wraps it (Socket Mode)."""
+    return {
+        "token": VERIFICATION_TOKEN,
+        "team_id": team_id,
+        "api_app_id": api_app_id,
+        "event": event,
+        "type": "event_callback",
+        "event_id": f"Ev{secrets.token_hex(5).upper()}",
+        "event_time": int(time.time()),
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": team_id,
+                "user_id": BOT_USER_ID,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+    }
+
+
+def send_event(url: str, signing_secret: str, payload: dict[str, Any], *, timeout: float = 10.0) -> Reply:
+    """POST an Events API envelope to an app in HTTP mode, as Slack does (JSON, signed)."""
+    body = json.dumps(payload, separators=(",", ":"))
+    return post_signed(url, signing_secret, body, content_type="application/json", timeout=timeout)
 
 
 def post_signed(

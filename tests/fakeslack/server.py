@@ -31,7 +31,7 @@ from typing import Any
 
 from tests.secretwatch import WATCH
 
-from . import payloads
+from . import limits, payloads
 from .payloads import Reply
 from .socket_mode import Ack, SocketModeServer
 
@@ -58,7 +58,7 @@ _KNOWN_BLOCKS = {
     "context_actions",
 }
 _ID_RE = re.compile(r"^[A-Z0-9]{2,}$")
-_JSON_ARGS = ("blocks", "attachments", "files", "metadata", "unfurls", "user_auth_blocks")
+_JSON_ARGS = ("blocks", "attachments", "files", "metadata", "unfurls", "user_auth_blocks", "view")
 
 
 @dataclass(frozen=True)
@@ -239,6 +239,10 @@ class FakeSlack:
         self.ephemeral: list[dict[str, Any]] = []
         self.files: dict[str, UploadedFile] = {}
         self._upload_ids: dict[str, str] = {}  # upload URL id -> file id
+        self.views: dict[str, dict[str, Any]] = {}  # view id -> the view as Slack holds it (modals, Home tabs)
+        self.homes: dict[str, str] = {}  # user id -> the view id of their Home tab
+        self.open_modals: dict[str, str] = {}  # view id -> the user it was opened for
+        self._used_triggers: set[str] = set()
 
         self.add_user(bot_user_id, "mailbot", real_name="mailbot", is_bot=True)
         self.add_user("U123", "alice", real_name="Alice Martin", email="alice@lab.test")
@@ -266,6 +270,9 @@ class FakeSlack:
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
             "apps.connections.open": self._apps_connections_open,
+            "views.open": self._views_open,
+            "views.update": self._views_update,
+            "views.publish": self._views_publish,
         }
 
     # ================================================================= lifecycle
@@ -490,8 +497,14 @@ class FakeSlack:
         ts = message_ts or "1732760000.000100"
         with self._lock:
             stored = self._messages.get((channel_id, ts))
+        ephemeral = kwargs.pop("ephemeral", None)
+        if stored is None and ephemeral is not None:  # a click on an ephemeral message the bot sent
+            kwargs.setdefault("is_ephemeral", True)
+            stored = Message(
+                channel_id, ts, str(ephemeral.get("text", "")), self.bot_user_id, ephemeral.get("blocks") or []
+            )
         if stored is not None:
-            block_id, element = _find_action(stored.blocks, action_id)
+            block_id, element = _find_action(stored.blocks, action_id, value)
             if element is None:
                 raise AssertionError(f"message {channel_id}/{ts} has no element with action_id {action_id!r}")
             kwargs.setdefault("message", stored.as_slack(self.team_id, self.app_id))
@@ -563,6 +576,195 @@ class FakeSlack:
             "is_ext_shared_channel": False,
         }
         return self.socket.push("events_api", payload, retry_attempt=0, retry_reason="")
+
+    # ================================================================= views: modals and the Home tab
+    def view(self, view_id: str) -> dict[str, Any]:
+        with self._lock:
+            return json.loads(json.dumps(self.views[view_id]))
+
+    def home_of(self, user_id: str) -> dict[str, Any] | None:
+        """The Home tab the bot last published for ``user_id``."""
+        with self._lock:
+            view_id = self.homes.get(user_id)
+        return self.view(view_id) if view_id else None
+
+    def view_submission_payload(self, view_id: str, chosen: dict[str, Any], user_id: str = "U123") -> dict[str, Any]:
+        """The submission of an open modal, with what the person typed or picked (see ``payloads.view_state``)."""
+        user = self.users.get(user_id)
+        return payloads.view_submission_payload(
+            self.view(view_id),
+            chosen,
+            user_id=user_id,
+            user_name=user.name if user else user_id.lower(),
+            team_id=self.team_id,
+            team_domain=self.team_domain,
+            api_app_id=self.app_id,
+        )
+
+    def submit_view(self, url: str, view_id: str, chosen: dict[str, Any], user_id: str = "U123") -> Reply:
+        """Submit an open modal to the bot in HTTP mode; ``Reply.json()`` is its ``response_action``, if any.
+        A submission the bot accepted (an empty answer) closes the modal, as in Slack."""
+        payload = self.view_submission_payload(view_id, chosen, user_id)
+        reply = payloads.send_interactivity(url, self.signing_secret, payload)
+        if reply.status == 200 and not reply.body.strip():
+            with self._lock:
+                self.open_modals.pop(view_id, None)
+        return reply
+
+    def push_view_submission(self, view_id: str, chosen: dict[str, Any], user_id: str = "U123") -> str:
+        """The same over Socket Mode; returns the envelope id (its ack's payload holds a response_action)."""
+        payload = self.view_submission_payload(view_id, chosen, user_id)
+        return self.socket.push("interactive", payload, accepts_response_payload=True)
+
+    def close_view(self, url: str, view_id: str, user_id: str = "U123") -> Reply | None:
+        """The person closes a modal: Slack tells the app only when it was opened with ``notify_on_close``."""
+        view = self.view(view_id)
+        with self._lock:
+            self.open_modals.pop(view_id, None)
+        if not view.get("notify_on_close"):
+            return None
+        payload = payloads.view_closed_payload(
+            view, user_id=user_id, team_id=self.team_id, team_domain=self.team_domain, api_app_id=self.app_id
+        )
+        return payloads.send_interactivity(url, self.signing_secret, payload)
+
+    def view_action_payload(
+        self, view_id: str, action_id: str, value: str | None = None, user_id: str = "U123"
+    ) -> dict[str, Any]:
+        """A click on an element of a view (a Home tab's button); ``value`` picks a button among those
+        sharing ``action_id`` (Slack sends the one clicked), or an overflow's option."""
+        view = self.view(view_id)
+        block_id, element = _find_action(view.get("blocks") or [], action_id, value)
+        if element is None:
+            raise AssertionError(f"view {view_id} has no element {action_id!r} with value {value!r}")
+        user = self.users.get(user_id)
+        return payloads.view_action_payload(
+            view,
+            action_id=action_id,
+            block_id=block_id,
+            element=element,
+            value=value,
+            user_id=user_id,
+            user_name=user.name if user else user_id.lower(),
+            team_id=self.team_id,
+            team_domain=self.team_domain,
+            api_app_id=self.app_id,
+        )
+
+    def send_view_action(
+        self, url: str, view_id: str, action_id: str, value: str | None = None, user_id: str = "U123"
+    ) -> Reply:
+        payload = self.view_action_payload(view_id, action_id, value, user_id)
+        return payloads.send_interactivity(url, self.signing_secret, payload)
+
+    def app_home_opened(self, user_id: str) -> dict[str, Any]:
+        """The ``app_home_opened`` event of ``user_id`` opening the app's Home tab."""
+        event: dict[str, Any] = {
+            "type": "app_home_opened",
+            "user": user_id,
+            "channel": f"D{user_id[1:]}",
+            "tab": "home",
+            "event_ts": payloads.action_ts(),
+        }
+        home = self.home_of(user_id)
+        if home is not None:
+            event["view"] = home
+        return event
+
+    def send_event(self, url: str, event: dict[str, Any]) -> Reply:
+        """An Events API event to the bot in HTTP mode (Socket Mode: ``push_event``)."""
+        payload = payloads.event_callback(event, team_id=self.team_id, api_app_id=self.app_id)
+        return payloads.send_event(url, self.signing_secret, payload)
+
+    def _trigger(self, trigger_id: Any) -> None:
+        """A trigger_id works once, within 3 s of the click that made it (Slack's rule)."""
+        parts = str(trigger_id or "").split(".")
+        if len(parts) != 3 or not parts[0].isdigit():
+            raise SlackApiError("invalid_trigger_id")
+        if time.time() - int(parts[0]) / 1000 > 3:
+            raise SlackApiError("expired_trigger_id")
+        with self._lock:
+            if trigger_id in self._used_triggers:
+                raise SlackApiError("exchanged_trigger_id")
+            self._used_triggers.add(str(trigger_id))
+
+    def _checked_view(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = args.get("view")
+        errors = limits.view_violations(view)
+        if errors:
+            raise SlackApiError("invalid_arguments", response_metadata={"messages": [f"[ERROR] {e}" for e in errors]})
+        assert isinstance(view, dict)
+        return view
+
+    def _view_object(self, view_id: str, view: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+        return {
+            "id": view_id,
+            "team_id": self.team_id,
+            "type": view["type"],
+            "blocks": _with_generated_ids(list(view.get("blocks") or [])),
+            "private_metadata": str(view.get("private_metadata") or ""),
+            "callback_id": str(view.get("callback_id") or ""),
+            "state": {"values": {}},
+            "hash": f"{time.time():.6f}.{secrets.token_hex(4)}",
+            "title": view.get("title") or {"type": "plain_text", "text": "mailbot"},
+            "clear_on_close": bool(view.get("clear_on_close")),
+            "notify_on_close": bool(view.get("notify_on_close")),
+            "close": view.get("close"),
+            "submit": view.get("submit"),
+            "previous_view_id": None,
+            "root_view_id": (previous or {}).get("root_view_id", view_id),
+            "app_id": self.app_id,
+            "external_id": str(view.get("external_id") or ""),
+            "app_installed_team_id": self.team_id,
+            "bot_id": self.bot_id,
+        }
+
+    def _views_open(self, args: dict[str, Any], token_kind: str) -> dict[str, Any]:
+        self._trigger(args.get("trigger_id"))
+        view = self._checked_view(args)
+        if view.get("type") != "modal":
+            raise SlackApiError("invalid_arguments")
+        view_id = self._new_id("V")
+        stored = self._view_object(view_id, view, None)
+        with self._lock:
+            self.views[view_id] = stored
+            self.open_modals[view_id] = ""
+        return {"ok": True, "view": stored}
+
+    def _views_update(self, args: dict[str, Any], token_kind: str) -> dict[str, Any]:
+        view = self._checked_view(args)
+        with self._lock:
+            view_id = args.get("view_id") or next(
+                (k for k, v in self.views.items() if v["external_id"] and v["external_id"] == args.get("external_id")),
+                None,
+            )
+            previous = self.views.get(str(view_id)) if view_id else None
+        if previous is None:
+            raise SlackApiError("not_found")
+        if args.get("hash") and args["hash"] != previous["hash"]:
+            raise SlackApiError("hash_conflict")
+        stored = self._view_object(str(view_id), view, previous)
+        with self._lock:
+            self.views[str(view_id)] = stored
+        return {"ok": True, "view": stored}
+
+    def _views_publish(self, args: dict[str, Any], token_kind: str) -> dict[str, Any]:
+        user_id = str(args.get("user_id") or "")
+        if user_id not in self.users:
+            raise SlackApiError("user_not_found")
+        view = self._checked_view(args)
+        if view.get("type") != "home":
+            raise SlackApiError("invalid_arguments")
+        with self._lock:
+            view_id = self.homes.get(user_id) or self._new_id("V")
+            previous = self.views.get(view_id)
+        if args.get("hash") and previous is not None and args["hash"] != previous["hash"]:
+            raise SlackApiError("hash_conflict")
+        stored = self._view_object(view_id, view, previous)
+        with self._lock:
+            self.views[view_id] = stored
+            self.homes[user_id] = view_id
+        return {"ok": True, "view": stored}
 
     def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> Ack:
         return self.socket.wait_for_ack(envelope_id, timeout)
@@ -1169,14 +1371,19 @@ def _with_generated_ids(blocks: list[Any]) -> list[Any]:
         elements = list(block.get("elements") or []) if block.get("type") == "actions" else []
         if isinstance(block.get("accessory"), dict):
             elements.append(block["accessory"])
+        if block.get("type") == "input" and isinstance(block.get("element"), dict):
+            elements.append(block["element"])
         for el in elements:
             if isinstance(el, dict) and el.get("type") not in (None, "image"):
                 el.setdefault("action_id", secrets.token_urlsafe(4)[:5])
     return out
 
 
-def _find_action(blocks: list[Any], action_id: str) -> tuple[str | None, dict[str, Any] | None]:
-    """The block_id and the element (button, menu...) with ``action_id`` in a message's blocks."""
+def _find_action(
+    blocks: list[Any], action_id: str, value: str | None = None
+) -> tuple[str | None, dict[str, Any] | None]:
+    """The block_id and the element (button, menu...) with ``action_id`` in a message's blocks; with
+    ``value``, the button with that value or the menu with that option (several rows share an action_id)."""
     for block in blocks:
         if not isinstance(block, dict):
             continue
@@ -1184,6 +1391,12 @@ def _find_action(blocks: list[Any], action_id: str) -> tuple[str | None, dict[st
         if isinstance(block.get("accessory"), dict):
             candidates.append(block["accessory"])
         for el in candidates:
-            if isinstance(el, dict) and el.get("action_id") == action_id:
+            if not isinstance(el, dict) or el.get("action_id") != action_id:
+                continue
+            if (
+                value is None
+                or el.get("value") == value
+                or any(o.get("value") == value for o in el.get("options") or [])
+            ):
                 return block.get("block_id"), el
     return None, None

@@ -19,6 +19,9 @@ import yaml
 
 from tests.conftest import LAB_CONFIG, poll_health
 from tests.fakeslack import FakeSlack
+from tests.fakeslack.limits import call_violations
+
+BOT_FAKES: list[FakeSlack] = []  # every fake a bot process talked to: the limits test reads them all
 
 
 def free_port() -> int:
@@ -113,6 +116,11 @@ def start_bot(tmp_path: Path, lab_config: object) -> Iterator[StartBot]:
         return bot
 
     yield start
+    for bot in started:
+        if bot.fake not in BOT_FAKES:
+            BOT_FAKES.append(bot.fake)
+        for call in bot.fake.calls():
+            assert not call_violations(call.method, call.args), (call.method, call_violations(call.method, call.args))
     for bot in started:
         if bot.process.poll() is None:
             bot.process.kill()

@@ -38,6 +38,15 @@ def click(fake: FakeSlack, url: str, card: Call, action: str, user: str):
     )
 
 
+def reject(fake: FakeSlack, url: str, card: Call, user: str, reason: str) -> None:
+    """*Reject…*: the modal opens for whoever clicked, they say why and submit it."""
+    before = len(fake.calls())
+    click(fake, url, card, "mail_reject", user)
+    opened = fake.wait_for("views.open", lambda c: c.ok, after=before)
+    reply = fake.submit_view(url, str(opened.response["view"]["id"]), {"reason": reason}, user_id=user)
+    assert reply.status == 200 and not reply.body.strip(), reply.body  # accepted: the modal closes
+
+
 def audit(config_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", "--config", str(config_dir / "mailbot.yaml"), "audit", *args],
@@ -143,8 +152,9 @@ def test_a_rejected_request_never_runs(fake_slack, start_bot, tmp_path):
     late = fake_slack.block_action_payload(
         action_id="mail_approve", user_id=APPROVER, channel_id="C123", message_ts=str(card.response["ts"])
     )
-    click(fake_slack, bot.url, card, "mail_reject", APPROVER)
-    fake_slack.wait_for("chat.update", lambda c: "Rejected by" in str(c.args))
+    reject(fake_slack, bot.url, card, APPROVER, "not during the migration")
+    rejected = fake_slack.wait_for("chat.update", lambda c: "Rejected by" in str(c.args))
+    assert "Why: not during the migration" in answer_text(fake_slack, rejected)
     send_interactivity(bot.url, fake_slack.signing_secret, late)
     fake_slack.wait_for("response_url", lambda c: "already rejected" in str(c.args))
     assert ran_records(tmp_path) == []

@@ -33,7 +33,7 @@ def test_deleted_in_slack_matches_unexpunge(fake_slack, start_bot):
     text = answer_text(fake_slack, ask(fake_slack, bot.url, "deleted <mailto:jdoe@lab.test|jdoe@lab.test>"))
     assert "deleted mails can be restored in user/john@lab.test (jdoe@lab.test via bm-cli), INBOX, on lab" in text
     truth = unexpunge_l("user/john@lab.test")
-    listed_uids = {int(u) for u in re.findall(r"^(\d+) +\S+ B ", text, re.M)}
+    listed_uids = {int(u) for u in re.findall(r"^UID (\d+) · ", text, re.M)}
     assert listed_uids == set(truth)
     assert "was moved, not deleted" in text
 

@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import run_mailbot
 from tests.fakeslack import FakeSlack
 from tests.fakeslack.server import Call
+from tests.slack.test_approvals import reject
 from tests.slack.test_serve import answer_text
 from tests.test_i18n import english_left, fill_over_quota
 
@@ -96,10 +97,9 @@ def test_a_restore_card_in_the_channel_speaks_the_channels_language(fake_slack, 
     assert english_left(text) == []
     note = fake_slack.wait_for("response_url", lambda c: "waiting for an approver" in str(c.args), timeout=30)
     assert "Your request" in answer_text(fake_slack, note)
-    click = fake_slack.send_block_action(
-        bot.url, action_id="mail_reject", user_id=APPROVER, channel_id="C123", message_ts=str(card.response["ts"])
-    )
-    assert click.status == 200
+    reject(fake_slack, bot.url, card, APPROVER, "pas maintenant")
+    modal = json.dumps(fake_slack.calls("views.open")[-1].args["view"], ensure_ascii=False)  # the approver's: French
+    assert english_left(modal) == [] and "Rejeter" in modal
     edited = fake_slack.wait_for("chat.update", lambda c: "Rejetée par" in str(c.args), timeout=30)
     assert english_left(answer_text(fake_slack, edited)) == []
     fake_slack.add_user("U0DE00001", "jonas", locale="de-DE")  # no German catalogue: slack.language
