@@ -31,6 +31,16 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def texts(value: Any) -> str:
+    """Every text a person reads in a payload (the `text` of its text objects), one per line."""
+    if isinstance(value, dict):
+        own = [value["text"]] if isinstance(value.get("text"), str) else []
+        return "\n".join(own + [texts(v) for k, v in value.items() if k != "text" or not own])
+    if isinstance(value, list):
+        return "\n".join(texts(v) for v in value)
+    return ""
+
+
 def ask(fake: FakeSlack, url: str, text: str, user: str = REQUESTER) -> Call:
     before = len(fake.calls())
     reply = fake.send_slash_command(url, text=text, user_id=user, channel_id="C123")
@@ -77,9 +87,9 @@ def click_answer(fake: FakeSlack, url: str, answer: Call, action_id: str, value:
 def mail_block(view: dict[str, Any], number: int) -> str:
     """The block (a page of the modal) whose select lists the mail `number`."""
     for block in view["blocks"]:
-        if block.get("type") == "input" and block["block_id"].startswith("mails"):
-            if any(o["value"] == str(number) for o in block["element"]["options"]):
-                return str(block["block_id"])
+        pages = block.get("type") == "input" and block["block_id"].startswith("mails")
+        if pages and any(o["value"] == str(number) for o in block["element"]["options"]):
+            return str(block["block_id"])
     raise AssertionError(f"mail {number} is not in the modal")
 
 
@@ -272,24 +282,27 @@ def test_a_traces_queued_message_flush_watch_and_journey(fake_slack, start_bot, 
 
 
 def test_a_french_user_restores_in_french(fake_slack, start_bot, tmp_path):
+    """The list, the modal and its refusals, the Home tab: the person's language; the card in a
+    French channel (`slack.language: fr`), whose summary the Home tab shows as the card does."""
     fake_slack.add_user("U0FR00002", "amelie", locale="fr-FR")
     (uid,) = expunged("compta@lab.test", f"Courrier {time.strftime('%H%M%S')}")
-    bot = start_bot(fake_slack, extra=APPROVALS)
+    bot = start_bot(fake_slack, slack={"language": "fr"}, extra=APPROVALS)
     answer = ask(fake_slack, bot.url, "deleted compta@lab.test", user="U0FR00002")
-    shown = dumps(answer.args, ensure_ascii=False)
+    shown = texts(answer.args)
     assert "Restaurer…" in shown and "Historique" in shown and english_left(shown) == []
     (button,) = [e for e in elements(answer.args["blocks"]) if e["action_id"] == "mail_deleted_restore"]
     before = click_answer(fake_slack, bot.url, answer, "mail_deleted_restore", button["value"], user="U0FR00002")
     view = fake_slack.wait_for("views.open", lambda c: c.ok, after=before).response["view"]
-    modal = dumps(view, ensure_ascii=False)
+    modal = texts(view)
     assert "Restaurer des courriels" in modal and english_left(modal) == []
     error = fake_slack.submit_view(bot.url, view["id"], {}, user_id="U0FR00002").json()
-    assert english_left(dumps(error, ensure_ascii=False)) == [] and "Choisissez" in error["errors"]["mails0"]
+    assert english_left(dumps(error)) == [] and "Choisissez" in error["errors"]["mails0"]
     fake_slack.submit_view(bot.url, view["id"], {mail_block(view, uid): [str(uid)]}, user_id="U0FR00002")
-    fake_slack.wait_for("chat.postMessage", lambda c: "asks to restore 1 deleted mail" in str(c.args), timeout=30)
+    card = fake_slack.wait_for("chat.postMessage", lambda c: "demande de restaurer" in str(c.args), timeout=30)
+    assert english_left(texts(card.args)) == []
     fake_slack.send_event(bot.url, fake_slack.app_home_opened("U0FR00002"))
     home = fake_slack.wait_for("views.publish", lambda c: c.args.get("user_id") == "U0FR00002", timeout=10)
-    text = dumps(home.args["view"], ensure_ascii=False)
+    text = texts(home.args["view"])
     assert "Vos demandes" in text and english_left(text) == []
 
 
