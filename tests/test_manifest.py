@@ -42,6 +42,9 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "files.getUploadURLExternal": {"files:write"},
     "usergroups.users.list": {"usergroups:read"},
     "users.info": {"users:read"},
+    "views.open": set(),  # the restore and reject modals
+    "views.publish": set(),  # the Home tab
+    "views.update": set(),
 }
 # Scopes that no method call needs, and why they are asked for.
 OTHER_SCOPES = {

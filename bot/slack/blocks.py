@@ -210,7 +210,8 @@ def change_card(
 
     With `outcome_line` (decided, ran, expired) the buttons are gone and the line says what happened.
     """
-    asks = _("<@{requester}> asks to {summary}.").format(requester=change.requester, summary=escape(change.summary))
+    summary = fit(escape(change.summary), 2000)  # with the reason (300) and the facts, within a section
+    asks = _("<@{requester}> asks to {summary}.").format(requester=change.requester, summary=summary)
     facts = _("Verb `{verb}` · host `{host}` · request `{id}`").format(
         verb=change.verb, host=escape(change.host), id=change.id
     )
