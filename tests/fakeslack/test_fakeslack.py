@@ -397,3 +397,94 @@ def test_socket_mode_reconnects_when_slack_asks(fake_slack: FakeSlack, socket_ap
     fake_slack.socket.wait_connected(timeout=10, opened=2)
     envelope_id = fake_slack.push_slash_command(text="queue")
     assert fake_slack.wait_for_ack(envelope_id, timeout=5).payload == {"text": "working on `queue`…"}
+
+
+# --- views: modals and the Home tab ------------------------------------------------------------
+
+MODAL: dict[str, Any] = {
+    "type": "modal",
+    "callback_id": "pick",
+    "title": {"type": "plain_text", "text": "Pick"},
+    "submit": {"type": "plain_text", "text": "Go"},
+    "notify_on_close": True,
+    "private_metadata": '{"k":"v"}',
+    "blocks": [
+        {
+            "type": "input",
+            "block_id": "mails",
+            "label": {"type": "plain_text", "text": "Mails"},
+            "element": {
+                "type": "multi_static_select",
+                "action_id": "pick",
+                "options": [
+                    {"text": {"type": "plain_text", "text": "A"}, "value": "1"},
+                    {"text": {"type": "plain_text", "text": "B"}, "value": "2"},
+                ],
+                "initial_options": [{"text": {"type": "plain_text", "text": "B"}, "value": "2"}],
+            },
+        },
+        {
+            "type": "input",
+            "block_id": "reason",
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Why"},
+            "element": {"type": "plain_text_input", "action_id": "text"},
+        },
+    ],
+}
+
+
+def test_views_open_takes_a_fresh_trigger_once_and_checks_the_limits(fake_slack: FakeSlack, client: WebClient) -> None:
+    from .payloads import new_trigger_id
+
+    trigger = new_trigger_id()
+    opened = client.views_open(trigger_id=trigger, view=MODAL)
+    view = opened["view"]
+    assert view["id"].startswith("V") and view["callback_id"] == "pick" and view["state"] == {"values": {}}
+    assert view["private_metadata"] == '{"k":"v"}' and view["root_view_id"] == view["id"]
+    for bad_trigger, error in (
+        (trigger, "exchanged_trigger_id"),
+        ("1000.1.ab", "expired_trigger_id"),
+        ("x", "invalid_trigger_id"),
+    ):
+        with pytest.raises(SlackApiError) as refused:
+            client.views_open(trigger_id=bad_trigger, view=MODAL)
+        assert refused.value.response["error"] == error
+    too_long = {**MODAL, "title": {"type": "plain_text", "text": "x" * 25}}
+    with pytest.raises(SlackApiError) as refused:
+        client.views_open(trigger_id=new_trigger_id(), view=too_long)
+    assert refused.value.response["error"] == "invalid_arguments"
+    assert "[json-pointer:/view/title/text]" in str(refused.value.response["response_metadata"])
+    # what Slack sends when the person submits: initial options kept unless changed, typed text
+    payload = fake_slack.view_submission_payload(view["id"], {"reason": "INC-1"})
+    assert payload["type"] == "view_submission" and payload["view"]["id"] == view["id"]
+    values = payload["view"]["state"]["values"]
+    assert [o["value"] for o in values["mails"]["pick"]["selected_options"]] == ["2"]
+    assert values["reason"]["text"] == {"type": "plain_text_input", "value": "INC-1"}
+    empty = fake_slack.view_submission_payload(view["id"], {"mails": [], "reason": ""})["view"]["state"]["values"]
+    assert empty["mails"]["pick"]["selected_options"] == [] and empty["reason"]["text"]["value"] is None
+    with pytest.raises(AssertionError):
+        fake_slack.view_submission_payload(view["id"], {"mails": ["3"]})  # not an option: Slack cannot send it
+
+
+def test_views_publish_and_update(fake_slack: FakeSlack, client: WebClient) -> None:
+    home = {"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}]}
+    first = client.views_publish(user_id="U123", view=home)["view"]
+    again = client.views_publish(user_id="U123", view=home)["view"]
+    assert first["id"] == again["id"] and fake_slack.home_of("U123")["blocks"][0]["text"]["text"] == "hi"
+    with pytest.raises(SlackApiError) as refused:
+        client.views_publish(user_id="U0NOBODY", view=home)
+    assert refused.value.response["error"] == "user_not_found"
+    with pytest.raises(SlackApiError) as refused:
+        client.views_publish(user_id="U123", view={**home, "blocks": home["blocks"] * 101})
+    assert refused.value.response["error"] == "invalid_arguments"
+    from .payloads import new_trigger_id
+
+    modal = client.views_open(trigger_id=new_trigger_id(), view=MODAL)["view"]
+    with pytest.raises(SlackApiError) as refused:
+        client.views_update(view_id=modal["id"], hash="stale", view=MODAL)
+    assert refused.value.response["error"] == "hash_conflict"
+    updated = client.views_update(view_id=modal["id"], hash=modal["hash"], view={**MODAL, "private_metadata": "2"})
+    assert updated["view"]["private_metadata"] == "2" and fake_slack.view(modal["id"])["private_metadata"] == "2"
+    event = fake_slack.app_home_opened("U123")
+    assert event["type"] == "app_home_opened" and event["tab"] == "home" and event["view"]["id"] == first["id"]
