@@ -124,3 +124,37 @@ def test_a_writer_holding_the_state_makes_others_wait_not_fail(state: State):
     blocker.join(timeout=5)
     thread.join(timeout=5)
     assert result == [True]
+
+
+def test_two_approvers_needed_twenty_clicks_at_once_approve_once(state: State):
+    """`approvals.required: 2`: the first approval is kept (audit `endorsed`), a second by the same
+    person counts once, and of many second approvals at the same instant exactly one approves."""
+    change = state.requests.create(new())
+    assert state.requests.endorse(change.id, "U2", required=2) == (False, ("U2",))
+    assert state.requests.endorse(change.id, "U2", required=2) == (False, ("U2",))
+    barrier = threading.Barrier(20)
+    wins: list[bool] = []
+
+    def click(user: str) -> None:
+        barrier.wait()
+        wins.append(state.requests.endorse(change.id, user, required=2)[0])
+
+    threads = [threading.Thread(target=click, args=(f"U{n}",)) for n in range(3, 23)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(wins) == [False] * 19 + [True]
+    decided = state.requests.get(change.id)
+    assert decided is not None and decided.state == "approved"
+    assert state.requests.endorsers(change.id) == ("U2",)
+    events = [(r.event, r.user) for r in state.audit.records()]
+    assert events[:2] == [("requested", "U1"), ("endorsed", "U2")]
+    assert events[2][0] == "approved" and len(events) == 3
+    assert [c.id for c in state.requests.recent()][:1] == [change.id]
+
+
+def test_a_rejection_keeps_its_reason_in_the_audit(state: State):
+    change = state.requests.create(new())
+    assert state.requests.decide(change.id, "U2", approve=False, detail="not during the migration")
+    assert [(r.event, r.detail) for r in state.audit.records()][-1] == ("rejected", "not during the migration")
