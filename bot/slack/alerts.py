@@ -158,15 +158,17 @@ class AlertDesk:
                 observe.queue_seen(queue.host.name, len(queue.entries))
         if report.queues:
             log.info("%s", report.summary())
-        if self.bot.config.alerts is not None:
-            self.show()
-        self.tell()
+        changed = self.show() if self.bot.config.alerts is not None else False
+        if self.tell() or changed:  # an alert came, went or changed, a watch ended: the Home tabs show them
+            self.bot.refresh_homes()
 
-    def show(self) -> None:
+    def show(self) -> bool:
+        """Post or edit what changed; whether anything did."""
         settings = self.bot.config.alerts
         assert settings is not None
         store = self.bot.state.alerts
         posts = 0
+        changed = False
         for problem in store.to_show():
             try:
                 if problem.ts is None:
@@ -178,15 +180,20 @@ class AlertDesk:
                     posts += 1
                     channel, ts = self.outbox.post(settings.channel, alert_message(problem))
                     store.shown(problem.key, problem.version, channel, ts)
+                    changed = True
                     log.info("alert posted: %s", problem.key)
                 else:
                     self.outbox.edit(problem.channel or settings.channel, problem.ts, alert_message(problem))
                     store.shown(problem.key, problem.version, None, None)
+                    changed = True
             except SlackApiError as exc:  # tried again next period
                 log.warning("could not show the alert %s: %s", problem.key, exc.response.get("error"))
+        return changed
 
-    def tell(self) -> None:
+    def tell(self) -> bool:
+        """Tell the watches' news in their threads; whether a watch ended."""
         store = self.bot.state.watches
+        ended = False
         for news in store.news():
             watch = news.watch
             if not (watch.channel and watch.thread_ts):
@@ -198,8 +205,10 @@ class AlertDesk:
                 payload = {"text": lines[0], "blocks": [section]}
                 self.outbox.post(watch.channel, payload, thread_ts=watch.thread_ts)
                 store.told(news)
+                ended = ended or news.message is None
             except SlackApiError as exc:
                 log.warning("could not tell the watch %s: %s", watch.id, exc.response.get("error"))
+        return ended
 
     def open_thread(self, outcome: Outcome, command: SlashCommand) -> None:
         """A new watch: its answer goes in the channel, and the news will come in its thread."""
