@@ -277,7 +277,7 @@ def _main(argv: Sequence[str]) -> int:
         gc.disable()
         from bot.config import load_config
         from bot.core import render
-        from bot.core.registry import Context, check_verb_names
+        from bot.core.registry import Context, StartsWatch, check_verb_names
         from bot.mailhost.ssh import HostPool
 
         config = check_verb_names(load_config(args.config), VERBS)
@@ -294,10 +294,12 @@ def _main(argv: Sequence[str]) -> int:
             sys.stdout.write(outcome.to_csv())
         else:
             sys.stdout.write(render.as_text(outcome))
-        if verb.follow is not None and not args.json:
+        if isinstance(outcome, StartsWatch) and outcome.watch_id is not None and not args.json:
+            from bot.periods.watches import follow
+
             gc.enable()
             sys.stdout.flush()
-            return verb.follow(outcome, context, sys.stdout)
+            return follow(outcome.watch_id, context, sys.stdout)
         return outcome.exit_code
     except MailbotError as exc:
         print(f"mailbot: {exc.message}", file=sys.stderr)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, runtime_checkable
 
 from bot.errors import BadInput, ConfigError
 from bot.i18n import _, translate_argparse
@@ -53,6 +53,14 @@ class Outcome(Protocol):
     def sections(self) -> list[Section]: ...
 
     def to_json(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class StartsWatch(Protocol):
+    """An answer that started a watch: Slack opens the watch's thread for its news, a terminal
+    follows it until it ends (bot.periods.watches.follow)."""
+
+    watch_id: str | None
 
 
 class VerbArgumentParser(argparse.ArgumentParser):
@@ -121,8 +129,6 @@ class Verb:
     plan: Callable[[Any, Context], Plan] | None = None
     report: Callable[[ChangeRequest, CommandResult, Context], list[Section]] | None = None
     cli_only: bool = False
-    # After the answer, on a terminal: keep going and print what happens (`watch`); its exit code.
-    follow: Callable[[Any, Context, TextIO], int] | None = None
     # It lists messages: a scoped caller is not refused but shown only theirs (bot.core.scopes).
     lists_mail: bool = False
 

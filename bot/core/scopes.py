@@ -13,7 +13,7 @@ Three checks, all here:
   so it is refused, unless it lists mail (`Verb.lists_mail`: `message`, `queue`):
 - `Scope.within`, where such a verb lists the messages: a scoped caller sees those whose sender
   or a recipient is in scope, and one sentence says how many others were hidden (`hidden`);
-- `Scope.check_mailbox`, where an address became a mailbox (`bot.verbs.mailbox.resolve`): an alias
+- `Scope.check_mailbox`, where an address became a mailbox (`bot.core.mailboxes.resolve`): an alias
   only the host knows (bm-cli, virtual_alias_maps) is judged by the mailbox it resolves to;
 - `Scope.check_change`, for an approver: at the click, and just before the command runs.
 The verbs get the caller's `Scope` in their Context (`context.scope`; None: not limited).
@@ -24,17 +24,33 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from bot import i18n, observe
 from bot.config import Config
-from bot.core.registry import Context
 from bot.errors import BadInput, MailbotError
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.values import Address
 
+if TYPE_CHECKING:
+    from bot.state import State
+
 EVERY_DOMAIN = "*"
 T = TypeVar("T")
+
+
+class Context(Protocol):
+    """What a refusal reads of the verb's Context (bot.core.registry.Context, which holds the Scope:
+    this module does not import it back)."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def state(self) -> State: ...
+
+    @property
+    def requester(self) -> str: ...
 
 
 def allowed_domains(

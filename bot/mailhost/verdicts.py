@@ -19,8 +19,9 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 from bot.mailhost.mail_flow import Delivery, Message, Rejection, collector_paused
-from bot.mailhost.postfix_log import is_over_quota, summarize_reply
+from bot.mailhost.postfix_log import summarize_reply
 from bot.mailhost.postqueue import QueueEntry
+from bot.mailhost.reasons import cause_of
 
 # The kinds of verdict, as `--json` and `--status` name them.
 DELIVERED = "delivered"
@@ -127,57 +128,6 @@ class Verdict:
             "in_queue": self.in_queue,
             "gives_up_at": self.gives_up_at.isoformat() if self.gives_up_at else None,
         }
-
-
-# --- why: a server's answer in a word ----------------------------------------------------------
-
-# (cause, markers in the lower-cased answer): the first match wins, so the precise ones come first.
-CAUSES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("mailbox_full", ("4.2.2", "5.2.2", "over quota", "quota exceeded", "mailbox full", "mailbox is full")),
-    ("greylisted", ("greylist", "graylist", "try again later", "please retry later")),
-    ("no_reverse_dns", ("cannot find your hostname", "cannot find your reverse hostname", "reverse dns")),
-    ("sender_domain_unknown", ("sender address rejected: domain not found", "4.1.8", "5.1.8")),
-    ("sender_refused", ("sender address rejected",)),
-    ("helo_refused", ("helo command rejected",)),
-    ("blocklisted", ("blocked using", " blocklist", " blacklist", "listed at", "listed on", "spamhaus")),
-    ("relay_denied", ("relay access denied", "relaying denied", "5.7.1 relaying", "not permitted to relay")),
-    (
-        "unknown_recipient",
-        (
-            "5.1.1",
-            "user unknown",
-            "unknown user",
-            "no such user",
-            "recipient address rejected",
-            "mailbox unavailable",
-            "does not exist",
-            "invalid recipient",
-            "mailbox not found",
-        ),
-    ),
-    ("domain_not_found", ("host or domain name not found", "name service error", "domain not found", "5.1.2")),
-    ("too_big", ("5.3.4", "message size exceeds", "message too big", "too large")),
-    ("spam", ("spam", "5.7.1 message rejected", "content rejected", "virus", "malware")),
-    ("authentication", ("spf", "dmarc", "dkim", "5.7.26", "5.7.23", "authentication")),
-    ("tls", ("tls", "ssl", "certificate", "starttls")),
-    ("connection_refused", ("connection refused",)),
-    ("timeout", ("timed out", "timeout", "conversation with", "lost connection")),
-    ("suspended", ("delivery temporarily suspended", "mail transport unavailable", "unavailable transport")),
-    ("local_config", ("mail system configuration error", "transport", "unknown mail transport error")),
-)
-
-
-def cause_of(answer: str | None) -> str | None:
-    """The kind of trouble a server's answer (or a refusal's reason) names, or None."""
-    if not answer:
-        return None
-    lowered = answer.lower()
-    if is_over_quota(lowered):
-        return "mailbox_full"
-    for cause, markers in CAUSES:
-        if any(marker in lowered for marker in markers):
-            return cause
-    return None
 
 
 # --- reading the verdicts ---------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Alerts and watches in Slack: the bot speaks first, in `alerts.channel` and in watch threads.
 
-A timer thread runs the period (bot.verbs.alerts.run_period, the one entry point), then
+A timer thread runs the period (bot.periods.alerts.run_period, the one entry point), then
 shows what the state holds and Slack does not yet: a new problem is posted with its *Trace*
 and *Flush once fixed* buttons, a changed one is edited, a resolved one is edited to say when
 and after how long; a watch's news goes to the thread of its command. Because Slack only
@@ -19,18 +19,18 @@ from slack_bolt import Ack
 from slack_sdk.errors import SlackApiError
 
 from bot import i18n, observe
-from bot.core import changes
-from bot.core.registry import Outcome
+from bot.core import changes, render
+from bot.core.registry import Outcome, StartsWatch
 from bot.errors import BadInput, MailbotError
 from bot.i18n import _
 from bot.mailhost.values import parse_address
+from bot.periods import alerts
 from bot.slack import blocks
 from bot.slack.approvals import ApprovalDesk
 from bot.slack.jobs import JobRunner
 from bot.slack.outbox import Outbox, SlashCommand
 from bot.slack.services import BotServices
 from bot.state.alerts import KnownProblem
-from bot.verbs import alerts, mail
 from bot.verbs.flush import FLUSH, FlushRequest
 from bot.verbs.trace import TRACE, TraceRequest
 
@@ -48,7 +48,7 @@ def _clock(epoch: float) -> str:
 
 
 def _lasted(problem: KnownProblem) -> str:
-    return mail.duration_words(timedelta(seconds=(problem.resolved_at or time.time()) - problem.first_seen))
+    return render.duration_words(timedelta(seconds=(problem.resolved_at or time.time()) - problem.first_seen))
 
 
 def alert_message(problem: KnownProblem, now: float | None = None) -> dict[str, Any]:
@@ -67,11 +67,11 @@ def alert_message(problem: KnownProblem, now: float | None = None) -> dict[str, 
         facts = _("{count} deferred, the oldest since {since} ({age} ago).").format(
             count=alerts.count_words(problem.count),
             since=blocks.slack_time(problem.oldest_at or now),
-            age=mail.duration_words(timedelta(seconds=now - (problem.oldest_at or now))),
+            age=render.duration_words(timedelta(seconds=now - (problem.oldest_at or now))),
         )
         if problem.bounce_at is not None:
             facts += " " + _("{left} left before Postfix returns them to their senders ({at}).").format(
-                left=mail.duration_words(timedelta(seconds=problem.bounce_at - now)),
+                left=render.duration_words(timedelta(seconds=problem.bounce_at - now)),
                 at=blocks.slack_time(problem.bounce_at),
             )
         else:
@@ -207,7 +207,7 @@ class AlertDesk:
 
     def open_thread(self, outcome: Outcome, command: SlashCommand) -> None:
         """A new watch: its answer goes in the channel, and the news will come in its thread."""
-        watch_id = getattr(outcome, "watch_id", None)
+        watch_id = outcome.watch_id if isinstance(outcome, StartsWatch) else None
         if not watch_id:
             return
         try:

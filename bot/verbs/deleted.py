@@ -18,11 +18,11 @@ from typing import Any
 
 from bot import i18n
 from bot.core import render
+from bot.core.mailboxes import Resolved, require_user_mailbox, resolve
 from bot.core.registry import Context, Section, Verb
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.cyrus import ExpungedMail, IndexRecord
 from bot.mailhost.values import INBOX, Address, Folder, Mailbox, parse_address, parse_folder
-from bot.verbs.mailbox import Resolved, require_user_mailbox, resolve
 
 HOUR = 3600
 

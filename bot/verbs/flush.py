@@ -10,7 +10,7 @@ import argparse
 import time
 from dataclasses import dataclass
 
-from bot.core import render
+from bot.core import fanout, render
 from bot.core.registry import Context, Plan, Section, Verb
 from bot.errors import BadInput, MailbotError
 from bot.i18n import N_, _, ngettext
@@ -21,7 +21,6 @@ from bot.mailhost.ssh import CommandResult
 from bot.mailhost.tools import postfix
 from bot.mailhost.values import QueueId, parse_queue_id, quoted
 from bot.state.requests import ChangeRequest
-from bot.verbs import mail
 
 SETTLE_SECONDS = 1.0  # the queue manager needs a moment to try the retried messages
 
@@ -39,7 +38,7 @@ def validate_flush(args: argparse.Namespace) -> FlushRequest:
 
 def _mta_hosts(request: FlushRequest, context: Context) -> list[MailHost]:
     """The mta hosts to look at: the one named with --host, else all of them (first = default)."""
-    hosts = mail.mta_hosts(context)
+    hosts = fanout.mta_hosts(context)
     if request.host is None:
         return hosts
     named = [host for host in hosts if host.name == request.host]
@@ -103,7 +102,7 @@ def plan_flush(request: FlushRequest, context: Context) -> Plan:
 
 def _plan_message(queue_id: QueueId, hosts: list[MailHost]) -> Plan:
     """A queue id belongs to one host's queue: the host that holds it is the one to ask."""
-    answers, failures = mail.ask_each_host(hosts, lambda host: host.postfix.queue())
+    answers, failures = fanout.ask_each_host(hosts, lambda host: host.postfix.queue())
     for host, entries in answers:
         entry = next((e for e in entries if e.queue_id == queue_id.value), None)
         if entry is not None:

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.core import render
+from bot.core.mailboxes import MailRequest, Resolved, owner_name, resolve, validate_mail_request
 from bot.core.registry import Context, Section, Verb
 from bot.errors import MailboxNotFound
 from bot.i18n import N_, _, ngettext
@@ -27,7 +28,6 @@ from bot.mailhost.values import (
     parse_address,
     parse_search_words,
 )
-from bot.verbs.mailbox import MailRequest, Resolved, owner_name, resolve, validate_mail_request
 
 MAX_TABLES = 20
 

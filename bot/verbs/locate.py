@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core import render
+from bot.core.mailboxes import MailRequest, Resolved, require_user_mailbox, resolve, validate_mail_request
 from bot.core.registry import Context, Section, Verb
 from bot.errors import MailbotError, MailboxNotFound
 from bot.i18n import N_, _
 from bot.mailhost.cyrus import MailHeaders
 from bot.mailhost.values import INBOX, Folder, Uid
-from bot.verbs.mailbox import MailRequest, Resolved, require_user_mailbox, resolve, validate_mail_request
 
 HEADER_FIELDS = (("From", "sender"), ("To", "to"), ("Cc", "cc"), ("Date", "date"), ("Subject", "subject"))
 

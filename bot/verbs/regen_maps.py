@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 
 from bot.config import HostConfig
+from bot.core.mailboxes import mail_host
 from bot.core.registry import Context, Plan, Section, Verb
 from bot.errors import BadInput, MailbotError
 from bot.i18n import N_, _
@@ -28,7 +29,6 @@ from bot.mailhost.tools import postfix
 from bot.mailhost.tools.base import first_line
 from bot.mailhost.values import Address, PostfixMap, parse_address
 from bot.state.requests import ChangeRequest
-from bot.verbs.mailbox import mail_host
 
 BUSY_EXIT = 75  # flock -E: another rebuild holds the lock
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core import render
+from bot.core.mailboxes import mail_host, resolve
 from bot.core.registry import Context, Plan, Section, Verb
 from bot.errors import BadInput, MailbotError, MailboxNotFound
 from bot.i18n import N_, _, ngettext
@@ -38,7 +39,6 @@ from bot.mailhost.values import (
 )
 from bot.state.requests import ChangeRequest
 from bot.verbs.deleted import DeletedMail, folder_label, list_deleted, mails_table
-from bot.verbs.mailbox import mail_host, resolve
 
 MAX_LISTED = 20
 MAX_PREVIEW_ROWS = 25  # the card holds about 3,000 characters of preview

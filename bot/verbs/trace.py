@@ -16,14 +16,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot import i18n
-from bot.core import render
+from bot.core import fanout, reasons, records, render, verdict_text
+from bot.core.fanout import HostFailure
+from bot.core.records import QueuedMail
 from bot.core.registry import Context, Section, Verb
 from bot.errors import BadInput
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import MailHost
 from bot.mailhost.mail_flow import Delivery, Message, Rejection
-from bot.mailhost.postfix_log import is_over_quota, summarize_reply
+from bot.mailhost.postfix_log import summarize_reply
 from bot.mailhost.postqueue import QueueEntry
+from bot.mailhost.reasons import is_over_quota
 from bot.mailhost.tools.postfix import HostLog, TraceKey
 from bot.mailhost.values import (
     Address,
@@ -37,8 +40,6 @@ from bot.mailhost.values import (
     quoted,
 )
 from bot.mailhost.verdicts import DELETED, HELD, QUEUED, REFUSED, Verdict, client_ip, read_verdicts
-from bot.verbs import mail, verdict_text
-from bot.verbs.mail import HostFailure, QueuedMail
 
 PARTY_WIDTH = 30
 SLACK_INLINE = 15  # verdicts listed in Slack when the answer goes to a file
@@ -200,8 +201,8 @@ class TraceReport:
         where = ", ".join(self.hosts)
         window = _(" in the last {duration}").format(duration=since_words(self.since)) if self.since else ""
         parts = [
-            mail.count(len(self.messages), "message"),
-            mail.count(len(self.rejected), "refusal"),
+            render.count(len(self.messages), "message"),
+            render.count(len(self.rejected), "refusal"),
             _("{count} still queued").format(count=len(self.queued)),
         ]
         return (
@@ -211,7 +212,7 @@ class TraceReport:
         )
 
     def to_json(self) -> dict[str, Any]:
-        origins = mail.origins(self.messages)
+        origins = records.origins(self.messages)
         by_hop: dict[tuple[str, str], list[dict[str, Any]]] = {}
         verdicts = [verdict.to_json() for verdict in self.verdicts]
         for verdict, shown in zip(self.verdicts, verdicts, strict=True):
@@ -219,7 +220,7 @@ class TraceReport:
                 by_hop.setdefault((hop.host, hop.queue_id), []).append(shown)
 
         def message(m: Message) -> dict[str, Any]:
-            return {**mail.message_json(m, origins.get(m.queue_id)), "verdict": by_hop.get((m.host, m.queue_id), [])}
+            return {**records.message_json(m, origins.get(m.queue_id)), "verdict": by_hop.get((m.host, m.queue_id), [])}
 
         return {
             "address": self.address.value if self.address else None,
@@ -228,8 +229,8 @@ class TraceReport:
             "hosts": list(self.hosts),
             "messages": render.JsonRows(self.messages, message),
             "verdicts": verdicts,
-            "rejected": [mail.rejection_json(r) for r in self.rejected],
-            "queued": [mail.queued_json(q) for q in self.queued],
+            "rejected": [records.rejection_json(r) for r in self.rejected],
+            "queued": [records.queued_json(q) for q in self.queued],
             "hints": self.hints,
             "queue_lifetime": int(self.queue_lifetime.total_seconds()) if self.queue_lifetime else None,
             "warnings": self.warnings,
@@ -358,8 +359,8 @@ class TraceReport:
                     render.when(delivery.at if delivery else message.first_seen),
                     message.queue_id,
                     render.clip(_party(self.perspective, message.sender, recipient), PARTY_WIDTH),
-                    mail.status_cell(delivery, message),
-                    _rerouted(self.perspective, message, delivery) + mail.detail(delivery, message),
+                    records.status_cell(delivery, message),
+                    _rerouted(self.perspective, message, delivery) + records.detail(delivery, message),
                 ]
                 rows.append(([render.clip(message.host, 12)] if several_hosts else []) + row)
         headers = ([_("Host")] if several_hosts else []) + [
@@ -387,7 +388,7 @@ class TraceReport:
         rows = []
         for queued in self.queued:
             entry = queued.entry
-            reasons = {summarize_reply(r.delay_reason) for r in entry.recipients if r.delay_reason}
+            gists = {summarize_reply(r.delay_reason) for r in entry.recipients if r.delay_reason}
             mark = {"active": " (active)", "hold": " (held)"}.get(entry.queue_name, "")
             recipients = ", ".join(r.address for r in entry.recipients)
             rows.append(
@@ -396,7 +397,7 @@ class TraceReport:
                     render.when(entry.arrival_time),
                     render.size(entry.size),
                     render.clip(_party(self.perspective, entry.sender, recipients), PARTY_WIDTH),
-                    "; ".join(sorted(reasons)) or _("waiting for delivery"),
+                    "; ".join(sorted(gists)) or _("waiting for delivery"),
                 ]
             )
         return render.table([_("Queue id"), _("Arrived"), _("Size"), _("With"), _("Reason")], rows)
@@ -455,10 +456,10 @@ def run_trace(request: TraceRequest, context: Context) -> TraceReport:
         queue = host.postfix.queue()
         ids = {m.queue_id for m in host_log.flow.messages}
         involved = any(request.keeps_entry(e) or e.queue_id in ids for e in queue)
-        lifetime = mail.known_lifetime(host) if involved else None
+        lifetime = fanout.known_lifetime(host) if involved else None
         return host_log, queue, lifetime
 
-    answers, report.failures = mail.ask_each_host(mail.mta_hosts(context), ask)
+    answers, report.failures = fanout.ask_each_host(fanout.mta_hosts(context), ask)
     lifetimes = [lifetime for _host, (_log, _queue, lifetime) in answers if lifetime is not None]
     report.queue_lifetime = min(lifetimes) if lifetimes else None
     refusals: list[Rejection] = []  # before any queue file: the in-queue ones are their messages' own
@@ -566,10 +567,10 @@ def _address_hints(report: TraceReport, address: str) -> list[str]:
     ]
     if over_quota or over_quota_queued:
         waiting = len(over_quota_queued) or len(over_quota)
-        hints.append(over_quota_hint(address, waiting, report.queue_lifetime))
+        hints.append(reasons.over_quota_hint(address, waiting, report.queue_lifetime))
     unknown_in_store = [d for d in to_address if d.status == "bounced" and d.dsn == "5.1.1"]
     if unknown_in_store:
-        hints.append(stale_maps_hint(address, len(unknown_in_store)))
+        hints.append(reasons.stale_maps_hint(address, len(unknown_in_store)))
     unknown_at_smtp = [r for r in report.rejected if (r.recipient or "").lower() == address and "5.1.1" in r.reason]
     if unknown_at_smtp:
         hints.append(
@@ -577,14 +578,14 @@ def _address_hints(report: TraceReport, address: str) -> list[str]:
                 "Postfix refused {address} as an unknown user at SMTP time {count}; the senders got an "
                 "error from their own server. If the address should exist (new user, renamed login, "
                 "new alias), rebuild the Postfix maps."
-            ).format(address=address, count=mail.count(len(unknown_at_smtp), "time"))
+            ).format(address=address, count=render.count(len(unknown_at_smtp), "time"))
         )
     other_deferrals = [q for q in queued_for_address if q not in over_quota_queued and not q.entry.held]
     if other_deferrals:
-        reasons = sorted(
+        gists = sorted(
             {summarize_reply(r.delay_reason) for q in other_deferrals for r in q.entry.recipients if r.delay_reason}
         )
-        because = f" ({render.clip('; '.join(reasons), 200)})" if reasons else ""
+        because = f" ({render.clip('; '.join(gists), 200)})" if gists else ""
         hints.append(
             ngettext(
                 "{count} message to {address} is waiting in the queue{because}.",
@@ -634,32 +635,6 @@ def _address_hints(report: TraceReport, address: str) -> list[str]:
     return hints
 
 
-def over_quota_hint(address: str, waiting: int, lifetime: timedelta | None) -> str:
-    """What the procedure says for a full mailbox (the trace's hint, and the alerts')."""
-    return (
-        ngettext(
-            "{address}'s mailbox is over quota: {count} message waiting in the queue.",
-            "{address}'s mailbox is over quota: {count} messages waiting in the queue.",
-            waiting,
-        ).format(address=address, count=waiting)
-        + " "
-        + _sentence(mail.over_quota_advice(lifetime))
-    )
-
-
-def stale_maps_hint(address: str, times: int) -> str:
-    """'User unknown' from the mailbox server for an address Postfix accepted: stale maps."""
-    return _(
-        "Postfix accepted mail for {address}, then the mailbox server answered 'User unknown' "
-        "(5.1.1) {count}: if this address exists in BlueMind, the Postfix maps are stale. "
-        "Rebuild them (Mail maintenance > Execute, or regen-maps); no restart is needed."
-    ).format(address=address, count=mail.count(times, "time"))
-
-
-def _sentence(clause: str) -> str:
-    return clause[:1].upper() + clause[1:]
-
-
 # --- rendering details ------------------------------------------------------------------
 
 
@@ -697,7 +672,7 @@ def since_words(duration: timedelta | None) -> str:
     """`2d` as typed, in English; `2 jours`, `1 jour 12 heures` in French."""
     if duration is None:
         return ""
-    return _duration_words(duration) if i18n.current_language() == i18n.ENGLISH else mail.duration_words(duration)
+    return _duration_words(duration) if i18n.current_language() == i18n.ENGLISH else render.duration_words(duration)
 
 
 def _duration_words(duration: timedelta | None) -> str:

@@ -7,21 +7,21 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.config import AlertsConfig
+from bot.core.reasons import alert_kind as classify
 from bot.errors import BadInput
 from bot.mailhost.postqueue import QueuedRecipient, QueueEntry
-from bot.slack.alerts import alert_message
-from bot.state import open_state
-from bot.verbs.alerts import (
+from bot.periods.alerts import (
     OVER_QUOTA,
     QUEUE_GROWTH,
     QUEUE_SIZE,
     RELAY,
     STALE_MAPS,
-    classify,
     find_problems,
     host_problem,
     unreachable_problem,
 )
+from bot.slack.alerts import alert_message
+from bot.state import open_state
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC).timestamp()
 OVER = "host 127.0.0.1[127.0.0.1] said: 452 4.2.2 Over quota SESSIONID=<cyrus-1-2-3> (in reply to RCPT TO command)"
