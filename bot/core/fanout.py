@@ -30,6 +30,22 @@ def mta_hosts(context: Context) -> list[MailHost]:
     return [MailHost(h, context.pool.connection(h)) for h in hosts]
 
 
+def each_host(
+    hosts: Sequence[MailHost], question: Callable[[MailHost], Answer]
+) -> list[tuple[MailHost, Answer | MailbotError]]:
+    """Ask every host at once, each job in the asker's language (a thread does not inherit context
+    variables: a host's error would be English in a French channel); a host that fails is its error."""
+    found: list[tuple[MailHost, Answer | MailbotError]] = []
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(hosts)))) as workers:
+        futures = [(host, workers.submit(contextvars.copy_context().run, question, host)) for host in hosts]
+        for host, future in futures:
+            try:
+                found.append((host, future.result()))
+            except MailbotError as exc:
+                found.append((host, exc))
+    return found
+
+
 def ask_each_host(
     hosts: Sequence[MailHost], question: Callable[[MailHost], Answer]
 ) -> tuple[list[tuple[MailHost, Answer]], list[HostFailure]]:
@@ -37,16 +53,13 @@ def ask_each_host(
     single host, or when no host answers, its error is the answer."""
     answers: list[tuple[MailHost, Answer]] = []
     failures: list[HostFailure] = []
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(hosts)))) as workers:
-        # each job speaks the asker's language (a thread does not inherit context variables)
-        futures = [(host, workers.submit(contextvars.copy_context().run, question, host)) for host in hosts]
-        for host, future in futures:
-            try:
-                answers.append((host, future.result()))
-            except MailbotError as exc:
-                if len(hosts) == 1:
-                    raise
-                failures.append(HostFailure(host.name, exc.message))
+    for host, answer in each_host(hosts, question):
+        if isinstance(answer, MailbotError):
+            if len(hosts) == 1:
+                raise answer
+            failures.append(HostFailure(host.name, answer.message))
+        else:
+            answers.append((host, answer))
     if failures and not answers:
         raise MailbotError(" ".join(f"{f.host}: {f.error}" for f in failures))
     return answers, failures

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from bot.core.fanout import each_host
 from bot.errors import MailbotError
 from bot.mailhost.host import MailHost
 from bot.mailhost.postqueue import QueueEntry
@@ -21,12 +21,7 @@ class HostQueue:
 
 def read_queues(hosts: list[MailHost]) -> list[HostQueue]:
     """One `postqueue -j` per host, all at once; a host that fails is an error, not an exception."""
-
-    def ask(host: MailHost) -> HostQueue:
-        try:
-            return HostQueue(host, host.postfix.queue())
-        except MailbotError as failure:
-            return HostQueue(host, error=failure.message)
-
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(hosts)))) as workers:
-        return list(workers.map(ask, hosts))
+    return [
+        HostQueue(host, error=answer.message) if isinstance(answer, MailbotError) else HostQueue(host, answer)
+        for host, answer in each_host(hosts, lambda host: host.postfix.queue())
+    ]

@@ -150,8 +150,16 @@ class AlertDesk:
         self._thread = threading.Thread(target=loop, name="mail-alerts", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 30.0) -> None:
+        """End the timer and give the alerts lease up: another replica (or this bot restarted) takes the
+        next period at once instead of staying silent until the lease expires (two periods)."""
         self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(wait)  # a period in flight ends first: it may be posting
+        try:
+            self.bot.state.leases.release(ALERTS_LEASE, self.bot.replica)
+        except MailbotError as failure:  # the state is down: the lease expires on its own
+            log.warning("the alerts lease could not be released: %s", failure.message)
 
     def period(self) -> None:
         """One period, then Slack catches up with the state; `start` runs it on the replica holding
