@@ -82,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=i18n.LANGUAGES,
         help=_("the language of the answers (default: $LC_ALL, $LC_MESSAGES, $LANG, else English)"),
     )
-    parser.add_argument("--version", action="version", version=f"mailbot {_version()}")
+    parser.add_argument(
+        "--version", action="version", version=f"mailbot {_version()}", help=_("show the version and exit")
+    )
     verbs = parser.add_subparsers(
         dest="verb", metavar="VERB", parser_class=VerbArgumentParser, action=_VerbsConfiguredWhenChosen
     )

@@ -448,7 +448,9 @@ def connect(host: HostConfig) -> paramiko.Transport:
                 _(
                     "{host} ({where}) accepted the connection but did not complete SSH within "
                     "{connect_timeout:g} s ({value})."
-                ).format(host=host.name, where=where, connect_timeout=host.connect_timeout, value=exc or "no answer"),
+                ).format(
+                    host=host.name, where=where, connect_timeout=host.connect_timeout, value=exc or _("no answer")
+                ),
             ) from None
         _check_host_key(host, offered, pinned)
         try:

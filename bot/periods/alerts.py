@@ -18,7 +18,7 @@ from datetime import timedelta
 from bot.config import AlertsConfig
 from bot.core import fanout, reasons
 from bot.core.registry import Context
-from bot.i18n import N_, _, ngettext
+from bot.i18n import N_, _
 from bot.mailhost.postfix_log import summarize_reply
 from bot.mailhost.postqueue import QueueEntry
 from bot.periods import watches
@@ -200,7 +200,3 @@ def run_period(context: Context, now: Callable[[], float] = time.time) -> Period
 
 def title(kind: str) -> str:
     return _(KIND_TITLES.get(kind, kind))
-
-
-def count_words(count: int) -> str:
-    return ngettext("{n} message", "{n} messages", count).format(n=count)

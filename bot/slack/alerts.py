@@ -22,7 +22,7 @@ from bot import i18n, observe
 from bot.core import changes, render
 from bot.core.registry import Outcome, StartsWatch
 from bot.errors import BadInput, MailbotError
-from bot.i18n import _
+from bot.i18n import _, ngettext
 from bot.mailhost.values import parse_address
 from bot.periods import alerts
 from bot.slack import blocks
@@ -51,6 +51,9 @@ def _lasted(problem: KnownProblem) -> str:
     return render.duration_words(timedelta(seconds=(problem.resolved_at or time.time()) - problem.first_seen))
 
 
+_OUR_WORDS = (alerts.UNREACHABLE, alerts.QUEUE_SIZE, alerts.QUEUE_GROWTH)  # their detail is the bot's sentence
+
+
 def alert_message(problem: KnownProblem, now: float | None = None) -> dict[str, Any]:
     """The message of one problem, as it stands: open (with buttons) or resolved (without)."""
     now = time.time() if now is None else now
@@ -64,8 +67,12 @@ def alert_message(problem: KnownProblem, now: float | None = None) -> dict[str, 
         lines = [blocks.escape(problem.detail)]
     else:
         headline = _("{address}: {what} on {host}").format(address=problem.subject, what=what, host=problem.host)
-        facts = _("{count} deferred, the oldest since {since} ({age} ago).").format(
-            count=alerts.count_words(problem.count),
+        facts = ngettext(
+            "{count} message deferred, the oldest since {since} ({age} ago).",
+            "{count} messages deferred, the oldest since {since} ({age} ago).",
+            problem.count,
+        ).format(
+            count=problem.count,
             since=blocks.slack_time(problem.oldest_at or now),
             age=render.duration_words(timedelta(seconds=now - (problem.oldest_at or now))),
         )
@@ -85,7 +92,7 @@ def alert_message(problem: KnownProblem, now: float | None = None) -> dict[str, 
             if problem.kind == alerts.UNREACHABLE
             else _("Resolved at {time} UTC, after {lasted}.")
         ).format(time=_clock(problem.resolved_at), lasted=_lasted(problem))
-        text = f"{headline}: {done}"
+        text = _("{headline}: {detail}").format(headline=headline, detail=done)
         return {
             "text": text,
             "blocks": [
@@ -111,7 +118,8 @@ def alert_message(problem: KnownProblem, now: float | None = None) -> dict[str, 
         buttons.append(_button(FLUSH_ACTION, _("Flush once fixed"), problem.key))
     if buttons:
         body.append({"type": "actions", "elements": buttons})
-    return {"text": f"{headline}: {problem.detail}", "blocks": body}
+    reason = problem.detail if problem.kind in _OUR_WORDS else f"`{problem.detail}`"  # a server's words, quoted
+    return {"text": _("{headline}: {detail}").format(headline=headline, detail=reason), "blocks": body}
 
 
 def _button(action_id: str, label: str, value: str) -> dict[str, Any]:

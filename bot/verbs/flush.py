@@ -10,6 +10,7 @@ import argparse
 import time
 from dataclasses import dataclass
 
+from bot import i18n
 from bot.core import fanout, render
 from bot.core.registry import Context, Plan, Section, Verb
 from bot.errors import BadInput, MailbotError
@@ -113,7 +114,7 @@ def _plan_message(queue_id: QueueId, hosts: list[MailHost]) -> Plan:
                 summary=_("retry message {queue_id} on {host}").format(queue_id=queue_id, host=host.name),
                 arguments={"queue_id": queue_id.value},
             )
-    where = " or ".join(host.name for host in hosts)
+    where = i18n.either([host.name for host in hosts])
     unread = f" ({'; '.join(f'{f.host}: {f.error}' for f in failures)})" if failures else ""
     raise MailbotError(
         _("There is no message {queue_id} in the queue of {where}{unread}; nothing to flush.").format(

@@ -148,7 +148,10 @@ def _preview(chosen: list[DeletedMail], everything: bool, version: int, now: Any
     moved = [m for m in chosen if m.still_in]
     if moved:
         which = "; ".join(
-            f"UID {m.number} is still in " + ", ".join(f"{p.folder} (UID {p.uid})" for p in m.still_in) for m in moved
+            _("UID {uid} is still in {places}").format(
+                uid=m.number, places=", ".join(f"{p.folder} (UID {p.uid})" for p in m.still_in)
+            )
+            for m in moved
         )
         what = _("--all also restores") if everything else _("This restores")
         lines.append(

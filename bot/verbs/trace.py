@@ -389,7 +389,8 @@ class TraceReport:
         for queued in self.queued:
             entry = queued.entry
             gists = {summarize_reply(r.delay_reason) for r in entry.recipients if r.delay_reason}
-            mark = {"active": " (active)", "hold": " (held)"}.get(entry.queue_name, "")
+            state = {"active": _("active"), "hold": _("held")}.get(entry.queue_name)
+            mark = f" ({state})" if state else ""
             recipients = ", ".join(r.address for r in entry.recipients)
             rows.append(
                 [

@@ -230,7 +230,7 @@ def test_an_unreachable_host_is_told_in_the_channels_language(fake_slack, start_
     text = answer_text(fake_slack, post)
     down.stop()
     assert re.match(
-        r"lab est injoignable: Connexion impossible à lab \(127\.0\.0\.1:\d+\) : rien n'écoute sur ce port "
+        r"lab est injoignable : Connexion impossible à lab \(127\.0\.0\.1:\d+\) : rien n'écoute sur ce port "
         r"\(connexion refusée\)\.",
         text,
     ), text
