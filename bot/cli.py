@@ -255,9 +255,8 @@ def _configure_logging() -> None:
     level = log_level("WARNING")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(observe.log_formatter(_NoTraceback))  # MAILBOT_LOG_FORMAT=json: one object a line
-    logging.basicConfig(level=level, handlers=[handler])
-    if level > logging.DEBUG:
-        logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+    logging.basicConfig(level=level, handlers=[handler], force=True)  # a command owns its process's logging
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL if level > logging.DEBUG else logging.NOTSET)
 
 
 def _main(argv: Sequence[str]) -> int:

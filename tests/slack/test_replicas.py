@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -18,7 +17,7 @@ import pytest
 
 from bot.state.migrations import MIGRATIONS
 from bot.state.requests import INTERRUPTED_DETAIL
-from tests.conftest import ADMIN_KEY, ROOT
+from tests.conftest import ADMIN_KEY, ROOT, run_mailbot
 from tests.fakeslack import FakeSlack
 from tests.fakeslack.payloads import send_interactivity
 from tests.postgres import start_cluster
@@ -37,13 +36,7 @@ def replicated(url: str, **approvals: object) -> dict:
 
 
 def mailbot(config_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "--config", str(config_dir / "mailbot.yaml"), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    return run_mailbot("--config", str(config_dir / "mailbot.yaml"), *args)
 
 
 def audit_events(config_dir: Path) -> list[dict]:
