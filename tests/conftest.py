@@ -23,6 +23,7 @@ import pytest
 from bot import cli
 from bot.config import Config, HostConfig, load_config
 from bot.mailhost.ssh import HostConnection
+from bot.mailhost.tools.bmcli import forget_what_builds_refused
 from tests.fakeslack import fake_slack  # noqa: F401  (the fixture: a started FakeSlack)
 from tests.postgres import postgres, postgres_url  # noqa: F401  (fixtures: a real PostgreSQL, a fresh database)
 from tests.secretwatch import WATCH, LogWatch
@@ -102,6 +103,7 @@ def run_mailbot(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[
                 if isinstance(exit_.code, str):
                     print(exit_.code, file=sys.stderr)
 
+    forget_what_builds_refused()  # what a process learns of the host's bm-cli dies with it
     stdin = sys.stdin
     sys.stdin = io.StringIO("")  # a command that asks gets an empty answer, as with a closed terminal
     try:
