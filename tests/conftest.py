@@ -158,20 +158,55 @@ def lab_queue() -> list[dict[str, Any]]:
     return [json.loads(line) for line in output.splitlines() if line.strip()]
 
 
-# --- the `lab` mark ---------------------------------------------------------------------------
+# --- the marks: lab, postgres, image (and prometheus, set by its test) ---------------------------
 
 # The fixtures that need the running lab. A test that uses one, itself or through another fixture,
 # is marked `lab`: `pytest -m "not lab"` runs the pure tests, without a lab.
 LAB_FIXTURES = frozenset({"lab_config", "lab_host", "lab_connection", "lab_admin_host", "lab_admin_connection"})
 
 
+POSTGRES_FIXTURES = frozenset({"postgres", "postgres_url"})
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks from what a test uses: `pytest -m "not lab and not postgres and not image"` runs anywhere."""
     for item in items:
-        if LAB_FIXTURES & set(getattr(item, "fixturenames", ())):
+        used = set(getattr(item, "fixturenames", ()))
+        if LAB_FIXTURES & used:
             item.add_marker(pytest.mark.lab)
+        if POSTGRES_FIXTURES & used:
+            item.add_marker(pytest.mark.postgres)
+        if item.path.parent.name == "image":
+            item.add_marker(pytest.mark.image)
 
 
 # --- secrets: everything this run writes is watched (see tests/secretwatch.py) ------------------
+
+
+GUARD_LOGS = Path("/var/log/mailbot-guard")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_anywhere(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """At the end of the run, whatever part of the suite ran: no secret appeared in what it wrote
+    (log records, test reports, Slack calls, files under the run's temporary folder, the guard's
+    logs). A leak fails the run at the teardown of its last test; a run that registered no secret
+    has nothing to look for and says so."""
+    from tests.fakeslack.server import INSTANCES
+
+    yield
+    if not WATCH.watched:
+        print("\nsecrets scan: no secret was registered in this run; nothing to look for")
+        return
+    for fake in INSTANCES:
+        for call in fake.calls():
+            WATCH.seen["Slack calls"] += 1
+            WATCH.scan(call.body.decode("utf-8", "replace") + json.dumps(call.args, default=str), call.method)
+    WATCH.scan_files(tmp_path_factory.getbasetemp())
+    if GUARD_LOGS.is_dir():
+        WATCH.scan_files(GUARD_LOGS)
+    assert WATCH.leaks == [], f"secrets leaked: {WATCH.leaks}"
+    print("\nsecrets scan: " + ", ".join(f"{count} {what}" for what, count in WATCH.seen.items()) + ": none found")
 
 
 def pytest_configure(config: pytest.Config) -> None:

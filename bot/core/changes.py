@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core.registry import Context, Section, Verb
-from bot.errors import BadInput, MailbotError
+from bot.errors import BadInput, ExitStatus, MailbotError
 from bot.i18n import _
 from bot.mailhost.commands import RemoteCommand
 from bot.state.audit import digest
@@ -119,7 +119,7 @@ class ChangeOutcome:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.exit_status == 0 else 1
+        return ExitStatus.OK if self.exit_status == 0 else ExitStatus.FAILED
 
     def headline(self) -> str:
         result = (

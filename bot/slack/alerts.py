@@ -269,7 +269,7 @@ class AlertDesk:
             started = time.monotonic()
             line = f"/mail trace {address}"
             try:
-                outcome = TRACE.run(TraceRequest(parse_address(address), None), self.bot.context(user))  # type: ignore[misc]
+                outcome = TRACE.run(TraceRequest(parse_address(address), None), self.bot.context(user))
                 answer = blocks.answer(outcome, line, time.monotonic() - started, None, ephemeral=False)
                 payload = answer.payload()
             except MailbotError as failure:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bot import i18n
 from bot.core import fanout, render
-from bot.core.registry import Context, Plan, Section, Verb
+from bot.core.registry import ChangeVerb, Context, Plan, Section
 from bot.errors import BadInput, MailbotError
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import MailHost
@@ -148,18 +148,13 @@ def report_flush(change: ChangeRequest, result: CommandResult, context: Context)
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("queue_id", nargs="?", metavar="QUEUE_ID", help=_("one message to retry (default: all)"))
-    parser.add_argument("--reason", metavar="TEXT", help=_("why (a ticket number, for the audit)"))
-    parser.add_argument(
-        "--host",
-        metavar="NAME",
-        help=_("the mail host whose queue (default: the one holding QUEUE_ID, else the first)"),
-    )
 
 
-FLUSH = Verb(
+FLUSH = ChangeVerb(
     name="flush",
     summary=N_("ask Postfix to retry the whole queue now, or one message"),
     policy="confirm",
+    host_help=N_("the mail host whose queue (default: the one holding QUEUE_ID, else the first)"),
     configure=_configure,
     validate=validate_flush,
     plan=plan_flush,

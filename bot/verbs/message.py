@@ -14,8 +14,8 @@ from typing import Any
 
 from bot.core import fanout, records, render, scopes
 from bot.core.fanout import HostFailure
-from bot.core.registry import Context, Section, Verb
-from bot.errors import MailbotError
+from bot.core.registry import Context, ReadVerb, Section
+from bot.errors import ExitStatus, MailbotError
 from bot.i18n import N_, _
 from bot.mailhost.host import MailHost
 from bot.mailhost.mail_flow import Message
@@ -33,7 +33,7 @@ class Journey:
     hops: list[Message] = field(default_factory=list)
     failures: list[HostFailure] = field(default_factory=list)
     hidden: int = 0  # hops outside a scoped caller's access (bot.core.scopes), left out of everything
-    exit_code: int = 0
+    exit_code: int = ExitStatus.OK
 
     def headline(self) -> str:
         if not self.hops and self.hidden:
@@ -186,7 +186,7 @@ def run_message(request: MessageRequest, context: Context) -> Journey:
         shown = context.scope.within(journey.hops, _parties)
         journey.hidden, journey.hops = len(journey.hops) - len(shown), shown
     if journey.failures:
-        journey.exit_code = 1
+        journey.exit_code = ExitStatus.FAILED
     if not journey.hops and journey.failures:
         raise MailbotError(" ".join(f"{f.host}: {f.error}" for f in journey.failures))
     return journey
@@ -208,10 +208,9 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("id", metavar="QUEUE_ID|MESSAGE_ID", help=_("a queue id (C5BF3135FAF) or a Message-ID"))
 
 
-MESSAGE = Verb(
+MESSAGE = ReadVerb(
     name="message",
     summary=N_("one message's whole journey, by queue id or Message-ID, across every host"),
-    policy="read",
     configure=_configure,
     validate=validate_message,
     run=run_message,

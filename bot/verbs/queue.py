@@ -19,8 +19,8 @@ from bot import i18n
 from bot.core import fanout, reasons, records, render, scopes
 from bot.core.fanout import HostFailure
 from bot.core.records import QueuedMail
-from bot.core.registry import Context, Section, Verb
-from bot.errors import BadInput
+from bot.core.registry import Context, ReadVerb, Section
+from bot.errors import BadInput, ExitStatus
 from bot.i18n import N_, _, ngettext
 from bot.mailhost import grammar
 from bot.mailhost.host import MailHost
@@ -99,7 +99,7 @@ class QueueReport:
     failures: list[HostFailure] = field(default_factory=list)
     queue_lifetime: timedelta | None = None
     hidden: int = 0  # messages outside a scoped caller's access (bot.core.scopes), left out of everything
-    exit_code: int = 0
+    exit_code: int = ExitStatus.OK
 
     def headline(self) -> str:
         total = len(self.entries)
@@ -255,7 +255,7 @@ def run_queue(request: QueueRequest, context: Context) -> QueueReport:
     report.queue_lifetime = min(lifetimes) if lifetimes else None
     report.hosts = tuple(h.name for h in hosts)
     report.failures = failures
-    report.exit_code = 1 if failures else 0
+    report.exit_code = ExitStatus.FAILED if failures else ExitStatus.OK
     return report
 
 
@@ -267,10 +267,9 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", nargs="?", metavar="ADDRESS|DOMAIN", help=_("only the messages from or to it"))
 
 
-QUEUE = Verb(
+QUEUE = ReadVerb(
     name="queue",
     summary=N_("what waits in the queue and why: by reason, domain and age, or for one address"),
-    policy="read",
     configure=_configure,
     validate=validate_queue,
     run=run_queue,

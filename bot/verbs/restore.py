@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.core import render
 from bot.core.mailboxes import mail_host, resolve
-from bot.core.registry import Context, Plan, Section, Verb
+from bot.core.registry import ChangeVerb, Context, Plan, Section
 from bot.errors import BadInput, MailbotError, MailboxNotFound
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.bmcli import parse_bm5_unexpunge, restored_copy
@@ -375,10 +375,9 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--all", action="store_true", help=_("every deleted mail of the folder"))
     parser.add_argument("--folder", metavar="FOLDER", help=_("the folder (default INBOX)"))
-    parser.add_argument("--reason", metavar="TEXT", help=_("why (a ticket number, for the audit)"))
 
 
-RESTORE = Verb(
+RESTORE = ChangeVerb(
     name="restore",
     summary=N_("bring deleted mails back into their folder (after approval)"),
     policy="approve",

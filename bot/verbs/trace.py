@@ -19,8 +19,8 @@ from bot import i18n
 from bot.core import fanout, reasons, records, render, verdict_text
 from bot.core.fanout import HostFailure
 from bot.core.records import QueuedMail
-from bot.core.registry import Context, Section, Verb
-from bot.errors import BadInput
+from bot.core.registry import Context, ReadVerb, Section
+from bot.errors import BadInput, ExitStatus
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import MailHost
 from bot.mailhost.mail_flow import Delivery, Message, Rejection
@@ -186,7 +186,7 @@ class TraceReport:
     attempts: bool = False  # `--attempts`: every attempt's line, as the trace showed before verdicts
     windows: list[HostWindow] = field(default_factory=list)  # what each host's logs cover
     request: TraceRequest | None = None  # the keys and filters, when not the address alone
-    exit_code: int = 0
+    exit_code: int = ExitStatus.OK
 
     @property
     def perspective(self) -> Address | None:
@@ -502,7 +502,7 @@ def run_trace(request: TraceRequest, context: Context) -> TraceReport:
     report.queued.sort(key=lambda q: q.entry.arrival_time)
     report.hints = hints_for(report)
     if report.failures:
-        report.exit_code = 1
+        report.exit_code = ExitStatus.FAILED
     return report
 
 
@@ -708,10 +708,9 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-TRACE = Verb(
+TRACE = ReadVerb(
     name="trace",
     summary=N_("every message to or from an address: deliveries, refusals, queue, hints"),
-    policy="read",
     configure=_configure,
     validate=validate_trace,
     run=run_trace,

@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.core import fanout, render
-from bot.core.registry import Context, Section, Verb
-from bot.errors import BadInput
+from bot.core.registry import Context, ReadVerb, Section
+from bot.errors import BadInput, ExitStatus
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.values import Address, parse_address, parse_duration
 from bot.state.alerts import Watch
@@ -55,7 +55,7 @@ class WatchOutcome:
     watches: list[Watch] = field(default_factory=list)
     watch_id: str | None = None  # a new watch: Slack opens its thread, the CLI follows it
     queued: list[str] = field(default_factory=list)
-    exit_code: int = 0
+    exit_code: int = ExitStatus.OK
 
     def headline(self) -> str:
         return self.text
@@ -111,7 +111,7 @@ def run_watch(request: WatchRequest, context: Context) -> WatchOutcome:
         return WatchOutcome(
             _("Nothing for {address} is in the queue now, so there is nothing to watch.").format(address=address)
             + unread,
-            exit_code=1 if failures else 0,
+            exit_code=ExitStatus.FAILED if failures else ExitStatus.OK,
         )
     now = time.time()
     watch = store.create(address, context.requester, None, now + duration, queued, limits.max_per_user, now)
@@ -154,19 +154,17 @@ def validate_unwatch(args: argparse.Namespace) -> WatchRequest:
     return WatchRequest(parse_address(args.address) if args.address else None, None)
 
 
-WATCH = Verb(
+WATCH = ReadVerb(
     name="watch",
     summary=N_("be told when the mail queued now for an address is delivered, bounced or expires"),
-    policy="read",
     configure=_configure_watch,
     validate=validate_watch,
     run=run_watch,
 )
 
-UNWATCH = Verb(
+UNWATCH = ReadVerb(
     name="unwatch",
     summary=N_("end your watches (of one address, or all)"),
-    policy="read",
     configure=_configure_unwatch,
     validate=validate_unwatch,
     run=run_unwatch,

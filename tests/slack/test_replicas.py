@@ -259,6 +259,7 @@ def test_socket_mode_two_replicas_each_event_to_one(fake_slack, start_bot, postg
     assert all("event=command verb=trace channel=slack" in bot.log() for bot in bots)  # each served some
 
 
+@pytest.mark.postgres
 def test_postgresql_down_reads_answer_changes_say_so_and_the_bot_reconnects(fake_slack, start_bot, tmp_path):
     cluster = start_cluster()  # a cluster of its own: this test stops it
     try:

@@ -8,28 +8,23 @@ import getpass
 import json
 import re
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-from tests.conftest import LAB_CONFIG, lab_queue, run_mailbot
+from tests.conftest import lab_queue, run_mailbot
+from tests.labconfig import write_lab_config
 
 PARTNER = "partner.example"
 
 
 def scoped_lab(tmp_path: Path, domains: list[str], aliases: dict[str, str] | None = None) -> str:
     """The lab's config, its caller (this Unix user) scoped to `domains`; `aliases`: config `domains`."""
-    document: dict[str, Any] = yaml.safe_load(LAB_CONFIG.read_text())
-    for entry in document["hosts"]:
-        for key in ("key_file", "change_key_file", "known_hosts"):
-            if key in entry:
-                entry[key] = str((LAB_CONFIG.parent / entry[key]).resolve())
-    document["state"] = {"path": str(tmp_path / "state.db")}
-    document["domains"] = {"lab-alias.test": "lab.test"} if aliases is None else aliases
-    document["scopes"] = [{"unix": [getpass.getuser()], "domains": domains}]
-    path = tmp_path / "mailbot.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return str(path)
+    return str(
+        write_lab_config(
+            tmp_path,
+            ("lab", "edge"),
+            domains={"lab-alias.test": "lab.test"} if aliases is None else aliases,
+            scopes=[{"unix": [getpass.getuser()], "domains": domains}],
+        )
+    )
 
 
 def queued_from(sender: str) -> str:
