@@ -48,11 +48,10 @@ class LocateReport:
             sections.append(
                 Section(
                     _("Note"),
-                    _("This mail is deleted (expunged) but not purged yet: restore {address} {uid}").format(
-                        address=self.resolved.address, uid=self.uid
-                    )
-                    + ("" if self.folder == INBOX else _(" --folder {folder}").format(folder=self.folder))
-                    + _(" brings it back."),
+                    _("This mail is deleted (expunged) but not purged yet: `{command}` brings it back.").format(
+                        command=f"restore {self.resolved.address} {self.uid}"
+                        + ("" if self.folder == INBOX else f" --folder {self.folder}")
+                    ),
                     monospace=False,
                 )
             )

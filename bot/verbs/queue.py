@@ -126,7 +126,7 @@ class QueueReport:
             active=active,
         )
         if self.request.filter:
-            text += _(" {count} for {filter}.").format(count=len(self.matching), filter=self.request.filter)
+            text += " " + _("For {filter}: {count}.").format(count=len(self.matching), filter=self.request.filter)
         return text
 
     def sections(self) -> list[Section]:

@@ -198,18 +198,18 @@ class TraceReport:
     # --- Outcome -----------------------------------------------------------------------
 
     def headline(self) -> str:
-        where = ", ".join(self.hosts)
-        window = _(" in the last {duration}").format(duration=since_words(self.since)) if self.since else ""
-        parts = [
-            render.count(len(self.messages), "message"),
-            render.count(len(self.rejected), "refusal"),
-            _("{count} still queued").format(count=len(self.queued)),
-        ]
-        return (
-            _("Trace of {address} on {where}{window}: ").format(address=self.subject(), where=where, window=window)
-            + ", ".join(parts)
-            + "."
-        )
+        counts = {
+            "address": self.subject(),
+            "where": ", ".join(self.hosts),
+            "messages": render.count(len(self.messages), "message"),
+            "refusals": render.count(len(self.rejected), "refusal"),
+            "queued": len(self.queued),
+        }
+        if self.since:
+            return _(
+                "Trace of {address} on {where} in the last {duration}: {messages}, {refusals}, {queued} still queued."
+            ).format(duration=since_words(self.since), **counts)
+        return _("Trace of {address} on {where}: {messages}, {refusals}, {queued} still queued.").format(**counts)
 
     def to_json(self) -> dict[str, Any]:
         origins = records.origins(self.messages)
@@ -533,18 +533,19 @@ def hints_for(report: TraceReport) -> list[str]:
             )
         )
     elif not report.messages and not report.rejected and not report.queued and not report.failures:
-        window = (
-            _(" in the last {duration}").format(duration=since_words(report.since))
-            if report.since
-            else _(" in the logs kept on the host")
+        advice = _(
+            "Check the antispam or gateway in front of it, the spelling of the address, and that the address is "
+            "in the Postfix maps."
         )
-        hints.append(
-            _(
-                "No trace of {address}{window}: the mail never reached this server. Check the antispam "
-                "or gateway in front of it, the spelling of the address, and that the address is in "
-                "the Postfix maps."
-            ).format(address=subject, window=window)
-        )
+        if report.since:
+            found = _("No trace of {address} in the last {duration}: the mail never reached this server.").format(
+                address=subject, duration=since_words(report.since)
+            )
+        else:
+            found = _("No trace of {address} in the logs kept on the host: the mail never reached this server.").format(
+                address=subject
+            )
+        hints.append(f"{found} {advice}")
     return hints
 
 
