@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot import i18n
-from bot.core import render
+from bot.core import render, scopes
 from bot.core.registry import Context, Section, Verb
 from bot.errors import BadInput
 from bot.i18n import N_, _, ngettext
@@ -185,6 +185,7 @@ class TraceReport:
     attempts: bool = False  # `--attempts`: every attempt's line, as the trace showed before verdicts
     windows: list[HostWindow] = field(default_factory=list)  # what each host's logs cover
     request: TraceRequest | None = None  # the keys and filters, when not the address alone
+    hidden: int = 0  # mails outside a scoped caller's access (bot.core.scopes), left out of everything
     exit_code: int = 0
 
     @property
@@ -236,6 +237,7 @@ class TraceReport:
             "errors": [{"host": f.host, "error": f.error} for f in self.failures],
             "files_read": self.files_read,
             "window": [w.to_json() for w in self.windows],
+            "hidden": self.hidden,
         }
 
     def _key_json(self) -> dict[str, str | None]:
@@ -266,6 +268,8 @@ class TraceReport:
                 sections.append(Section(_("Still in the queue"), self.queue_table()))
         elif self.verdicts:
             sections.append(Section(_("What happened to each message"), self.verdicts_table()))
+        if self.hidden:
+            sections.append(Section(_("Your access"), str(scopes.hidden(self.hidden)), False))
         if self.hints:
             sections.append(Section(_("What to do"), "\n".join(self.hints), monospace=False))
         if self.windows:
@@ -484,12 +488,16 @@ def run_trace(request: TraceRequest, context: Context) -> TraceReport:
         )
         if request.keeps(verdict, client_hops)
     ]
+    if context.scope is not None:  # a scoped caller: only the mail from or to their domains (bot.core.scopes)
+        report.verdicts, report.hidden = _within_scope(context.scope, report.verdicts)
     shown = {(hop.host, hop.queue_id) for verdict in report.verdicts for hop in verdict.hops}
-    if not alone:  # the messages, refusals and queue entries of the verdicts kept
+    if not alone or report.hidden:  # the messages, refusals and queue entries of the verdicts kept
         report.messages = [m for m in report.messages if (m.host, m.queue_id) in shown]
     report.rejected = [*refusals]
     for message in report.messages:
         report.rejected.extend(r for r in message.rejections if request.keeps_rejection(r))
+    if context.scope is not None:
+        report.rejected = context.scope.within(report.rejected, lambda r: (r.sender, (r.recipient,)))
     report.rejected.sort(key=lambda r: r.at)
     for host, (_log, queue, _lifetime) in answers:
         report.queued.extend(
@@ -497,11 +505,31 @@ def run_trace(request: TraceRequest, context: Context) -> TraceReport:
             for e in queue
             if (request.keeps_entry(e) and request.status is None) or (host.name, e.queue_id) in shown
         )
+    if context.scope is not None:
+        report.queued = context.scope.within(
+            report.queued, lambda q: (q.entry.sender, [r.address for r in q.entry.recipients])
+        )
     report.queued.sort(key=lambda q: q.entry.arrival_time)
     report.hints = hints_for(report)
     if report.failures:
         report.exit_code = 1
     return report
+
+
+def _within_scope(scope: scopes.Scope, verdicts: list[Verdict]) -> tuple[list[Verdict], int]:
+    """The verdicts of the mail whose sender or a recipient is in scope (a mail shown whole: every
+    recipient's verdict), and how many mails (hops, or refusals) were left out."""
+    seen = {hop for x in verdicts if scope.shows(x.sender, (x.recipient, x.orig_recipient)) for hop in x.hops}
+    shown: list[Verdict] = []
+    hidden: set[object] = set()
+    for verdict in verdicts:
+        if scope.shows(verdict.sender, (verdict.recipient, verdict.orig_recipient)) or any(
+            hop in seen for hop in verdict.hops
+        ):
+            shown.append(verdict)
+        else:
+            hidden.add(verdict.hops or id(verdict))
+    return shown, len(hidden)
 
 
 def _verdict_names(verdict: Verdict, address: Address) -> bool:
@@ -517,6 +545,8 @@ def hints_for(report: TraceReport) -> list[str]:
     hints = _address_hints(report, report.perspective.value) if report.perspective else []
     coverage = report.coverage()
     subject = report.subject()
+    if report.hidden:  # there was mail, outside the caller's access: "nothing" would not be true
+        return hints
     if not report.messages and not report.rejected and not report.queued and not report.failures and coverage:
         hints.append(
             _(
@@ -739,4 +769,5 @@ TRACE = Verb(
     configure=_configure,
     validate=validate_trace,
     run=run_trace,
+    lists_mail=True,  # `--client`, `--message-id`: a scoped caller is shown only theirs
 )
