@@ -276,7 +276,10 @@ class AlertDesk:
         """The clicker's `scopes:` (bot.core.scopes): only the alerts about their domains' addresses
         (a whole host's queue is every customer's); a refusal is one sentence, audited."""
         scope = scopes.of(self.bot.config, user, "slack", self.bot.access.is_member, verb)
-        return None if scope is None else scope.alert_refusal(self.bot.context(user), problem.subject)
+        if scope is None:
+            return None
+        with i18n.use_language(self.bot.language_of(user)):  # the clicker's own answer
+            return scope.alert_refusal(self.bot.context(user), problem.subject)
 
     def on_flush(self, ack: Ack, body: dict[str, Any]) -> None:
         """*Flush once fixed*: the normal flush of the problem's host, with its normal policy."""

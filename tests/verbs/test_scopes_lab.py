@@ -75,12 +75,15 @@ def test_trace_by_client_or_message_id_shows_a_scoped_agent_their_mail_and_says_
     config = scoped_lab(tmp_path, [PARTNER])
     answer = json.loads(run_mailbot("--config", config, "trace", "--client", "127.0.0.1", "--json").stdout)
     assert answer["verdicts"] and answer["hidden"] >= 1
-    for verdict in answer["verdicts"]:  # each mail shown has a party of partner.example
-        hops = {(h["host"], h["queue_id"]) for h in verdict["hops"]}
+
+    def hops(verdict: dict[str, Any]) -> set[tuple[str, str]]:
+        return set(zip(verdict["hosts"], verdict["queue_ids"], strict=True))
+
+    for verdict in answer["verdicts"]:  # each mail shown has a party of partner.example (a recipient's, or another's)
         parties = [
             v[key] or ""
             for v in answer["verdicts"]
-            if {(h["host"], h["queue_id"]) for h in v["hops"]} & hops or v is verdict
+            if hops(v) & hops(verdict) or v is verdict
             for key in ("sender", "recipient", "orig_recipient")
         ]
         assert any(p.endswith("@partner.example") for p in parties), verdict
@@ -93,7 +96,9 @@ def test_trace_by_client_or_message_id_shows_a_scoped_agent_their_mail_and_says_
     assert re.search(r"\d+ messages? hors de votre accès (a été masqué|ont été masqués)\.", french.stdout)
     # bob's mail by its Message-ID: nothing shown, the sentence says it was there
     other = queued_from("bob@fournisseur.fr")
-    unscoped = json.loads(run_mailbot("--config", scoped_lab(tmp_path, ["*"]), "message", other, "--json").stdout)
+    everything = tmp_path / "everything"
+    everything.mkdir()
+    unscoped = json.loads(run_mailbot("--config", scoped_lab(everything, ["*"]), "message", other, "--json").stdout)
     message_id = next(h["message_id"] for h in unscoped["hops"] if h["message_id"])
     hidden = run_mailbot("--config", config, "trace", "--message-id", f"<{message_id}>")
     assert hidden.returncode == 0, hidden.stderr
