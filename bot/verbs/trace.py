@@ -21,7 +21,7 @@ from bot.core.registry import Context, Section, Verb
 from bot.errors import BadInput
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import MailHost
-from bot.mailhost.mail_flow import Delivery, Message, Rejection
+from bot.mailhost.mail_flow import Delivery, Message, Rejection, collector_paused
 from bot.mailhost.postfix_log import is_over_quota, summarize_reply
 from bot.mailhost.postqueue import QueueEntry
 from bot.mailhost.tools.postfix import HostLog, TraceKey
@@ -463,54 +463,60 @@ def run_trace(request: TraceRequest, context: Context) -> TraceReport:
         return host_log, queue, lifetime
 
     answers, report.failures = mail.ask_each_host(mail.mta_hosts(context), ask)
-    lifetimes = [lifetime for _host, (_log, _queue, lifetime) in answers if lifetime is not None]
-    report.queue_lifetime = min(lifetimes) if lifetimes else None
-    refusals: list[Rejection] = []  # before any queue file: the in-queue ones are their messages' own
-    for _host, (host_log, _queue, _lifetime) in answers:
-        report.files_read.extend(f"{host_log.host}:{path}" for path in host_log.files_read)
-        report.windows.append(HostWindow(host_log.host, host_log.files_read, host_log.oldest, host_log.newest))
-        report.warnings.extend(host_log.warnings)
-        report.messages.extend(m for m in host_log.flow.messages if request.keeps_message(m))
-        refusals.extend(r for r in host_log.flow.rejections if request.keeps_rejection(r))
-    report.messages.sort(key=lambda m: (m.first_seen, m.host, m.queue_id))
-    refusals.sort(key=lambda r: r.at)
-    client_hops = frozenset(
-        (m.host, m.queue_id) for m in report.messages if request.client and client_ip(m.client) == request.client.value
-    )
-    report.verdicts = [
-        verdict
-        for verdict in read_verdicts(
-            report.messages,
-            refusals,
-            {host.name: queue for host, (_log, queue, _lifetime) in answers},
-            {host.name: lifetime for host, (_log, _queue, lifetime) in answers if lifetime is not None},
-            [(host.name, e) for host, (_log, queue, _lifetime) in answers for e in queue if request.keeps_entry(e)],
+    # What follows makes tens of thousands of records (verdicts, hints) and no cycles: the cycle
+    # collector's passes over them, and over the parsed messages, cost more than the verdicts
+    # themselves (bench/run.py, issue 22); paused as the parse does (bot.mailhost.mail_flow).
+    with collector_paused():
+        lifetimes = [lifetime for _host, (_log, _queue, lifetime) in answers if lifetime is not None]
+        report.queue_lifetime = min(lifetimes) if lifetimes else None
+        refusals: list[Rejection] = []  # before any queue file: the in-queue ones are their messages' own
+        for _host, (host_log, _queue, _lifetime) in answers:
+            report.files_read.extend(f"{host_log.host}:{path}" for path in host_log.files_read)
+            report.windows.append(HostWindow(host_log.host, host_log.files_read, host_log.oldest, host_log.newest))
+            report.warnings.extend(host_log.warnings)
+            report.messages.extend(m for m in host_log.flow.messages if request.keeps_message(m))
+            refusals.extend(r for r in host_log.flow.rejections if request.keeps_rejection(r))
+        report.messages.sort(key=lambda m: (m.first_seen, m.host, m.queue_id))
+        refusals.sort(key=lambda r: r.at)
+        client_hops = frozenset(
+            (m.host, m.queue_id)
+            for m in report.messages
+            if request.client and client_ip(m.client) == request.client.value
         )
-        if request.keeps(verdict, client_hops)
-    ]
-    if context.scope is not None:  # a scoped caller: only the mail from or to their domains (bot.core.scopes)
-        report.verdicts, report.hidden = _within_scope(context.scope, report.verdicts)
-    shown = {(hop.host, hop.queue_id) for verdict in report.verdicts for hop in verdict.hops}
-    if not alone or report.hidden:  # the messages, refusals and queue entries of the verdicts kept
-        report.messages = [m for m in report.messages if (m.host, m.queue_id) in shown]
-    report.rejected = [*refusals]
-    for message in report.messages:
-        report.rejected.extend(r for r in message.rejections if request.keeps_rejection(r))
-    if context.scope is not None:
-        report.rejected = context.scope.within(report.rejected, lambda r: (r.sender, (r.recipient,)))
-    report.rejected.sort(key=lambda r: r.at)
-    for host, (_log, queue, _lifetime) in answers:
-        report.queued.extend(
-            QueuedMail(host.name, e)
-            for e in queue
-            if (request.keeps_entry(e) and request.status is None) or (host.name, e.queue_id) in shown
-        )
-    if context.scope is not None:
-        report.queued = context.scope.within(
-            report.queued, lambda q: (q.entry.sender, [r.address for r in q.entry.recipients])
-        )
-    report.queued.sort(key=lambda q: q.entry.arrival_time)
-    report.hints = hints_for(report)
+        report.verdicts = [
+            verdict
+            for verdict in read_verdicts(
+                report.messages,
+                refusals,
+                {host.name: queue for host, (_log, queue, _lifetime) in answers},
+                {host.name: lifetime for host, (_log, _queue, lifetime) in answers if lifetime is not None},
+                [(host.name, e) for host, (_log, queue, _lifetime) in answers for e in queue if request.keeps_entry(e)],
+            )
+            if request.keeps(verdict, client_hops)
+        ]
+        if context.scope is not None:  # a scoped caller: only the mail from or to their domains (bot.core.scopes)
+            report.verdicts, report.hidden = _within_scope(context.scope, report.verdicts)
+        shown = {(hop.host, hop.queue_id) for verdict in report.verdicts for hop in verdict.hops}
+        if not alone or report.hidden:  # the messages, refusals and queue entries of the verdicts kept
+            report.messages = [m for m in report.messages if (m.host, m.queue_id) in shown]
+        report.rejected = [*refusals]
+        for message in report.messages:
+            report.rejected.extend(r for r in message.rejections if request.keeps_rejection(r))
+        if context.scope is not None:
+            report.rejected = context.scope.within(report.rejected, lambda r: (r.sender, (r.recipient,)))
+        report.rejected.sort(key=lambda r: r.at)
+        for host, (_log, queue, _lifetime) in answers:
+            report.queued.extend(
+                QueuedMail(host.name, e)
+                for e in queue
+                if (request.keeps_entry(e) and request.status is None) or (host.name, e.queue_id) in shown
+            )
+        if context.scope is not None:
+            report.queued = context.scope.within(
+                report.queued, lambda q: (q.entry.sender, [r.address for r in q.entry.recipients])
+            )
+        report.queued.sort(key=lambda q: q.entry.arrival_time)
+        report.hints = hints_for(report)
     if report.failures:
         report.exit_code = 1
     return report
