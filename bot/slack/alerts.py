@@ -19,7 +19,7 @@ from slack_bolt import Ack
 from slack_sdk.errors import SlackApiError
 
 from bot import i18n, observe
-from bot.core import changes, render
+from bot.core import changes, render, scopes
 from bot.core.registry import Outcome, StartsWatch
 from bot.errors import BadInput, MailbotError
 from bot.i18n import _, ngettext
@@ -259,17 +259,20 @@ class AlertDesk:
         if problem is None or problem.kind in (alerts.UNREACHABLE, alerts.QUEUE_SIZE, alerts.QUEUE_GROWTH):
             self.outbox.reply(response_url, _("This alert is unknown to the bot, or has no address to trace."))
             return
-        refusal = self.bot.access.refusal("trace", user, channel)
+        refusal = self.bot.access.refusal("trace", user, channel) or self._out_of_scope(problem, "trace", user)
         if refusal:
             self.outbox.reply(response_url, refusal)
             return
         address = problem.subject
+        scope = scopes.of(self.bot.config, user, "slack", self.bot.access.is_member, "trace")
 
         def work() -> None:
             started = time.monotonic()
             line = f"/mail trace {address}"
             try:
-                outcome = TRACE.run(TraceRequest(parse_address(address), None), self.bot.context(user))
+                context = self.bot.context(user)
+                context.scope = scope  # an alias the host resolves outside it is refused
+                outcome = TRACE.run(TraceRequest(parse_address(address), None), context)
                 answer = blocks.answer(outcome, line, time.monotonic() - started, None, ephemeral=False)
                 payload = answer.payload()
             except MailbotError as failure:
@@ -285,6 +288,15 @@ class AlertDesk:
         if busy:
             self.outbox.reply(response_url, busy)
 
+    def _out_of_scope(self, problem: KnownProblem, verb: str, user: str) -> str | None:
+        """The clicker's `scopes:` (bot.core.scopes): only the alerts about their domains' addresses
+        (a whole host's queue is every customer's); a refusal is one sentence, audited."""
+        scope = scopes.of(self.bot.config, user, "slack", self.bot.access.is_member, verb)
+        if scope is None:
+            return None
+        with i18n.use_language(self.bot.language_of(user)):  # the clicker's own answer
+            return scope.alert_refusal(self.bot.context(user), problem.subject)
+
     def on_flush(self, ack: Ack, body: dict[str, Any]) -> None:
         """*Flush once fixed*: the normal flush of the problem's host, with its normal policy."""
         ack()
@@ -292,7 +304,7 @@ class AlertDesk:
         if problem is None or problem.kind == alerts.UNREACHABLE:
             self.outbox.reply(response_url, _("This alert is unknown to the bot, or its host cannot be flushed."))
             return
-        refusal = self.bot.access.refusal("flush", user, channel)
+        refusal = self.bot.access.refusal("flush", user, channel) or self._out_of_scope(problem, "flush", user)
         if refusal:
             self.outbox.reply(response_url, refusal)
             return
@@ -308,7 +320,7 @@ class AlertDesk:
             self.outbox.reply(response_url, nobody)
             return
         command = SlashCommand(user, channel, f"flush --host {problem.host}", response_url)
-        request = FlushRequest(None, reason, problem.host)
+        request = FlushRequest(None, reason, problem.host, about=problem.subject)
         busy = self.jobs.submit(lambda: self.approvals.propose(FLUSH, request, reason, command))
         if busy:
             self.outbox.reply(response_url, busy)

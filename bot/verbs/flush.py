@@ -31,6 +31,7 @@ class FlushRequest:
     queue_id: QueueId | None
     reason: str | None
     host: str | None = None  # which mta host's queue; None: the one holding QUEUE_ID, else the first
+    about: str | None = None  # an alert's address (its *Flush once fixed*): the scope approvers are judged by
 
 
 def validate_flush(args: argparse.Namespace) -> FlushRequest:
@@ -84,7 +85,7 @@ def describe_entry(entry: QueueEntry) -> str:
 def plan_flush(request: FlushRequest, context: Context) -> Plan:
     hosts = _mta_hosts(request, context)
     if request.queue_id is not None:
-        return _plan_message(request.queue_id, hosts)
+        return _plan_message(request.queue_id, hosts, context)
     host = hosts[0]
     entries = host.postfix.queue()
     deferred = sum(1 for e in entries if e.queue_name == "deferred")
@@ -97,22 +98,28 @@ def plan_flush(request: FlushRequest, context: Context) -> Plan:
             "flush the queue of {host} ({deferred} deferred messages retried)",
             deferred,
         ).format(host=host.name, deferred=deferred),
-        arguments={},
+        arguments={"address": request.about} if request.about else {},
     )
 
 
-def _plan_message(queue_id: QueueId, hosts: list[MailHost]) -> Plan:
-    """A queue id belongs to one host's queue: the host that holds it is the one to ask."""
+def _plan_message(queue_id: QueueId, hosts: list[MailHost], context: Context) -> Plan:
+    """A queue id belongs to one host's queue: the host that holds it is the one to ask. A scoped
+    caller (bot.core.scopes) may flush only a message from or to their domains; its sender and
+    recipients (`parties`) are stored, so the approver's scope is checked against them too."""
     answers, failures = fanout.ask_each_host(hosts, lambda host: host.postfix.queue())
     for host, entries in answers:
         entry = next((e for e in entries if e.queue_id == queue_id.value), None)
         if entry is not None:
+            parties = [entry.sender, *(r.address for r in entry.recipients)]
+            if context.scope is not None:
+                shown = context.scope.shows(entry.sender, parties[1:])
+                context.scope.check_queue_id(context, queue_id.value, 0 if shown else 1, 1 if shown else 0)
             return Plan(
                 host=host.name,
                 command=postfix.flush_message(queue_id, host.config.postfix_config),
                 preview=describe_entry(entry),
                 summary=_("retry message {queue_id} on {host}").format(queue_id=queue_id, host=host.name),
-                arguments={"queue_id": queue_id.value},
+                arguments={"queue_id": queue_id.value, "parties": parties},
             )
     where = i18n.either([host.name for host in hosts])
     unread = f" ({'; '.join(f'{f.host}: {f.error}' for f in failures)})" if failures else ""

@@ -185,6 +185,7 @@ def run_message(request: MessageRequest, context: Context) -> Journey:
     if context.scope is not None:  # a scoped caller: only the hops from or to their domains
         shown = context.scope.within(journey.hops, _parties)
         journey.hidden, journey.hops = len(journey.hops) - len(shown), shown
+        context.scope.check_queue_id(context, str(request.query), journey.hidden, len(shown))  # all others': refused
     if journey.failures:
         journey.exit_code = ExitStatus.FAILED
     if not journey.hops and journey.failures:

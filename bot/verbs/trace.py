@@ -16,14 +16,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot import i18n
-from bot.core import fanout, reasons, records, render, verdict_text
+from bot.core import fanout, reasons, records, render, scopes, verdict_text
 from bot.core.fanout import HostFailure
 from bot.core.records import QueuedMail
 from bot.core.registry import Context, ReadVerb, Section
 from bot.errors import BadInput, ExitStatus
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import MailHost
-from bot.mailhost.mail_flow import Delivery, Message, Rejection
+from bot.mailhost.mail_flow import Delivery, Message, Rejection, collector_paused
 from bot.mailhost.postfix_log import summarize_reply
 from bot.mailhost.postqueue import QueueEntry
 from bot.mailhost.reasons import is_over_quota
@@ -186,6 +186,7 @@ class TraceReport:
     attempts: bool = False  # `--attempts`: every attempt's line, as the trace showed before verdicts
     windows: list[HostWindow] = field(default_factory=list)  # what each host's logs cover
     request: TraceRequest | None = None  # the keys and filters, when not the address alone
+    hidden: int = 0  # mails outside a scoped caller's access (bot.core.scopes), left out of everything
     exit_code: int = ExitStatus.OK
 
     @property
@@ -237,6 +238,7 @@ class TraceReport:
             "errors": [{"host": f.host, "error": f.error} for f in self.failures],
             "files_read": self.files_read,
             "window": [w.to_json() for w in self.windows],
+            "hidden": self.hidden,
         }
 
     def _key_json(self) -> dict[str, str | None]:
@@ -267,6 +269,8 @@ class TraceReport:
                 sections.append(Section(_("Still in the queue"), self.queue_table()))
         elif self.verdicts:
             sections.append(Section(_("What happened to each message"), self.verdicts_table()))
+        if self.hidden:
+            sections.append(Section(_("Your access"), str(scopes.hidden(self.hidden)), False))
         if self.hints:
             sections.append(Section(_("What to do"), "\n".join(self.hints), monospace=False))
         if self.windows:
@@ -461,49 +465,79 @@ def run_trace(request: TraceRequest, context: Context) -> TraceReport:
         return host_log, queue, lifetime
 
     answers, report.failures = fanout.ask_each_host(fanout.mta_hosts(context), ask)
-    lifetimes = [lifetime for _host, (_log, _queue, lifetime) in answers if lifetime is not None]
-    report.queue_lifetime = min(lifetimes) if lifetimes else None
-    refusals: list[Rejection] = []  # before any queue file: the in-queue ones are their messages' own
-    for _host, (host_log, _queue, _lifetime) in answers:
-        report.files_read.extend(f"{host_log.host}:{path}" for path in host_log.files_read)
-        report.windows.append(HostWindow(host_log.host, host_log.files_read, host_log.oldest, host_log.newest))
-        report.warnings.extend(host_log.warnings)
-        report.messages.extend(m for m in host_log.flow.messages if request.keeps_message(m))
-        refusals.extend(r for r in host_log.flow.rejections if request.keeps_rejection(r))
-    report.messages.sort(key=lambda m: (m.first_seen, m.host, m.queue_id))
-    refusals.sort(key=lambda r: r.at)
-    client_hops = frozenset(
-        (m.host, m.queue_id) for m in report.messages if request.client and client_ip(m.client) == request.client.value
-    )
-    report.verdicts = [
-        verdict
-        for verdict in read_verdicts(
-            report.messages,
-            refusals,
-            {host.name: queue for host, (_log, queue, _lifetime) in answers},
-            {host.name: lifetime for host, (_log, _queue, lifetime) in answers if lifetime is not None},
-            [(host.name, e) for host, (_log, queue, _lifetime) in answers for e in queue if request.keeps_entry(e)],
+    # What follows makes tens of thousands of records (verdicts, hints) and no cycles: the cycle
+    # collector's passes over them, and over the parsed messages, cost more than the verdicts
+    # themselves (bench/run.py, issue 22); paused as the parse does (bot.mailhost.mail_flow).
+    with collector_paused():
+        lifetimes = [lifetime for _host, (_log, _queue, lifetime) in answers if lifetime is not None]
+        report.queue_lifetime = min(lifetimes) if lifetimes else None
+        refusals: list[Rejection] = []  # before any queue file: the in-queue ones are their messages' own
+        for _host, (host_log, _queue, _lifetime) in answers:
+            report.files_read.extend(f"{host_log.host}:{path}" for path in host_log.files_read)
+            report.windows.append(HostWindow(host_log.host, host_log.files_read, host_log.oldest, host_log.newest))
+            report.warnings.extend(host_log.warnings)
+            report.messages.extend(m for m in host_log.flow.messages if request.keeps_message(m))
+            refusals.extend(r for r in host_log.flow.rejections if request.keeps_rejection(r))
+        report.messages.sort(key=lambda m: (m.first_seen, m.host, m.queue_id))
+        refusals.sort(key=lambda r: r.at)
+        client_hops = frozenset(
+            (m.host, m.queue_id)
+            for m in report.messages
+            if request.client and client_ip(m.client) == request.client.value
         )
-        if request.keeps(verdict, client_hops)
-    ]
-    shown = {(hop.host, hop.queue_id) for verdict in report.verdicts for hop in verdict.hops}
-    if not alone:  # the messages, refusals and queue entries of the verdicts kept
-        report.messages = [m for m in report.messages if (m.host, m.queue_id) in shown]
-    report.rejected = [*refusals]
-    for message in report.messages:
-        report.rejected.extend(r for r in message.rejections if request.keeps_rejection(r))
-    report.rejected.sort(key=lambda r: r.at)
-    for host, (_log, queue, _lifetime) in answers:
-        report.queued.extend(
-            QueuedMail(host.name, e)
-            for e in queue
-            if (request.keeps_entry(e) and request.status is None) or (host.name, e.queue_id) in shown
-        )
-    report.queued.sort(key=lambda q: q.entry.arrival_time)
-    report.hints = hints_for(report)
+        report.verdicts = [
+            verdict
+            for verdict in read_verdicts(
+                report.messages,
+                refusals,
+                {host.name: queue for host, (_log, queue, _lifetime) in answers},
+                {host.name: lifetime for host, (_log, _queue, lifetime) in answers if lifetime is not None},
+                [(host.name, e) for host, (_log, queue, _lifetime) in answers for e in queue if request.keeps_entry(e)],
+            )
+            if request.keeps(verdict, client_hops)
+        ]
+        if context.scope is not None:  # a scoped caller: only the mail from or to their domains (bot.core.scopes)
+            report.verdicts, report.hidden = _within_scope(context.scope, report.verdicts)
+        shown = {(hop.host, hop.queue_id) for verdict in report.verdicts for hop in verdict.hops}
+        if not alone or report.hidden:  # the messages, refusals and queue entries of the verdicts kept
+            report.messages = [m for m in report.messages if (m.host, m.queue_id) in shown]
+        report.rejected = [*refusals]
+        for message in report.messages:
+            report.rejected.extend(r for r in message.rejections if request.keeps_rejection(r))
+        if context.scope is not None:
+            report.rejected = context.scope.within(report.rejected, lambda r: (r.sender, (r.recipient,)))
+        report.rejected.sort(key=lambda r: r.at)
+        for host, (_log, queue, _lifetime) in answers:
+            report.queued.extend(
+                QueuedMail(host.name, e)
+                for e in queue
+                if (request.keeps_entry(e) and request.status is None) or (host.name, e.queue_id) in shown
+            )
+        if context.scope is not None:
+            report.queued = context.scope.within(
+                report.queued, lambda q: (q.entry.sender, [r.address for r in q.entry.recipients])
+            )
+        report.queued.sort(key=lambda q: q.entry.arrival_time)
+        report.hints = hints_for(report)
     if report.failures:
         report.exit_code = ExitStatus.FAILED
     return report
+
+
+def _within_scope(scope: scopes.Scope, verdicts: list[Verdict]) -> tuple[list[Verdict], int]:
+    """The verdicts of the mail whose sender or a recipient is in scope (a mail shown whole: every
+    recipient's verdict), and how many mails (hops, or refusals) were left out."""
+    seen = {hop for x in verdicts if scope.shows(x.sender, (x.recipient, x.orig_recipient)) for hop in x.hops}
+    shown: list[Verdict] = []
+    hidden: set[object] = set()
+    for verdict in verdicts:
+        if scope.shows(verdict.sender, (verdict.recipient, verdict.orig_recipient)) or any(
+            hop in seen for hop in verdict.hops
+        ):
+            shown.append(verdict)
+        else:
+            hidden.add(verdict.hops or id(verdict))
+    return shown, len(hidden)
 
 
 def _verdict_names(verdict: Verdict, address: Address) -> bool:
@@ -519,6 +553,8 @@ def hints_for(report: TraceReport) -> list[str]:
     hints = _address_hints(report, report.perspective.value) if report.perspective else []
     coverage = report.coverage()
     subject = report.subject()
+    if report.hidden:  # there was mail, outside the caller's access: "nothing" would not be true
+        return hints
     if not report.messages and not report.rejected and not report.queued and not report.failures and coverage:
         hints.append(
             _(
@@ -715,4 +751,5 @@ TRACE = ReadVerb(
     configure=_configure,
     validate=validate_trace,
     run=run_trace,
+    lists_mail=True,  # `--client`, `--message-id`: a scoped caller is shown only theirs
 )
