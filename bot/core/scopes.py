@@ -31,12 +31,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from bot import i18n, observe
-from bot.config import Config
 from bot.errors import BadInput, MailbotError
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.values import Address, QueueId
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: a refused address should not pay for pydantic (issue 24)
+    from bot.config import Config
     from bot.state import State
 
 EVERY_DOMAIN = "*"
