@@ -34,8 +34,9 @@ from bot.core.registry import Context
 from bot.mailhost.host import MailHost
 from bot.mailhost.postqueue import parse_postqueue_json
 from bot.mailhost.ssh import HostPool
-from bot.verbs.alerts import HostQueue, find_problems, host_problem
-from bot.verbs.watch import check_watches
+from bot.periods.alerts import find_problems, host_problem
+from bot.periods.queues import HostQueue
+from bot.periods.watches import check_watches
 
 HOST = {"name": "mx1", "address": "192.0.2.1", "user": "bot", "key_file": "/k", "known_hosts": "/kh"}
 SETTINGS = AlertsConfig(channel="C1", queue_size=50_000, growth_per_hour=5_000)

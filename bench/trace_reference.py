@@ -19,10 +19,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from bot.core import records
 from bot.mailhost.mail_flow import Message, Rejection, assemble
 from bot.mailhost.tools.postfix import _TraceReader
 from bot.mailhost.values import Address, is_queue_id, parse_address
-from bot.verbs import mail
 
 _QUEUE_ID = re.compile(rb"\]: ([0-9A-Za-z]+): ")
 _SIBLING = re.compile(r"(?:\.\d.*|-\d.*)?")
@@ -91,15 +91,15 @@ def answer(lines: Iterable[bytes], address: str, host: str = "mx1") -> dict[str,
     rejected = [r for r in flow.rejections if _rejection_names(r, wanted)]
     rejected += [r for m in flow.messages for r in m.rejections if _rejection_names(r, wanted)]
     rejected.sort(key=lambda r: r.at)
-    origins = mail.origins(messages)
+    origins = records.origins(messages)
     return {
-        "messages": [mail.message_json(m, origins.get(m.queue_id)) for m in messages],
-        "rejected": [mail.rejection_json(r) for r in rejected],
+        "messages": [records.message_json(m, origins.get(m.queue_id)) for m in messages],
+        "rejected": [records.rejection_json(r) for r in rejected],
     }
 
 
 def message_answer(lines: Iterable[bytes], host: str = "mx1") -> list[dict[str, Any]]:
     """Every message of a `message QUEUE_ID` search, as JSON."""
     flow = assemble(_TraceReader(host).read(lines), host)
-    origins = mail.origins(list(flow.messages))
-    return [mail.message_json(m, origins.get(m.queue_id)) for m in flow.messages]
+    origins = records.origins(list(flow.messages))
+    return [records.message_json(m, origins.get(m.queue_id)) for m in flow.messages]

@@ -15,13 +15,14 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import bot
 from bot import i18n, observe
-from bot.core.registry import VerbArgumentParser
-from bot.errors import BadInput, ConfigError, MailbotError
-from bot.i18n import _
+from bot.core.registry import VerbArgumentParser, configure_arguments
+from bot.errors import BadInput, ConfigError, ExitStatus, MailbotError
+from bot.i18n import N_, _
 from bot.verbs import VERBS
 
 # What a command needs beyond its parser is imported where it runs: `mailbot --version` and `--help`
@@ -33,8 +34,6 @@ if TYPE_CHECKING:
     _Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 else:
     _Subparsers = argparse._SubParsersAction
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 class _VerbsConfiguredWhenChosen(_Subparsers):
@@ -62,7 +61,7 @@ class _VerbsConfiguredWhenChosen(_Subparsers):
 
 def _configure_verb(name: str, sub: argparse.ArgumentParser) -> None:
     verb = VERBS[name]
-    verb.configure(sub)
+    configure_arguments(verb, sub)
     sub.add_argument("--json", action="store_true", help=_("print one JSON object instead of tables"))
     if verb.changes_things:
         sub.add_argument("--yes", action="store_true", help=_("really run it (audited under your user name)"))
@@ -82,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=i18n.LANGUAGES,
         help=_("the language of the answers (default: $LC_ALL, $LC_MESSAGES, $LANG, else English)"),
     )
-    parser.add_argument("--version", action="version", version=f"mailbot {_version()}")
+    parser.add_argument(
+        "--version", action="version", version=f"mailbot {_version()}", help=_("show the version and exit")
+    )
     verbs = parser.add_subparsers(
         dest="verb", metavar="VERB", parser_class=VerbArgumentParser, action=_VerbsConfiguredWhenChosen
     )
@@ -92,21 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         summary = _(VERBS.summary(name))
         verbs.add_parser(name, help=summary, description=summary)
         verbs.configure[name] = functools.partial(_configure_verb, name)
-    serve = verbs.add_parser("serve", help=_("run the Slack bot (Socket Mode unless --http)"))
-    serve.add_argument("--http", action="store_true", help=_("HTTP mode: signed requests at /slack/events"))
-    serve.add_argument("--host", default="0.0.0.0", help=_("address to listen on in HTTP mode (default 0.0.0.0)"))  # noqa: S104
-    serve.add_argument("--port", type=int, default=3000, help=_("HTTP mode port (default 3000)"))
-    serve.add_argument("--health-port", type=int, default=None, help=_("Socket Mode: serve GET /health on this port"))
-    guard = verbs.add_parser("guard", help=_("the host-side guard: its program and the authorized_keys line"))
-    guard.add_argument("--host", metavar="NAME", help=_("the configured host (default: the first)"))
-    guard.add_argument(
-        "--mode", choices=("read", "write", "all"), default="all", help=_("which commands the key may run")
-    )
-    guard.add_argument("--path", default="/usr/local/lib/mailbot-guard", help=_("where the program lives on the host"))
-    guard.add_argument("--log", metavar="FILE", help=_("also log decisions to FILE on the host (besides syslog)"))
-    guard.add_argument("--write-program", metavar="FILE", help=_("write the program to FILE (to copy to the host)"))
-    health = verbs.add_parser("health", help=_("exit 0 when a running bot answers its health check"))
-    health.add_argument("--url", default="http://127.0.0.1:3000/health", help=_("the bot's health URL"))
+    for command in COMMANDS.values():
+        command.configure(verbs.add_parser(command.name, help=_(command.summary)))
     return parser
 
 
@@ -134,6 +122,27 @@ def _asks_version(words: Sequence[str]) -> bool:
             return False
         index += step
     return False
+
+
+def _configure_serve(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument("--http", action="store_true", help=_("HTTP mode: signed requests at /slack/events"))
+    serve.add_argument("--host", default="0.0.0.0", help=_("address to listen on in HTTP mode (default 0.0.0.0)"))  # noqa: S104
+    serve.add_argument("--port", type=int, default=3000, help=_("HTTP mode port (default 3000)"))
+    serve.add_argument("--health-port", type=int, default=None, help=_("Socket Mode: serve GET /health on this port"))
+
+
+def _configure_guard(guard: argparse.ArgumentParser) -> None:
+    guard.add_argument("--host", metavar="NAME", help=_("the configured host (default: the first)"))
+    guard.add_argument(
+        "--mode", choices=("read", "write", "all"), default="all", help=_("which commands the key may run")
+    )
+    guard.add_argument("--path", default="/usr/local/lib/mailbot-guard", help=_("where the program lives on the host"))
+    guard.add_argument("--log", metavar="FILE", help=_("also log decisions to FILE on the host (besides syslog)"))
+    guard.add_argument("--write-program", metavar="FILE", help=_("write the program to FILE (to copy to the host)"))
+
+
+def _configure_health(health: argparse.ArgumentParser) -> None:
+    health.add_argument("--url", default="http://127.0.0.1:3000/health", help=_("the bot's health URL"))
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -183,7 +192,7 @@ def _guard(args: argparse.Namespace) -> int:
             )
         ) from None
     print(guard.authorized_keys_line(key, args.path, args.mode, args.log))
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 def _health(args: argparse.Namespace) -> int:
@@ -191,20 +200,43 @@ def _health(args: argparse.Namespace) -> int:
 
     try:
         with urllib.request.urlopen(args.url, timeout=3) as answer:  # noqa: S310  (a URL the operator gives)
-            return EXIT_OK if answer.status == 200 else EXIT_FAILED
+            return ExitStatus.OK if answer.status == 200 else ExitStatus.FAILED
     except (OSError, ValueError) as exc:
         print(
             _("mailbot: the bot did not answer its health check at {url} ({exc}).").format(url=args.url, exc=exc),
             file=sys.stderr,
         )
-        return EXIT_FAILED
+        return ExitStatus.FAILED
+
+
+@dataclass(frozen=True)
+class CliCommand:
+    """A command of the terminal alone, beside the verbs (`bot.verbs.VERBS`) in the same parser: it
+    starts the bot, writes the host's guard, or probes a running bot's health."""
+
+    name: str
+    summary: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+COMMANDS = {
+    command.name: command
+    for command in (
+        CliCommand("serve", N_("run the Slack bot (Socket Mode unless --http)"), _configure_serve, _serve),
+        CliCommand(
+            "guard", N_("the host-side guard: its program and the authorized_keys line"), _configure_guard, _guard
+        ),
+        CliCommand("health", N_("exit 0 when a running bot answers its health check"), _configure_health, _health),
+    )
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     if _asks_version(words):
         print(f"mailbot {_version()}")
-        return EXIT_OK
+        return ExitStatus.OK
     # `--json` is for programs: its keys, values, hints and errors stay English whatever the language
     language = i18n.ENGLISH if "--json" in words else _chosen_language(words)
     with i18n.use_language(language):
@@ -253,9 +285,8 @@ def _configure_logging() -> None:
     level = log_level("WARNING")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(observe.log_formatter(_NoTraceback))  # MAILBOT_LOG_FORMAT=json: one object a line
-    logging.basicConfig(level=level, handlers=[handler])
-    if level > logging.DEBUG:
-        logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+    logging.basicConfig(level=level, handlers=[handler], force=True)  # a command owns its process's logging
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL if level > logging.DEBUG else logging.NOTSET)
 
 
 def _main(argv: Sequence[str]) -> int:
@@ -263,12 +294,8 @@ def _main(argv: Sequence[str]) -> int:
     try:
         _configure_logging()
         args = build_parser().parse_args(argv)
-        if args.verb == "serve":
-            return _serve(args)
-        if args.verb == "health":
-            return _health(args)
-        if args.verb == "guard":
-            return _guard(args)
+        if args.verb in COMMANDS:
+            return COMMANDS[args.verb].run(args)
         verb = VERBS[args.verb]
         request = verb.validate(args)
         # A one-shot command: the cycle collector's passes over a big answer's records cost a busy
@@ -277,7 +304,7 @@ def _main(argv: Sequence[str]) -> int:
         gc.disable()
         from bot.config import load_config
         from bot.core import render
-        from bot.core.registry import Context, check_verb_names
+        from bot.core.registry import Context, StartsWatch, check_verb_names
         from bot.mailhost.ssh import HostPool
 
         config = check_verb_names(load_config(args.config), VERBS)
@@ -294,20 +321,22 @@ def _main(argv: Sequence[str]) -> int:
             sys.stdout.write(outcome.to_csv())
         else:
             sys.stdout.write(render.as_text(outcome))
-        if verb.follow is not None and not args.json:
+        if isinstance(outcome, StartsWatch) and outcome.watch_id is not None and not args.json:
+            from bot.periods.watches import follow
+
             gc.enable()
             sys.stdout.flush()
-            return verb.follow(outcome, context, sys.stdout)
+            return follow(outcome.watch_id, context, sys.stdout)
         return outcome.exit_code
     except MailbotError as exc:
         print(f"mailbot: {exc.message}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(_("mailbot: interrupted."), file=sys.stderr)
-        return 130
+        return ExitStatus.INTERRUPTED
     except BrokenPipeError:  # `mailbot trace x --json | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_FAILED
+        return ExitStatus.FAILED
     except Exception as exc:  # a bug: one line for the user, the traceback only on request
         if os.environ.get("MAILBOT_DEBUG"):
             raise
@@ -317,7 +346,7 @@ def _main(argv: Sequence[str]) -> int:
             ),
             file=sys.stderr,
         )
-        return EXIT_FAILED
+        return ExitStatus.FAILED
     finally:
         if pool is not None:
             pool.close()
@@ -345,7 +374,7 @@ def _observed(verb: Verb, work: Callable[[], Outcome]) -> Outcome:
         try:
             outcome = work()
         except MailbotError as failure:
-            result = "bad_input" if failure.exit_code == EXIT_BAD_INPUT else "failed"
+            result = "bad_input" if failure.exit_code == ExitStatus.BAD_INPUT else "failed"
             observe.answered(verb.name, "cli", result, time.monotonic() - started)
             raise
         observe.answered(verb.name, "cli", "ok" if outcome.exit_code == 0 else "failed", time.monotonic() - started)
@@ -361,7 +390,7 @@ def _change(verb: Verb, request: Any, args: argparse.Namespace, context: Context
     """A change from a terminal: the operator's --yes is the confirmation, audited under their name."""
     from bot.core import changes
 
-    reason = changes.check_reason(verb, getattr(args, "reason", None), context)
+    reason = changes.check_reason(verb, args.reason, context)
     if not args.yes:
         raise BadInput(
             _("`mailbot {name}` changes the mail system; add --yes to run it (it is audited).").format(name=verb.name)

@@ -283,3 +283,10 @@ def decimal(value: float, digits: int = 1) -> str:
     from babel.numbers import format_decimal
 
     return str(format_decimal(value, "0." + "0" * digits, locale=_language.get()))
+
+
+def either(items: list[str]) -> str:
+    """`lab or edge`, `lab, edge ou mx2`: alternatives joined the reader's way."""
+    from babel.lists import format_list
+
+    return str(format_list(items, style="or", locale=current_language()))

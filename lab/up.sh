@@ -169,6 +169,15 @@ Subsystem sftp internal-sftp
 EOF
 install -d -m 755 /run/sshd
 /usr/sbin/sshd -t -f "$RUN/sshd_config" || die "sshd config test failed"
+# The lab is one per machine, but each checkout has its own keys: a lab started from another
+# checkout holds the port with a host key this one's known_hosts refuses. This checkout's replaces it.
+for proc in /proc/[0-9]*; do
+    cmd=$(tr '\0' ' ' < "$proc/cmdline" 2>/dev/null) || continue
+    if [[ "$cmd" == *"sshd -f "*"/lab/run/sshd_config"* && "$cmd" != *"sshd -f $RUN/sshd_config"* ]]; then
+        kill "${proc#/proc/}" 2>/dev/null && say "stopped the lab sshd of another checkout (${cmd%% \[*})"
+        sleep 0.3
+    fi
+done
 if pid_alive "$RUN/sshd.pid" sshd; then
     if [[ " ${CHANGES[*]} " == *" sshd_config "* || " ${CHANGES[*]} " == *" host_key "* ]]; then
         kill -HUP "$(cat "$RUN/sshd.pid")"; say "sshd reloaded"

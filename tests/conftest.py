@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import gzip
+import io
 import json
 import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -16,8 +20,10 @@ from typing import Any
 
 import pytest
 
+from bot import cli
 from bot.config import Config, HostConfig, load_config
 from bot.mailhost.ssh import HostConnection
+from bot.mailhost.tools.bmcli import forget_what_builds_refused
 from tests.fakeslack import fake_slack  # noqa: F401  (the fixture: a started FakeSlack)
 from tests.postgres import postgres, postgres_url  # noqa: F401  (fixtures: a real PostgreSQL, a fresh database)
 from tests.secretwatch import WATCH, LogWatch
@@ -80,10 +86,38 @@ def guard_log_since(size: int) -> list[str]:
 
 
 def run_mailbot(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """`python -m bot ARGS`, as a user runs it; what it prints is watched for secrets too."""
-    run = subprocess.run(
-        [sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
+    """`mailbot ARGS` as a user runs it, in this process: the CLI's own `main` with stdout and stderr
+    captured, its exit code, and what it prints watched for secrets. A process costs 0.55 s of imports
+    per command; only the entry point, signals and broken pipes need one (tests/test_cli.py starts those)."""
+    out, err = io.StringIO(), io.StringIO()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    outcome: dict[str, int] = {}
+
+    def command() -> None:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                outcome["code"] = cli.main(list(args))
+            except SystemExit as exit_:  # argparse's errors and --help
+                outcome["code"] = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+                if isinstance(exit_.code, str):
+                    print(exit_.code, file=sys.stderr)
+
+    forget_what_builds_refused()  # what a process learns of the host's bm-cli dies with it
+    stdin = sys.stdin
+    sys.stdin = io.StringIO("")  # a command that asks gets an empty answer, as with a closed terminal
+    try:
+        worker = threading.Thread(target=command, name="mailbot-cli")
+        worker.start()
+        worker.join(timeout)
+    finally:
+        sys.stdin = stdin
+        gc.enable()  # the CLI turns the cycle collector off for its one command
+        root.handlers[:] = handlers  # the CLI's logging owns the process while it runs
+        root.setLevel(level)
+    if worker.is_alive():
+        raise AssertionError(f"`mailbot {' '.join(args)[:80]}` still runs after {timeout} s:\n{err.getvalue()}")
+    run = subprocess.CompletedProcess(["mailbot", *args], outcome.get("code", 1), out.getvalue(), err.getvalue())
     WATCH.scan(run.stdout + run.stderr, f"what `mailbot {' '.join(args)[:80]}` printed")
     return run
 
@@ -124,20 +158,55 @@ def lab_queue() -> list[dict[str, Any]]:
     return [json.loads(line) for line in output.splitlines() if line.strip()]
 
 
-# --- the `lab` mark ---------------------------------------------------------------------------
+# --- the marks: lab, postgres, image (and prometheus, set by its test) ---------------------------
 
 # The fixtures that need the running lab. A test that uses one, itself or through another fixture,
 # is marked `lab`: `pytest -m "not lab"` runs the pure tests, without a lab.
 LAB_FIXTURES = frozenset({"lab_config", "lab_host", "lab_connection", "lab_admin_host", "lab_admin_connection"})
 
 
+POSTGRES_FIXTURES = frozenset({"postgres", "postgres_url"})
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks from what a test uses: `pytest -m "not lab and not postgres and not image"` runs anywhere."""
     for item in items:
-        if LAB_FIXTURES & set(getattr(item, "fixturenames", ())):
+        used = set(getattr(item, "fixturenames", ()))
+        if LAB_FIXTURES & used:
             item.add_marker(pytest.mark.lab)
+        if POSTGRES_FIXTURES & used:
+            item.add_marker(pytest.mark.postgres)
+        if item.path.parent.name == "image":
+            item.add_marker(pytest.mark.image)
 
 
 # --- secrets: everything this run writes is watched (see tests/secretwatch.py) ------------------
+
+
+GUARD_LOGS = Path("/var/log/mailbot-guard")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_anywhere(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """At the end of the run, whatever part of the suite ran: no secret appeared in what it wrote
+    (log records, test reports, Slack calls, files under the run's temporary folder, the guard's
+    logs). A leak fails the run at the teardown of its last test; a run that registered no secret
+    has nothing to look for and says so."""
+    from tests.fakeslack.server import INSTANCES
+
+    yield
+    if not WATCH.watched:
+        print("\nsecrets scan: no secret was registered in this run; nothing to look for")
+        return
+    for fake in INSTANCES:
+        for call in fake.calls():
+            WATCH.seen["Slack calls"] += 1
+            WATCH.scan(call.body.decode("utf-8", "replace") + json.dumps(call.args, default=str), call.method)
+    WATCH.scan_files(tmp_path_factory.getbasetemp())
+    if GUARD_LOGS.is_dir():
+        WATCH.scan_files(GUARD_LOGS)
+    assert WATCH.leaks == [], f"secrets leaked: {WATCH.leaks}"
+    print("\nsecrets scan: " + ", ".join(f"{count} {what}" for what, count in WATCH.seen.items()) + ": none found")
 
 
 def pytest_configure(config: pytest.Config) -> None:

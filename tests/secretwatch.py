@@ -4,8 +4,8 @@ Tokens, the signing secret and key passphrases must never appear in a log line, 
 anything sent to Slack, the audit or a traceback. The watch sees: every log record of the
 test process (any level), every test's captured output and failure report, every call each
 fake Slack recorded, and every file the suite wrote under its temporary folder (bot logs,
-state databases with their audit, configs). `tests/test_zz_secrets.py`, the last test, says
-what it found.
+state databases with their audit, configs). The session fixture `no_secret_anywhere`
+(tests/conftest.py) scans at the end of the run, whichever tests ran, and fails it on a leak.
 """
 
 from __future__ import annotations

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.conftest import ADMIN_KEY, LAB_CONFIG, run_mailbot
+from tests.labconfig import write_lab_config
 
 NASTY_INPUTS = [
     "not-an-address",
@@ -74,18 +74,8 @@ def listener() -> Iterator[CountingListener]:
 
 
 def config_with(tmp_path: Path, **host_changes: object) -> Path:
-    """The lab's backend host alone (not its edge relay), with some fields changed, paths made absolute."""
-    document = yaml.safe_load(LAB_CONFIG.read_text())
-    host = document["hosts"][0]
-    for key in ("key_file", "change_key_file", "known_hosts"):
-        if key in host:
-            host[key] = str((LAB_CONFIG.parent / host[key]).resolve())
-    host.update(host_changes)
-    document["hosts"] = [host]
-    document["state"] = {"path": str(tmp_path / "mailbot.db")}
-    path = tmp_path / "mailbot.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return path
+    """The lab's backend host alone (not its edge relay), with some fields changed."""
+    return write_lab_config(tmp_path, host=host_changes)
 
 
 def test_help_lists_the_verbs():

@@ -21,7 +21,7 @@ from bot.errors import BadInput
 from bot.mailhost.values import Address, MessageId, QueueId
 from bot.slack.text import command_words
 from bot.verbs import VERBS
-from tests.conftest import GUARD_LOG, LAB_CONFIG, guard_log_since
+from tests.conftest import GUARD_LOG, LAB_CONFIG, guard_log_since, run_mailbot
 
 SAFE_WORD = re.compile(r"[A-Za-z0-9@._%+=~'-]+")  # what may reach a remote command as a value
 STORED_ONLY = {"reason"}  # free text kept in the audit and on the card, never in a command
@@ -132,18 +132,16 @@ PLACES = [
 ]
 
 
-def test_nasty_inputs_from_the_terminal_reach_the_host_only_as_the_bots_commands(lab_config, capsys):
+def test_nasty_inputs_from_the_terminal_reach_the_host_only_as_the_bots_commands(lab_config):
     """Every nasty text in every place, through the CLI (in-process: NUL and 100 kB included),
     against the lab: a clear answer each time, and the guard's log shows only allowed shapes."""
-    from bot import cli
-
     before = GUARD_LOG.stat().st_size
     answers = {0: 0, 1: 0, 2: 0}
     for place in PLACES:
         for text in NASTY:
             argv = ["--config", str(LAB_CONFIG), *(word.replace("{}", text) for word in place)]
-            code = cli.main(argv)
-            out, err = capsys.readouterr()
+            run = run_mailbot(*argv)
+            code, out, err = run.returncode, run.stdout, run.stderr
             assert code in answers, (argv[2:], code, err)
             answers[code] += 1
             assert "Traceback" not in out + err and "internal error" not in err, (argv[2:], err)

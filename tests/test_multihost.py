@@ -75,7 +75,11 @@ def test_answers_are_merged_and_a_stopped_host_is_one_error_line(second_sshd, tm
     assert run.returncode == 1  # partly answered
     answer = json.loads(run.stdout)
     assert answer["errors"] == [
-        {"host": "lab2", "error": f"Cannot connect to lab2 (127.0.0.1:{SECOND_PORT}): Connection refused."}
+        {
+            "host": "lab2",
+            "error": f"Cannot connect to lab2 (127.0.0.1:{SECOND_PORT}): nothing listens on that port "
+            "(connection refused).",
+        }
     ]
     assert {m["host"] for m in answer["messages"]} == {"lab"}
     assert len(answer["messages"]) == len(single["messages"])

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core.registry import Context, Section, Verb
-from bot.errors import BadInput, MailbotError
+from bot.errors import BadInput, ExitStatus, MailbotError
 from bot.i18n import _
 from bot.mailhost.commands import RemoteCommand
 from bot.state.audit import digest
@@ -98,14 +98,22 @@ def why_undecided(change: ChangeRequest) -> str:
     """What a click on a request that is no longer pending learns."""
     if change.state == "expired" or (change.state == "pending" and change.expires_at <= time.time()):
         return _("This request has expired; ask again if it is still needed.")
-    who = _(" by <@{decided_by}>").format(decided_by=change.decided_by) if change.decided_by else ""
+    who = f"<@{change.decided_by}>" if change.decided_by else None
     if change.state == "approved":
-        return _("This request was already approved{who}.").format(who=who)
+        return (
+            _("This request was already approved by {who}.") if who else _("This request was already approved.")
+        ).format(who=who)
     if change.state in ("ran", "failed"):
-        return _("This request was already approved and run{who}.").format(who=who)
+        return (
+            _("This request was already approved by {who} and run.")
+            if who
+            else _("This request was already approved and run.")
+        ).format(who=who)
     if change.state == "rejected":
-        return _("This request was already rejected{who}.").format(who=who)
-    return _("This request was already {state}{who}.").format(state=change.state, who=who)
+        return (
+            _("This request was already rejected by {who}.") if who else _("This request was already rejected.")
+        ).format(who=who)
+    return _("This request was already {state}.").format(state=change.state)
 
 
 @dataclass
@@ -119,7 +127,7 @@ class ChangeOutcome:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.exit_status == 0 else 1
+        return ExitStatus.OK if self.exit_status == 0 else ExitStatus.FAILED
 
     def headline(self) -> str:
         result = (

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, Protocol, TypeVar, runtime_checkable
 
 from bot.errors import BadInput, ConfigError
 from bot.i18n import _, translate_argparse
@@ -55,6 +55,14 @@ class Outcome(Protocol):
     def to_json(self) -> dict[str, Any]: ...
 
 
+@runtime_checkable
+class StartsWatch(Protocol):
+    """An answer that started a watch: Slack opens the watch's thread for its news, a terminal
+    follows it until it ends (bot.periods.watches.follow)."""
+
+    watch_id: str | None
+
+
 class VerbArgumentParser(argparse.ArgumentParser):
     """argparse that reports a usage mistake as one `BadInput` sentence instead of exiting."""
 
@@ -65,7 +73,7 @@ class VerbArgumentParser(argparse.ArgumentParser):
 def verb_parser(verb: Verb, prog: str) -> VerbArgumentParser:
     """The argument grammar of one verb, the same for the CLI and for Slack."""
     parser = VerbArgumentParser(prog=prog, description=_(verb.summary), add_help=True)
-    verb.configure(parser)
+    configure_arguments(verb, parser)
     return parser
 
 
@@ -105,30 +113,66 @@ class Plan:
     arguments: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Verb:
-    """A verb: `configure` declares its arguments, `validate` turns them into a typed request
-    (raising `BadInput` before anything else happens), then either `run` does the work (a
-    read verb), or `plan` says what a change would run and `report` reads the host after the
-    approved command ran (a change, which only `bot.core.changes` carries out)."""
+Request = TypeVar("Request")
+ChangePolicy = Literal["confirm", "approve"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadVerb(Generic[Request]):
+    """A verb that only reads: `configure` declares its arguments, `validate` turns them into its
+    typed request (raising `BadInput` before anything else happens), `run` answers it."""
 
     name: str
     summary: str
-    policy: str
     configure: Callable[[argparse.ArgumentParser], None]
-    validate: Callable[[argparse.Namespace], Any]
-    run: Callable[[Any, Context], Outcome] | None = None
-    plan: Callable[[Any, Context], Plan] | None = None
-    report: Callable[[ChangeRequest, CommandResult, Context], list[Section]] | None = None
-    cli_only: bool = False
-    # After the answer, on a terminal: keep going and print what happens (`watch`); its exit code.
-    follow: Callable[[Any, Context, TextIO], int] | None = None
+    validate: Callable[[argparse.Namespace], Request]
+    run: Callable[[Request, Context], Outcome]
     # It lists messages: a scoped caller is not refused but shown only theirs (bot.core.scopes).
     lists_mail: bool = False
+    cli_only: bool = False  # a terminal's: Slack does not offer it (`check`)
+    policy: Literal["read"] = "read"
+    plan: None = None
+    report: None = None
 
     @property
-    def changes_things(self) -> bool:
-        return self.plan is not None
+    def changes_things(self) -> Literal[False]:
+        return False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeVerb(Generic[Request]):
+    """A verb that changes the mail system: `plan` says what would run, worked out just before anyone
+    decides; `bot.core.changes` alone carries it out, after the policy (confirm or approve), and
+    `report` reads the host afterwards. Every change verb takes `--reason` (the audit's, required
+    where `approvals.require_reason` names it), and `--host NAME` when `host_help` says what it picks."""
+
+    name: str
+    summary: str
+    policy: ChangePolicy
+    configure: Callable[[argparse.ArgumentParser], None]
+    validate: Callable[[argparse.Namespace], Request]
+    plan: Callable[[Request, Context], Plan]
+    report: Callable[[ChangeRequest, CommandResult, Context], list[Section]] | None = None
+    host_help: str | None = None
+    lists_mail: Literal[False] = False
+    cli_only: Literal[False] = False
+    run: None = None
+
+    @property
+    def changes_things(self) -> Literal[True]:
+        return True
+
+
+Verb = ReadVerb[Any] | ChangeVerb[Any]
+
+
+def configure_arguments(verb: Verb, parser: argparse.ArgumentParser) -> None:
+    """A verb's arguments, with those every change verb has declared here once."""
+    verb.configure(parser)
+    if isinstance(verb, ChangeVerb):
+        parser.add_argument("--reason", metavar="TEXT", help=_("why (a ticket number, for the audit)"))
+        if verb.host_help is not None:
+            parser.add_argument("--host", metavar="NAME", help=_(verb.host_help))
 
 
 translate_argparse()

@@ -6,10 +6,11 @@ import json
 import re
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TextIO, TypeVar
 
 from bot import i18n
+from bot.i18n import ngettext
 
 if TYPE_CHECKING:
     from bot.core.registry import Outcome
@@ -160,3 +161,26 @@ def as_text(outcome: Outcome, width: int = TEXT_WIDTH) -> str:
             )
         blocks.append(f"{section.title}\n{body}" if section.title else body)
     return "\n\n".join(blocks) + "\n"
+
+
+def duration_words(duration: timedelta) -> str:
+    """`2 days 5 hours`, `3 hours 10 minutes`, `4 minutes`: two units at most, for people."""
+    seconds = max(0, int(duration.total_seconds()))
+    days, hours, minutes = seconds // 86400, seconds % 86400 // 3600, seconds % 3600 // 60
+    parts = [
+        ngettext("{n} day", "{n} days", days).format(n=days) if days else "",
+        ngettext("{n} hour", "{n} hours", hours).format(n=hours) if hours else "",
+        ngettext("{n} minute", "{n} minutes", minutes).format(n=minutes) if minutes and not days else "",
+    ]
+    words = [p for p in parts if p][:2]
+    return " ".join(words) if words else ngettext("{n} second", "{n} seconds", seconds).format(n=seconds)
+
+
+def count(number: int, noun: str) -> str:
+    """`1 message`, `3 refusals`, `2 times`, in the reader's language (the nouns the verbs count)."""
+    forms = {
+        "message": lambda: ngettext("{count} message", "{count} messages", number),
+        "refusal": lambda: ngettext("{count} refusal", "{count} refusals", number),
+        "time": lambda: ngettext("{count} time", "{count} times", number),
+    }
+    return forms[noun]().format(count=number)

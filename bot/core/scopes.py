@@ -6,14 +6,18 @@ user by Unix name) may ask about the domains of the entries that name them, and 
 a caller no entry names may ask about nothing. Addresses are compared by their technical domain
 (config `domains`: `jdoe@lab-alias.test` is `lab.test`'s). Without `scopes:` nothing is limited.
 
-Three checks, all here:
+The checks, all here:
 - `refusal`, where a command arrives (the Slack adapter before it acks, the CLI before it runs),
   before any SSH; the caller audits it. A verb that names an address must name one in scope; a
-  verb that needs none (a queue id, the whole queue, the audit) would show other customers' mail,
-  so it is refused, unless it lists mail (`Verb.lists_mail`: `message`, `queue`):
+  verb that needs none (the whole queue, the audit) would show other customers' mail, so it is
+  refused, unless it lists mail (`Verb.lists_mail`: `message`, `queue`, `trace --client`), or it
+  names a queue id (`flush QUEUE_ID`), which is judged once the host says whose mail it is:
 - `Scope.within`, where such a verb lists the messages: a scoped caller sees those whose sender
   or a recipient is in scope, and one sentence says how many others were hidden (`hidden`);
-- `Scope.check_mailbox`, where an address became a mailbox (`bot.verbs.mailbox.resolve`): an alias
+- `Scope.check_queue_id`, where a queue id (or a Message-ID) the caller named turned out to be
+  only other customers' mail: one refusal sentence, as for an address outside the scope;
+- `Scope.alert_refusal`, at an alert's button: the alert's address must be in scope;
+- `Scope.check_mailbox`, where an address became a mailbox (`bot.core.mailboxes.resolve`): an alias
   only the host knows (bm-cli, virtual_alias_maps) is judged by the mailbox it resolves to;
 - `Scope.check_change`, for an approver: at the click, and just before the command runs.
 The verbs get the caller's `Scope` in their Context (`context.scope`; None: not limited).
@@ -24,17 +28,33 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from bot import i18n, observe
-from bot.config import Config
-from bot.core.registry import Context
 from bot.errors import BadInput, MailbotError
 from bot.i18n import N_, _, ngettext
-from bot.mailhost.values import Address
+from bot.mailhost.values import Address, QueueId
+
+if TYPE_CHECKING:  # annotations only: a refused address should not pay for pydantic (issue 24)
+    from bot.config import Config
+    from bot.state import State
 
 EVERY_DOMAIN = "*"
 T = TypeVar("T")
+
+
+class Context(Protocol):
+    """What a refusal reads of the verb's Context (bot.core.registry.Context, which holds the Scope:
+    this module does not import it back)."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def state(self) -> State: ...
+
+    @property
+    def requester(self) -> str: ...
 
 
 def allowed_domains(
@@ -62,34 +82,45 @@ def technical(config: Config, domain: str) -> str:
     return config.domains.get(domain.lower(), domain.lower())
 
 
-def named(request: Any) -> Iterator[tuple[str, str]]:
+def named(request: Any, domains: bool = True) -> Iterator[tuple[str, str]]:
     """(as written, its domain) for every address a verb's validated request names (its fields, and
-    lists of them), and its `domain` field (`queue DOMAIN`)."""
+    lists of them), and its `domain` field (`queue DOMAIN`) unless not `domains`."""
     if not dataclasses.is_dataclass(request):
         return
     for field in dataclasses.fields(request):
         value = getattr(request, field.name)
         if field.name == "domain" and isinstance(value, str):
-            yield value, value
+            if domains:
+                yield value, value
             continue
         for item in value if isinstance(value, (list, tuple, frozenset, set)) else (value,):
             if isinstance(item, Address):
                 yield item.value, item.domain
 
 
+def names_queue_id(request: Any) -> bool:
+    """Whether a verb's validated request names a queue id (`flush QUEUE_ID`)."""
+    return dataclasses.is_dataclass(request) and any(
+        isinstance(getattr(request, field.name), QueueId) for field in dataclasses.fields(request)
+    )
+
+
 def refusal(
     config: Config, verb: str, request: Any, allowed: frozenset[str] | None, lists_mail: bool = False
 ) -> str | None:
     """None when the request stays within `allowed`, else the one sentence the caller reads.
-    A verb that `lists_mail` is not refused (but for a caller in no scope): it shows only theirs."""
+    A verb that `lists_mail` is not refused for what it does not name (a domain, a client, a
+    queue id): it shows only the caller's mail; an address it names is checked as for any verb.
+    A queue id alone is not refused here either: the verb checks whose mail it is
+    (`Scope.check_queue_id`)."""
     if allowed is None:
         return None
     if not allowed:
         return _("You are in no scope of this bot, so it answers nothing about mail for you; ask a mail admin.")
-    if lists_mail:
-        return None
     shown = ", ".join(sorted(allowed))
-    asked = list(named(request))
+    asked = list(named(request, domains=not lists_mail))
+    if not asked and (lists_mail or names_queue_id(request)):
+        return None
     if not asked:
         return _(
             "Your access is limited to {domains}: `{verb}` needs an address of those domains, or it would show "
@@ -162,10 +193,37 @@ class Scope:
         values = {"address": address, "mailbox": mailbox, "domains": self.words}
         raise self.refuse(context, _(sentence).format(**values), sentence.format(**values))
 
+    def check_queue_id(self, context: Context, queue_id: str, hidden: int, shown: int) -> None:
+        """A queue id or Message-ID the caller named: when all the mail found under it is other
+        customers' (`hidden`, none `shown`), one refusal sentence, audited, as for an address."""
+        if shown or not hidden:
+            return
+        sentence = N_("{queue_id} is mail outside your access ({domains}); ask a mail admin if you need it.")
+        values = {"queue_id": queue_id, "domains": self.words}
+        raise self.refuse(context, _(sentence).format(**values), sentence.format(**values))
+
+    def alert_refusal(self, context: Context, subject: str) -> str | None:
+        """An alert's button: None when its address (or domain) is in scope, else the one sentence
+        the clicker reads (an alert about a whole host's queue is every customer's), audited."""
+        if self.covers(subject):
+            return None
+        sentence = N_("This alert is about {subject}, outside your access ({domains}); ask a mail admin.")
+        values = {"subject": subject, "domains": self.words}
+        _audit(context, self.verb, sentence.format(**values))
+        return _(sentence).format(**values)
+
     def change_refusal(self, arguments: Mapping[str, Any]) -> str | None:
         """Why this caller may not approve (or run) a stored change, or None: every address and
-        domain it names (`address`, `domain`) must be in scope, and it must name one."""
+        domain it names (`address`, `domain`) must be in scope, and it must name one; a change of
+        one queued message (`parties`: its sender and recipients) needs one of them in scope."""
+        parties = [str(party) for party in arguments.get("parties") or ()]
+        if parties and not any(self.covers(party) for party in parties):
+            return _("{queue_id} is mail outside your access ({domains}), so you cannot approve this request.").format(
+                queue_id=arguments.get("queue_id", "?"), domains=self.words
+            )
         named_ = [str(arguments[key]) for key in ("address", "domain") if arguments.get(key)]
+        if parties and not named_:
+            return None
         outside = next((value for value in named_ if not self.covers(value)), None)
         if outside is not None:
             return _("{address} is outside your access ({domains}), so you cannot approve this request.").format(

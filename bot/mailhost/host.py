@@ -79,13 +79,13 @@ class MailHost(OnHost):
 
     def probe(self) -> HostProbe:
         result = self.connection.run(probe_host(self.config.maillog))
-        self.require_success(result, "the probe")
+        self.require_success(result, _("the probe"))
         logs: list[tuple[str, str, int]] = []
         tools: dict[str, bool] = {}
         for line in result.stdout.decode("utf-8", "replace").splitlines():
             kind, state, rest = [*line.split(" ", 2), "", ""][:3]
             if kind == "log":
-                size, _, path = rest.partition(" ")
+                size, _blank, path = rest.partition(" ")
                 logs.append((state, path, int(size) if size.isdigit() else 0))
             elif kind == "tool":
                 tools[rest] = state == "present"
@@ -94,7 +94,7 @@ class MailHost(OnHost):
     def bmcli_present(self) -> bool:
         """bm-cli is at the host entry's path (the BlueMind probe: nothing runs)."""
         result = self.connection.run(bluemind_probe(self.config.bm_cli))
-        self.require_success(result, "the BlueMind probe")
+        self.require_success(result, _("the BlueMind probe"))
         return f"present {self.config.bm_cli}" in result.stdout.decode("utf-8", "replace").splitlines()
 
     def bluemind_version(self) -> int:
@@ -105,7 +105,7 @@ class MailHost(OnHost):
         if known is not None:
             return known
         result = self.connection.run(bluemind_probe(self.config.bm_cli))
-        self.require_success(result, "the BlueMind probe")
+        self.require_success(result, _("the BlueMind probe"))
         present = {line.split(" ", 1)[1] for line in result.stdout.decode().splitlines() if line.startswith("present ")}
         if cyrus.UNEXPUNGE in present:
             version = 4

@@ -559,16 +559,6 @@ _FINAL_REPLY_LINE = re.compile(r"(?:^|\s)(?P<code>[245]\d\d) (?=[245]\.\d{1,3}\.
 _SESSION_ID = re.compile(r"\s*SESSIONID=<[^>]*>")
 
 
-# How servers say a mailbox is full: the enhanced code, Cyrus/BlueMind's and others' wordings.
-OVER_QUOTA_MARKERS = ("4.2.2", "over quota", "quota exceeded", "mailbox full")
-
-
-def is_over_quota(reply: str) -> bool:
-    """Does a server's reply (or a queue's delay reason) say the mailbox is full? For `trace` and `queue`."""
-    lowered = reply.lower()
-    return any(marker in lowered for marker in OVER_QUOTA_MARKERS)
-
-
 @dataclass(frozen=True)
 class ReplyFacts:
     next_queue_id: str | None

@@ -16,7 +16,6 @@ from typing import cast
 from bot.mailhost import grammar
 from bot.mailhost.commands import RemoteCommand
 from bot.mailhost.values import (
-    MAX_UIDS,
     Address,
     BodyGuid,
     ClientIp,
@@ -83,23 +82,6 @@ class Shape:
     name: str
     words: tuple[tuple[str, str], ...]  # ("lit", text), ("re", pattern), or last ("re+", pattern): 1 to 200
     writes: bool
-
-    def matches(self, argv: list[str]) -> bool:
-        words = list(self.words)
-        if words and words[-1][0] == "re+":
-            repeated = words.pop()[1]
-            tail = argv[len(words) :]
-            if not 1 <= len(tail) <= MAX_UIDS or not all(re.fullmatch(repeated, word) for word in tail):
-                return False
-            argv = argv[: len(words)]
-        if len(argv) != len(words):
-            return False
-        for (kind, expected), word in zip(words, argv, strict=True):
-            if kind == "lit" and word != expected:
-                return False
-            if kind == "re" and not re.fullmatch(expected, word):
-                return False
-        return True
 
 
 def shape(name: str, command: RemoteCommand, writes: bool = False) -> Shape:

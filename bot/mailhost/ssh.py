@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import itertools
 import os
@@ -34,7 +35,7 @@ from bot.errors import (
     HostUnreachable,
     OutputTooLarge,
 )
-from bot.i18n import _
+from bot.i18n import N_, _
 from bot.mailhost.commands import RemoteCommand
 
 if TYPE_CHECKING:
@@ -82,6 +83,14 @@ MAX_STDERR = 64 * 1024
 KEEPALIVE_SECONDS = 30
 SESSION_RETRY_SECONDS = 0.2
 KILL_GRACE_SECONDS = 2  # after the time-out's TERM, KILL
+# What the system says when a connection fails is English (strerror): the usual ones in the reader's words.
+_SOCKET_ERRORS = {
+    errno.ECONNREFUSED: N_("nothing listens on that port (connection refused)"),
+    errno.EHOSTUNREACH: N_("no route to that host"),
+    errno.ENETUNREACH: N_("the network is unreachable"),
+    errno.ETIMEDOUT: N_("the connection timed out"),
+    errno.ECONNRESET: N_("the connection was reset"),
+}
 
 
 @dataclass(frozen=True)
@@ -414,7 +423,7 @@ def connect(host: HostConfig) -> paramiko.Transport:
             ),
         ) from None
     except OSError as exc:
-        reason = exc.strerror or str(exc)
+        reason = _(_SOCKET_ERRORS[exc.errno]) if exc.errno in _SOCKET_ERRORS else exc.strerror or str(exc)
         raise HostUnreachable(
             host.name,
             _("Cannot connect to {host} ({where}): {reason}.").format(host=host.name, where=where, reason=reason),
@@ -439,7 +448,9 @@ def connect(host: HostConfig) -> paramiko.Transport:
                 _(
                     "{host} ({where}) accepted the connection but did not complete SSH within "
                     "{connect_timeout:g} s ({value})."
-                ).format(host=host.name, where=where, connect_timeout=host.connect_timeout, value=exc or "no answer"),
+                ).format(
+                    host=host.name, where=where, connect_timeout=host.connect_timeout, value=exc or _("no answer")
+                ),
             ) from None
         _check_host_key(host, offered, pinned)
         try:

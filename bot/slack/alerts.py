@@ -1,6 +1,6 @@
 """Alerts and watches in Slack: the bot speaks first, in `alerts.channel` and in watch threads.
 
-A timer thread runs the period (bot.verbs.alerts.run_period, the one entry point), then
+A timer thread runs the period (bot.periods.alerts.run_period, the one entry point), then
 shows what the state holds and Slack does not yet: a new problem is posted with its *Trace*
 and *Flush once fixed* buttons, a changed one is edited, a resolved one is edited to say when
 and after how long; a watch's news goes to the thread of its command. Because Slack only
@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -19,16 +20,17 @@ from slack_bolt import Ack
 from slack_sdk.errors import SlackApiError
 
 from bot import i18n, observe
-from bot.core.registry import Outcome
+from bot.core import render, scopes
+from bot.core.registry import Outcome, StartsWatch
 from bot.errors import MailbotError
-from bot.i18n import _
+from bot.i18n import _, ngettext
+from bot.periods import alerts
 from bot.slack import blocks
 from bot.slack.approvals import ApprovalDesk
 from bot.slack.jobs import JobRunner
 from bot.slack.outbox import Outbox, SlashCommand
 from bot.slack.services import BotServices
 from bot.state.alerts import KnownProblem
-from bot.verbs import alerts, mail
 
 log = logging.getLogger("mailbot.alerts")
 
@@ -44,7 +46,10 @@ def _clock(epoch: float) -> str:
 
 
 def _lasted(problem: KnownProblem) -> str:
-    return mail.duration_words(timedelta(seconds=(problem.resolved_at or time.time()) - problem.first_seen))
+    return render.duration_words(timedelta(seconds=(problem.resolved_at or time.time()) - problem.first_seen))
+
+
+_OUR_WORDS = (alerts.UNREACHABLE, alerts.QUEUE_SIZE, alerts.QUEUE_GROWTH)  # their detail is the bot's sentence
 
 
 def alert_message(problem: KnownProblem, now: float | None = None) -> dict[str, Any]:
@@ -60,14 +65,18 @@ def alert_message(problem: KnownProblem, now: float | None = None) -> dict[str, 
         lines = [blocks.escape(problem.detail)]
     else:
         headline = _("{address}: {what} on {host}").format(address=problem.subject, what=what, host=problem.host)
-        facts = _("{count} deferred, the oldest since {since} ({age} ago).").format(
-            count=alerts.count_words(problem.count),
+        facts = ngettext(
+            "{count} message deferred, the oldest since {since} ({age} ago).",
+            "{count} messages deferred, the oldest since {since} ({age} ago).",
+            problem.count,
+        ).format(
+            count=problem.count,
             since=blocks.slack_time(problem.oldest_at or now),
-            age=mail.duration_words(timedelta(seconds=now - (problem.oldest_at or now))),
+            age=render.duration_words(timedelta(seconds=now - (problem.oldest_at or now))),
         )
         if problem.bounce_at is not None:
             facts += " " + _("{left} left before Postfix returns them to their senders ({at}).").format(
-                left=mail.duration_words(timedelta(seconds=problem.bounce_at - now)),
+                left=render.duration_words(timedelta(seconds=problem.bounce_at - now)),
                 at=blocks.slack_time(problem.bounce_at),
             )
         else:
@@ -81,7 +90,7 @@ def alert_message(problem: KnownProblem, now: float | None = None) -> dict[str, 
             if problem.kind == alerts.UNREACHABLE
             else _("Resolved at {time} UTC, after {lasted}.")
         ).format(time=_clock(problem.resolved_at), lasted=_lasted(problem))
-        text = f"{headline}: {done}"
+        text = _("{headline}: {detail}").format(headline=headline, detail=done)
         return {
             "text": text,
             "blocks": [
@@ -107,7 +116,8 @@ def alert_message(problem: KnownProblem, now: float | None = None) -> dict[str, 
         buttons.append(_button(FLUSH_ACTION, _("Flush once fixed"), problem.key))
     if buttons:
         body.append({"type": "actions", "elements": buttons})
-    return {"text": f"{headline}: {problem.detail}", "blocks": body}
+    reason = problem.detail if problem.kind in _OUR_WORDS else f"`{problem.detail}`"  # a server's words, quoted
+    return {"text": _("{headline}: {detail}").format(headline=headline, detail=reason), "blocks": body}
 
 
 def _button(action_id: str, label: str, value: str) -> dict[str, Any]:
@@ -146,8 +156,16 @@ class AlertDesk:
         self._thread = threading.Thread(target=loop, name="mail-alerts", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 30.0) -> None:
+        """End the timer and give the alerts lease up: another replica (or this bot restarted) takes the
+        next period at once instead of staying silent until the lease expires (two periods)."""
         self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(wait)  # a period in flight ends first: it may be posting
+        try:
+            self.bot.state.leases.release(ALERTS_LEASE, self.bot.replica)
+        except MailbotError as failure:  # the state is down: the lease expires on its own
+            log.warning("the alerts lease could not be released: %s", failure.message)
 
     def period(self) -> None:
         """One period, then Slack catches up with the state; `start` runs it on the replica holding
@@ -212,7 +230,7 @@ class AlertDesk:
 
     def open_thread(self, outcome: Outcome, command: SlashCommand) -> None:
         """A new watch: its answer goes in the channel, and the news will come in its thread."""
-        watch_id = getattr(outcome, "watch_id", None)
+        watch_id = outcome.watch_id if isinstance(outcome, StartsWatch) else None
         if not watch_id:
             return
         try:
@@ -249,7 +267,20 @@ class AlertDesk:
             with i18n.use_language(self.bot.language_of(user)):
                 self.outbox.reply(response_url, _("This alert is unknown to the bot, or has no address to trace."))
             return
+        refusal = self._out_of_scope(problem, "trace", user)  # the alert's own rule, then the one way in
+        if refusal:
+            self.outbox.reply(response_url, refusal)
+            return
         self.bot.click(body, ["trace", problem.subject], thread_ts=ts or None, public_thread=bool(ts))
+
+    def _out_of_scope(self, problem: KnownProblem, verb: str, user: str) -> str | None:
+        """The clicker's `scopes:` (bot.core.scopes): only the alerts about their domains' addresses
+        (a whole host's queue is every customer's); a refusal is one sentence, audited."""
+        scope = scopes.of(self.bot.config, user, "slack", self.bot.access.is_member, verb)
+        if scope is None:
+            return None
+        with i18n.use_language(self.bot.language_of(user)):  # the clicker's own answer
+            return scope.alert_refusal(self.bot.context(user), problem.subject)
 
     def on_flush(self, ack: Ack, body: dict[str, Any]) -> None:
         """*Flush once fixed*: `flush --host HOST` through the one way in, with its normal policy."""
@@ -259,6 +290,17 @@ class AlertDesk:
             with i18n.use_language(self.bot.language_of(user)):
                 self.outbox.reply(response_url, _("This alert is unknown to the bot, or its host cannot be flushed."))
             return
+        refusal = self._out_of_scope(problem, "flush", user)  # the alert's own rule, then the one way in
+        if refusal:
+            self.outbox.reply(response_url, refusal)
+            return
         with i18n.use_language(self.bot.language_of(user)):
             reason = _("alert: {subject} on {host}").format(subject=problem.subject, host=problem.host)
-        self.bot.click(body, ["flush", "--host", problem.host, "--reason", reason])
+        # a whole host's flush, about the alert's address: the scope approvers are judged by (main's `about`);
+        # the clicker's scope was the alert's, just above
+        self.bot.click(
+            body,
+            ["flush", "--host", problem.host, "--reason", reason],
+            amend=lambda request: replace(request, about=problem.subject),
+            scope_checked=True,
+        )

@@ -211,7 +211,13 @@ class MailBot:
         ack(response_type="ephemeral", **admission.payload)
         return admission.outcome
 
-    def admit(self, request: SlashCommand, words: list[str]) -> Admission:
+    def admit(
+        self,
+        request: SlashCommand,
+        words: list[str],
+        amend: Callable[[Any], Any] | None = None,
+        scope_checked: bool = False,
+    ) -> Admission:
         """The one way in: a slash command, a button and a modal's submission each become words of a
         verb, checked here once (grammar, channel, user and group, rate limit, scope, reason,
         approvers) and handed to the same pool, the same approval flow and the same audit."""
@@ -221,10 +227,12 @@ class MailBot:
             return Admission(blocks.notice(refused.message), "bad_input", refused.message)
         if verb is None:
             return Admission(blocks.notice(str(parsed)), "help", str(parsed))
+        if amend is not None:  # what a button knows beyond the words (an alert's address: `about`)
+            parsed = amend(parsed)
         refusal = (
             self.access.refusal(verb.name, request.user, request.channel)
             or self._too_fast(request)
-            or self._out_of_scope(verb, parsed, request.user)
+            or (None if scope_checked else self._out_of_scope(verb, parsed, request.user))
         )
         if refusal:
             log.info("refused %s for %s in %s", verb.name, request.user, request.channel)
@@ -390,7 +398,14 @@ class MailBot:
 
     # --- clicks and modals: words of a verb, through the one way in ------------------------------
 
-    def click(self, body: dict[str, Any], words: list[str], **where: Any) -> None:
+    def click(
+        self,
+        body: dict[str, Any],
+        words: list[str],
+        amend: Callable[[Any], Any] | None = None,
+        scope_checked: bool = False,
+        **where: Any,
+    ) -> None:
         """A button or menu that asks for a verb: the same request as typing it, answered beside
         the message clicked (or where `where` says: `public_thread`, `thread_ts`)."""
         user = str((body.get("user") or {}).get("id", ""))
@@ -402,7 +417,7 @@ class MailBot:
         arrived = time.monotonic()
         name = words[0] if words and words[0] in VERBS else "-"
         with i18n.use_language(self.language_of(user)), observe.serving():
-            admission = self.admit(request, words)
+            admission = self.admit(request, words, amend, scope_checked)
             if not admission.handed_over:
                 self.outbox.deliver(request, arrived, admission.payload)
                 observe.answered(name, "slack", str(admission.outcome), time.monotonic() - arrived, log)

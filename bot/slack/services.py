@@ -28,7 +28,14 @@ class BotServices(Protocol):
     def language_of(self, user: str) -> str:
         """The user's own language."""
 
-    def click(self, body: dict[str, Any], words: list[str], **where: Any) -> None:
+    def click(
+        self,
+        body: dict[str, Any],
+        words: list[str],
+        amend: Callable[[Any], Any] | None = None,
+        scope_checked: bool = False,
+        **where: Any,
+    ) -> None:
         """A click that asks for a verb: the same request as typing its words (bot.slack.app.MailBot.admit)."""
 
     def refresh_homes(self) -> None:

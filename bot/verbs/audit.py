@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.core import render
-from bot.core.registry import Context, Section, Verb
-from bot.errors import BadInput, ConfigError, MailbotError
+from bot.core.registry import Context, ReadVerb, Section
+from bot.errors import BadInput, ConfigError, ExitStatus, MailbotError
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.values import parse_duration
 from bot.state.audit import FIELDS, AuditLog, AuditRecord, ChainCheck, ChainWalk, Pruning, audit_key
@@ -65,7 +65,7 @@ class AuditRequest:
 class AuditReport:
     records: list[AuditRecord]
     verified: int | None = None  # how many records the chain check covered
-    exit_code: int = 0
+    exit_code: int = ExitStatus.OK
     chain: ChainCheck | None = None  # the export's chain check
     flags: list[bool] = field(default_factory=list)  # the export: whether each record verified
     since: datetime | None = None
@@ -170,7 +170,7 @@ def validate_audit(args: argparse.Namespace) -> AuditRequest:
 def run_audit(request: AuditRequest, context: Context) -> AuditReport:
     audit = context.state.audit
     if request.prune:
-        return AuditReport(records=[], pruning=prune(audit, context), exit_code=0)
+        return AuditReport(records=[], pruning=prune(audit, context), exit_code=ExitStatus.OK)
     if request.export:
         return export(audit, request)
     if request.verify:
@@ -203,7 +203,7 @@ def export(audit: AuditLog, request: AuditRequest) -> AuditReport:
         chain=chain,
         since=since,
         csv=request.csv,
-        exit_code=0 if chain.intact else 1,
+        exit_code=ExitStatus.OK if chain.intact else ExitStatus.FAILED,
     )
 
 
@@ -280,10 +280,9 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-AUDIT = Verb(
+AUDIT = ReadVerb(
     name="audit",
     summary=N_("who asked what, who approved, what ran, what came back"),
-    policy="read",
     configure=_configure,
     validate=validate_audit,
     run=run_audit,

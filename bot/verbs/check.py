@@ -14,8 +14,8 @@ from typing import Any
 
 from bot.config import HostConfig
 from bot.core import render
-from bot.core.registry import Context, Section, Verb
-from bot.errors import MailbotError
+from bot.core.registry import Context, ReadVerb, Section
+from bot.errors import ExitStatus, MailbotError
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import HostProbe, MailHost
 
@@ -78,7 +78,7 @@ def check_state(context: Context) -> StateCheck:
 class CheckReport:
     config_path: str
     hosts: list[HostCheck]
-    exit_code: int = 0
+    exit_code: int = ExitStatus.OK
     state: StateCheck | None = None
 
     def headline(self) -> str:
@@ -210,14 +210,17 @@ def run_check(request: None, context: Context) -> CheckReport:
         futures = [workers.submit(contextvars.copy_context().run, check_host, host) for host in hosts]
         checks = [future.result() for future in futures]
     report = CheckReport(str(context.config.path), checks, state=check_state(context))
-    report.exit_code = 1 if any(c.problems for c in checks) or (report.state and report.state.problem) else 0
+    report.exit_code = (
+        ExitStatus.FAILED
+        if any(c.problems for c in checks) or (report.state and report.state.problem)
+        else ExitStatus.OK
+    )
     return report
 
 
-CHECK = Verb(
+CHECK = ReadVerb(
     name="check",
     summary=N_("config valid, hosts reachable, host keys match, logs and tools found"),
-    policy="read",
     configure=lambda parser: None,
     validate=lambda args: None,
     run=run_check,

@@ -18,11 +18,12 @@ from typing import Any
 
 from bot import i18n
 from bot.core import render
-from bot.core.registry import Context, Section, Verb
+from bot.core.mailboxes import Resolved, require_user_mailbox, resolve
+from bot.core.registry import Context, ReadVerb, Section
+from bot.errors import ExitStatus
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.cyrus import ExpungedMail, IndexRecord
 from bot.mailhost.values import INBOX, Address, Folder, Mailbox, parse_address, parse_folder
-from bot.verbs.mailbox import Resolved, require_user_mailbox, resolve
 
 HOUR = 3600
 
@@ -267,7 +268,7 @@ class DeletedReport:
     mails: list[DeletedMail]
     now: datetime
     retention_days: int
-    exit_code: int = 0
+    exit_code: int = ExitStatus.OK
     notes: list[str] = field(default_factory=list)
 
     def headline(self) -> str:
@@ -348,10 +349,9 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folder", metavar="FOLDER", help=_("the folder (default INBOX), e.g. Trash or Archives/2024"))
 
 
-DELETED = Verb(
+DELETED = ReadVerb(
     name="deleted",
     summary=N_("the deleted mails of a mailbox that can still be restored"),
-    policy="read",
     configure=_configure,
     validate=validate_deleted,
     run=run_deleted,

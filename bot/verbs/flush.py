@@ -10,8 +10,9 @@ import argparse
 import time
 from dataclasses import dataclass
 
-from bot.core import render
-from bot.core.registry import Context, Plan, Section, Verb
+from bot import i18n
+from bot.core import fanout, render
+from bot.core.registry import ChangeVerb, Context, Plan, Section
 from bot.errors import BadInput, MailbotError
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import MailHost
@@ -21,7 +22,6 @@ from bot.mailhost.ssh import CommandResult
 from bot.mailhost.tools import postfix
 from bot.mailhost.values import QueueId, parse_queue_id, quoted
 from bot.state.requests import ChangeRequest
-from bot.verbs import mail
 
 SETTLE_SECONDS = 1.0  # the queue manager needs a moment to try the retried messages
 
@@ -31,6 +31,7 @@ class FlushRequest:
     queue_id: QueueId | None
     reason: str | None
     host: str | None = None  # which mta host's queue; None: the one holding QUEUE_ID, else the first
+    about: str | None = None  # an alert's address (its *Flush once fixed*): the scope approvers are judged by
 
 
 def validate_flush(args: argparse.Namespace) -> FlushRequest:
@@ -39,7 +40,7 @@ def validate_flush(args: argparse.Namespace) -> FlushRequest:
 
 def _mta_hosts(request: FlushRequest, context: Context) -> list[MailHost]:
     """The mta hosts to look at: the one named with --host, else all of them (first = default)."""
-    hosts = mail.mta_hosts(context)
+    hosts = fanout.mta_hosts(context)
     if request.host is None:
         return hosts
     named = [host for host in hosts if host.name == request.host]
@@ -84,7 +85,7 @@ def describe_entry(entry: QueueEntry) -> str:
 def plan_flush(request: FlushRequest, context: Context) -> Plan:
     hosts = _mta_hosts(request, context)
     if request.queue_id is not None:
-        return _plan_message(request.queue_id, hosts)
+        return _plan_message(request.queue_id, hosts, context)
     host = hosts[0]
     entries = host.postfix.queue()
     deferred = sum(1 for e in entries if e.queue_name == "deferred")
@@ -97,24 +98,30 @@ def plan_flush(request: FlushRequest, context: Context) -> Plan:
             "flush the queue of {host} ({deferred} deferred messages retried)",
             deferred,
         ).format(host=host.name, deferred=deferred),
-        arguments={},
+        arguments={"address": request.about} if request.about else {},
     )
 
 
-def _plan_message(queue_id: QueueId, hosts: list[MailHost]) -> Plan:
-    """A queue id belongs to one host's queue: the host that holds it is the one to ask."""
-    answers, failures = mail.ask_each_host(hosts, lambda host: host.postfix.queue())
+def _plan_message(queue_id: QueueId, hosts: list[MailHost], context: Context) -> Plan:
+    """A queue id belongs to one host's queue: the host that holds it is the one to ask. A scoped
+    caller (bot.core.scopes) may flush only a message from or to their domains; its sender and
+    recipients (`parties`) are stored, so the approver's scope is checked against them too."""
+    answers, failures = fanout.ask_each_host(hosts, lambda host: host.postfix.queue())
     for host, entries in answers:
         entry = next((e for e in entries if e.queue_id == queue_id.value), None)
         if entry is not None:
+            parties = [entry.sender, *(r.address for r in entry.recipients)]
+            if context.scope is not None:
+                shown = context.scope.shows(entry.sender, parties[1:])
+                context.scope.check_queue_id(context, queue_id.value, 0 if shown else 1, 1 if shown else 0)
             return Plan(
                 host=host.name,
                 command=postfix.flush_message(queue_id, host.config.postfix_config),
                 preview=describe_entry(entry),
                 summary=_("retry message {queue_id} on {host}").format(queue_id=queue_id, host=host.name),
-                arguments={"queue_id": queue_id.value},
+                arguments={"queue_id": queue_id.value, "parties": parties},
             )
-    where = " or ".join(host.name for host in hosts)
+    where = i18n.either([host.name for host in hosts])
     unread = f" ({'; '.join(f'{f.host}: {f.error}' for f in failures)})" if failures else ""
     raise MailbotError(
         _("There is no message {queue_id} in the queue of {where}{unread}; nothing to flush.").format(
@@ -148,18 +155,13 @@ def report_flush(change: ChangeRequest, result: CommandResult, context: Context)
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("queue_id", nargs="?", metavar="QUEUE_ID", help=_("one message to retry (default: all)"))
-    parser.add_argument("--reason", metavar="TEXT", help=_("why (a ticket number, for the audit)"))
-    parser.add_argument(
-        "--host",
-        metavar="NAME",
-        help=_("the mail host whose queue (default: the one holding QUEUE_ID, else the first)"),
-    )
 
 
-FLUSH = Verb(
+FLUSH = ChangeVerb(
     name="flush",
     summary=N_("ask Postfix to retry the whole queue now, or one message"),
     policy="confirm",
+    host_help=N_("the mail host whose queue (default: the one holding QUEUE_ID, else the first)"),
     configure=_configure,
     validate=validate_flush,
     plan=plan_flush,

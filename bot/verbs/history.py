@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from bot.core import render
-from bot.core.registry import Context, Section, Verb
-from bot.errors import MailboxNotFound
+from bot.core.mailboxes import MailRequest, Resolved, owner_name, resolve, validate_mail_request
+from bot.core.registry import Context, ReadVerb, Section
+from bot.errors import ExitStatus, MailboxNotFound
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.bmcli import HistoryEvent, MailHistory, read_story
 from bot.mailhost.values import (
@@ -27,7 +28,6 @@ from bot.mailhost.values import (
     parse_address,
     parse_search_words,
 )
-from bot.verbs.mailbox import MailRequest, Resolved, owner_name, resolve, validate_mail_request
 
 MAX_TABLES = 20
 
@@ -86,7 +86,7 @@ class HistoryReport:
     folder: Folder | None = None
     query: SearchQuery | None = None
     owner: str | None = None  # the Owner name of the mailbox's copies (its display name)
-    exit_code: int = 0
+    exit_code: int = ExitStatus.OK
 
     def reading(self, history: MailHistory) -> str:
         asked = (self.folder.value, self.uid.value) if self.folder and self.uid else None
@@ -198,19 +198,17 @@ def _configure_search(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("words", nargs="+", metavar="WORD", help=_("words of the subject or sender"))
 
 
-HISTORY = Verb(
+HISTORY = ReadVerb(
     name="history",
     summary=N_("the moves of one mail (created, read, moved to Trash or a mailshare, deleted), read plainly"),
-    policy="read",
     configure=_configure_history,
     validate=validate_mail_request,
     run=run_history,
 )
 
-SEARCH = Verb(
+SEARCH = ReadVerb(
     name="search",
     summary=N_("the history of every mail of a mailbox matching some words"),
-    policy="read",
     configure=_configure_search,
     validate=validate_search,
     run=run_search,

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core import render
-from bot.core.registry import Context, Section, Verb
-from bot.errors import MailbotError, MailboxNotFound
+from bot.core.mailboxes import MailRequest, Resolved, require_user_mailbox, resolve, validate_mail_request
+from bot.core.registry import Context, ReadVerb, Section
+from bot.errors import ExitStatus, MailbotError, MailboxNotFound
 from bot.i18n import N_, _
 from bot.mailhost.cyrus import MailHeaders
 from bot.mailhost.values import INBOX, Folder, Uid
-from bot.verbs.mailbox import MailRequest, Resolved, require_user_mailbox, resolve, validate_mail_request
 
 HEADER_FIELDS = (("From", "sender"), ("To", "to"), ("Cc", "cc"), ("Date", "date"), ("Subject", "subject"))
 
@@ -31,7 +31,7 @@ class LocateReport:
     path: str
     headers: MailHeaders
     deleted: bool
-    exit_code: int = 0
+    exit_code: int = ExitStatus.OK
 
     def headline(self) -> str:
         state = _(" (deleted, still on disk)") if self.deleted else ""
@@ -48,11 +48,10 @@ class LocateReport:
             sections.append(
                 Section(
                     _("Note"),
-                    _("This mail is deleted (expunged) but not purged yet: restore {address} {uid}").format(
-                        address=self.resolved.address, uid=self.uid
-                    )
-                    + ("" if self.folder == INBOX else _(" --folder {folder}").format(folder=self.folder))
-                    + _(" brings it back."),
+                    _("This mail is deleted (expunged) but not purged yet: `{command}` brings it back.").format(
+                        command=f"restore {self.resolved.address} {self.uid}"
+                        + ("" if self.folder == INBOX else f" --folder {self.folder}")
+                    ),
                     monospace=False,
                 )
             )
@@ -109,10 +108,9 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folder", metavar="FOLDER", help=_("the folder the UID belongs to (default INBOX)"))
 
 
-LOCATE = Verb(
+LOCATE = ReadVerb(
     name="locate",
     summary=N_("where a mail's file is on the host, and its main headers (BlueMind 4)"),
-    policy="read",
     configure=_configure,
     validate=validate_mail_request,
     run=run_locate,

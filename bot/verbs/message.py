@@ -12,17 +12,16 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.core import render, scopes
-from bot.core.registry import Context, Section, Verb
-from bot.errors import MailbotError
+from bot.core import fanout, records, render, scopes
+from bot.core.fanout import HostFailure
+from bot.core.registry import Context, ReadVerb, Section
+from bot.errors import ExitStatus, MailbotError
 from bot.i18n import N_, _
 from bot.mailhost.host import MailHost
 from bot.mailhost.mail_flow import Message
 from bot.mailhost.postfix_log import DeliveryEvent, LogLine, parse_event, summarize_reply
 from bot.mailhost.tools.postfix import HostLog
 from bot.mailhost.values import MessageId, QueueId, is_queue_id, parse_message_id, parse_queue_id
-from bot.verbs import mail
-from bot.verbs.mail import HostFailure
 
 MAX_ROUNDS = 6  # hops followed: edge -> filter -> backend -> notice... is never this deep
 
@@ -34,7 +33,7 @@ class Journey:
     hops: list[Message] = field(default_factory=list)
     failures: list[HostFailure] = field(default_factory=list)
     hidden: int = 0  # hops outside a scoped caller's access (bot.core.scopes), left out of everything
-    exit_code: int = 0
+    exit_code: int = ExitStatus.OK
 
     def headline(self) -> str:
         if not self.hops and self.hidden:
@@ -86,11 +85,11 @@ class Journey:
         return parts
 
     def to_json(self) -> dict[str, Any]:
-        origins = mail.origins(self.hops)
+        origins = records.origins(self.hops)
         return {
             "query": str(self.query),
             "hosts": list(self.hosts),
-            "hops": [mail.message_json(m, origins.get(m.queue_id)) for m in self.hops],
+            "hops": [records.message_json(m, origins.get(m.queue_id)) for m in self.hops],
             "timeline": [
                 {
                     "at": render.iso(line.at),
@@ -115,10 +114,10 @@ def describe(line: LogLine) -> str:
         gist = summarize_reply(event.response)
         alias = _(" (for {orig_recipient})").format(orig_recipient=event.orig_recipient) if event.orig_recipient else ""
         return _("{status} to {recipient}{alias} via {short_relay}: {gist}").format(
-            status=_(mail.STATUS_LABELS[event.status]) if event.status in mail.STATUS_LABELS else event.status,
+            status=_(records.STATUS_LABELS[event.status]) if event.status in records.STATUS_LABELS else event.status,
             recipient=event.recipient,
             alias=alias,
-            short_relay=mail.short_relay(event.relay),
+            short_relay=records.short_relay(event.relay),
             gist=gist,
         )
     return line.text
@@ -155,7 +154,7 @@ def validate_message(args: argparse.Namespace) -> MessageRequest:
 
 
 def run_message(request: MessageRequest, context: Context) -> Journey:
-    hosts = mail.mta_hosts(context)
+    hosts = fanout.mta_hosts(context)
     journey = Journey(request.query, tuple(h.name for h in hosts))
     context.progress(_("Following {query} through {join}…").format(query=request.query, join=", ".join(journey.hosts)))
     found: dict[tuple[str, str, str], Message] = {}  # (host, queue id, first seen) -> message
@@ -169,7 +168,7 @@ def run_message(request: MessageRequest, context: Context) -> Journey:
         def ask(host: MailHost, needles: list[QueueId | MessageId] = needles) -> list[HostLog]:
             return [host.postfix.message_log(needle) for needle in needles]
 
-        answers, failures = mail.ask_each_host(hosts, ask)
+        answers, failures = fanout.ask_each_host(hosts, ask)
         journey.failures = failures
         searched.update(n.value for n in needles)
         for _host, logs in answers:
@@ -186,8 +185,9 @@ def run_message(request: MessageRequest, context: Context) -> Journey:
     if context.scope is not None:  # a scoped caller: only the hops from or to their domains
         shown = context.scope.within(journey.hops, _parties)
         journey.hidden, journey.hops = len(journey.hops) - len(shown), shown
+        context.scope.check_queue_id(context, str(request.query), journey.hidden, len(shown))  # all others': refused
     if journey.failures:
-        journey.exit_code = 1
+        journey.exit_code = ExitStatus.FAILED
     if not journey.hops and journey.failures:
         raise MailbotError(" ".join(f"{f.host}: {f.error}" for f in journey.failures))
     return journey
@@ -209,10 +209,9 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("id", metavar="QUEUE_ID|MESSAGE_ID", help=_("a queue id (C5BF3135FAF) or a Message-ID"))
 
 
-MESSAGE = Verb(
+MESSAGE = ReadVerb(
     name="message",
     summary=N_("one message's whole journey, by queue id or Message-ID, across every host"),
-    policy="read",
     configure=_configure,
     validate=validate_message,
     run=run_message,

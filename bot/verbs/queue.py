@@ -16,17 +16,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot import i18n
-from bot.core import render, scopes
-from bot.core.registry import Context, Section, Verb
-from bot.errors import BadInput
+from bot.core import fanout, reasons, records, render, scopes
+from bot.core.fanout import HostFailure
+from bot.core.records import QueuedMail
+from bot.core.registry import Context, ReadVerb, Section
+from bot.errors import BadInput, ExitStatus
 from bot.i18n import N_, _, ngettext
 from bot.mailhost import grammar
 from bot.mailhost.host import MailHost
-from bot.mailhost.postfix_log import is_over_quota, summarize_reply
+from bot.mailhost.postfix_log import summarize_reply
 from bot.mailhost.postqueue import QueueEntry
 from bot.mailhost.values import Address, parse_address
-from bot.verbs import mail
-from bot.verbs.mail import HostFailure, QueuedMail
 
 AGE_BANDS = ((3600, "< 1 h"), (6 * 3600, "1-6 h"), (86400, "6-24 h"), (3 * 86400, N_("1-3 days")))
 OLDEST_BAND = N_("> 3 days")
@@ -56,35 +56,9 @@ def validate_queue(args: argparse.Namespace) -> QueueRequest:
     return QueueRequest(None, text)
 
 
-# What the support procedure says for the usual reasons a mail waits (first match wins).
-REASON_HINTS = (
-    (
-        ("connection refused", "timed out", "network is unreachable", "no route to host", "lost connection"),
-        N_("The next hop does not answer: check that it is up; Postfix retries by itself, flush once it is back."),
-    ),
-    (
-        ("host or domain name not found", "name service error"),
-        N_("DNS cannot resolve the destination: check the domain's MX records and the host's resolver."),
-    ),
-    (("greylist",), N_("The remote server greylists: the next retry normally goes through, nothing to do.")),
-    (
-        ("mail transport unavailable",),
-        N_("A Postfix transport is broken: look for warnings in the mail log, fix master.cf, then flush."),
-    ),
-    (("on hold",), N_("Held by an admin or a filter: release with postsuper -H once checked.")),
-)
-
-
-def over_quota_hint(lifetime: timedelta | None = None) -> str:
-    return _("Mailbox full: {advice}").format(advice=mail.over_quota_advice(lifetime))
-
-
 def hint_for(reason: str, lifetime: timedelta | None = None) -> str | None:
-    """The procedure's hint for a reason; `lifetime` is the host's maximal_queue_lifetime."""
-    if is_over_quota(reason):
-        return over_quota_hint(lifetime)
-    lowered = reason.lower()
-    return next((_(hint) for markers, hint in REASON_HINTS if any(m in lowered for m in markers)), None)
+    """The procedure's advice for a reason (bot.core.reasons); `lifetime` is the host's maximal_queue_lifetime."""
+    return reasons.advice(reason, lifetime)
 
 
 def reason_of(entry: QueueEntry) -> str:
@@ -125,7 +99,7 @@ class QueueReport:
     failures: list[HostFailure] = field(default_factory=list)
     queue_lifetime: timedelta | None = None
     hidden: int = 0  # messages outside a scoped caller's access (bot.core.scopes), left out of everything
-    exit_code: int = 0
+    exit_code: int = ExitStatus.OK
 
     def headline(self) -> str:
         total = len(self.entries)
@@ -152,7 +126,7 @@ class QueueReport:
             active=active,
         )
         if self.request.filter:
-            text += _(" {count} for {filter}.").format(count=len(self.matching), filter=self.request.filter)
+            text += " " + _("For {filter}: {count}.").format(count=len(self.matching), filter=self.request.filter)
         return text
 
     def sections(self) -> list[Section]:
@@ -229,7 +203,7 @@ class QueueReport:
             "size": sum(q.entry.size for q in self.entries),
             "by_reason": dict(Counter(self.reason(q) for q in self.entries).most_common()),
             "matching": len(self.matching) if self.request.filter else None,
-            "messages": [mail.queued_json(q) | {"reason": self.reason(q)} for q in listed],
+            "messages": [records.queued_json(q) | {"reason": self.reason(q)} for q in listed],
             "hidden": self.hidden,
             "errors": [{"host": f.host, "error": f.error} for f in self.failures],
         }
@@ -262,13 +236,13 @@ def summarize(request: QueueRequest, answers: list[tuple[str, list[QueueEntry]]]
 
 
 def run_queue(request: QueueRequest, context: Context) -> QueueReport:
-    hosts = mail.mta_hosts(context)
+    hosts = fanout.mta_hosts(context)
 
     def ask(host: MailHost) -> tuple[list[QueueEntry], timedelta | None]:
         entries = host.postfix.queue()
-        return entries, mail.known_lifetime(host) if entries else None
+        return entries, fanout.known_lifetime(host) if entries else None
 
-    answers, failures = mail.ask_each_host(hosts, ask)
+    answers, failures = fanout.ask_each_host(hosts, ask)
     listed = [(host.name, entries) for host, (entries, _lifetime) in answers]
     hidden = 0
     if context.scope is not None:  # a scoped caller: only the messages from or to their domains
@@ -281,7 +255,7 @@ def run_queue(request: QueueRequest, context: Context) -> QueueReport:
     report.queue_lifetime = min(lifetimes) if lifetimes else None
     report.hosts = tuple(h.name for h in hosts)
     report.failures = failures
-    report.exit_code = 1 if failures else 0
+    report.exit_code = ExitStatus.FAILED if failures else ExitStatus.OK
     return report
 
 
@@ -293,10 +267,9 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", nargs="?", metavar="ADDRESS|DOMAIN", help=_("only the messages from or to it"))
 
 
-QUEUE = Verb(
+QUEUE = ReadVerb(
     name="queue",
     summary=N_("what waits in the queue and why: by reason, domain and age, or for one address"),
-    policy="read",
     configure=_configure,
     validate=validate_queue,
     run=run_queue,

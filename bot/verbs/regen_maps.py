@@ -18,7 +18,8 @@ import time
 from dataclasses import dataclass
 
 from bot.config import HostConfig
-from bot.core.registry import Context, Plan, Section, Verb
+from bot.core.mailboxes import mail_host
+from bot.core.registry import ChangeVerb, Context, Plan, Section
 from bot.errors import BadInput, MailbotError
 from bot.i18n import N_, _
 from bot.mailhost.bmcli import parse_repair
@@ -28,7 +29,6 @@ from bot.mailhost.tools import postfix
 from bot.mailhost.tools.base import first_line
 from bot.mailhost.values import Address, PostfixMap, parse_address
 from bot.state.requests import ChangeRequest
-from bot.verbs.mailbox import mail_host
 
 BUSY_EXIT = 75  # flock -E: another rebuild holds the lock
 
@@ -186,14 +186,13 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "address", nargs="?", metavar="ADDRESS", help=_("the address that must be in the maps afterwards (checked)")
     )
-    parser.add_argument("--host", metavar="NAME", help=_("the host to rebuild (default: the first with regen_maps)"))
-    parser.add_argument("--reason", metavar="TEXT", help=_("why (a ticket number, for the audit)"))
 
 
-REGEN_MAPS = Verb(
+REGEN_MAPS = ChangeVerb(
     name="regen-maps",
     summary=N_("rebuild the Postfix maps from the directory (when an existing address is 'User unknown')"),
     policy="approve",
+    host_help=N_("the host to rebuild (default: the first with regen_maps)"),
     configure=_configure,
     validate=validate_regen,
     plan=plan_regen,

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core import render
-from bot.core.registry import Context, Plan, Section, Verb
+from bot.core.mailboxes import mail_host, resolve
+from bot.core.registry import ChangeVerb, Context, Plan, Section
 from bot.errors import BadInput, MailbotError, MailboxNotFound
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.bmcli import parse_bm5_unexpunge, restored_copy
@@ -38,7 +39,6 @@ from bot.mailhost.values import (
 )
 from bot.state.requests import ChangeRequest
 from bot.verbs.deleted import DeletedMail, folder_label, list_deleted, mails_table
-from bot.verbs.mailbox import mail_host, resolve
 
 MAX_LISTED = 20
 MAX_PREVIEW_ROWS = 25  # the card holds about 3,000 characters of preview
@@ -148,7 +148,10 @@ def _preview(chosen: list[DeletedMail], everything: bool, version: int, now: Any
     moved = [m for m in chosen if m.still_in]
     if moved:
         which = "; ".join(
-            f"UID {m.number} is still in " + ", ".join(f"{p.folder} (UID {p.uid})" for p in m.still_in) for m in moved
+            _("UID {uid} is still in {places}").format(
+                uid=m.number, places=", ".join(f"{p.folder} (UID {p.uid})" for p in m.still_in)
+            )
+            for m in moved
         )
         what = _("--all also restores") if everything else _("This restores")
         lines.append(
@@ -372,10 +375,9 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--all", action="store_true", help=_("every deleted mail of the folder"))
     parser.add_argument("--folder", metavar="FOLDER", help=_("the folder (default INBOX)"))
-    parser.add_argument("--reason", metavar="TEXT", help=_("why (a ticket number, for the audit)"))
 
 
-RESTORE = Verb(
+RESTORE = ChangeVerb(
     name="restore",
     summary=N_("bring deleted mails back into their folder (after approval)"),
     policy="approve",

@@ -16,14 +16,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot import i18n
-from bot.core import render
-from bot.core.registry import Context, Section, Verb
-from bot.errors import BadInput
+from bot.core import fanout, reasons, records, render, scopes, verdict_text
+from bot.core.fanout import HostFailure
+from bot.core.records import QueuedMail
+from bot.core.registry import Context, ReadVerb, Section
+from bot.errors import BadInput, ExitStatus
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import MailHost
-from bot.mailhost.mail_flow import Delivery, Message, Rejection
-from bot.mailhost.postfix_log import is_over_quota, summarize_reply
+from bot.mailhost.mail_flow import Delivery, Message, Rejection, collector_paused
+from bot.mailhost.postfix_log import summarize_reply
 from bot.mailhost.postqueue import QueueEntry
+from bot.mailhost.reasons import is_over_quota
 from bot.mailhost.tools.postfix import HostLog, TraceKey
 from bot.mailhost.values import (
     Address,
@@ -37,8 +40,6 @@ from bot.mailhost.values import (
     quoted,
 )
 from bot.mailhost.verdicts import DELETED, HELD, QUEUED, REFUSED, Verdict, client_ip, read_verdicts
-from bot.verbs import mail, verdict_text
-from bot.verbs.mail import HostFailure, QueuedMail
 
 PARTY_WIDTH = 30
 SLACK_INLINE = 15  # verdicts listed in Slack when the answer goes to a file
@@ -185,7 +186,8 @@ class TraceReport:
     attempts: bool = False  # `--attempts`: every attempt's line, as the trace showed before verdicts
     windows: list[HostWindow] = field(default_factory=list)  # what each host's logs cover
     request: TraceRequest | None = None  # the keys and filters, when not the address alone
-    exit_code: int = 0
+    hidden: int = 0  # mails outside a scoped caller's access (bot.core.scopes), left out of everything
+    exit_code: int = ExitStatus.OK
 
     @property
     def perspective(self) -> Address | None:
@@ -197,21 +199,21 @@ class TraceReport:
     # --- Outcome -----------------------------------------------------------------------
 
     def headline(self) -> str:
-        where = ", ".join(self.hosts)
-        window = _(" in the last {duration}").format(duration=since_words(self.since)) if self.since else ""
-        parts = [
-            mail.count(len(self.messages), "message"),
-            mail.count(len(self.rejected), "refusal"),
-            _("{count} still queued").format(count=len(self.queued)),
-        ]
-        return (
-            _("Trace of {address} on {where}{window}: ").format(address=self.subject(), where=where, window=window)
-            + ", ".join(parts)
-            + "."
-        )
+        counts = {
+            "address": self.subject(),
+            "where": ", ".join(self.hosts),
+            "messages": render.count(len(self.messages), "message"),
+            "refusals": render.count(len(self.rejected), "refusal"),
+            "queued": len(self.queued),
+        }
+        if self.since:
+            return _(
+                "Trace of {address} on {where} in the last {duration}: {messages}, {refusals}, {queued} still queued."
+            ).format(duration=since_words(self.since), **counts)
+        return _("Trace of {address} on {where}: {messages}, {refusals}, {queued} still queued.").format(**counts)
 
     def to_json(self) -> dict[str, Any]:
-        origins = mail.origins(self.messages)
+        origins = records.origins(self.messages)
         by_hop: dict[tuple[str, str], list[dict[str, Any]]] = {}
         verdicts = [verdict.to_json() for verdict in self.verdicts]
         for verdict, shown in zip(self.verdicts, verdicts, strict=True):
@@ -219,7 +221,7 @@ class TraceReport:
                 by_hop.setdefault((hop.host, hop.queue_id), []).append(shown)
 
         def message(m: Message) -> dict[str, Any]:
-            return {**mail.message_json(m, origins.get(m.queue_id)), "verdict": by_hop.get((m.host, m.queue_id), [])}
+            return {**records.message_json(m, origins.get(m.queue_id)), "verdict": by_hop.get((m.host, m.queue_id), [])}
 
         return {
             "address": self.address.value if self.address else None,
@@ -228,14 +230,15 @@ class TraceReport:
             "hosts": list(self.hosts),
             "messages": render.JsonRows(self.messages, message),
             "verdicts": verdicts,
-            "rejected": [mail.rejection_json(r) for r in self.rejected],
-            "queued": [mail.queued_json(q) for q in self.queued],
+            "rejected": [records.rejection_json(r) for r in self.rejected],
+            "queued": [records.queued_json(q) for q in self.queued],
             "hints": self.hints,
             "queue_lifetime": int(self.queue_lifetime.total_seconds()) if self.queue_lifetime else None,
             "warnings": self.warnings,
             "errors": [{"host": f.host, "error": f.error} for f in self.failures],
             "files_read": self.files_read,
             "window": [w.to_json() for w in self.windows],
+            "hidden": self.hidden,
         }
 
     def _key_json(self) -> dict[str, str | None]:
@@ -266,6 +269,8 @@ class TraceReport:
                 sections.append(Section(_("Still in the queue"), self.queue_table()))
         elif self.verdicts:
             sections.append(Section(_("What happened to each message"), self.verdicts_table()))
+        if self.hidden:
+            sections.append(Section(_("Your access"), str(scopes.hidden(self.hidden)), False))
         if self.hints:
             sections.append(Section(_("What to do"), "\n".join(self.hints), monospace=False))
         if self.windows:
@@ -358,8 +363,8 @@ class TraceReport:
                     render.when(delivery.at if delivery else message.first_seen),
                     message.queue_id,
                     render.clip(_party(self.perspective, message.sender, recipient), PARTY_WIDTH),
-                    mail.status_cell(delivery, message),
-                    _rerouted(self.perspective, message, delivery) + mail.detail(delivery, message),
+                    records.status_cell(delivery, message),
+                    _rerouted(self.perspective, message, delivery) + records.detail(delivery, message),
                 ]
                 rows.append(([render.clip(message.host, 12)] if several_hosts else []) + row)
         headers = ([_("Host")] if several_hosts else []) + [
@@ -387,8 +392,9 @@ class TraceReport:
         rows = []
         for queued in self.queued:
             entry = queued.entry
-            reasons = {summarize_reply(r.delay_reason) for r in entry.recipients if r.delay_reason}
-            mark = {"active": " (active)", "hold": " (held)"}.get(entry.queue_name, "")
+            gists = {summarize_reply(r.delay_reason) for r in entry.recipients if r.delay_reason}
+            state = {"active": _("active"), "hold": _("held")}.get(entry.queue_name)
+            mark = f" ({state})" if state else ""
             recipients = ", ".join(r.address for r in entry.recipients)
             rows.append(
                 [
@@ -396,7 +402,7 @@ class TraceReport:
                     render.when(entry.arrival_time),
                     render.size(entry.size),
                     render.clip(_party(self.perspective, entry.sender, recipients), PARTY_WIDTH),
-                    "; ".join(sorted(reasons)) or _("waiting for delivery"),
+                    "; ".join(sorted(gists)) or _("waiting for delivery"),
                 ]
             )
         return render.table([_("Queue id"), _("Arrived"), _("Size"), _("With"), _("Reason")], rows)
@@ -455,53 +461,83 @@ def run_trace(request: TraceRequest, context: Context) -> TraceReport:
         queue = host.postfix.queue()
         ids = {m.queue_id for m in host_log.flow.messages}
         involved = any(request.keeps_entry(e) or e.queue_id in ids for e in queue)
-        lifetime = mail.known_lifetime(host) if involved else None
+        lifetime = fanout.known_lifetime(host) if involved else None
         return host_log, queue, lifetime
 
-    answers, report.failures = mail.ask_each_host(mail.mta_hosts(context), ask)
-    lifetimes = [lifetime for _host, (_log, _queue, lifetime) in answers if lifetime is not None]
-    report.queue_lifetime = min(lifetimes) if lifetimes else None
-    refusals: list[Rejection] = []  # before any queue file: the in-queue ones are their messages' own
-    for _host, (host_log, _queue, _lifetime) in answers:
-        report.files_read.extend(f"{host_log.host}:{path}" for path in host_log.files_read)
-        report.windows.append(HostWindow(host_log.host, host_log.files_read, host_log.oldest, host_log.newest))
-        report.warnings.extend(host_log.warnings)
-        report.messages.extend(m for m in host_log.flow.messages if request.keeps_message(m))
-        refusals.extend(r for r in host_log.flow.rejections if request.keeps_rejection(r))
-    report.messages.sort(key=lambda m: (m.first_seen, m.host, m.queue_id))
-    refusals.sort(key=lambda r: r.at)
-    client_hops = frozenset(
-        (m.host, m.queue_id) for m in report.messages if request.client and client_ip(m.client) == request.client.value
-    )
-    report.verdicts = [
-        verdict
-        for verdict in read_verdicts(
-            report.messages,
-            refusals,
-            {host.name: queue for host, (_log, queue, _lifetime) in answers},
-            {host.name: lifetime for host, (_log, _queue, lifetime) in answers if lifetime is not None},
-            [(host.name, e) for host, (_log, queue, _lifetime) in answers for e in queue if request.keeps_entry(e)],
+    answers, report.failures = fanout.ask_each_host(fanout.mta_hosts(context), ask)
+    # What follows makes tens of thousands of records (verdicts, hints) and no cycles: the cycle
+    # collector's passes over them, and over the parsed messages, cost more than the verdicts
+    # themselves (bench/run.py, issue 22); paused as the parse does (bot.mailhost.mail_flow).
+    with collector_paused():
+        lifetimes = [lifetime for _host, (_log, _queue, lifetime) in answers if lifetime is not None]
+        report.queue_lifetime = min(lifetimes) if lifetimes else None
+        refusals: list[Rejection] = []  # before any queue file: the in-queue ones are their messages' own
+        for _host, (host_log, _queue, _lifetime) in answers:
+            report.files_read.extend(f"{host_log.host}:{path}" for path in host_log.files_read)
+            report.windows.append(HostWindow(host_log.host, host_log.files_read, host_log.oldest, host_log.newest))
+            report.warnings.extend(host_log.warnings)
+            report.messages.extend(m for m in host_log.flow.messages if request.keeps_message(m))
+            refusals.extend(r for r in host_log.flow.rejections if request.keeps_rejection(r))
+        report.messages.sort(key=lambda m: (m.first_seen, m.host, m.queue_id))
+        refusals.sort(key=lambda r: r.at)
+        client_hops = frozenset(
+            (m.host, m.queue_id)
+            for m in report.messages
+            if request.client and client_ip(m.client) == request.client.value
         )
-        if request.keeps(verdict, client_hops)
-    ]
-    shown = {(hop.host, hop.queue_id) for verdict in report.verdicts for hop in verdict.hops}
-    if not alone:  # the messages, refusals and queue entries of the verdicts kept
-        report.messages = [m for m in report.messages if (m.host, m.queue_id) in shown]
-    report.rejected = [*refusals]
-    for message in report.messages:
-        report.rejected.extend(r for r in message.rejections if request.keeps_rejection(r))
-    report.rejected.sort(key=lambda r: r.at)
-    for host, (_log, queue, _lifetime) in answers:
-        report.queued.extend(
-            QueuedMail(host.name, e)
-            for e in queue
-            if (request.keeps_entry(e) and request.status is None) or (host.name, e.queue_id) in shown
-        )
-    report.queued.sort(key=lambda q: q.entry.arrival_time)
-    report.hints = hints_for(report)
+        report.verdicts = [
+            verdict
+            for verdict in read_verdicts(
+                report.messages,
+                refusals,
+                {host.name: queue for host, (_log, queue, _lifetime) in answers},
+                {host.name: lifetime for host, (_log, _queue, lifetime) in answers if lifetime is not None},
+                [(host.name, e) for host, (_log, queue, _lifetime) in answers for e in queue if request.keeps_entry(e)],
+            )
+            if request.keeps(verdict, client_hops)
+        ]
+        if context.scope is not None:  # a scoped caller: only the mail from or to their domains (bot.core.scopes)
+            report.verdicts, report.hidden = _within_scope(context.scope, report.verdicts)
+        shown = {(hop.host, hop.queue_id) for verdict in report.verdicts for hop in verdict.hops}
+        if not alone or report.hidden:  # the messages, refusals and queue entries of the verdicts kept
+            report.messages = [m for m in report.messages if (m.host, m.queue_id) in shown]
+        report.rejected = [*refusals]
+        for message in report.messages:
+            report.rejected.extend(r for r in message.rejections if request.keeps_rejection(r))
+        if context.scope is not None:
+            report.rejected = context.scope.within(report.rejected, lambda r: (r.sender, (r.recipient,)))
+        report.rejected.sort(key=lambda r: r.at)
+        for host, (_log, queue, _lifetime) in answers:
+            report.queued.extend(
+                QueuedMail(host.name, e)
+                for e in queue
+                if (request.keeps_entry(e) and request.status is None) or (host.name, e.queue_id) in shown
+            )
+        if context.scope is not None:
+            report.queued = context.scope.within(
+                report.queued, lambda q: (q.entry.sender, [r.address for r in q.entry.recipients])
+            )
+        report.queued.sort(key=lambda q: q.entry.arrival_time)
+        report.hints = hints_for(report)
     if report.failures:
-        report.exit_code = 1
+        report.exit_code = ExitStatus.FAILED
     return report
+
+
+def _within_scope(scope: scopes.Scope, verdicts: list[Verdict]) -> tuple[list[Verdict], int]:
+    """The verdicts of the mail whose sender or a recipient is in scope (a mail shown whole: every
+    recipient's verdict), and how many mails (hops, or refusals) were left out."""
+    seen = {hop for x in verdicts if scope.shows(x.sender, (x.recipient, x.orig_recipient)) for hop in x.hops}
+    shown: list[Verdict] = []
+    hidden: set[object] = set()
+    for verdict in verdicts:
+        if scope.shows(verdict.sender, (verdict.recipient, verdict.orig_recipient)) or any(
+            hop in seen for hop in verdict.hops
+        ):
+            shown.append(verdict)
+        else:
+            hidden.add(verdict.hops or id(verdict))
+    return shown, len(hidden)
 
 
 def _verdict_names(verdict: Verdict, address: Address) -> bool:
@@ -517,6 +553,8 @@ def hints_for(report: TraceReport) -> list[str]:
     hints = _address_hints(report, report.perspective.value) if report.perspective else []
     coverage = report.coverage()
     subject = report.subject()
+    if report.hidden:  # there was mail, outside the caller's access: "nothing" would not be true
+        return hints
     if not report.messages and not report.rejected and not report.queued and not report.failures and coverage:
         hints.append(
             _(
@@ -531,18 +569,19 @@ def hints_for(report: TraceReport) -> list[str]:
             )
         )
     elif not report.messages and not report.rejected and not report.queued and not report.failures:
-        window = (
-            _(" in the last {duration}").format(duration=since_words(report.since))
-            if report.since
-            else _(" in the logs kept on the host")
+        advice = _(
+            "Check the antispam or gateway in front of it, the spelling of the address, and that the address is "
+            "in the Postfix maps."
         )
-        hints.append(
-            _(
-                "No trace of {address}{window}: the mail never reached this server. Check the antispam "
-                "or gateway in front of it, the spelling of the address, and that the address is in "
-                "the Postfix maps."
-            ).format(address=subject, window=window)
-        )
+        if report.since:
+            found = _("No trace of {address} in the last {duration}: the mail never reached this server.").format(
+                address=subject, duration=since_words(report.since)
+            )
+        else:
+            found = _("No trace of {address} in the logs kept on the host: the mail never reached this server.").format(
+                address=subject
+            )
+        hints.append(f"{found} {advice}")
     return hints
 
 
@@ -566,10 +605,10 @@ def _address_hints(report: TraceReport, address: str) -> list[str]:
     ]
     if over_quota or over_quota_queued:
         waiting = len(over_quota_queued) or len(over_quota)
-        hints.append(over_quota_hint(address, waiting, report.queue_lifetime))
+        hints.append(reasons.over_quota_hint(address, waiting, report.queue_lifetime))
     unknown_in_store = [d for d in to_address if d.status == "bounced" and d.dsn == "5.1.1"]
     if unknown_in_store:
-        hints.append(stale_maps_hint(address, len(unknown_in_store)))
+        hints.append(reasons.stale_maps_hint(address, len(unknown_in_store)))
     unknown_at_smtp = [r for r in report.rejected if (r.recipient or "").lower() == address and "5.1.1" in r.reason]
     if unknown_at_smtp:
         hints.append(
@@ -577,14 +616,14 @@ def _address_hints(report: TraceReport, address: str) -> list[str]:
                 "Postfix refused {address} as an unknown user at SMTP time {count}; the senders got an "
                 "error from their own server. If the address should exist (new user, renamed login, "
                 "new alias), rebuild the Postfix maps."
-            ).format(address=address, count=mail.count(len(unknown_at_smtp), "time"))
+            ).format(address=address, count=render.count(len(unknown_at_smtp), "time"))
         )
     other_deferrals = [q for q in queued_for_address if q not in over_quota_queued and not q.entry.held]
     if other_deferrals:
-        reasons = sorted(
+        gists = sorted(
             {summarize_reply(r.delay_reason) for q in other_deferrals for r in q.entry.recipients if r.delay_reason}
         )
-        because = f" ({render.clip('; '.join(reasons), 200)})" if reasons else ""
+        because = f" ({render.clip('; '.join(gists), 200)})" if gists else ""
         hints.append(
             ngettext(
                 "{count} message to {address} is waiting in the queue{because}.",
@@ -634,32 +673,6 @@ def _address_hints(report: TraceReport, address: str) -> list[str]:
     return hints
 
 
-def over_quota_hint(address: str, waiting: int, lifetime: timedelta | None) -> str:
-    """What the procedure says for a full mailbox (the trace's hint, and the alerts')."""
-    return (
-        ngettext(
-            "{address}'s mailbox is over quota: {count} message waiting in the queue.",
-            "{address}'s mailbox is over quota: {count} messages waiting in the queue.",
-            waiting,
-        ).format(address=address, count=waiting)
-        + " "
-        + _sentence(mail.over_quota_advice(lifetime))
-    )
-
-
-def stale_maps_hint(address: str, times: int) -> str:
-    """'User unknown' from the mailbox server for an address Postfix accepted: stale maps."""
-    return _(
-        "Postfix accepted mail for {address}, then the mailbox server answered 'User unknown' "
-        "(5.1.1) {count}: if this address exists in BlueMind, the Postfix maps are stale. "
-        "Rebuild them (Mail maintenance > Execute, or regen-maps); no restart is needed."
-    ).format(address=address, count=mail.count(times, "time"))
-
-
-def _sentence(clause: str) -> str:
-    return clause[:1].upper() + clause[1:]
-
-
 # --- rendering details ------------------------------------------------------------------
 
 
@@ -697,7 +710,7 @@ def since_words(duration: timedelta | None) -> str:
     """`2d` as typed, in English; `2 jours`, `1 jour 12 heures` in French."""
     if duration is None:
         return ""
-    return _duration_words(duration) if i18n.current_language() == i18n.ENGLISH else mail.duration_words(duration)
+    return _duration_words(duration) if i18n.current_language() == i18n.ENGLISH else render.duration_words(duration)
 
 
 def _duration_words(duration: timedelta | None) -> str:
@@ -732,11 +745,11 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-TRACE = Verb(
+TRACE = ReadVerb(
     name="trace",
     summary=N_("every message to or from an address: deliveries, refusals, queue, hints"),
-    policy="read",
     configure=_configure,
     validate=validate_trace,
     run=run_trace,
+    lists_mail=True,  # `--client`, `--message-id`: a scoped caller is shown only theirs
 )

@@ -37,7 +37,7 @@ def seed_block(command: str) -> str:
 def lab(name: str) -> str:
     path = LAB / name
     if not path.exists():
-        pytest.skip(f"{path} missing: run lab/capture-fixtures.sh deleted")
+        pytest.fail(f"{path} missing: run lab/capture-fixtures.sh deleted and commit what it writes")
     return path.read_text()
 
 

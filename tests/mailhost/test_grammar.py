@@ -32,6 +32,7 @@ from bot.mailhost.tools import bmcli, postfix
 from bot.mailhost.tools import cyrus as cyrus_tools
 from tests.conftest import FIXTURES
 from tests.mailhost import test_values
+from tests.mailhost.guardrun import allowed_by
 from tests.mailhost.test_guard import STORE, STORE_SHAPES
 from tests.test_hostile_input import NASTY
 
@@ -92,8 +93,11 @@ def test_the_corpus_holds_real_queue_ids_of_both_kinds():
     assert any(re.fullmatch("[0-9A-F]+", q) for q in REAL_QUEUE_IDS)
 
 
+_store_allows = allowed_by(STORE_SHAPES)
+
+
 def guard_allows(command: commands.RemoteCommand) -> bool:
-    return any(shape.matches(list(command.argv)) for shape in STORE_SHAPES)
+    return _store_allows(command) is not None
 
 
 def _awk_accepts(awk: str, ids: list[str]) -> dict[str, tuple[bool, bool]]:

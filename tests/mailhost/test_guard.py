@@ -33,6 +33,7 @@ from bot.mailhost.values import (
     parse_uids,
     spool_file,
 )
+from tests.mailhost.guardrun import allowed_by
 
 HOST = parse_config(
     {
@@ -53,14 +54,7 @@ HOST = parse_config(
 SHAPES = guard.shapes_for(HOST)
 
 
-def allowed(command: commands.RemoteCommand, mode: str = "all") -> str | None:
-    argv = list(command.argv)
-    for shape in SHAPES:
-        if (mode == "read" and shape.writes) or (mode == "write" and not shape.writes):
-            continue
-        if shape.matches(argv):
-            return shape.name
-    return None
+allowed = allowed_by(SHAPES)
 
 
 @settings(max_examples=200, deadline=None)
@@ -126,10 +120,7 @@ EDGE = parse_config(
 
 
 def test_a_postfix_instance_host_allows_its_own_instance_only():
-    shapes = guard.shapes_for(EDGE)
-
-    def allowed_on_edge(command: commands.RemoteCommand) -> str | None:
-        return next((shape.name for shape in shapes if shape.matches(list(command.argv))), None)
+    allowed_on_edge = allowed_by(guard.shapes_for(EDGE))
 
     edge = EDGE.postfix_config
     assert allowed_on_edge(postfix.queue_json(edge)) == "queue_json"
@@ -286,13 +277,7 @@ STORE = parse_config(
 STORE_SHAPES = guard.shapes_for(STORE)
 
 
-def allowed_on_store(command: commands.RemoteCommand, mode: str = "all") -> str | None:
-    for shape in STORE_SHAPES:
-        if (mode == "read" and shape.writes) or (mode == "write" and not shape.writes):
-            continue
-        if shape.matches(list(command.argv)):
-            return shape.name
-    return None
+allowed_on_store = allowed_by(STORE_SHAPES)
 
 
 JOHN = mailbox_of("john", "lab.test")
@@ -419,5 +404,4 @@ def test_a_host_without_the_store_role_allows_no_mailbox_tool():
     assert allowed_on_edge_shapes(bmcli.bmcli_version(BM)) is None
 
 
-def allowed_on_edge_shapes(command: commands.RemoteCommand) -> str | None:
-    return next((s.name for s in guard.shapes_for(EDGE) if s.matches(list(command.argv))), None)
+allowed_on_edge_shapes = allowed_by(guard.shapes_for(EDGE))

@@ -6,11 +6,11 @@ import gzip
 from datetime import datetime, timedelta
 
 from bot import i18n
+from bot.core import verdict_text
 from bot.mailhost import verdicts as v
 from bot.mailhost.mail_flow import assemble
 from bot.mailhost.postfix_log import LineParser
 from bot.mailhost.postqueue import QueuedRecipient, QueueEntry
-from bot.verbs import verdict_text
 from tests.conftest import FIXTURES
 
 REFERENCE = datetime(2026, 11, 28, 23, 0)
@@ -181,20 +181,6 @@ def test_a_queue_entry_no_log_line_names_is_still_told():
         "ABCDEF12345",
         True,
     )
-
-
-def test_causes_in_plain_words():
-    assert (
-        v.cause_of("host mx.example.com[192.0.2.1] said: 550 5.1.1 <x@example.com>: Recipient address rejected")
-        == "unknown_recipient"
-    )
-    assert v.cause_of("connect to mx.example.com[192.0.2.1]:25: Connection refused") == "connection_refused"
-    assert v.cause_of("connect to mx.example.com[192.0.2.1]:25: Connection timed out") == "timeout"
-    assert (
-        v.cause_of("Host or domain name not found. Name service error for name=x.example type=MX") == "domain_not_found"
-    )
-    assert v.cause_of("450 4.7.1 Greylisted, see http://postgrey.schweikert.ch/") == "greylisted"
-    assert v.cause_of("250 2.0.0 Ok") is None
 
 
 def test_details_are_punctuated_in_the_reader_s_language():

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.conftest import LAB_CONFIG, poll_health
+from tests.conftest import poll_health
 from tests.fakeslack import FakeSlack
 from tests.fakeslack.limits import call_violations
+from tests.labconfig import write_lab_config
 
 BOT_FAKES: list[FakeSlack] = []  # every fake a bot process talked to: the limits test reads them all
 
@@ -37,19 +37,8 @@ def write_config(
     extra: dict[str, Any] | None = None,
     **host: Any,
 ) -> Path:
-    document = yaml.safe_load(LAB_CONFIG.read_text())
-    entry = document["hosts"][0]  # the lab's backend alone, not its edge relay
-    for key in ("key_file", "change_key_file", "known_hosts"):
-        if key in entry:
-            entry[key] = str((LAB_CONFIG.parent / entry[key]).resolve())
-    entry.update(host)
-    document["hosts"] = [entry]
-    document["slack"] = {"api_url": fake.api_url, **(slack or {})}
-    document["state"] = {"path": str(tmp_path / "mailbot.db")}
-    document.update(extra or {})
-    path = tmp_path / "mailbot.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return path
+    """The lab's backend alone (not its edge relay), talking to the fake Slack."""
+    return write_lab_config(tmp_path, host=host, slack={"api_url": fake.api_url, **(slack or {})}, **(extra or {}))
 
 
 @dataclass

@@ -223,6 +223,33 @@ def test_an_unreachable_host_is_one_message_edited_when_it_is_back(fake_slack, s
     assert len(posts_about(fake_slack, "lab cannot be reached")) == 1
 
 
+def test_an_unreachable_host_is_told_in_the_channels_language(fake_slack, start_bot):
+    """The hosts are asked in worker threads: the error sentence too must be in French."""
+    down = start_bot(fake_slack, slack={"language": "fr"}, extra=ALERTS, port=free_port())
+    post = fake_slack.wait_for("chat.postMessage", lambda c: "lab" in str(c.args.get("text")), timeout=30)
+    text = answer_text(fake_slack, post)
+    down.stop()
+    assert re.match(
+        r"lab est injoignable : Connexion impossible à lab \(127\.0\.0\.1:\d+\) : rien n'écoute sur ce port "
+        r"\(connexion refusée\)\.",
+        text,
+    ), text
+
+
+def test_a_clean_stop_hands_the_alert_period_over_at_once(fake_slack, start_bot):
+    """The replica that stops gives the alerts lease up: the next one runs its first period at once, not
+    after the lease's expiry (two periods and 10 s: 30 s here, silent)."""
+    slow = {"alerts": {"channel": "C0ALERTS", "every": "10s"}, "watch": {"every": "10s"}}
+    first = start_bot(fake_slack, extra=slow)
+    wait_periods(first, 1)
+    first.stop()
+    assert "the alerts lease could not be released" not in first.log()
+    started = time.monotonic()
+    second = start_bot(fake_slack, extra=slow)
+    wait_periods(second, 1, timeout=25)
+    assert time.monotonic() - started < 8, second.log()
+
+
 def test_the_cli_watch_waits_and_prints_the_delivery(lab_config, tmp_path, fake_slack, watch1):
     queue_id = send_deferred(watch1)
     config = write_config(tmp_path, fake_slack, extra={"watch": {"every": "1s"}})

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
+from tests.conftest import run_mailbot
 from tests.fakeslack import FakeSlack
 from tests.fakeslack.payloads import send_interactivity
 from tests.fakeslack.server import Call
@@ -48,12 +48,7 @@ def reject(fake: FakeSlack, url: str, card: Call, user: str, reason: str) -> Non
 
 
 def audit(config_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "--config", str(config_dir / "mailbot.yaml"), "audit", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return run_mailbot("--config", str(config_dir / "mailbot.yaml"), "audit", *args)
 
 
 def ran_records(config_dir: Path) -> list[dict]:

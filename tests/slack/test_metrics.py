@@ -85,6 +85,8 @@ class Prometheus:
         self.log.close()
 
 
+@pytest.mark.postgres
+@pytest.mark.prometheus
 def test_prometheus_scrapes_commands_latency_and_approvals_and_ready_follows_postgresql(
     fake_slack, start_bot, tmp_path, monkeypatch
 ):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -18,7 +17,7 @@ import pytest
 
 from bot.state.migrations import MIGRATIONS
 from bot.state.requests import INTERRUPTED_DETAIL
-from tests.conftest import ADMIN_KEY, ROOT
+from tests.conftest import ADMIN_KEY, ROOT, run_mailbot
 from tests.fakeslack import FakeSlack
 from tests.fakeslack.payloads import send_interactivity
 from tests.postgres import start_cluster
@@ -37,13 +36,7 @@ def replicated(url: str, **approvals: object) -> dict:
 
 
 def mailbot(config_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "--config", str(config_dir / "mailbot.yaml"), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    return run_mailbot("--config", str(config_dir / "mailbot.yaml"), *args)
 
 
 def audit_events(config_dir: Path) -> list[dict]:
@@ -266,6 +259,7 @@ def test_socket_mode_two_replicas_each_event_to_one(fake_slack, start_bot, postg
     assert all("event=command verb=trace channel=slack" in bot.log() for bot in bots)  # each served some
 
 
+@pytest.mark.postgres
 def test_postgresql_down_reads_answer_changes_say_so_and_the_bot_reconnects(fake_slack, start_bot, tmp_path):
     cluster = start_cluster()  # a cluster of its own: this test stops it
     try:

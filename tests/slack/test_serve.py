@@ -106,7 +106,7 @@ def test_a_host_that_is_down_gets_a_clear_answer(fake_slack, start_bot):
     bot = start_bot(fake_slack, port=1, connect_timeout=2)
     fake_slack.send_slash_command(bot.url, text="trace full@lab.test")
     text = answer_text(fake_slack, fake_slack.wait_for("response_url", timeout=15))
-    assert "Cannot connect to lab (127.0.0.1:1): Connection refused." in text
+    assert "Cannot connect to lab (127.0.0.1:1): nothing listens on that port (connection refused)." in text
     assert "Traceback" not in text and "Traceback" not in bot.log()
 
 

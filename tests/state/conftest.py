@@ -12,7 +12,7 @@ from bot.state import State, open_state
 OpenState = Callable[[], State]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def open_replica(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenState]:
     """Opens the same state again, as another replica (or the CLI) would: a new pool, a new handle."""
     url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None

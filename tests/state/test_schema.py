@@ -111,6 +111,7 @@ def test_the_password_comes_from_the_environment(postgres, monkeypatch, tmp_path
         postgres.psql("postgres", "SELECT pg_reload_conf()")
 
 
+@pytest.mark.postgres
 def test_postgresql_down_says_approvals_are_unavailable_then_reconnects(tmp_path: Path):
     cluster = start_cluster()  # a cluster of its own: this test stops it
     try:

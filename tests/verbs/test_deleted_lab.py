@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from bot.config import load_config
 from bot.core.registry import Context
@@ -24,7 +23,8 @@ from bot.errors import MailbotError
 from bot.mailhost.ssh import HostPool
 from bot.mailhost.values import INBOX, parse_address, parse_uids
 from bot.verbs import restore
-from tests.conftest import ADMIN_KEY, LAB_CONFIG, ROOT, run_mailbot
+from tests.conftest import ADMIN_KEY, ROOT, run_mailbot
+from tests.labconfig import write_lab_config
 
 BOB = parse_address("bob.martin@lab.test")
 IMAP_ADMIN = [sys.executable, str(ROOT / "lab" / "bin" / "imap_admin.py")]
@@ -34,16 +34,9 @@ MAILSHARE = re.compile(r"moved to the shared mailbox `projet` \(UID \d+\); not a
 
 
 def lab_config_file(tmp_path: Path, **host: object) -> Path:
-    document = yaml.safe_load(LAB_CONFIG.read_text())
-    entry = document["hosts"][0]
-    for key in ("key_file", "change_key_file", "known_hosts"):
-        if key in entry:
-            entry[key] = str((LAB_CONFIG.parent / entry[key]).resolve())
-    entry.update(host)
-    document["state"] = {"path": str(tmp_path / "mailbot.db")}
-    path = tmp_path / f"mailbot-{len(list(tmp_path.glob('mailbot-*.yaml')))}.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return path
+    """The lab's config (its edge relay too), the backend changed; a new file at each call."""
+    name = f"mailbot-{len(list(tmp_path.glob('mailbot-*.yaml')))}.yaml"
+    return write_lab_config(tmp_path, ("lab", "edge"), host, name)
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import LAB_CONFIG, lab_queue, read_lab_logs
+from tests.conftest import lab_queue, read_lab_logs
+from tests.labconfig import write_lab_config
 from tests.test_cli import mailbot as mailbot_with
 from tests.verbs.test_trace_lab import mailbot, trace_json
 
@@ -160,16 +161,8 @@ def test_queue_names_both_hosts_the_edge_empty_the_backend_holding_the_over_quot
 
 def edge_only(tmp_path: Path) -> Path:
     """The lab's edge relay as the only host (its own Postfix instance, named by postfix_config)."""
-    document = yaml.safe_load(LAB_CONFIG.read_text())
-    (edge,) = [host for host in document["hosts"] if host["name"] == "edge"]
-    assert edge["postfix_config"] == EDGE_CONFIG
-    for key in ("key_file", "change_key_file", "known_hosts"):
-        if key in edge:
-            edge[key] = str((LAB_CONFIG.parent / edge[key]).resolve())
-    document["hosts"] = [edge]
-    document["state"] = {"path": str(tmp_path / "mailbot.db")}
-    path = tmp_path / "mailbot.yaml"
-    path.write_text(yaml.safe_dump(document))
+    path = write_lab_config(tmp_path, ("edge",))
+    assert yaml.safe_load(path.read_text())["hosts"][0]["postfix_config"] == EDGE_CONFIG
     return path
 
 

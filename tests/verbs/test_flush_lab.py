@@ -8,7 +8,6 @@ import sys
 import time
 
 import pytest
-import yaml
 
 from bot.config import load_config
 from bot.core.registry import Context
@@ -17,6 +16,7 @@ from bot.mailhost.ssh import HostPool
 from bot.mailhost.values import parse_queue_id
 from bot.verbs.flush import FlushRequest, plan_flush
 from tests.conftest import LAB_CONFIG, lab_queue
+from tests.labconfig import write_lab_config
 from tests.verbs.test_trace_lab import mailbot
 
 IMAP_ADMIN = [sys.executable, str(LAB_CONFIG.parent / "bin" / "imap_admin.py")]
@@ -49,13 +49,7 @@ def test_flushing_one_message_after_the_quota_is_raised_delivers_it(lab_config, 
 def test_a_queue_id_is_flushed_on_the_host_that_holds_it(lab_config, tmp_path):
     """With the edge relay listed first, a message waiting in the backend's queue is still found
     there; a whole flush goes to the first host, or the one named with --host."""
-    document = yaml.safe_load(LAB_CONFIG.read_text())
-    for entry in document["hosts"]:
-        for key in ("key_file", "change_key_file", "known_hosts"):
-            entry[key] = str((LAB_CONFIG.parent / entry[key]).resolve())
-    document["hosts"].reverse()  # edge first
-    document["state"] = {"path": str(tmp_path / "mailbot.db")}
-    (tmp_path / "edge-first.yaml").write_text(yaml.safe_dump(document))
+    write_lab_config(tmp_path, ("edge", "lab"), name="edge-first.yaml")
     pool = HostPool()
     context = Context(config=load_config(str(tmp_path / "edge-first.yaml")), pool=pool, requester="tester")
     waiting = next(e["queue_id"] for e in lab_queue() if e["queue_name"] == "deferred")

@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.core import render
+from bot.core import reasons, render
 from bot.errors import BadInput
 from bot.mailhost.postqueue import parse_postqueue_json, parse_postqueue_text
 from bot.mailhost.values import parse_address
-from bot.verbs import mail
 from bot.verbs.queue import QueueRequest, age_band, hint_for, reason_of, summarize, validate_queue
 from tests.conftest import FIXTURES, lab_queue
 from tests.verbs.test_trace_lab import mailbot
@@ -98,18 +97,18 @@ def test_reason_of_an_entry_without_reason():
 )
 def test_trace_and_queue_read_a_full_mailbox_the_same_way(reason, full):
     """One reading of "over quota" (postfix_log.is_over_quota) for the two verbs' hints, one advice."""
-    from bot.mailhost.postfix_log import is_over_quota
+    from bot.mailhost.reasons import is_over_quota
 
     assert is_over_quota(reason) is full
-    assert (hint_for(reason) == "Mailbox full: " + mail.over_quota_advice()) is full
+    assert (hint_for(reason) == "Mailbox full: " + reasons.over_quota_advice()) is full
 
 
 def test_trace_gives_the_queue_s_over_quota_advice_from_captured_lab_output():
     """The captured lab (log and `postqueue -j`): full@lab.test over quota, in trace's hints and
     queue's, with the same advice."""
+    from bot.core.records import QueuedMail
     from bot.mailhost.mail_flow import assemble
     from bot.mailhost.postfix_log import parse_line
-    from bot.verbs.mail import QueuedMail
     from bot.verbs.trace import TraceReport, hints_for
 
     reference = datetime(2026, 11, 28, 23, 0)
@@ -121,7 +120,7 @@ def test_trace_gives_the_queue_s_over_quota_advice_from_captured_lab_output():
     assert queued
     report = TraceReport(full, None, ("lab",), messages=list(flow.messages), queued=queued)
     (hint,) = [h for h in hints_for(report) if "over quota" in h]
-    advice = mail.over_quota_advice()
+    advice = reasons.over_quota_advice()
     assert hint.endswith(advice[0].upper() + advice[1:])
     assert f"{len(queued)} messages waiting in the queue" in hint
     assert hint_for("452 4.2.2 Over quota") == "Mailbox full: " + advice  # queue's, for the same reason

@@ -1,6 +1,7 @@
-"""`scopes:` on the lab, on the CLI: `message` and `queue` show a scoped agent only the mail from or
-to their domains and say how many others were hidden; an alias the host alone knows is judged by
-the mailbox it resolves to."""
+"""`scopes:` on the lab, on the CLI: `message`, `queue` and `trace --client` show a scoped agent only
+the mail from or to their domains and say how many others were hidden; a queue id of only other
+customers' mail is refused in one sentence; an alias the host alone knows is judged by the mailbox
+it resolves to."""
 
 from __future__ import annotations
 
@@ -10,47 +11,95 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from tests.conftest import LAB_CONFIG, lab_queue, run_mailbot
+from tests.conftest import lab_queue, run_mailbot
+from tests.labconfig import write_lab_config
 
 PARTNER = "partner.example"
 
 
 def scoped_lab(tmp_path: Path, domains: list[str], aliases: dict[str, str] | None = None) -> str:
     """The lab's config, its caller (this Unix user) scoped to `domains`; `aliases`: config `domains`."""
-    document: dict[str, Any] = yaml.safe_load(LAB_CONFIG.read_text())
-    for entry in document["hosts"]:
-        for key in ("key_file", "change_key_file", "known_hosts"):
-            if key in entry:
-                entry[key] = str((LAB_CONFIG.parent / entry[key]).resolve())
-    document["state"] = {"path": str(tmp_path / "state.db")}
-    document["domains"] = {"lab-alias.test": "lab.test"} if aliases is None else aliases
-    document["scopes"] = [{"unix": [getpass.getuser()], "domains": domains}]
-    path = tmp_path / "mailbot.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return str(path)
+    return str(
+        write_lab_config(
+            tmp_path,
+            ("lab", "edge"),
+            domains={"lab-alias.test": "lab.test"} if aliases is None else aliases,
+            scopes=[{"unix": [getpass.getuser()], "domains": domains}],
+        )
+    )
 
 
 def queued_from(sender: str) -> str:
     return next(e["queue_id"] for e in lab_queue() if e["sender"] == sender)
 
 
-def test_message_shows_a_scoped_agent_their_mail_and_hides_the_rest(lab_config, tmp_path: Path):
+def test_message_shows_a_scoped_agent_their_mail_and_refuses_another_s_queue_id(lab_config, tmp_path: Path):
     config = scoped_lab(tmp_path, [PARTNER])
     theirs, other = queued_from("alice@partner.example"), queued_from("bob@fournisseur.fr")
     shown = run_mailbot("--config", config, "message", theirs)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.startswith(f"Message {theirs} (lab:{theirs})") and "hidden" not in shown.stdout
-    hidden = run_mailbot("--config", config, "message", other)
-    assert hidden.returncode == 0, hidden.stderr
-    # nothing of it shown (a short queue id comes back in older logs: one hop, or a few)
-    hidden_words = r"(1 message outside your access was|\d+ messages outside your access were) hidden\."
-    assert re.fullmatch(hidden_words, hidden.stdout.strip())
-    answer = json.loads(run_mailbot("--config", config, "message", other, "--json").stdout)
-    assert answer["hops"] == [] and answer["timeline"] == [] and answer["hidden"] >= 1
+    # a queue id of bob@fournisseur.fr's mail to full@lab.test: one sentence, as for an address
+    sentence = f"{other} is mail outside your access (partner.example); ask a mail admin if you need it."
+    for args in (("message", other), ("message", other, "--json"), ("flush", other, "--yes")):
+        refused = run_mailbot("--config", config, *args)
+        assert refused.returncode == 2, refused.stdout
+        assert refused.stderr.strip() == f"mailbot: {sentence}" and refused.stdout == ""
     french = run_mailbot("--config", config, "--lang", "fr", "message", other)
-    assert re.fullmatch(r"\d+ messages? hors de votre accès (a été masqué|ont été masqués)\.", french.stdout.strip())
+    assert french.returncode == 2
+    assert french.stderr.strip() == (
+        f"mailbot: {other} est un courrier hors de votre accès (partner.example) ; demandez à un administrateur de"
+        " la messagerie si vous en avez besoin."
+    )
+    records = json.loads(run_mailbot("--config", scoped_lab(tmp_path, ["*"]), "audit", "--json").stdout)["records"]
+    assert [(r["event"], r["verb"], r["detail"]) for r in records] == [
+        ("refused", "message", sentence),
+        ("refused", "message", sentence),
+        ("refused", "flush", sentence),
+        ("refused", "message", sentence),  # in English
+    ]
+    assert other in lab_queue_ids()  # nothing was flushed (it waits, over quota)
+
+
+def lab_queue_ids() -> set[str]:
+    return {e["queue_id"] for e in lab_queue()}
+
+
+def test_trace_by_client_or_message_id_shows_a_scoped_agent_their_mail_and_says_how_many_were_hidden(
+    lab_config, tmp_path: Path
+):
+    config = scoped_lab(tmp_path, [PARTNER])
+    answer = json.loads(run_mailbot("--config", config, "trace", "--client", "127.0.0.1", "--json").stdout)
+    assert answer["verdicts"] and answer["hidden"] >= 1
+
+    def hops(verdict: dict[str, Any]) -> set[tuple[str, str]]:
+        return set(zip(verdict["hosts"], verdict["queue_ids"], strict=True))
+
+    for verdict in answer["verdicts"]:  # each mail shown has a party of partner.example (a recipient's, or another's)
+        parties = [
+            v[key] or ""
+            for v in answer["verdicts"]
+            if hops(v) & hops(verdict) or v is verdict
+            for key in ("sender", "recipient", "orig_recipient")
+        ]
+        assert any(p.endswith("@partner.example") for p in parties), verdict
+    assert all("fournisseur" not in str(m["sender"]) for m in answer["messages"])
+    text = run_mailbot("--config", config, "trace", "--client", "127.0.0.1", "--status", "deferred")
+    assert text.returncode == 0, text.stderr
+    assert re.search(r"\d+ messages? outside your access (was|were) hidden\.", text.stdout), text.stdout
+    assert "bob@fournisseur.fr" not in text.stdout and "alice@partner.example" in text.stdout
+    french = run_mailbot("--config", config, "--lang", "fr", "trace", "--client", "127.0.0.1", "--status", "deferred")
+    assert re.search(r"\d+ messages? hors de votre accès (a été masqué|ont été masqués)\.", french.stdout)
+    # bob's mail by its Message-ID: nothing shown, the sentence says it was there
+    other = queued_from("bob@fournisseur.fr")
+    everything = tmp_path / "everything"
+    everything.mkdir()
+    unscoped = json.loads(run_mailbot("--config", scoped_lab(everything, ["*"]), "message", other, "--json").stdout)
+    message_id = next(h["message_id"] for h in unscoped["hops"] if h["message_id"])
+    hidden = run_mailbot("--config", config, "trace", "--message-id", f"<{message_id}>")
+    assert hidden.returncode == 0, hidden.stderr
+    assert "1 message outside your access was hidden." in hidden.stdout
+    assert "bob@fournisseur.fr" not in hidden.stdout and "Nothing for" not in hidden.stdout
 
 
 def test_queue_counts_only_a_scoped_agent_s_mail_and_says_how_many_were_hidden(lab_config, tmp_path: Path):

@@ -34,6 +34,24 @@ def shown(text):
     return repr(text[:300])
 
 
+def decide(words, mode):
+    """The name of the first shape `words` has (among those `mode` allows), or None."""
+    for shape in SHAPES:
+        if (shape["writes"] and mode == "read") or (not shape["writes"] and mode == "write"):
+            continue
+        expected, given = shape["words"], words
+        if expected and expected[-1][0] == "re+":
+            expected, repeated = expected[:-1], expected[-1][1]
+            tail, given = words[len(expected) :], words[: len(expected)]
+            if not 1 <= len(tail) <= MAX_REPEATED or not all(re.fullmatch(repeated, w) for w in tail):
+                continue
+        if len(expected) != len(given):
+            continue
+        if all(w == text if kind == "lit" else re.fullmatch(text, w) for (kind, text), w in zip(expected, given)):
+            return shape["name"]
+    return None
+
+
 def main(argv):
     log_file = None
     if len(argv) >= 2 and argv[0] == "--log":
@@ -57,23 +75,14 @@ def main(argv):
         and TIMEOUT.fullmatch(words[3])
     ):
         prefix, words = ["timeout", "-k", words[2], words[3]], words[4:]
-    for shape in SHAPES if words else []:
-        if (shape["writes"] and mode == "read") or (not shape["writes"] and mode == "write"):
-            continue
-        expected, given = shape["words"], words
-        if expected and expected[-1][0] == "re+":
-            expected, repeated = expected[:-1], expected[-1][1]
-            tail, given = words[len(expected) :], words[: len(expected)]
-            if not 1 <= len(tail) <= MAX_REPEATED or not all(re.fullmatch(repeated, w) for w in tail):
-                continue
-        if len(expected) != len(given):
-            continue
-        if all(w == text if kind == "lit" else re.fullmatch(text, w) for (kind, text), w in zip(expected, given)):
-            log("allowed " + shape["name"] + ": " + shown(" ".join(words)), log_file)
-            os.execvp((prefix or words)[0], prefix + words)
+    name = decide(words, mode) if words else None
+    if name is not None:
+        log("allowed " + name + ": " + shown(" ".join(words)), log_file)
+        os.execvp((prefix or words)[0], prefix + words)
     log("refused: " + shown(wanted), log_file)
     sys.stderr.write("mailbot-guard: refused: not one of the bot's commands (see the host's auth log).\n")
     return 126
 
 
-sys.exit(main(sys.argv[1:]))
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -245,7 +245,7 @@ emit() {
     while [ ! -e "$tmp/done.$i" ]; do read -r _ <&4; done
     read -r n kind start size id key mtime spool build log f < "$tmp/plan.$i"
     show "$mtime" "$f"
-    [ -e "$tmp/bad.$i" ] && printf '#mailbot warning %s could not be read whole.\n' "$f"
+    [ -e "$tmp/bad.$i" ] && printf '#mailbot warning partial %s\n' "$f"
     cat -- "$tmp/more.$i"
   done
 }
@@ -256,7 +256,7 @@ wait "$writer"; writer= jobs_=
 exec 4<&-
 listing "$@" > "$tmp/after"
 cmp -s "$tmp/before" "$tmp/after" ||
-  printf '#mailbot warning The logs were rotated during the search: run it again if lines are missing or doubled.\n'
+  printf '#mailbot warning rotated\n'
 unchanged() {  # the file is still the one read (it may have grown, if plain)
   now=$(stat -L -c '%d-%i %s %Y' -- "$f" 2>/dev/null) || return 1
   if [ "$kind" = packed ]; then

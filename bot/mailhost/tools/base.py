@@ -48,7 +48,7 @@ class OnHost:
         raise RemoteCommandFailed(
             self.name,
             _("{what} failed on {name} (exit {exit_status}): {value}.").format(
-                what=what, name=self.name, exit_status=result.exit_status, value=first_line(stderr) or "no message"
+                what=what, name=self.name, exit_status=result.exit_status, value=first_line(stderr) or _("no message")
             ),
         )
 

@@ -16,6 +16,7 @@ in every folder, and the tables are narrowed to the asked folder.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
@@ -194,8 +195,20 @@ class BmCliBuild:
 _BM_NOT_FOUND = re.compile(
     r"No mailbox matches|not found|did not match anything|Invalid or unknown domain|Target is not a valid email"
 )
-# Per host and bm-cli path: whether `history-imap` takes --folderPath, once a build said it does not.
-_FOLDER_PATH_REFUSED: set[tuple[str, str]] = set()
+# Per host and bm-cli path: when a build said `history-imap` does not take --folderPath. Kept for an
+# hour, not for ever: the Slack bot runs for weeks, and an upgraded BlueMind takes the option again.
+REFUSAL_KEPT_SECONDS = 3600.0
+_FOLDER_PATH_REFUSED: dict[tuple[str, str], float] = {}
+
+
+def _refuses_folder_path(key: tuple[str, str]) -> bool:
+    said = _FOLDER_PATH_REFUSED.get(key)
+    return said is not None and time.monotonic() - said < REFUSAL_KEPT_SECONDS
+
+
+def forget_what_builds_refused() -> None:
+    """A new process knows nothing yet (the in-process CLI runner of the tests starts each command so)."""
+    _FOLDER_PATH_REFUSED.clear()
 
 
 class BmCli(OnHost):
@@ -236,12 +249,12 @@ class BmCli(OnHost):
         An unknown folder is the user's answer, with the folders there are."""
         what = "bm-cli mail history-imap"
         bm_folder = mailbox.bm_folder(folder)
-        sent_folder = not bm_folder.is_inbox and self._build_key not in _FOLDER_PATH_REFUSED
+        sent_folder = not bm_folder.is_inbox and not _refuses_folder_path(self._build_key)
         result = self.connection.run(
             bmcli_history_imap(self.config.bm_cli, address, uid, bm_folder if sent_folder else None)
         )
         if sent_folder and result.exit_status == USAGE_ERROR and refused_option(result.stderr_text) == "--folderPath":
-            _FOLDER_PATH_REFUSED.add(self._build_key)
+            _FOLDER_PATH_REFUSED[self._build_key] = time.monotonic()
             sent_folder = False
             result = self.connection.run(bmcli_history_imap(self.config.bm_cli, address, uid, None))
         if threw(result) and not bm_folder.is_inbox:
@@ -307,7 +320,7 @@ class BmCli(OnHost):
             self.require_sudo(probe, "bm-cli mail history-imap", "root")
         refused = probe.exit_status == USAGE_ERROR and refused_option(probe.stderr_text) == "--folderPath"
         if refused:
-            _FOLDER_PATH_REFUSED.add(self._build_key)
+            _FOLDER_PATH_REFUSED[self._build_key] = time.monotonic()
         return BmCliBuild(version, parsed[0] if parsed else None, not refused)
 
     def _unexpunge_dry(self, mailbox: Mailbox, address: Address, folder: Folder, authn: Address | None) -> str:

@@ -319,7 +319,7 @@ class Postfix(OnHost):
                 _("The Postfix instance {postfix_config} cannot be read on {name}: {value}.").format(
                     postfix_config=self.config.postfix_config,
                     name=self.name,
-                    value=first_line(result.stderr_text) or f"exit {result.exit_status}",
+                    value=first_line(result.stderr_text) or _("exit status {status}").format(status=result.exit_status),
                 ),
             )
         version = result.stdout.decode().strip() if result.exit_status == 0 else None
@@ -328,7 +328,8 @@ class Postfix(OnHost):
 
 _FILE_MARKER = re.compile(r"#mailbot file mtime=(?P<mtime>\d+) path=(?P<path>.*)")
 _PROBLEM_MARKER = re.compile(r"#mailbot (?P<problem>missing|unreadable) (?P<path>.*)")
-_WARNING_MARKER = re.compile(r"#mailbot warning (?P<text>.*)")
+# The script says what went wrong by a code; the sentence is the reader's, in the reader's language.
+_WARNING_MARKER = re.compile(r"#mailbot warning (?:(?P<rotated>rotated)|partial (?P<path>.*)|(?P<text>.*))")
 _FIRST_MARKER = re.compile(r"#mailbot first mtime=(?P<mtime>\d+) path=(?P<path>.*)")
 _ANY_MARKER = re.compile(r"^#mailbot .*$", re.MULTILINE)
 
@@ -400,7 +401,13 @@ class _TraceReader:
             )
             self.warnings.append(what.format(path=problem["path"], host=self.host))
         elif warning := _WARNING_MARKER.fullmatch(text):
-            self.warnings.append(_("On {host}: {text}").format(host=self.host, text=warning["text"]))
+            if warning["rotated"]:
+                said = _("the logs were rotated during the search: run it again if lines are missing or doubled.")
+            elif warning["path"] is not None:
+                said = _("{path} could not be read whole.").format(path=warning["path"])
+            else:  # a script of another version
+                said = warning["text"]
+            self.warnings.append(_("On {host}: {text}").format(host=self.host, text=said))
 
     def _first_line(self, text: str) -> None:
         """The first line of a file read: its time is where the window searched begins."""

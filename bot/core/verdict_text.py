@@ -13,11 +13,10 @@ import io
 import textwrap
 from collections.abc import Iterable, Sequence
 
-from bot.core import render
+from bot.core import reasons, records, render
 from bot.i18n import N_, _
 from bot.mailhost import verdicts as v
 from bot.mailhost.mail_flow import Message
-from bot.verbs import mail
 
 LABELS = {
     v.DELIVERED: N_("delivered"),
@@ -30,28 +29,6 @@ LABELS = {
     v.QUEUED: N_("queued"),
     v.PROBE: N_("probe"),
     v.UNKNOWN: N_("unknown"),
-}
-
-# A server's answer in plain words (verdicts.CAUSES names them).
-CAUSE_WORDS = {
-    "mailbox_full": N_("mailbox full"),
-    "greylisted": N_("greylisted by the receiving server, which asks to try again later"),
-    "no_reverse_dns": N_("the sending server's address has no host name (reverse DNS)"),
-    "sender_domain_unknown": N_("the sender's domain does not exist"),
-    "sender_refused": N_("the sender's address was refused"),
-    "helo_refused": N_("the sending server's HELO name was refused"),
-    "blocklisted": N_("the sending server is on a blocklist"),
-    "relay_denied": N_("relaying refused: this server does not carry mail for that domain"),
-    "unknown_recipient": N_("unknown recipient"),
-    "domain_not_found": N_("the recipient's domain was not found (DNS)"),
-    "too_big": N_("message too large"),
-    "spam": N_("taken for spam or a virus"),
-    "authentication": N_("the sender's domain failed its checks (SPF, DKIM, DMARC)"),
-    "tls": N_("encryption (TLS) failed"),
-    "connection_refused": N_("the receiving server refused the connection"),
-    "timeout": N_("the receiving server did not answer in time"),
-    "suspended": N_("delivery to that destination suspended after earlier errors"),
-    "local_config": N_("a configuration problem on this mail server"),
 }
 
 # Slack lists problems first: the ones that still need someone, then the ones that are over.
@@ -75,8 +52,8 @@ def label(verdict: v.Verdict) -> str:
 
 def why(verdict: v.Verdict) -> str:
     """The last answer in plain words, with the server's own words when they add something."""
-    if verdict.cause in CAUSE_WORDS:
-        words = _(CAUSE_WORDS[verdict.cause])
+    words = reasons.words(verdict.cause)
+    if words is not None:
         return f"{words} ({verdict.reason})" if verdict.reason and verdict.kind != v.DEFERRED else words
     return verdict.reason or ""
 
@@ -96,10 +73,10 @@ def detail(verdict: v.Verdict) -> str:
             where = _("in {folder}, UID {uid}").format(folder=verdict.folder or verdict.mailbox, uid=verdict.imap_uid)
         elif verdict.next_queue_id:
             where = _("handed to {relay}, queued there as {queue_id}").format(
-                relay=mail.short_relay(verdict.relay or ""), queue_id=verdict.next_queue_id
+                relay=records.short_relay(verdict.relay or ""), queue_id=verdict.next_queue_id
             )
         else:
-            where = _("to {relay}").format(relay=mail.short_relay(verdict.relay or "")) if verdict.relay else ""
+            where = _("to {relay}").format(relay=records.short_relay(verdict.relay or "")) if verdict.relay else ""
         at = render.when(verdict.at)
         if at == render.when(verdict.arrived):
             text = where

@@ -12,21 +12,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.config import AlertsConfig
+from bot.core import fanout, reasons
 from bot.core.registry import Context
-from bot.errors import MailbotError
-from bot.i18n import N_, _, ngettext
-from bot.mailhost.host import MailHost
-from bot.mailhost.postfix_log import is_over_quota, summarize_reply
+from bot.i18n import N_, _
+from bot.mailhost.postfix_log import summarize_reply
 from bot.mailhost.postqueue import QueueEntry
+from bot.periods import watches
+from bot.periods.queues import HostQueue, read_queues
 from bot.state.alerts import Problem
-from bot.verbs import mail, queue, trace, watch
 
-OVER_QUOTA, STALE_MAPS, RELAY, DNS = "over_quota", "stale_maps", "relay", "dns"
+OVER_QUOTA, STALE_MAPS, RELAY, DNS = reasons.OVER_QUOTA, reasons.STALE_MAPS, reasons.RELAY, reasons.DNS
 QUEUE_SIZE, QUEUE_GROWTH, UNREACHABLE = "queue_size", "queue_growth", "unreachable"
 KIND_TITLES = {
     OVER_QUOTA: N_("mailbox over quota"),
@@ -37,42 +36,16 @@ KIND_TITLES = {
     QUEUE_GROWTH: N_("deferred queue growing fast"),
     UNREACHABLE: N_("host unreachable"),
 }
-_USER_UNKNOWN = ("user unknown", "4.1.1", "5.1.1", "unknown user", "no such user")
-_RELAY_MARKERS = (
-    "connection refused",
-    "timed out",
-    "network is unreachable",
-    "no route to host",
-    "lost connection",
-    "refused to talk",
-    "relay access denied",
-    "service unavailable",
-)
-_DNS_MARKERS = ("host or domain name not found", "name service error", "host not found")
 GROWTH_WINDOW = 3600.0  # a growth rate is measured against a sample at most this old...
 GROWTH_MIN_SPAN = 600.0  # ...and at least this old, so one busy minute is not an hour's trend
-
-
-def classify(reason: str, recipient: str, local_domains: frozenset[str]) -> str | None:
-    """The known reason class of a deferral, or None (nothing the support team acts on)."""
-    lowered = reason.lower()
-    if is_over_quota(reason):
-        return OVER_QUOTA
-    if any(m in lowered for m in _USER_UNKNOWN):
-        domain = recipient.rsplit("@", 1)[-1].lower()
-        return STALE_MAPS if domain in local_domains else None
-    if any(m in lowered for m in _DNS_MARKERS):
-        return DNS
-    if any(m in lowered for m in _RELAY_MARKERS):
-        return RELAY
-    return None
 
 
 @dataclass
 class _Group:
     count: int = 0
     oldest: float = float("inf")
-    reason: str = ""
+    reason: str = ""  # the gist, as the alert shows it
+    answer: str = ""  # the whole delay reason, as the advice reads it
 
 
 def find_problems(
@@ -103,7 +76,7 @@ def find_problems(
             domain = address.rsplit("@", 1)[-1]
             kind = classes.get((reason, domain), "?")
             if kind == "?":
-                kind = classes[(reason, domain)] = classify(reason, address, local_domains)
+                kind = classes[(reason, domain)] = reasons.alert_kind(reason, address, local_domains)
             if kind is None:
                 continue
             group = groups.get((address, kind))
@@ -111,7 +84,7 @@ def find_problems(
                 gist = gists.get(reason)
                 if gist is None:
                     gist = gists[reason] = summarize_reply(reason)
-                group = groups[(address, kind)] = _Group(reason=gist)
+                group = groups[(address, kind)] = _Group(reason=gist, answer=reason)
             group.count += 1
             group.oldest = min(group.oldest, arrival)
     problems = []
@@ -136,12 +109,12 @@ def find_problems(
 
 
 def _hint(kind: str, address: str, group: _Group, lifetime: timedelta | None) -> str | None:
-    """The hint the trace gives for the same mail."""
+    """What the trace says for the same mail."""
     if kind == OVER_QUOTA:
-        return trace.over_quota_hint(address, group.count, lifetime)
+        return reasons.over_quota_hint(address, group.count, lifetime)
     if kind == STALE_MAPS:
-        return trace.stale_maps_hint(address, group.count)
-    return queue.hint_for(group.reason, lifetime)
+        return reasons.stale_maps_hint(address, group.count)
+    return reasons.advice(group.answer, lifetime)
 
 
 def host_problem(
@@ -179,15 +152,6 @@ def local_domains(context: Context) -> frozenset[str]:
 
 
 @dataclass
-class HostQueue:
-    """One host's answer in a period: its queue, or why it could not be read."""
-
-    host: MailHost
-    entries: list[QueueEntry] = field(default_factory=list)
-    error: str | None = None
-
-
-@dataclass
 class PeriodReport:
     at: float
     queues: list[HostQueue]
@@ -203,26 +167,13 @@ class PeriodReport:
         )
 
 
-def read_queues(hosts: list[MailHost]) -> list[HostQueue]:
-    """One `postqueue -j` per host, all at once; a host that fails is an error, not an exception."""
-
-    def ask(host: MailHost) -> HostQueue:
-        try:
-            return HostQueue(host, host.postfix.queue())
-        except MailbotError as failure:
-            return HostQueue(host, error=failure.message)
-
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(hosts)))) as workers:
-        return list(workers.map(ask, hosts))
-
-
 def run_period(context: Context, now: Callable[[], float] = time.time) -> PeriodReport:
     """One period: the single entry point the Slack side calls (at most one replica at a time)."""
     settings = context.config.alerts
-    watches = context.state.watches.active()
-    if settings is None and not watches:
+    active = context.state.watches.active()
+    if settings is None and not active:
         return PeriodReport(now(), [], [], 0)  # nothing to look at: no host is asked anything
-    queues = read_queues(mail.mta_hosts(context))
+    queues = read_queues(fanout.mta_hosts(context))
     at = now()
     problems: list[Problem] = []
     if settings is not None:
@@ -233,7 +184,7 @@ def run_period(context: Context, now: Callable[[], float] = time.time) -> Period
             if answer.error is not None:
                 problems.append(unreachable_problem(name, answer.error))
                 continue
-            lifetime = mail.known_lifetime(answer.host) if answer.entries else None
+            lifetime = fanout.known_lifetime(answer.host) if answer.entries else None
             problems.extend(find_problems(name, answer.entries, lifetime, settings, domains, at))
             deferred = sum(1 for e in answer.entries if e.queue_name == "deferred")
             sample = store.sample(name)
@@ -243,13 +194,9 @@ def run_period(context: Context, now: Callable[[], float] = time.time) -> Period
             if sample is None or at - sample[1] > GROWTH_WINDOW:
                 store.keep_sample(name, deferred, at)
         store.reconcile(problems, [q.host.name for q in queues if q.error is None], at)
-    news = watch.check_watches(context, queues, at) if watches else 0
+    news = watches.check_watches(context, queues, at) if active else 0
     return PeriodReport(at, queues, problems, news)
 
 
 def title(kind: str) -> str:
     return _(KIND_TITLES.get(kind, kind))
-
-
-def count_words(count: int) -> str:
-    return ngettext("{n} message", "{n} messages", count).format(n=count)

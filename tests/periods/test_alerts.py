@@ -7,21 +7,21 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.config import AlertsConfig
+from bot.core.reasons import alert_kind as classify
 from bot.errors import BadInput
 from bot.mailhost.postqueue import QueuedRecipient, QueueEntry
-from bot.slack.alerts import alert_message
-from bot.state import open_state
-from bot.verbs.alerts import (
+from bot.periods.alerts import (
     OVER_QUOTA,
     QUEUE_GROWTH,
     QUEUE_SIZE,
     RELAY,
     STALE_MAPS,
-    classify,
     find_problems,
     host_problem,
     unreachable_problem,
 )
+from bot.slack.alerts import alert_message
+from bot.state import open_state
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC).timestamp()
 OVER = "host 127.0.0.1[127.0.0.1] said: 452 4.2.2 Over quota SESSIONID=<cyrus-1-2-3> (in reply to RCPT TO command)"
@@ -168,3 +168,44 @@ def test_watch_arguments_for_a_duration_and_bad_ones():
         validate_watch(parser.parse_args(["full@lab.test", "for", "2", "hours"]))
     with pytest.raises(BadInput):
         validate_watch(parser.parse_args(["full@lab.test;id", "for", "2h"]))
+
+
+def test_every_alert_kind_reads_wholly_french_with_its_advice():
+    """Rendered through the real path (the period's decisions, then the message), each kind in French."""
+    from bot import i18n
+    from tests.test_i18n import english_left
+
+    dns = "Host or domain name not found. Name service error for name=partner.example type=MX"
+    settings = AlertsConfig(channel="C1", queue_size=1)
+    with i18n.use_language("fr"):
+        problems = find_problems(
+            "lab",
+            [
+                entry("A1", "full@lab.test", OVER, 5),
+                entry("A2", "ghost@lab.test", UNKNOWN, 5),
+                entry("A3", "bob@partner.example", REFUSED, 5),
+                entry("A4", "carol@partner.example", dns, 5),
+            ],
+            timedelta(days=3),
+            settings,
+            LOCAL,
+            NOW,
+        )
+        too_big = host_problem("lab", 4, None, settings, NOW)
+        assert too_big is not None
+        problems.append(too_big)
+        problems.append(unreachable_problem("edge", "Connexion impossible à edge (192.0.2.9:22) : aucune route."))
+        assert sorted(p.kind for p in problems) == [
+            "dns",
+            "over_quota",
+            "queue_size",
+            "relay",
+            "stale_maps",
+            "unreachable",
+        ]
+        for problem in problems:
+            message = alert_message(_known(problem), NOW)
+            text = "\n".join([message["text"], *(str(b.get("text", "")) for b in message["blocks"])])
+            assert english_left(text) == [], text
+            if problem.kind in ("over_quota", "stale_maps", "relay", "dns"):
+                assert "Que faire :" in text, text

@@ -1,98 +1,29 @@
-"""What several verbs say about mail: per-host fan-out, table cells and JSON shapes of mail records.
+"""Mail records as several verbs show them: table cells and JSON shapes of messages, deliveries,
+refusals and queue entries.
 
-`trace`, `message` and `queue` read the same records (messages, deliveries, refusals, queue
-entries) from several hosts; their cells and JSON must read the same everywhere.
+`trace`, `message`, `queue` and `watch` read the same records from several hosts; their cells and
+JSON must read the same everywhere (the `--json` contract of DESIGN.md).
 """
 
 from __future__ import annotations
 
-import contextvars
 import re
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from bot.core import render
-from bot.core.registry import Context
-from bot.errors import MailbotError
-from bot.i18n import N_, _, ngettext
-from bot.mailhost.host import MailHost
+from bot.i18n import N_, _
 from bot.mailhost.mail_flow import Delivery, Message, Rejection
 from bot.mailhost.postfix_log import summarize_reply
 from bot.mailhost.postqueue import QueueEntry
 
 _RELAY = re.compile(r"(?P<name>[^\[\]]+)\[[^\]]*\](?P<port>:\d+)?")
-Answer = TypeVar("Answer")
-
-
-@dataclass(frozen=True)
-class HostFailure:
-    host: str
-    error: str
 
 
 @dataclass(frozen=True)
 class QueuedMail:
     host: str
     entry: QueueEntry
-
-
-def mta_hosts(context: Context) -> list[MailHost]:
-    hosts = context.config.hosts_with_role("mta") or context.config.hosts
-    return [MailHost(h, context.pool.connection(h)) for h in hosts]
-
-
-def ask_each_host(
-    hosts: Sequence[MailHost], question: Callable[[MailHost], Answer]
-) -> tuple[list[tuple[MailHost, Answer]], list[HostFailure]]:
-    """Ask every host at once. One host down is a failure line, not a failed answer; with a
-    single host, or when no host answers, its error is the answer."""
-    answers: list[tuple[MailHost, Answer]] = []
-    failures: list[HostFailure] = []
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(hosts)))) as workers:
-        # each job speaks the asker's language (a thread does not inherit context variables)
-        futures = [(host, workers.submit(contextvars.copy_context().run, question, host)) for host in hosts]
-        for host, future in futures:
-            try:
-                answers.append((host, future.result()))
-            except MailbotError as exc:
-                if len(hosts) == 1:
-                    raise
-                failures.append(HostFailure(host.name, exc.message))
-    if failures and not answers:
-        raise MailbotError(" ".join(f"{f.host}: {f.error}" for f in failures))
-    return answers, failures
-
-
-def known_lifetime(host: MailHost) -> timedelta | None:
-    """The host's `maximal_queue_lifetime`, or None when it cannot be read (an older guard on the
-    host, postconf missing): a hint then names the parameter instead of a figure."""
-    try:
-        return host.postfix.queue_lifetime()
-    except MailbotError:
-        return None
-
-
-def lifetime_words(lifetime: timedelta | None) -> str:
-    """`3 days`, `12 hours`... for a hint; the parameter's name when the figure is unknown."""
-    if lifetime is None:
-        return _("maximal_queue_lifetime (Postfix's setting)")
-    return duration_words(lifetime)
-
-
-def duration_words(duration: timedelta) -> str:
-    """`2 days 5 hours`, `3 hours 10 minutes`, `4 minutes`: two units at most, for people."""
-    seconds = max(0, int(duration.total_seconds()))
-    days, hours, minutes = seconds // 86400, seconds % 86400 // 3600, seconds % 3600 // 60
-    parts = [
-        ngettext("{n} day", "{n} days", days).format(n=days) if days else "",
-        ngettext("{n} hour", "{n} hours", hours).format(n=hours) if hours else "",
-        ngettext("{n} minute", "{n} minutes", minutes).format(n=minutes) if minutes and not days else "",
-    ]
-    words = [p for p in parts if p][:2]
-    return " ".join(words) if words else ngettext("{n} second", "{n} seconds", seconds).format(n=seconds)
 
 
 # Postfix's statuses as a table shows them (the JSON keeps Postfix's own words).
@@ -147,25 +78,6 @@ def short_relay(relay: str) -> str:
     if not match:
         return relay
     return f"{match['name']}{match['port'] or ''}"
-
-
-def over_quota_advice(lifetime: timedelta | None = None) -> str:
-    """What to do for mail waiting on a full mailbox: one sentence, the same in `trace` and `queue`;
-    `lifetime` is the host's maximal_queue_lifetime."""
-    return _(
-        "ask the user to free space or raise the quota, then flush the queue (postqueue -f) rather than "
-        "waiting for the next retry; after {lifetime} in the queue Postfix returns the mail to its senders."
-    ).format(lifetime=lifetime_words(lifetime))
-
-
-def count(number: int, noun: str) -> str:
-    """`1 message`, `3 refusals`, `2 times`, in the reader's language (the nouns the verbs count)."""
-    forms = {
-        "message": lambda: ngettext("{count} message", "{count} messages", number),
-        "refusal": lambda: ngettext("{count} refusal", "{count} refusals", number),
-        "time": lambda: ngettext("{count} time", "{count} times", number),
-    }
-    return forms[noun]().format(count=number)
 
 
 def delivery_json(delivery: Delivery) -> dict[str, Any]:

@@ -1,0 +1,86 @@
+"""Why a mail waits or failed, in a word: the one reading of a server's answer or a queue's delay reason.
+
+Every part that says why reads it here: the verdicts (`Verdict.cause`), the trace's and the queue's
+"What to do", the alert period's problem kinds and the watches. Before, four readings with their own
+marker lists drifted apart (a relay alert with no advice, "5.2.2" full for one and not the other).
+Pure functions of text, no I/O and no language: the words and the advice are in `bot.core.reasons`.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+MAILBOX_FULL: Final = "mailbox_full"
+GREYLISTED: Final = "greylisted"
+UNKNOWN_RECIPIENT: Final = "unknown_recipient"
+DOMAIN_NOT_FOUND: Final = "domain_not_found"
+CONNECTION_REFUSED: Final = "connection_refused"
+UNREACHABLE: Final = "unreachable"
+TIMEOUT: Final = "timeout"
+RELAY_DENIED: Final = "relay_denied"
+SUSPENDED: Final = "suspended"
+TRANSPORT_BROKEN: Final = "transport_broken"
+LOCAL_CONFIG: Final = "local_config"
+ON_HOLD: Final = "on_hold"
+
+# How servers say a mailbox is full: the enhanced codes, Cyrus/BlueMind's and others' wordings.
+OVER_QUOTA_MARKERS = ("4.2.2", "5.2.2", "over quota", "quota exceeded", "mailbox full", "mailbox is full")
+
+# (cause, markers in the lower-cased answer): the first match wins, so the precise ones come first.
+CAUSES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (MAILBOX_FULL, OVER_QUOTA_MARKERS),
+    (GREYLISTED, ("greylist", "graylist", "try again later", "please retry later")),
+    ("no_reverse_dns", ("cannot find your hostname", "cannot find your reverse hostname", "reverse dns")),
+    ("sender_domain_unknown", ("sender address rejected: domain not found", "4.1.8", "5.1.8")),
+    ("sender_refused", ("sender address rejected",)),
+    ("helo_refused", ("helo command rejected",)),
+    ("blocklisted", ("blocked using", " blocklist", " blacklist", "listed at", "listed on", "spamhaus")),
+    (RELAY_DENIED, ("relay access denied", "relaying denied", "5.7.1 relaying", "not permitted to relay")),
+    (
+        UNKNOWN_RECIPIENT,
+        (
+            "5.1.1",
+            "4.1.1",
+            "user unknown",
+            "unknown user",
+            "no such user",
+            "recipient address rejected",
+            "mailbox unavailable",
+            "does not exist",
+            "invalid recipient",
+            "mailbox not found",
+        ),
+    ),
+    (DOMAIN_NOT_FOUND, ("host or domain name not found", "name service error", "domain not found", "5.1.2")),
+    ("too_big", ("5.3.4", "message size exceeds", "message too big", "too large")),
+    ("spam", ("spam", "5.7.1 message rejected", "content rejected", "virus", "malware")),
+    ("authentication", ("spf", "dmarc", "dkim", "5.7.26", "5.7.23", "authentication")),
+    ("tls", ("tls", "ssl", "certificate", "starttls")),
+    (CONNECTION_REFUSED, ("connection refused", "refused to talk")),
+    (UNREACHABLE, ("network is unreachable", "no route to host")),
+    (TIMEOUT, ("timed out", "timeout", "conversation with", "lost connection")),
+    (TRANSPORT_BROKEN, ("mail transport unavailable", "unavailable transport", "unknown mail transport error")),
+    (SUSPENDED, ("delivery temporarily suspended", "service unavailable")),
+    (LOCAL_CONFIG, ("mail system configuration error", "transport")),
+    (ON_HOLD, ("on hold",)),  # the bot's own reason for a held mail (the queue verb's table)
+)
+
+# The next hop is the trouble: the alert period calls these "relay" problems.
+NEXT_HOP = frozenset({CONNECTION_REFUSED, UNREACHABLE, TIMEOUT, RELAY_DENIED, SUSPENDED})
+
+
+def is_over_quota(answer: str) -> bool:
+    """Does a server's answer (or a queue's delay reason) say the mailbox is full?"""
+    lowered = answer.lower()
+    return any(marker in lowered for marker in OVER_QUOTA_MARKERS)
+
+
+def cause_of(answer: str | None) -> str | None:
+    """The kind of trouble a server's answer (or a refusal's or a queue's reason) names, or None."""
+    if not answer:
+        return None
+    lowered = answer.lower()
+    for cause, markers in CAUSES:
+        if any(marker in lowered for marker in markers):
+            return cause
+    return None

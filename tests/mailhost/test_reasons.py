@@ -1,0 +1,48 @@
+"""The one reading of why a mail waits or failed, on answers real servers gave (Postfix, Cyrus, remote MXs)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.mailhost import reasons as r
+
+
+@pytest.mark.parametrize(
+    ("answer", "cause"),
+    [
+        (
+            "host mx.example.com[192.0.2.1] said: 550 5.1.1 <x@example.com>: Recipient address rejected",
+            "unknown_recipient",
+        ),
+        (
+            "host 127.0.0.1[127.0.0.1] said: 450 4.1.1 <x@lab.test>: User unknown (in reply to RCPT TO command)",
+            "unknown_recipient",
+        ),
+        ("connect to mx.example.com[192.0.2.1]:25: Connection refused", "connection_refused"),
+        ("connect to mx.example.com[192.0.2.1]:25: Connection timed out", "timeout"),
+        ("connect to mx.example.com[2001:db8::1]:25: Network is unreachable", "unreachable"),
+        ("connect to mx.example.com[192.0.2.1]:25: No route to host", "unreachable"),
+        ("Host or domain name not found. Name service error for name=x.example type=MX", "domain_not_found"),
+        ("450 4.7.1 Greylisted, see http://postgrey.schweikert.ch/", "greylisted"),
+        ("host 127.0.0.1[127.0.0.1] said: 452 4.2.2 Over quota SESSIONID=<cyrus-1-2-3>", "mailbox_full"),
+        ("host mx.example.com[192.0.2.1] said: 552 5.2.2 Mailbox is full", "mailbox_full"),
+        ("mail transport unavailable", "transport_broken"),
+        (
+            "delivery temporarily suspended: lost connection with mta7.am0.yahoodns.net[98.136.216.22] "
+            "while sending RCPT TO",
+            "timeout",
+        ),
+        ("host mx.example.com[192.0.2.1] said: 554 5.7.1 <a@b>: Relay access denied", "relay_denied"),
+        ("on hold", "on_hold"),
+        ("250 2.0.0 Ok", None),
+        ("", None),
+    ],
+)
+def test_an_answer_is_read_into_its_cause(answer: str, cause: str | None) -> None:
+    assert r.cause_of(answer) == cause
+
+
+def test_over_quota_is_the_mailbox_full_cause_and_nothing_else() -> None:
+    for answer in ("452 4.2.2 Over quota", "552 5.2.2 Mailbox is full", "quota exceeded (mailbox for user is full)"):
+        assert r.is_over_quota(answer) and r.cause_of(answer) == r.MAILBOX_FULL
+    assert not r.is_over_quota("450 4.1.1 User unknown")
