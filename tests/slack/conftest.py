@@ -21,7 +21,7 @@ from tests.fakeslack import FakeSlack
 from tests.fakeslack.limits import call_violations
 from tests.labconfig import write_lab_config
 
-BOT_FAKES: list[FakeSlack] = []  # every fake a bot process talked to: the limits test reads them all
+BOT_FAKES: list[FakeSlack] = []  # every fake a bot process talked to: the limits check reads them all
 
 
 def free_port() -> int:
@@ -131,3 +131,20 @@ def assert_no_secret(fake: FakeSlack, text: str, where: str) -> None:
         ("signing secret", fake.signing_secret),
     ):
         assert secret not in text, f"the {name} appears in {where}"
+
+
+CARRIES_BLOCK_KIT = {"chat.postMessage", "chat.update", "chat.postEphemeral", "response_url"}
+VIEWS = {"views.open", "views.update", "views.publish"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_payload_within_slacks_limits() -> Iterator[None]:
+    """At the end of the run, whichever Slack tests ran: every payload a bot under test sent to the fake
+    Slack was within Slack's documented limits (blocks per message and per view, text lengths, options
+    per element, private_metadata...; tests/fakeslack/limits.py). Each test's teardown checks its own too."""
+    yield
+    calls = [call for fake in BOT_FAKES for call in fake.calls() if call.method in CARRIES_BLOCK_KIT | VIEWS]
+    broken = [(call.method, found) for call in calls if (found := call_violations(call.method, call.args))]
+    assert broken == [], broken
+    views = sum(1 for call in calls if call.method in VIEWS)
+    print(f"\n{len(calls)} payloads checked against Slack's limits ({views} views)")
