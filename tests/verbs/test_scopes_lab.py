@@ -8,11 +8,14 @@ from __future__ import annotations
 import getpass
 import json
 import re
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import lab_queue, run_mailbot
 from tests.labconfig import write_lab_config
+from tests.test_i18n import OVER_QUOTA, fill_over_quota
 
 PARTNER = "partner.example"
 
@@ -30,7 +33,25 @@ def scoped_lab(tmp_path: Path, domains: list[str], aliases: dict[str, str] | Non
 
 
 def queued_from(sender: str) -> str:
-    return next(e["queue_id"] for e in lab_queue() if e["sender"] == sender)
+    """A mail from `sender` waiting in the queue: lab/traffic.sh's, or (when another test of the run
+    flushed those) a new one to pleine@lab.test, kept over quota for such tests."""
+    found = [e["queue_id"] for e in lab_queue() if e["sender"] == sender]
+    if not found:
+        fill_over_quota()
+        body = "Bonjour,\n" + "0123456789" * 300
+        subprocess.run(
+            ["swaks", "--silent", "2", "--server", "127.0.0.1", "--port", "2525", "--from", sender,
+             "--to", OVER_QUOTA, "--header", "Subject: Facture en attente", "--body", body],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not found and time.monotonic() < deadline:
+            time.sleep(0.3)
+            found = [e["queue_id"] for e in lab_queue() if e["sender"] == sender]
+    assert found, f"no mail from {sender} waits in the lab's queue"
+    return str(found[0])
 
 
 def test_message_shows_a_scoped_agent_their_mail_and_refuses_another_s_queue_id(lab_config, tmp_path: Path):
