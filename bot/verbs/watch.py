@@ -1,10 +1,8 @@
 """`watch ADDRESS [for 2h]` and `unwatch [ADDRESS]`: be told when queued mail finally lands.
 
-A watch follows the messages for ADDRESS that are in the queue when it starts. Each period
-(bot/verbs/alerts.py) reads every host's queue once, whatever the number of watches; only a
-message that left the queue costs a log search, on its host, for its address, since the last
-check (the trace's `--since`), which says whether it was delivered (folder and IMAP UID on
-BlueMind), bounced or expired. Watches live in the state, so they survive a restart.
+A watch follows the messages for ADDRESS that are in the queue when it starts; each period settles
+the ones that left it (bot/periods/watches.py: one queue read per host, a log search only for a
+message gone). Watches live in the state, so they survive a restart.
 """
 
 from __future__ import annotations
