@@ -41,22 +41,6 @@ DEFAULT_APP_TOKEN = "xapp-1-A0MAILBOT1-0000000001-fakeslack-app-token"
 DEFAULT_SIGNING_SECRET = "fakeslack-signing-secret-0123456789abcdef"
 BOT_SCOPES = "chat:write,commands,files:write,users:read,users:read.email,usergroups:read,channels:read,groups:read"
 
-# Slack's documented Block Kit limits that a bot can plausibly hit (checked on messages, not views).
-_KNOWN_BLOCKS = {
-    "section",
-    "divider",
-    "header",
-    "context",
-    "actions",
-    "image",
-    "input",
-    "rich_text",
-    "file",
-    "video",
-    "markdown",
-    "table",
-    "context_actions",
-}
 _ID_RE = re.compile(r"^[A-Z0-9]{2,}$")
 _JSON_ARGS = ("blocks", "attachments", "files", "metadata", "unfurls", "user_auth_blocks", "view")
 
@@ -1284,80 +1268,9 @@ def _parse_args(query: str, body: bytes, content_type: str) -> dict[str, Any]:
     return args
 
 
-def _text_len(obj: Any) -> int:
-    return len(obj.get("text", "")) if isinstance(obj, dict) else 0
-
-
 def _validate_blocks(blocks: Any) -> list[str]:
     """Slack's Block Kit limits for messages, reported as Slack does ("... [json-pointer:/blocks/0/...]")."""
-    if blocks is None or blocks == []:
-        return []
-    if not isinstance(blocks, list):
-        return ["expected an array [json-pointer:/blocks]"]
-    errors: list[str] = []
-    if len(blocks) > 50:
-        errors.append("no more than 50 items allowed [json-pointer:/blocks]")
-    block_ids: set[str] = set()
-    for i, block in enumerate(blocks):
-        ptr = f"/blocks/{i}"
-        if not isinstance(block, dict) or block.get("type") not in _KNOWN_BLOCKS:
-            errors.append(f"unsupported type [json-pointer:{ptr}/type]")
-            continue
-        bid = block.get("block_id")
-        if bid is not None:
-            if not isinstance(bid, str) or len(bid) > 255:
-                errors.append(f"must be less than 256 characters [json-pointer:{ptr}/block_id]")
-            elif bid in block_ids:
-                errors.append(f"duplicate block_id [json-pointer:{ptr}/block_id]")
-            else:
-                block_ids.add(bid)
-        kind = block["type"]
-        if kind == "section":
-            if "text" not in block and "fields" not in block:
-                errors.append(f"must provide text or fields [json-pointer:{ptr}]")
-            if _text_len(block.get("text")) > 3000:
-                errors.append(f"must be less than 3001 characters [json-pointer:{ptr}/text/text]")
-            fields = block.get("fields") or []
-            if len(fields) > 10:
-                errors.append(f"no more than 10 items allowed [json-pointer:{ptr}/fields]")
-            for j, f in enumerate(fields):
-                if _text_len(f) > 2000:
-                    errors.append(f"must be less than 2001 characters [json-pointer:{ptr}/fields/{j}/text]")
-        elif kind == "header":
-            text = block.get("text")
-            if not isinstance(text, dict) or text.get("type") != "plain_text":
-                errors.append(f"must be a plain_text object [json-pointer:{ptr}/text]")
-            elif _text_len(text) > 150:
-                errors.append(f"must be less than 151 characters [json-pointer:{ptr}/text/text]")
-        elif kind == "context":
-            elements = block.get("elements") or []
-            if not elements or len(elements) > 10:
-                errors.append(f"must have 1 to 10 items [json-pointer:{ptr}/elements]")
-        elif kind == "actions":
-            elements = block.get("elements") or []
-            if not elements or len(elements) > 25:
-                errors.append(f"must have 1 to 25 items [json-pointer:{ptr}/elements]")
-            action_ids: set[str] = set()
-            for j, el in enumerate(elements):
-                eptr = f"{ptr}/elements/{j}"
-                if not isinstance(el, dict):
-                    errors.append(f"expected an object [json-pointer:{eptr}]")
-                    continue
-                aid = el.get("action_id")
-                if isinstance(aid, str):
-                    if len(aid) > 255:
-                        errors.append(f"must be less than 256 characters [json-pointer:{eptr}/action_id]")
-                    if aid in action_ids:
-                        errors.append(f"duplicate action_id [json-pointer:{eptr}/action_id]")
-                    action_ids.add(aid)
-                if el.get("type") == "button":
-                    if _text_len(el.get("text")) > 75:
-                        errors.append(f"must be less than 76 characters [json-pointer:{eptr}/text/text]")
-                    if len(str(el.get("value", ""))) > 2000:
-                        errors.append(f"must be less than 2001 characters [json-pointer:{eptr}/value]")
-                    if el.get("style") not in (None, "primary", "danger"):
-                        errors.append(f"must be one of primary, danger [json-pointer:{eptr}/style]")
-    return errors
+    return limits.blocks_violations(blocks, limits.MESSAGE_BLOCKS)
 
 
 def _with_generated_ids(blocks: list[Any]) -> list[Any]:
