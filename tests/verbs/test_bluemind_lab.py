@@ -16,7 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ADMIN_KEY
+from bot.config import load_config
+from bot.core.registry import Context, ReadVerb, verb_parser
+from bot.mailhost.ssh import HostPool
+from bot.mailhost.tools import bmcli
+from bot.verbs import VERBS
+from tests.conftest import ADMIN_KEY, GUARD_LOG, guard_log_since
 from tests.verbs.test_deleted_lab import as_json, imap, lab_config_file, listed, mailbot, scratch, unexpunge_l
 
 EMULATOR_CONF = Path("/etc/mailbot-lab/bm-cli.conf")
@@ -275,3 +280,35 @@ def test_check_names_the_build_and_what_it_accepts(config, build):
         assert "history-imap without --folderPath" in facts
     else:
         assert "history-imap takes --folderPath" in facts
+
+
+def test_a_refused_folder_path_is_asked_again_after_an_upgrade(lab_config, emulator, tmp_path):
+    """A long-running bot learns once that a build refuses --folderPath; after BlueMind's upgrade the
+    answer without the folder holds no copy in the asked folder: the folder is asked for again."""
+    config = lab_config_file(tmp_path, bluemind=4)
+    emulate("bm4-2022")
+    trashed = latest(config, "john@lab.test", "facture impayee")
+    trash_uid = str(next(e["uid"] for e in trashed["events"] if e["folder"] == "Trash"))
+    history = VERBS["history"]
+    assert isinstance(history, ReadVerb)
+    words = ["john@lab.test", trash_uid, "--folder", "Trash"]
+    request = history.validate(verb_parser(history, "history").parse_args(words))
+    pool = HostPool()
+    context = Context(load_config(str(config)), pool, "tester")  # one process throughout, as the Slack bot
+    bmcli.forget_what_builds_refused()
+    try:
+        emulate("bm4-2021")  # the old build: refuses --folderPath, learned
+        history.run(request, context)
+        emulate("bm4-2022")  # upgraded while the bot runs
+        before = GUARD_LOG.stat().st_size
+        report = history.run(request, context)
+        sent = [line for line in guard_log_since(before) if "history-imap" in line]
+        assert "--folderPath" not in sent[0] and "--folderPath Trash" in sent[-1], sent
+        assert report.headline().startswith(f"UID {trash_uid} in Trash of user/john@lab.test")
+        before = GUARD_LOG.stat().st_size
+        history.run(request, context)  # and from then on, at once
+        sent = [line for line in guard_log_since(before) if "history-imap" in line]
+        assert len(sent) == 1 and "--folderPath Trash" in sent[0], sent
+    finally:
+        bmcli.forget_what_builds_refused()
+        pool.close()

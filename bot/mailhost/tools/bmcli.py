@@ -16,7 +16,6 @@ in every folder, and the tables are narrowed to the asked folder.
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
@@ -195,15 +194,10 @@ class BmCliBuild:
 _BM_NOT_FOUND = re.compile(
     r"No mailbox matches|not found|did not match anything|Invalid or unknown domain|Target is not a valid email"
 )
-# Per host and bm-cli path: when a build said `history-imap` does not take --folderPath. Kept for an
-# hour, not for ever: the Slack bot runs for weeks, and an upgraded BlueMind takes the option again.
-REFUSAL_KEPT_SECONDS = 3600.0
-_FOLDER_PATH_REFUSED: dict[tuple[str, str], float] = {}
-
-
-def _refuses_folder_path(key: tuple[str, str]) -> bool:
-    said = _FOLDER_PATH_REFUSED.get(key)
-    return said is not None and time.monotonic() - said < REFUSAL_KEPT_SECONDS
+# Per host and bm-cli path: a build said `history-imap` does not take --folderPath. A hint, not a
+# fact for ever: the Slack bot runs for weeks, and when the answer without the folder holds no copy
+# in the asked folder, the folder is asked for again (an upgraded BlueMind takes it).
+_FOLDER_PATH_REFUSED: set[tuple[str, str]] = set()
 
 
 def forget_what_builds_refused() -> None:
@@ -249,12 +243,13 @@ class BmCli(OnHost):
         An unknown folder is the user's answer, with the folders there are."""
         what = "bm-cli mail history-imap"
         bm_folder = mailbox.bm_folder(folder)
-        sent_folder = not bm_folder.is_inbox and not _refuses_folder_path(self._build_key)
+        remembered = not bm_folder.is_inbox and self._build_key in _FOLDER_PATH_REFUSED
+        sent_folder = not bm_folder.is_inbox and not remembered
         result = self.connection.run(
             bmcli_history_imap(self.config.bm_cli, address, uid, bm_folder if sent_folder else None)
         )
         if sent_folder and result.exit_status == USAGE_ERROR and refused_option(result.stderr_text) == "--folderPath":
-            _FOLDER_PATH_REFUSED[self._build_key] = time.monotonic()
+            _FOLDER_PATH_REFUSED.add(self._build_key)
             sent_folder = False
             result = self.connection.run(bmcli_history_imap(self.config.bm_cli, address, uid, None))
         if threw(result) and not bm_folder.is_inbox:
@@ -267,6 +262,9 @@ class BmCli(OnHost):
         narrowed = [h for h in histories if holds(h, owner, bm_folder.value, uid.value)] or [
             h for h in histories if holds(h, None, bm_folder.value, uid.value)
         ]
+        if not narrowed and remembered:  # the refusal was learned earlier: BlueMind may have been upgraded
+            _FOLDER_PATH_REFUSED.discard(self._build_key)
+            return self.history(mailbox, address, uid, folder, owner, authn)
         if not narrowed and not bm_folder.is_inbox:
             self.check_folder(mailbox, address, folder, authn)
         return narrowed
@@ -320,7 +318,7 @@ class BmCli(OnHost):
             self.require_sudo(probe, "bm-cli mail history-imap", "root")
         refused = probe.exit_status == USAGE_ERROR and refused_option(probe.stderr_text) == "--folderPath"
         if refused:
-            _FOLDER_PATH_REFUSED[self._build_key] = time.monotonic()
+            _FOLDER_PATH_REFUSED.add(self._build_key)
         return BmCliBuild(version, parsed[0] if parsed else None, not refused)
 
     def _unexpunge_dry(self, mailbox: Mailbox, address: Address, folder: Folder, authn: Address | None) -> str:
