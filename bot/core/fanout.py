@@ -46,6 +46,17 @@ def each_host(
     return found
 
 
+def meanwhile(question: Callable[[], Answer]) -> Callable[[], Answer]:
+    """Start `question` in its own thread now, in the asker's language; the call returned waits
+    for its answer (or raises its error). Two commands of one host on two channels of its one
+    connection: the queue beside the log search saves a trace its 30 ms on the lab (issue 24)."""
+    workers = ThreadPoolExecutor(max_workers=1)
+    try:
+        return workers.submit(contextvars.copy_context().run, question).result
+    finally:
+        workers.shutdown(wait=False)
+
+
 def ask_each_host(
     hosts: Sequence[MailHost], question: Callable[[MailHost], Answer]
 ) -> tuple[list[tuple[MailHost, Answer]], list[HostFailure]]:

@@ -457,8 +457,10 @@ def run_trace(request: TraceRequest, context: Context) -> TraceReport:
     )
 
     def ask(host: MailHost) -> tuple[HostLog, list[QueueEntry], timedelta | None]:
-        host_log = host.postfix.trace_log(key, since)
-        queue = host.postfix.queue()
+        postfix = host.postfix
+        queue_of_host = fanout.meanwhile(postfix.queue)
+        host_log = postfix.trace_log(key, since)
+        queue = queue_of_host()
         ids = {m.queue_id for m in host_log.flow.messages}
         involved = any(request.keeps_entry(e) or e.queue_id in ids for e in queue)
         lifetime = fanout.known_lifetime(host) if involved else None
