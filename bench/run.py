@@ -392,17 +392,19 @@ def bare_true(transport: paramiko.Transport) -> None:
     channel.close()
 
 
-# The peak of the bot's own process (VmHWM, reset at exec), written by the process as it exits;
-# a parent's getrusage would also count the pages of this big benchmark process it was forked from.
+# The peak of the bot's own process (VmHWM, reset at exec), written by the process when the
+# console script's main is done; a parent's getrusage would also count the pages of this big
+# benchmark process it was forked from.
 _PEAK = (
-    "import atexit, runpy, sys\n"
-    "def peak():\n"
+    "import sys\n"
+    "from bot.cli import main\n"
+    "try:\n"
+    "    code = main(sys.argv[1:])\n"
+    "finally:\n"
     "    for line in open('/proc/self/status'):\n"
     "        if line.startswith('VmHWM:'):\n"
     "            sys.stderr.write('peak-kB ' + line.split()[1] + '\\n')\n"
-    "atexit.register(peak)\n"
-    "sys.argv = ['mailbot', *sys.argv[1:]]\n"
-    "runpy.run_module('bot', run_name='__main__')\n"
+    "sys.exit(code)\n"
 )
 
 

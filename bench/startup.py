@@ -63,13 +63,17 @@ def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
     return time.perf_counter() - started, done.returncode
 
 
-# The modules loaded when the command exits, written by the process itself (importlib's imports,
-# as the verb table's, do not show in -X importtime).
+# The modules loaded when the command is done, written by the process itself (importlib's imports,
+# as the verb table's, do not show in -X importtime): the console script's main, then the list
+# (the console script itself ends without the interpreter's teardown, so no atexit runs).
 _MODULES = (
-    "import atexit, runpy, sys\n"
-    "atexit.register(lambda: sys.stderr.write('modules: ' + ' '.join(sys.modules) + '\\n'))\n"
-    "sys.argv = ['mailbot', *sys.argv[1:]]\n"
-    "runpy.run_module('bot', run_name='__main__')\n"
+    "import sys\n"
+    "from bot.cli import main\n"
+    "try:\n"
+    "    code = main(sys.argv[1:])\n"
+    "finally:\n"
+    "    sys.stderr.write('modules: ' + ' '.join(sys.modules) + '\\n')\n"
+    "sys.exit(code)\n"
 )
 
 

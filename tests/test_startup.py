@@ -18,12 +18,16 @@ from bot import i18n
 from bot.verbs import LISTED, VERBS
 from tests.conftest import ROOT
 
-# The modules loaded when the command exits, as the process itself sees them.
+# The modules loaded when the command is done, as the process itself sees them (the console
+# script ends without the interpreter's teardown: no atexit would run).
 PROBE = (
-    "import atexit, runpy, sys\n"
-    "atexit.register(lambda: sys.stderr.write('\\nmodules: ' + ' '.join(sys.modules) + '\\n'))\n"
-    "sys.argv = ['mailbot', *sys.argv[1:]]\n"
-    "runpy.run_module('bot', run_name='__main__')\n"
+    "import sys\n"
+    "from bot.cli import main\n"
+    "try:\n"
+    "    code = main(sys.argv[1:])\n"
+    "finally:\n"
+    "    sys.stderr.write('\\nmodules: ' + ' '.join(sys.modules) + '\\n')\n"
+    "sys.exit(code)\n"
 )
 VERB_MODULES = {f"bot.verbs.{entry.module}" for entry in LISTED}
 

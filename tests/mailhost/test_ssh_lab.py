@@ -196,6 +196,27 @@ def test_concurrent_commands_share_one_login_within_max_sessions(lab_admin_host)
     assert 0.85 <= elapsed < 3  # three waves of three: the cap held, and nothing failed
 
 
+def test_two_entries_of_one_account_log_in_once(lab_admin_host):
+    # Two Postfix instances of one machine, reached as the same account with the same key (the
+    # lab's lab and edge): one SSH login carries both entries' commands.
+    pool = HostPool()
+    try:
+        one = pool.connection(lab_host_with(lab_admin_host, name="backend"))
+        other = pool.connection(lab_host_with(lab_admin_host, name="edge", maillog=("/var/log/mail-edge.log",)))
+        elsewhere = pool.connection(lab_host_with(lab_admin_host, name="third", max_sessions=2))
+        said = [c.run(RemoteCommand("t", ("sh", "-c", "echo $PPID"))).stdout for c in (one, other, elsewhere)]
+        assert one.logins + other.logins == 1 and elsewhere.logins == 1
+        assert one._transport is other._transport and elsewhere._transport is not one._transport
+        assert said[0] and said[0] != said[1]  # one command per session, as before
+        shared = one._transport
+        assert shared is not None
+        shared.sock.close()  # the shared login drops: the next command of either logs in again
+        assert other.run(RemoteCommand("t", ("echo", "again"))).stdout == b"again\n"
+        assert one._transport is other._transport is not shared and other.logins == 1
+    finally:
+        pool.close()
+
+
 def test_more_commands_than_sshd_sessions_wait_instead_of_failing(lab_admin_host):
     # sshd allows 10 sessions per connection; a cap above that meets its refusals and must retry
     # them without closing the connection that carries the other commands.
