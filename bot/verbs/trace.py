@@ -214,22 +214,32 @@ class TraceReport:
 
     def to_json(self) -> dict[str, Any]:
         origins = records.origins(self.messages)
-        by_hop: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        verdicts = [verdict.to_json() for verdict in self.verdicts]
-        for verdict, shown in zip(self.verdicts, verdicts, strict=True):
+        # Each verdict is encoded once, then written in its messages and in the list of verdicts.
+        encoded = [render.encode(verdict.to_json()) for verdict in self.verdicts]
+        by_hop: dict[tuple[str, str], list[int]] = {}
+        for number, verdict in enumerate(self.verdicts):
             for hop in verdict.hops:
-                by_hop.setdefault((hop.host, hop.queue_id), []).append(shown)
+                by_hop.setdefault((hop.host, hop.queue_id), []).append(number)
 
         def message(m: Message) -> dict[str, Any]:
-            return {**records.message_json(m, origins.get(m.queue_id)), "verdict": by_hop.get((m.host, m.queue_id), [])}
+            shown = [self.verdicts[number].to_json() for number in by_hop.get((m.host, m.queue_id), ())]
+            return {**records.message_json(m, origins.get(m.queue_id)), "verdict": shown}
+
+        def message_text(m: Message) -> str:
+            """`message`'s JSON text, its verdicts spliced in as they were encoded."""
+            head = render.encode(records.message_json(m, origins.get(m.queue_id)))
+            shown = ", ".join(encoded[number] for number in by_hop.get((m.host, m.queue_id), ()))
+            return head[:-1] + ', "verdict": [' + shown + "]}"
+
+        numbers = range(len(self.verdicts))  # the verdicts by their place in `encoded`
 
         return {
             "address": self.address.value if self.address else None,
             "key": self._key_json(),
             "since": _duration_words(self.since) if self.since else None,
             "hosts": list(self.hosts),
-            "messages": render.JsonRows(self.messages, message),
-            "verdicts": verdicts,
+            "messages": render.JsonRows(self.messages, message, message_text),
+            "verdicts": render.JsonRows(numbers, lambda number: self.verdicts[number].to_json(), encoded.__getitem__),
             "rejected": [records.rejection_json(r) for r in self.rejected],
             "queued": [records.queued_json(q) for q in self.queued],
             "hints": self.hints,

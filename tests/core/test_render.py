@@ -55,3 +55,14 @@ def test_a_big_table_is_the_text_tabulate_makes():
         expected = tabulate(fitted, headers=headers, tablefmt="simple", disable_numparse=True)
         assert render._simple_table(headers, fitted) == expected
         assert render.table(headers, rows, width=10_000) == expected
+
+
+def test_rows_already_encoded_are_written_as_they_are():
+    """A trace encodes each verdict once and splices it into its messages: the text written is the
+    caller's, and the same document still reads back from `to_json`."""
+    records = [{"queue_id": "Q1", "verdict": [{"kind": "delivered"}]}, {"queue_id": "Q2", "verdict": []}]
+    texts = [json.dumps(r, ensure_ascii=False) for r in records]
+    out = io.StringIO()
+    write_json({"messages": JsonRows([0, 1], records.__getitem__, texts.__getitem__)}, out)
+    assert out.getvalue() == '{\n  "messages": [\n    ' + ",\n    ".join(texts) + "\n  ]\n}\n"
+    assert list(JsonRows([0, 1], records.__getitem__, texts.__getitem__)) == records
