@@ -179,7 +179,7 @@ def wrapped_table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: 
     lines.append("  ".join("-" * w for w in [*widths, min(room, max(len(headers[last]) + 2, 10))]))
     for row in rows:
         first = "  ".join(cell.ljust(w) for cell, w in zip(row[:last], widths, strict=True))
-        pieces = [detail] if _fits(detail := row[last], room) else textwrap.wrap(detail, room) or [""]
+        pieces = [said] if _fits(said := row[last], room) else textwrap.wrap(said, room) or [""]
         lines.append(f"{first}  {pieces[0]}".rstrip())
         lines.extend(" " * (indent) + piece for piece in pieces[1:])
     return "\n".join(lines)
