@@ -377,6 +377,8 @@ class SlackConfig(AccessRule):
     verbs: Annotated[dict[str, AccessRule], BeforeValidator(_mapping)] = {}
     workers: AtLeastOne = 8
     max_pending: AtLeastOne = 64
+    large_answers: AtLeastOne = 2  # answers past large_answer_mb of log lines built at once (the others wait)
+    large_answer_mb: Number = 8.0
     rate_limits: RateLimits = Field(default_factory=RateLimits)
     # of cards in a channel, and of users whose Slack locale has no catalogue
     language: Annotated[str, BeforeValidator(_language)] = ENGLISH

@@ -19,6 +19,7 @@ from bot.i18n import _, translate_argparse
 # functions that need them import them when they run.
 if TYPE_CHECKING:
     from bot.config import Config
+    from bot.core.large_answers import AnswerSize
     from bot.core.scopes import Scope
     from bot.mailhost.commands import RemoteCommand
     from bot.mailhost.ssh import CommandResult, HostPool
@@ -91,6 +92,7 @@ class Context:
     progress: Callable[[str], None] = field(default=_ignore_progress)
     _state: State | None = None
     scope: Scope | None = None  # the caller's `scopes:` (bot.core.scopes); None: not limited
+    answer_size: AnswerSize | None = None  # a Slack job's reading, for its turn among large answers
 
     @property
     def state(self) -> State:

@@ -26,6 +26,7 @@ from slack_sdk.errors import SlackApiError
 from bot import i18n, observe
 from bot.config import Config
 from bot.core import changes, scopes
+from bot.core.large_answers import AnswerSize, LargeAnswers
 from bot.core.registry import Context, Outcome, Verb, verb_parser
 from bot.core.render import clip
 from bot.errors import BadInput, MailbotError
@@ -94,6 +95,7 @@ class MailBot:
         # what it says goes through the outbox; its work through the bounded pool; the desks get both
         self.outbox = SlackOutbox(client)
         self.jobs = BoundedJobs(config.slack.workers, config.slack.max_pending)
+        self.large_answers = LargeAnswers(config.slack.large_answers, int(config.slack.large_answer_mb * 1_000_000))
         self.access = AccessPolicy(config.slack, self._group_members)
         # Everything a click needs is in the state, shared with the other replicas: requests and
         # cards, answers to share, rate-limit counters. `replica` names this process in it.
@@ -296,7 +298,8 @@ class MailBot:
         progress = _Progress(self, command, started, verb.name)
         result = "ok"
         try:
-            payload, result = self._answer(verb, request, command, started, progress, scope)
+            with self.large_answers.job(progress.now) as size:
+                payload, result = self._answer(verb, request, command, started, progress, scope, size)
         except Exception:  # a bug: the user still gets an answer, the log gets the details
             log.exception("%s by %s: internal error", verb.name, command.user)
             payload, result = blocks.notice(_(INTERNAL_ERROR)), "error"
@@ -314,11 +317,13 @@ class MailBot:
         started: float,
         progress: _Progress,
         scope: scopes.Scope | None = None,
+        size: AnswerSize | None = None,
     ) -> tuple[dict[str, Any], str]:
         """The answer's blocks, and its outcome for the metrics (ok, failed, bad_input)."""
         assert verb.run is not None
         context = self.context(command.user, progress.note)
         context.scope = scope  # what the verb lists or resolves, within the caller's `scopes:`
+        context.answer_size = size  # its turn among the large answers, held until the answer is built and sent
         try:
             outcome = verb.run(request, context)
         except MailbotError as failure:
@@ -656,6 +661,11 @@ class _Progress:
 
     def note(self, message: str) -> None:
         self._latest = message
+
+    def now(self, message: str) -> None:
+        """A note the user should read at once (their job waits), not at the next update."""
+        self._latest = message
+        self._update()
 
     def finish(self) -> None:
         with self._lock:

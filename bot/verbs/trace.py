@@ -469,7 +469,7 @@ def run_trace(request: TraceRequest, context: Context) -> TraceReport:
     def ask(host: MailHost) -> tuple[HostLog, list[QueueEntry], timedelta | None]:
         postfix = host.postfix
         queue_of_host = fanout.meanwhile(postfix.queue)
-        host_log = postfix.trace_log(key, since)
+        host_log = postfix.trace_log(key, since, grew=context.answer_size.grew if context.answer_size else None)
         queue = queue_of_host()
         ids = {m.queue_id for m in host_log.flow.messages}
         involved = any(request.keeps_entry(e) or e.queue_id in ids for e in queue)

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,10 +35,14 @@ def write_config(
     fake: FakeSlack,
     slack: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    hosts: Sequence[str] = ("lab",),
     **host: Any,
 ) -> Path:
-    """The lab's backend alone (not its edge relay), talking to the fake Slack."""
-    return write_lab_config(tmp_path, host=host, slack={"api_url": fake.api_url, **(slack or {})}, **(extra or {}))
+    """The lab's backend alone (unless `hosts` adds its edge relay), talking to the fake Slack;
+    `host` changes the first of them."""
+    return write_lab_config(
+        tmp_path, hosts, host=host, slack={"api_url": fake.api_url, **(slack or {})}, **(extra or {})
+    )
 
 
 @dataclass
@@ -81,9 +85,10 @@ def start_bot(tmp_path: Path, lab_config: object) -> Iterator[StartBot]:
         http: bool = True,
         slack: dict[str, Any] | None = None,
         extra: dict[str, Any] | None = None,
+        hosts: Sequence[str] = ("lab",),
         **host: Any,
     ) -> BotProcess:
-        config = write_config(tmp_path, fake, slack, extra, **host)
+        config = write_config(tmp_path, fake, slack, extra, hosts, **host)
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
         env.update(SLACK_BOT_TOKEN=fake.bot_token, MAILBOT_LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")

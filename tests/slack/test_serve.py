@@ -153,6 +153,33 @@ def test_sigterm_lets_work_in_flight_finish(fake_slack, start_bot):
     assert any("Still working on `/mail trace quota2@lab.test` (5 s)" in post for post in posts[:-1])
 
 
+def test_large_answers_take_turns_and_the_one_who_waits_is_told_at_once(fake_slack, start_bot):
+    # The backend through its slow link (its search starts 5 s late), the edge relay at once: a trace
+    # passes the threshold on the edge, then keeps its one turn until the backend has answered too.
+    bot = start_bot(
+        fake_slack, slack={"large_answers": 1, "large_answer_mb": 0.001}, hosts=("lab", "edge"), user="bmslow"
+    )
+    first, second = fake_slack.new_response_url(), fake_slack.new_response_url()
+    fake_slack.send_slash_command(bot.url, text="trace full@lab.test", user_id="U0001", response_url=first)
+    time.sleep(1.5)
+    asked = time.monotonic()
+    fake_slack.send_slash_command(bot.url, text="trace full@lab.test", user_id="U0002", response_url=second)
+    told = fake_slack.wait_for("response_url", lambda c: c.url == second, timeout=10)
+    assert told.at - asked < 3  # at once, not at the 5-second progress update
+    assert (
+        "This answer is large (over 0.001 MB of log lines) and the bot builds 1 such answer at a time: "
+        "yours goes on as soon as it is done." in answer_text(fake_slack, told)
+    )
+    answers = {}
+    for url in (first, second):
+        final = fake_slack.wait_for(
+            "response_url", lambda c, url=url: c.url == url and "Still working" not in str(c.args), timeout=40
+        )
+        answers[url] = final
+        assert "Trace of full@lab.test on lab, edge" in answer_text(fake_slack, final)
+    assert answers[second].at > answers[first].at  # the second was built after the first one's turn
+
+
 def test_thirty_commands_at_once_on_a_slow_host(fake_slack, start_bot):
     bot = start_bot(fake_slack, user="bmslow", slack={"workers": 10}, max_sessions=10)
     acks: list[float] = []

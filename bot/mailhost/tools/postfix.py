@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import PurePosixPath
@@ -214,20 +214,33 @@ LIFETIME_CACHE_SECONDS = 3600.0
 class Postfix(OnHost):
     """The host's Postfix instance (the default one, or the host entry's `postfix_config`)."""
 
-    def trace_log(self, key: TraceKey, since: timedelta | None = None, now: datetime | None = None) -> HostLog:
+    def trace_log(
+        self,
+        key: TraceKey,
+        since: timedelta | None = None,
+        now: datetime | None = None,
+        grew: Callable[[int], None] | None = None,
+    ) -> HostLog:
         """What every log line of every message that names `key` (an address, a client's IP, a
         Message-ID) says, by queue id (the messages' `lines` stay empty: a busy address has
-        hundreds of thousands)."""
+        hundreds of thousands). `grew` is told the size of each block of lines as it is read (it
+        may make the reading wait: the Slack bot's turns among large answers)."""
         since_epoch = 0
         if since is not None:
             since_epoch = max(0, int(((now or datetime.now(UTC)) - since).timestamp()))
-        return self._search(trace_key_logs(key, since_epoch, self.config.maillog), since, keep_lines=False)
+        return self._search(trace_key_logs(key, since_epoch, self.config.maillog), since, keep_lines=False, grew=grew)
 
     def message_log(self, message: QueueId | MessageId) -> HostLog:
         """Every line of one message: by queue id (with the hop or notice that names it) or Message-ID."""
         return self._search(message_logs(message, self.config.maillog), None, keep_lines=True)
 
-    def _search(self, command: RemoteCommand, since: timedelta | None, keep_lines: bool) -> HostLog:
+    def _search(
+        self,
+        command: RemoteCommand,
+        since: timedelta | None,
+        keep_lines: bool,
+        grew: Callable[[int], None] | None = None,
+    ) -> HostLog:
         """Runs the search and assembles its lines as they arrive: the output (tens of MB for a
         busy address) is never held whole, only the parsed lines the messages keep."""
         with self.connection.open(command) as stream:
@@ -235,7 +248,8 @@ class Postfix(OnHost):
             if keep_lines:
                 flow = assemble(reader.read(stream.lines()), self.name, keep_lines)
             else:
-                flow = assemble_blocks(reader.blocks(stream.blocks()), reader.parser, self.name)
+                blocks = stream.blocks() if grew is None else _told(stream.blocks(), grew)
+                flow = assemble_blocks(reader.blocks(blocks), reader.parser, self.name)
             status = stream.exit_status
             stderr = stream.stderr.decode("utf-8", "replace").strip()
         if status != 0:
@@ -418,6 +432,12 @@ class _TraceReader:
         if line is not None:
             at = _aware(line.at, self.tz)
             self.oldest = min(self.oldest, at) if self.oldest else at
+
+
+def _told(blocks: Iterable[str], grew: Callable[[int], None]) -> Iterator[str]:
+    for block in blocks:
+        grew(len(block))
+        yield block
 
 
 def _aware(stamp: datetime, tz: tzinfo) -> datetime:
