@@ -143,6 +143,23 @@ class TraceRequest:
             return verdict.kind == self.status
         return True
 
+    def kept(self, verdicts: list[Verdict], client_hops: frozenset[tuple[str, str]] = frozenset()) -> list[Verdict]:
+        """The verdicts that `keeps`. For an address alone (most traces), its test inlined: the address
+        as written first, then `Verdict.names` (a method call per verdict was a third of the filter's
+        time: 25 ms for the 45,000 verdicts of a frequent address, bench/run.py)."""
+        address = self.address
+        if address is None or self != TraceRequest(address, self.since, self.attempts):
+            return [verdict for verdict in verdicts if self.keeps(verdict, client_hops)]
+        value = address.value
+        return [
+            verdict
+            for verdict in verdicts
+            if verdict.recipient is None
+            or verdict.recipient == value
+            or verdict.sender == value
+            or verdict.names(value)
+        ]
+
     def keeps_rejection(self, rejection: Rejection) -> bool:
         if self.status not in (None, REFUSED) or self.message_id is not None:
             return False
@@ -485,22 +502,26 @@ def run_trace(request: TraceRequest, context: Context) -> TraceReport:
             for m in report.messages
             if request.client and client_ip(m.client) == request.client.value
         )
-        report.verdicts = [
-            verdict
-            for verdict in read_verdicts(
+        report.verdicts = request.kept(
+            read_verdicts(
                 report.messages,
                 refusals,
                 {host.name: queue for host, (_log, queue, _lifetime) in answers},
                 {host.name: lifetime for host, (_log, _queue, lifetime) in answers if lifetime is not None},
                 [(host.name, e) for host, (_log, queue, _lifetime) in answers for e in queue if request.keeps_entry(e)],
-            )
-            if request.keeps(verdict, client_hops)
-        ]
+            ),
+            client_hops,
+        )
         if context.scope is not None:  # a scoped caller: only the mail from or to their domains (bot.core.scopes)
             report.verdicts, report.hidden = _within_scope(context.scope, report.verdicts)
-        shown = {(hop.host, hop.queue_id) for verdict in report.verdicts for hop in verdict.hops}
         if not alone or report.hidden:  # the messages, refusals and queue entries of the verdicts kept
+            shown = {(hop.host, hop.queue_id) for verdict in report.verdicts for hop in verdict.hops}
             report.messages = [m for m in report.messages if (m.host, m.queue_id) in shown]
+        else:  # only for the queue entries below: the hops of the verdicts that are in a queue
+            in_queues = {(host.name, e.queue_id) for host, (_log, queue, _lifetime) in answers for e in queue}
+            shown = (
+                {hop for verdict in report.verdicts for hop in verdict.hops if hop in in_queues} if in_queues else set()
+            )
         report.rejected = [*refusals]
         for message in report.messages:
             report.rejected.extend(r for r in message.rejections if request.keeps_rejection(r))
