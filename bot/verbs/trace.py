@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -150,13 +151,13 @@ class TraceRequest:
         address = self.address
         if address is None or self != TraceRequest(address, self.since, self.attempts):
             return [verdict for verdict in verdicts if self.keeps(verdict, client_hops)]
-        value = address.value
+        value = sys.intern(address.value)  # the parser's own string (postfix_log): `is` finds it
         return [
             verdict
             for verdict in verdicts
             if verdict.recipient is None
-            or verdict.recipient == value
-            or verdict.sender == value
+            or verdict.recipient is value
+            or verdict.sender is value
             or verdict.names(value)
         ]
 
@@ -473,23 +474,25 @@ def run_trace(request: TraceRequest, context: Context) -> TraceReport:
         )
     )
 
-    def ask(host: MailHost) -> tuple[HostLog, list[QueueEntry], timedelta | None]:
+    def ask(host: MailHost) -> tuple[HostLog, list[QueueEntry], timedelta | None, frozenset[str]]:
+        """The host's log and queue, its queue lifetime when it matters, and the queue ids of its queue
+        entries that a verdict may name (of a message read, or of an entry for the addresses given)."""
         host_log = host.postfix.trace_log(key, since)
         queue = host.postfix.queue()
         ids = {m.queue_id for m in host_log.flow.messages}
-        involved = any(request.keeps_entry(e) or e.queue_id in ids for e in queue)
+        involved = frozenset(e.queue_id for e in queue if request.keeps_entry(e) or e.queue_id in ids)
         lifetime = fanout.known_lifetime(host) if involved else None
-        return host_log, queue, lifetime
+        return host_log, queue, lifetime, involved
 
     answers, report.failures = fanout.ask_each_host(fanout.mta_hosts(context), ask)
     # What follows makes tens of thousands of records (verdicts, hints) and no cycles: the cycle
     # collector's passes over them, and over the parsed messages, cost more than the verdicts
     # themselves (bench/run.py, issue 22); paused as the parse does (bot.mailhost.mail_flow).
     with collector_paused():
-        lifetimes = [lifetime for _host, (_log, _queue, lifetime) in answers if lifetime is not None]
+        lifetimes = [lifetime for _host, (_log, _queue, lifetime, _ids) in answers if lifetime is not None]
         report.queue_lifetime = min(lifetimes) if lifetimes else None
         refusals: list[Rejection] = []  # before any queue file: the in-queue ones are their messages' own
-        for _host, (host_log, _queue, _lifetime) in answers:
+        for _host, (host_log, _queue, _lifetime, _ids) in answers:
             report.files_read.extend(f"{host_log.host}:{path}" for path in host_log.files_read)
             report.windows.append(HostWindow(host_log.host, host_log.files_read, host_log.oldest, host_log.newest))
             report.warnings.extend(host_log.warnings)
@@ -506,9 +509,14 @@ def run_trace(request: TraceRequest, context: Context) -> TraceReport:
             read_verdicts(
                 report.messages,
                 refusals,
-                {host.name: queue for host, (_log, queue, _lifetime) in answers},
-                {host.name: lifetime for host, (_log, _queue, lifetime) in answers if lifetime is not None},
-                [(host.name, e) for host, (_log, queue, _lifetime) in answers for e in queue if request.keeps_entry(e)],
+                {host.name: queue for host, (_log, queue, _lifetime, _ids) in answers},
+                {host.name: lifetime for host, (_log, _queue, lifetime, _ids) in answers if lifetime is not None},
+                [
+                    (host.name, e)
+                    for host, (_log, queue, _lifetime, _ids) in answers
+                    for e in queue
+                    if request.keeps_entry(e)
+                ],
             ),
             client_hops,
         )
@@ -517,8 +525,8 @@ def run_trace(request: TraceRequest, context: Context) -> TraceReport:
         if not alone or report.hidden:  # the messages, refusals and queue entries of the verdicts kept
             shown = {(hop.host, hop.queue_id) for verdict in report.verdicts for hop in verdict.hops}
             report.messages = [m for m in report.messages if (m.host, m.queue_id) in shown]
-        else:  # only for the queue entries below: the hops of the verdicts that are in a queue
-            in_queues = {(host.name, e.queue_id) for host, (_log, queue, _lifetime) in answers for e in queue}
+        else:  # only for the queue entries below: of the hops in a queue, those of the verdicts kept
+            in_queues = {(host.name, queue_id) for host, (_log, _queue, _lifetime, ids) in answers for queue_id in ids}
             shown = (
                 {hop for verdict in report.verdicts for hop in verdict.hops if hop in in_queues} if in_queues else set()
             )
@@ -528,7 +536,7 @@ def run_trace(request: TraceRequest, context: Context) -> TraceReport:
         if context.scope is not None:
             report.rejected = context.scope.within(report.rejected, lambda r: (r.sender, (r.recipient,)))
         report.rejected.sort(key=lambda r: r.at)
-        for host, (_log, queue, _lifetime) in answers:
+        for host, (_log, queue, _lifetime, _ids) in answers:
             report.queued.extend(
                 QueuedMail(host.name, e)
                 for e in queue
