@@ -396,24 +396,25 @@ def _links(messages: Sequence[Message]) -> tuple[dict[tuple[int, str], Message],
     if not handed:
         return children, linked
     wanted = {d.next_queue_id for _m, d in handed}
-    by_id: dict[str, list[Message]] = {}
+    by_id: dict[str, Message] = {}  # the first message of each queue id handed to
+    several: dict[str, list[Message]] = {}  # a queue id of more than one message (reused, or on two hosts)
     for message in compress(messages, map(wanted.__contains__, map(_QUEUE_ID, messages))):
-        by_id.setdefault(message.queue_id, []).append(message)
+        first = by_id.setdefault(message.queue_id, message)
+        if first is not message:
+            several.setdefault(message.queue_id, [first]).append(message)
     for message, delivery in handed:
         next_queue_id = delivery.next_queue_id or ""
-        same_id = by_id.get(next_queue_id)
-        if same_id is None:
+        child = by_id.get(next_queue_id)
+        if child is None:
             continue
-        if len(same_id) == 1:  # most hand-overs: `_next_hop` of one message, without its lists
-            child: Message | None = same_id[0]
-            first_seen = same_id[0].first_seen
-            if child is message or (first_seen > delivery.at and first_seen > delivery.at + _HAND_OVER):
+        if several and next_queue_id in several:
+            child = _next_hop(message, delivery, several)
+            if child is None:
                 continue
-        else:
-            child = _next_hop(message, delivery, by_id)
-        if child is not None:
-            children[(id(message), next_queue_id)] = child
-            linked.add(id(child))
+        elif child is message or (child.first_seen > delivery.at and child.first_seen > delivery.at + _HAND_OVER):
+            continue  # `_next_hop` of a queue id of one message, without its lists
+        children[(id(message), next_queue_id)] = child
+        linked.add(id(child))
     return children, linked
 
 

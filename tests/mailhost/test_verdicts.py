@@ -219,7 +219,8 @@ def walked(messages, rejections=()):
 
 
 # Mail to two recipients (one in upper case) handed on together to a content filter's hop, which
-# delivers both; and mail to the same recipient twice (two verdicts' worth of tries: `walk` tells it).
+# delivers both; mail to the same recipient twice (two verdicts' worth of tries: `walk` tells it);
+# the hop's queue id used again an hour later, by mail of its own.
 TOGETHER = """\
 Nov 28 04:00:00 mail postfix/smtpd[1]: 1111111111: client=out.partner.example[192.0.2.9]
 Nov 28 04:00:00 mail postfix/qmgr[2]: 1111111111: from=<alice@partner.example>, size=900, nrcpt=2 (queue active)
@@ -235,6 +236,9 @@ Nov 28 04:01:00 mail postfix/qmgr[2]: 3333333333: from=<bob@partner.example>, si
 Nov 28 04:01:01 mail postfix/lmtp[5]: 3333333333: to=<john@lab.test>, relay=127.0.0.1[127.0.0.1]:2400, delay=0.1, delays=0/0/0/0.1, dsn=2.1.5, status=sent (250 2.1.5 Ok)
 Nov 28 04:01:01 mail postfix/lmtp[5]: 3333333333: to=<JOHN@lab.test>, relay=127.0.0.1[127.0.0.1]:2400, delay=0.1, delays=0/0/0/0.1, dsn=2.1.5, status=sent (250 2.1.5 Ok)
 Nov 28 04:01:01 mail postfix/lmtp[5]: 3333333333: to=<mary@lab.test>, relay=127.0.0.1[127.0.0.1]:2400, delay=0.1, delays=0/0/0/0.1, dsn=2.1.5, status=sent (250 2.1.5 Ok)
+Nov 28 05:00:00 mail postfix/qmgr[2]: 2222222222: from=<carol@partner.example>, size=900, nrcpt=1 (queue active)
+Nov 28 05:00:01 mail postfix/lmtp[5]: 2222222222: to=<mary@lab.test>, relay=127.0.0.1[127.0.0.1]:2400, delay=0.1, delays=0/0/0/0.1, dsn=2.1.5, status=sent (250 2.1.5 Ok)
+Nov 28 05:00:01 mail postfix/qmgr[2]: 2222222222: removed
 """  # noqa: E501
 
 
@@ -260,4 +264,6 @@ def test_the_shortcuts_for_the_usual_mail_tell_what_walk_tells(tmp_path):
         ("mary@lab.test", 2, 12),
         ("JOHN@lab.test", 1, None),  # its two tries, as `walk` groups them: the last one named
         ("mary@lab.test", 1, None),
+        ("mary@lab.test", 1, None),  # carol's
     ]
+    assert verdicts[-1].sender == "carol@partner.example"
