@@ -203,3 +203,67 @@ def test_details_are_punctuated_in_the_reader_s_language():
     with i18n.use_language("fr"):
         french = verdict_text.detail(verdict)
     assert french.endswith(" ; avis FEDCBA321 à s@y.example") and "; " not in french.replace(" ; ", "")
+
+
+def walked(messages, rejections=()):
+    """The verdicts of `walk` alone, none of `read_verdicts`'s shortcuts for the usual mail."""
+    children, linked = v._links(messages)
+    reader = v._Reader({}, set(), {}, children)
+    verdicts: list[v.Verdict] = []
+    for m in messages:
+        if id(m) not in linked:
+            story = v._Story(m.first_seen, m.sender, m.message_id, m.client, (v.Hop(m.host, m.queue_id),), ())
+            reader.walk(m, story, None, 0, verdicts)
+    verdicts.extend(v._refusals(rejections))
+    return sorted(verdicts, key=v._BY_TIME)
+
+
+# Mail to two recipients (one in upper case) handed on together to a content filter's hop, which
+# delivers both; mail to the same recipient twice (two verdicts' worth of tries: `walk` tells it);
+# the hop's queue id used again an hour later, by mail of its own.
+TOGETHER = """\
+Nov 28 04:00:00 mail postfix/smtpd[1]: 1111111111: client=out.partner.example[192.0.2.9]
+Nov 28 04:00:00 mail postfix/qmgr[2]: 1111111111: from=<alice@partner.example>, size=900, nrcpt=2 (queue active)
+Nov 28 04:00:01 mail postfix/smtp[3]: 1111111111: to=<john@lab.test>, relay=127.0.0.1[127.0.0.1]:10024, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 2222222222)
+Nov 28 04:00:01 mail postfix/smtp[3]: 1111111111: to=<Mary@lab.test>, relay=127.0.0.1[127.0.0.1]:10024, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 2222222222)
+Nov 28 04:00:01 mail postfix/qmgr[2]: 1111111111: removed
+Nov 28 04:00:01 mail postfix/smtpd[4]: 2222222222: client=localhost[127.0.0.1]
+Nov 28 04:00:01 mail postfix/qmgr[2]: 2222222222: from=<alice@partner.example>, size=1200, nrcpt=2 (queue active)
+Nov 28 04:00:02 mail postfix/lmtp[5]: 2222222222: to=<mary@lab.test>, relay=127.0.0.1[127.0.0.1]:2400, delay=0.1, delays=0/0/0/0.1, dsn=2.1.5, status=sent (250 2.1.5 Ok SESSIONID=<cyrus-1-2-3> [lab.test!user.mary () 12])
+Nov 28 04:00:02 mail postfix/lmtp[5]: 2222222222: to=<john@lab.test>, relay=127.0.0.1[127.0.0.1]:2400, delay=0.1, delays=0/0/0/0.1, dsn=2.1.5, status=sent (250 2.1.5 Ok SESSIONID=<cyrus-1-2-4> [lab.test!user.john () 13])
+Nov 28 04:00:02 mail postfix/qmgr[2]: 2222222222: removed
+Nov 28 04:01:00 mail postfix/qmgr[2]: 3333333333: from=<bob@partner.example>, size=900, nrcpt=2 (queue active)
+Nov 28 04:01:01 mail postfix/lmtp[5]: 3333333333: to=<john@lab.test>, relay=127.0.0.1[127.0.0.1]:2400, delay=0.1, delays=0/0/0/0.1, dsn=2.1.5, status=sent (250 2.1.5 Ok)
+Nov 28 04:01:01 mail postfix/lmtp[5]: 3333333333: to=<JOHN@lab.test>, relay=127.0.0.1[127.0.0.1]:2400, delay=0.1, delays=0/0/0/0.1, dsn=2.1.5, status=sent (250 2.1.5 Ok)
+Nov 28 04:01:01 mail postfix/lmtp[5]: 3333333333: to=<mary@lab.test>, relay=127.0.0.1[127.0.0.1]:2400, delay=0.1, delays=0/0/0/0.1, dsn=2.1.5, status=sent (250 2.1.5 Ok)
+Nov 28 05:00:00 mail postfix/qmgr[2]: 2222222222: from=<carol@partner.example>, size=900, nrcpt=1 (queue active)
+Nov 28 05:00:01 mail postfix/lmtp[5]: 2222222222: to=<mary@lab.test>, relay=127.0.0.1[127.0.0.1]:2400, delay=0.1, delays=0/0/0/0.1, dsn=2.1.5, status=sent (250 2.1.5 Ok)
+Nov 28 05:00:01 mail postfix/qmgr[2]: 2222222222: removed
+"""  # noqa: E501
+
+
+def test_the_shortcuts_for_the_usual_mail_tell_what_walk_tells(tmp_path):
+    """`read_verdicts` makes most verdicts without `walk` (bench/run.py): the same ones, in the same order."""
+    from bench import gen_logs
+
+    manifest = gen_logs.ensure(gen_logs.parse_size("2M"), folder=tmp_path, quiet=True)
+    generated = "".join(
+        (gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()).decode("latin-1")
+        for path in reversed(manifest.paths)
+    )
+    for flow in (
+        flow_of(LAB_LOG),
+        flow_of(TOGETHER),
+        flow_of(gzip.decompress(PIXELPARK.read_bytes()).decode("utf-8", "replace"), "helga", datetime(2023, 3, 17)),
+        flow_of(generated, reference=datetime.fromtimestamp(manifest.end)),
+    ):
+        assert v.read_verdicts(flow.messages, flow.rejections) == walked(flow.messages, flow.rejections)
+    verdicts = v.read_verdicts(flow_of(TOGETHER).messages)
+    assert [(x.recipient, len(x.hops), x.imap_uid) for x in verdicts] == [
+        ("john@lab.test", 2, 13),
+        ("mary@lab.test", 2, 12),
+        ("JOHN@lab.test", 1, None),  # its two tries, as `walk` groups them: the last one named
+        ("mary@lab.test", 1, None),
+        ("mary@lab.test", 1, None),  # carol's
+    ]
+    assert verdicts[-1].sender == "carol@partner.example"
