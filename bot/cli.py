@@ -13,6 +13,7 @@ import gc
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -419,6 +420,8 @@ def entry_point() -> NoReturn:
     teardown: its last collection over every object and the freeing of each one cost a lab trace
     40-100 ms after its answer, and more for a big one (bench/startup.py, issue 24)."""
     code = main()
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        sys.exit(code)  # work still running in a thread of its own: the process waits for it, as always
     try:
         sys.stdout.flush()
     except BrokenPipeError:  # the reader left before the end: not done, and nothing to say about it
