@@ -65,25 +65,31 @@ def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
 
 # The modules loaded when the command is done, written by the process itself (importlib's imports,
 # as the verb table's, do not show in -X importtime): the console script's main, then the list
-# (the console script itself ends without the interpreter's teardown, so no atexit runs).
-_MODULES = (
+# (the console script itself ends without the interpreter's teardown, so no atexit runs). On a line
+# of its own, whatever the command wrote last. tests/test_startup.py runs the same probe.
+PROBE = (
     "import sys\n"
     "from bot.cli import main\n"
     "try:\n"
     "    code = main(sys.argv[1:])\n"
     "finally:\n"
-    "    sys.stderr.write('modules: ' + ' '.join(sys.modules) + '\\n')\n"
+    "    sys.stderr.write('\\nmodules: ' + ' '.join(sys.modules) + '\\n')\n"
     "sys.exit(code)\n"
 )
+
+
+def modules_in(stderr: str) -> set[str] | None:
+    """What `PROBE` wrote, or None if it wrote nothing (the process died first)."""
+    lines = [line for line in stderr.splitlines() if line.startswith("modules: ")]
+    return set(lines[-1].split()[1:]) if lines else None
 
 
 def imported(argv: list[str], env: dict[str, str]) -> set[str]:
     """The modules a command has loaded when it exits."""
     done = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", _MODULES, *argv[1:]], env=env, cwd=ROOT, capture_output=True, check=False
+        [sys.executable, "-c", PROBE, *argv[1:]], env=env, cwd=ROOT, capture_output=True, check=False
     )
-    lines = [line for line in done.stderr.decode().splitlines() if line.startswith("modules: ")]
-    return set(lines[-1].split()[1:]) if lines else set()
+    return modules_in(done.stderr.decode()) or set()
 
 
 def main() -> None:

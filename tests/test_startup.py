@@ -14,21 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.startup import PROBE, modules_in
 from bot import i18n
 from bot.verbs import LISTED, VERBS
 from tests.conftest import ROOT
 
-# The modules loaded when the command is done, as the process itself sees them (the console
-# script ends without the interpreter's teardown: no atexit would run).
-PROBE = (
-    "import sys\n"
-    "from bot.cli import main\n"
-    "try:\n"
-    "    code = main(sys.argv[1:])\n"
-    "finally:\n"
-    "    sys.stderr.write('\\nmodules: ' + ' '.join(sys.modules) + '\\n')\n"
-    "sys.exit(code)\n"
-)
 VERB_MODULES = {f"bot.verbs.{entry.module}" for entry in LISTED}
 
 
@@ -42,9 +32,9 @@ def loaded(*words: str, env: dict[str, str] | None = None) -> tuple[subprocess.C
         timeout=60,
         check=False,
     )
-    lines = [line for line in run.stderr.splitlines() if line.startswith("modules: ")]
-    assert lines, run.stderr
-    return run, set(lines[-1].split()[1:])
+    modules = modules_in(run.stderr)
+    assert modules is not None, run.stderr
+    return run, modules
 
 
 def test_the_table_summaries_are_the_verbs_own() -> None:
