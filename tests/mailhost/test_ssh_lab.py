@@ -75,6 +75,17 @@ def test_commands_reuse_one_login(lab_admin_connection):
     assert lab_admin_connection.logins == 1
 
 
+def test_the_login_acknowledges_at_once_until_its_first_session(lab_admin_connection):
+    """sshd's first packets after the key is accepted come in two writes, and its session
+    confirmation waited 40 ms for our delayed ACK of the first (bench/startup.py, issue 24)."""
+    lab_admin_connection.reach()
+    sock = lab_admin_connection._transport.sock
+    assert sock.family == socket.AF_INET and sock.acks_at_once
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    assert lab_admin_connection.run(RemoteCommand("t", ("echo", "in"))).stdout == b"in\n"
+    assert not sock.acks_at_once  # a large answer is acknowledged the usual way
+
+
 def test_a_dead_connection_is_reopened(lab_admin_connection):
     lab_admin_connection.run(RemoteCommand("t", ("true",)))
     assert lab_admin_connection._transport is not None
