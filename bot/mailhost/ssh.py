@@ -81,8 +81,8 @@ def _import_paramiko() -> ModuleType:
 CHUNK = 256 * 1024
 # The channel's window, and AES-GCM first among the ciphers (OpenSSH has offered it since 6.2):
 # the answers of a busy address are tens of MB, which paramiko decrypts and checks in Python's
-# threads. Reading 300 MB on the lab cost 1.21 s of CPU with paramiko's choice (aes128-ctr and
-# HMAC-SHA2, a 2 MB window) and about 0.85 s with these (issue 24).
+# threads. Reading 300 MB on the lab cost 1.2-1.9 s of CPU with paramiko's choice (aes128-ctr and
+# HMAC-SHA2, a 2 MB window) and 0.8-0.9 s with these (issue 24).
 WINDOW_BYTES = 4 * 1024 * 1024
 MAX_LINE = 64 * 1024
 GUARD_REFUSED = 126  # what `mailbot guard`'s program exits with when it refuses a command
@@ -98,6 +98,9 @@ _SOCKET_ERRORS = {
     errno.ETIMEDOUT: N_("the connection timed out"),
     errno.ECONNRESET: N_("the connection was reset"),
 }
+
+
+_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 
 
 class _LoginSocket(socket.socket):
@@ -121,8 +124,6 @@ class _LoginSocket(socket.socket):
                 self.acks_at_once = False
         return data
 
-
-_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 
 
 @dataclass(frozen=True)
@@ -497,6 +498,7 @@ def connect(host: HostConfig) -> paramiko.Transport:
         ) from None
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock = _LoginSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+    sock.settimeout(host.connect_timeout)  # the new object's own (the descriptor is the same)
     transport = paramiko.Transport(sock, default_window_size=WINDOW_BYTES)
     try:
         transport.banner_timeout = host.connect_timeout
