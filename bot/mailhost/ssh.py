@@ -125,7 +125,6 @@ class _LoginSocket(socket.socket):
         return data
 
 
-
 @dataclass(frozen=True)
 class CommandResult:
     exit_status: int
