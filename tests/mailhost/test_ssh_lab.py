@@ -77,7 +77,7 @@ def test_commands_reuse_one_login(lab_admin_connection):
 
 def test_the_login_acknowledges_at_once_until_its_first_session(lab_admin_connection):
     """sshd's first packets after the key is accepted come in two writes, and its session
-    confirmation waited 40 ms for our delayed ACK of the first (bench/startup.py, issue 24)."""
+    confirmation waited 40 ms for our delayed ACK of the first (bench/README.md, issue 24)."""
     lab_admin_connection.reach()
     sock = lab_admin_connection._transport.sock
     assert sock.family == socket.AF_INET and sock.acks_at_once
