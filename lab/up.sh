@@ -72,7 +72,7 @@ pid_alive() {
     local pid
     [ -s "$1" ] || return 1
     pid=$(head -n1 "$1" | tr -dc 0-9)
-    [ -n "$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2"
+    [ -n "$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] && { tr '\0' ' ' < "/proc/$pid/cmdline"; } 2>/dev/null | grep -q -- "$2"
 }
 
 mkdir -p "$RUN" "$SSHDIR"
