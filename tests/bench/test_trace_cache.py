@@ -51,8 +51,10 @@ def home(tmp_path: Path) -> Path:
     return path
 
 
-def run(argv_line: str, home: Path, user: str | None = None) -> list[bytes]:
+def run(argv_line: str, home: Path, user: str | None = None, small: int | None = None) -> list[bytes]:
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HOME": str(home)}
+    if small is not None:  # the script's small-host threshold, in bytes of text
+        env["MAILBOT_TRACE_SMALL"] = str(small)
     runuser = shutil.which("runuser") or "runuser"
     prefix = [runuser, "-u", user, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items())] if user else []
     done = subprocess.run([*prefix, "/bin/sh", "-c", argv_line], capture_output=True, env=env, check=True)
@@ -70,9 +72,11 @@ def settle(home: Path, timeout: float = 60) -> None:
         time.sleep(0.05)
 
 
-def trace(address: str, logs: Path, home: Path, since: int = 0, user: str | None = None) -> list[bytes]:
+def trace(
+    address: str, logs: Path, home: Path, since: int = 0, user: str | None = None, small: int | None = None
+) -> list[bytes]:
     command = trace_logs(parse_address(address), since, (str(logs / "mail.log"),))
-    return run(command.shell_line(), home, user)
+    return run(command.shell_line(), home, user, small)
 
 
 def expected(address: str, logs: Path, since: int = 0) -> dict:
@@ -103,6 +107,19 @@ def test_first_search_then_cached_ones_give_the_slow_answer(logs, home):
     cache = home / ".cache" / "mailbot"
     assert cache.stat().st_mode & 0o777 == 0o700
     assert all(p.stat().st_mode & 0o077 == 0 for p in cache.rglob("*") if p.is_file())
+
+
+def test_the_one_pass_of_a_small_host_gives_the_slow_answer(logs, home):
+    """The search a host with under 2 MB of logs gets, made to read these 12 MB: every address,
+    and one queue id across a rotation, as the reference reads them; no cache is made."""
+    for address in ADDRESSES:
+        assert answer(trace(address, logs, home, small=1 << 30), address) == expected(address, logs), address
+    assert entries(home) == {}
+    deferred = (line for line in (logs / "mail.log.1").read_bytes().split(b"\n") if gen_logs.RARE.encode() in line)
+    queue_id = next(line.split(b": ")[1].decode() for line in deferred if b"]: " in line and b"NOQUEUE" not in line)
+    command = message_logs(parse_queue_id(queue_id), (str(logs / "mail.log"),))
+    found = message_answer(run(command.shell_line(), home, small=1 << 30))
+    assert found and found == message_answer(reference_lines(queue_id, False, [str(logs / "mail.log")]))
 
 
 def test_a_refusal_without_queue_id_and_an_unknown_address(logs, home):

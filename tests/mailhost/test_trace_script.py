@@ -13,20 +13,29 @@ import subprocess
 from datetime import datetime
 from pathlib import Path
 
+from bot.mailhost.commands import RemoteCommand
 from bot.mailhost.mail_flow import assemble
 from bot.mailhost.postfix_log import LineParser
-from bot.mailhost.tools.postfix import _TraceReader, trace_logs
-from bot.mailhost.values import parse_address
+from bot.mailhost.tools.postfix import _TraceReader, message_logs, trace_logs
+from bot.mailhost.values import parse_address, parse_queue_id
 from tests.conftest import FIXTURES
 
 SILVENGA = FIXTURES / "corpus" / "silvenga-MailTrace_mail-snip.log"
 PIXELPARK = FIXTURES / "corpus" / "pixelpark-postfix-logsums_mail.log.gz"
 
 
-def run_script(address: str, logs: list[Path], since: int = 0) -> list[bytes]:
+def run_script(address: str, logs: list[Path], since: int = 0, small: int | None = None) -> list[bytes]:
+    """The script's output lines; `small` moves its small-host threshold (bytes of text), which
+    otherwise sends these few kilobytes down the one-pass search."""
     command = trace_logs(parse_address(address), since, tuple(str(p) for p in logs))
+    return run_command(command, small)
+
+
+def run_command(command: RemoteCommand, small: int | None = None) -> list[bytes]:
     # A UTF-8 locale on purpose: the script must force LC_ALL=C itself, or grep drops lines.
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    if small is not None:
+        env["MAILBOT_TRACE_SMALL"] = str(small)
     done = subprocess.run(["/bin/sh", "-c", command.shell_line()], capture_output=True, env=env, check=True)
     return done.stdout.splitlines()
 
@@ -72,6 +81,42 @@ def test_rotated_and_compressed_siblings_are_read_oldest_first(tmp_path):
     assert sum(1 for line in found if b"NOQUEUE: reject" in line) == sum(
         1 for line in lines if b"NOQUEUE: reject" in line and needle in line.lower()
     )
+
+
+def test_a_small_host_is_answered_in_one_pass_as_the_two_passes_answer(tmp_path):
+    """Under its threshold (2 MB of text by default) the script reads every file in one awk instead
+    of its two passes and cache: the same bytes out, on rotated, compressed, empty, unterminated
+    and corrupt files, for an address in any case, an unknown one, a queue id."""
+    lines = gzip.decompress(PIXELPARK.read_bytes()).splitlines(keepends=True)
+    base = tmp_path / "mail.log"
+    needle = b"<user01.test@uhu-banane.net>"
+    last = max(at for at in range(45000, 50000) if needle in lines[at].lower())  # the newest file ends with it
+    parts = {
+        tmp_path / "mail.log.4.gz": b"not gzip at all",
+        tmp_path / "mail.log.3": b"",
+        tmp_path / "mail.log.2.gz": gzip.compress(b"".join(lines[:30000])),
+        tmp_path / "mail.log.1": b"".join(lines[30000:45000]) + SILVENGA.read_bytes(),
+        base: b"".join(lines[45000 : last + 1]).rstrip(b"\n"),  # a log whose last line has no newline yet
+    }
+    for age, (path, data) in enumerate(parts.items()):
+        path.write_bytes(data)
+        os.utime(path, (1_700_000_000 + age * 1000, 1_700_000_000 + age * 1000))
+    commands = [
+        trace_logs(parse_address(address), 0, (str(base),))
+        for address in ("USER01.test@uhu-banane.net", "test@example.not.exists", "never@nowhere.example")
+    ]
+    commands.append(message_logs(parse_queue_id("4PcV4H6fDlz3tG5"), (str(base),)))
+    for command in commands:
+        one_pass, two_passes = run_command(command, small=1 << 30), run_command(command, small=0)
+        assert one_pass[1:] == two_passes[1:], command.argv[5]  # all but the host's clock
+    output = run_command(commands[0], small=1 << 30)
+    assert f"#mailbot warning partial {tmp_path / 'mail.log.4.gz'}".encode() in output
+    assert output[-1] == lines[last].rstrip(b"\n")  # that line, whole
+    assert output.count(b"#mailbot line ") == 2  # the empty file and the corrupt one have no first line
+    by_queue_id = log_lines(run_command(commands[-1], small=1 << 30))
+    assert [line for line in by_queue_id if b"4PcV4H6fDlz3tG5" in line] == [
+        line.rstrip(b"\n") for line in lines if b"4PcV4H6fDlz3tG5" in line
+    ]
 
 
 def test_invalid_utf8_lines_are_not_dropped(tmp_path):
