@@ -27,7 +27,7 @@ from bot.i18n import N_, _
 from bot.verbs import VERBS
 
 # What a command needs beyond its parser is imported where it runs: `mailbot --version` and `--help`
-# used to import every verb, paramiko, pydantic and the state's drivers first (0.5 s, 17 times a bare
+# used to import every verb, paramiko, the config's pydantic and the state's drivers first (0.5 s, 17 times a bare
 # `python -c pass`; issue 24). tests/test_cli.py checks what a start imports.
 if TYPE_CHECKING:
     from bot.core.registry import Context, Outcome, Verb

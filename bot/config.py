@@ -1,4 +1,4 @@
-"""The bot's configuration: one YAML file, read once, validated into frozen pydantic models.
+"""The bot's configuration: one YAML file, read once, validated into frozen dataclasses.
 
 Where the file is: `--config`, else `$MAILBOT_CONFIG`, else `./mailbot.yaml`, else the
 lab's `lab/mailbot-lab.yaml` beside the package (the embedded default target, so a fresh
@@ -6,12 +6,17 @@ checkout answers with the lab as soon as `lab/up.sh` has run). Relative paths in
 file are resolved against the file's own folder. Secrets never live here: Slack tokens
 come from the environment.
 
-One model per mapping of the file, its fields named as the file's keys, so that the types say
-what each key allows. Any other key is refused (`aprovers:` silently meant no approvers). A
-mistake reaches the user as one sentence naming the file and the key (`mailbot.yaml: hosts[1]:
-port 70000 is not a TCP port.`), in their language: the validators raise a code of `_SENTENCES`,
-and `_refusal` turns pydantic's first error into that sentence, never showing the value a
-secret could be in.
+One dataclass per mapping of the file, its fields named as the file's keys, each field's
+metadata saying how its key is read (`_reads`), so that the types say what each key allows.
+Any other key is refused (`aprovers:` silently meant no approvers). A mistake reaches the user
+as one sentence naming the file and the key (`mailbot.yaml: hosts[1]: port 70000 is not a TCP
+port.`), in their language: the readers raise a code of `_SENTENCES`, every problem of the file
+is noted with its place, and `_refusal` makes the first of them (an unknown key before any
+other) that sentence, never showing the value a secret could be in.
+
+The reading is this module's own, not pydantic's: pydantic's import and its schemas cost a
+command 85-100 ms of a lab trace's 350 (`python -X importtime`, 5 Dec 2026), for a file of a
+dozen mappings.
 """
 
 from __future__ import annotations
@@ -20,23 +25,14 @@ import difflib
 import os
 import re
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
+from contextvars import ContextVar
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn, get_args
+from typing import Any, Literal, NoReturn, get_args
 
 import yaml
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationError,
-    ValidationInfo,
-    model_validator,
-)
-from pydantic_core import ErrorDetails, PydanticCustomError
 
 from bot.errors import ConfigError
 from bot.i18n import ENGLISH, LANGUAGES, N_, _, normalise
@@ -55,8 +51,9 @@ _CONFIG_DIR = re.compile(r"(/[A-Za-z0-9_][A-Za-z0-9._+-]*)+/?")
 _CONFIG_DURATION = re.compile(r"(?P<count>\d{1,9})(?P<unit>[smhdw]?)")
 _CONFIG_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
-# What the user reads for each error code: the validators' own (`_refuse`) and pydantic's that can
-# still arise. `{where}` is the file and the mapping (`mailbot.yaml: hosts[0]`), `{key}` the key in it.
+# What the user reads for each code: the readers' own (`_refuse`) and those of `_read_section`
+# (missing, model_type, extra_forbidden, invalid_key). `{where}` is the file and the mapping
+# (`mailbot.yaml: hosts[0]`), `{key}` the key in it.
 _SENTENCES = {
     "missing": N_("{where}: `{key}` is required."),
     "string": N_("{where}: `{key}` must be a string."),
@@ -102,9 +99,36 @@ _SECTION_ERRORS = frozenset({"model_type", "watch_window", "state_both"})
 _UNKNOWN_KEYS = frozenset({"extra_forbidden", "invalid_key"})
 
 
+Place = tuple[int | str, ...]  # where a value is in the file: ("hosts", 1, "port")
+
+
+class _Refused(Exception):
+    """A value refused: the code of its sentence and what fills it (never a secret)."""
+
+    def __init__(self, code: str, values: Mapping[str, str]) -> None:
+        super().__init__(code)
+        self.code = code
+        self.values = values
+
+
+class _Noted(Exception):
+    """A mapping or a list whose problems are noted already."""
+
+
+@dataclass(frozen=True)
+class _Problem:
+    code: str
+    place: Place
+    values: Mapping[str, str]
+
+
 def _refuse(code: str, **values: str) -> NoReturn:
-    """Stop the validation with the sentence `code`; `values` fill it (never a secret)."""
-    raise PydanticCustomError(code, code, values)
+    """Stop reading this value with the sentence `code`; `values` fill it (never a secret)."""
+    raise _Refused(code, values)
+
+
+# The folder of the file being read, for the relative paths in it.
+_BASE: ContextVar[Path | None] = ContextVar("config_base", default=None)
 
 
 # --- the values a key may hold ------------------------------------------------------------------
@@ -181,36 +205,153 @@ def _mapping(value: Any) -> dict[str, Any]:
     return value
 
 
-def _beside_the_config(value: Any, info: ValidationInfo) -> Path:
+def _number(value: Any) -> float:
+    return float(_positive(value))
+
+
+def _beside_the_config(value: Any) -> Path:
     """A path on this machine; a relative one is in the config file's folder."""
     path = (value if isinstance(value, Path) else Path(_text(value))).expanduser()
-    base = (info.context or {}).get("base")
+    base = _BASE.get()
     return base / path if base is not None and not path.is_absolute() else path
 
 
-def _optional_path(value: Any, info: ValidationInfo) -> Path | None:
-    return _beside_the_config(value, info) if value else None
+def _optional_path(value: Any) -> Path | None:
+    return _beside_the_config(value) if value else None
 
 
-Text = Annotated[str, BeforeValidator(_text)]
-Count = Annotated[int, BeforeValidator(_count)]
-AtLeastOne = Annotated[int, BeforeValidator(_at_least_one)]  # 0 means the least there can be: 1
-Number = Annotated[float, BeforeValidator(_positive)]
-Duration = Annotated[float, BeforeValidator(_duration)]
-Names = Annotated[tuple[str, ...], BeforeValidator(_names)]
-LowerNames = Annotated[tuple[str, ...], BeforeValidator(_names), AfterValidator(_lower)]
-LocalPath = Annotated[Path, BeforeValidator(_beside_the_config)]
+# --- how a key is read ---------------------------------------------------------------------------
+
+Step = Callable[[Any], Any]
 
 
-class _Section(BaseModel):
-    """One mapping of the file: frozen, an empty one is all defaults, an unknown key an error."""
+def _reads(
+    *steps: Step,
+    optional: bool = False,
+    section: type[_Section] | None = None,
+    shape: Literal["one", "each", "each_value"] = "one",
+    then: tuple[Step, ...] = (),
+    check_default: bool = False,
+) -> dict[str, Any]:
+    """A field's metadata: the steps its key's value goes through, in order (each may refuse it);
+    `optional`: None is kept as None, before the steps and after them; `section`: the value is
+    that mapping (`shape` one), a list of them (`each`) or names mapped to them (`each_value`),
+    read after the steps and before `then`; `check_default`: a missing key is its default read."""
+    return {
+        "steps": steps,
+        "optional": optional,
+        "section": section,
+        "shape": shape,
+        "then": then,
+        "check_default": check_default,
+    }
 
-    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True, defer_build=True)
 
-    @model_validator(mode="before")
+Text = _reads(_text)
+OptionalText = _reads(_text, optional=True)
+Count = _reads(_count)
+AtLeastOne = _reads(_at_least_one)  # 0 means the least there can be: 1
+Number = _reads(_number)
+Duration = _reads(_duration)
+Names = _reads(_names)
+LowerNames = _reads(_names, _lower)
+LocalPath = _reads(_beside_the_config)
+
+
+def _one(section: type[_Section]) -> dict[str, Any]:
+    return _reads(section=section)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Section:
+    """One mapping of the file: frozen, an empty one is all defaults, an unknown key an error.
+    Made from keywords, a section takes its values as they are (the tests, the benchmarks); from
+    the file, through `_read_section`, each key is read as its field's metadata says."""
+
     @classmethod
-    def _empty_means_defaults(cls, data: Any) -> Any:
-        return {} if data is None else data
+    def _prepare(cls, data: Any) -> Any:
+        """The mapping as the file gave it, before its keys are read."""
+        return data
+
+    def _check(self) -> None:
+        """The keys read, what they must say together."""
+
+
+def _keys_of(section: type[_Section]) -> dict[str, Field[Any]]:
+    return {key.name: key for key in fields(section) if "steps" in key.metadata}
+
+
+def _read_section(section: type[_Section], data: Any, place: Place, problems: list[_Problem]) -> Any:
+    """`data` read as `section`; every problem met is noted with its place (then _Noted)."""
+    noted = len(problems)
+    try:
+        data = section._prepare({} if data is None else data)
+    except _Refused as refused:
+        problems.append(_Problem(refused.code, place, refused.values))
+        raise _Noted from None
+    if not isinstance(data, dict):
+        problems.append(_Problem("model_type", place, {}))
+        raise _Noted
+    keys = _keys_of(section)
+    values: dict[str, Any] = {}
+    for name, key in keys.items():
+        if name in data:
+            value = data[name]
+        elif key.metadata["check_default"]:
+            value = key.default
+        elif key.default is MISSING and key.default_factory is MISSING:
+            problems.append(_Problem("missing", (*place, name), {}))
+            continue
+        else:
+            continue
+        try:
+            values[name] = _read_key(key.metadata, value, (*place, name), problems)
+        except _Refused as refused:
+            problems.append(_Problem(refused.code, (*place, name), refused.values))
+        except _Noted:
+            pass
+    for name in data:
+        if not isinstance(name, str):
+            problems.append(_Problem("invalid_key", (*place, name), {}))
+        elif name not in keys:
+            problems.append(_Problem("extra_forbidden", (*place, name), {}))
+    if len(problems) > noted:
+        raise _Noted
+    read = section(**values)
+    try:
+        read._check()
+    except _Refused as refused:
+        problems.append(_Problem(refused.code, place, refused.values))
+        raise _Noted from None
+    return read
+
+
+def _read_key(how: Mapping[str, Any], value: Any, place: Place, problems: list[_Problem]) -> Any:
+    if value is None and how["optional"]:
+        return None
+    for step in how["steps"]:
+        value = step(value)
+    if value is None and how["optional"]:
+        return None
+    section = how["section"]
+    if section is not None:
+        value = _read_sections(section, how["shape"], value, place, problems)
+    for step in how["then"]:
+        value = step(value)
+    return value
+
+
+def _read_sections(section: type[_Section], shape: str, value: Any, place: Place, problems: list[_Problem]) -> Any:
+    if shape == "one":
+        return _read_section(section, value, place, problems)
+    noted = len(problems)
+    read: dict[int | str, Any] = {}
+    for key, item in enumerate(value) if shape == "each" else value.items():
+        with suppress(_Noted):
+            read[key] = _read_section(section, item, (*place, key), problems)
+    if len(problems) > noted:
+        raise _Noted
+    return tuple(read.values()) if shape == "each" else read
 
 
 # --- hosts ------------------------------------------------------------------------------------------
@@ -290,47 +431,50 @@ def _commands(value: Any) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(command) for command in commands)
 
 
+@dataclass(frozen=True, kw_only=True)
 class HostConfig(_Section):
-    name: Text
-    address: Text
-    user: Text
-    key_file: LocalPath
-    known_hosts: LocalPath
-    maillog: Annotated[tuple[str, ...], BeforeValidator(_maillog)] = ("/var/log/mail.log",)
-    port: Annotated[int, BeforeValidator(_count), AfterValidator(_tcp_port)] = 22
-    roles: Annotated[frozenset[Role], BeforeValidator(_roles)] = DEFAULT_ROLES
-    connect_timeout: Number = 10.0
-    command_timeout: Number = 120.0
-    max_output_bytes: Count = DEFAULT_MAX_OUTPUT_BYTES
-    max_sessions: AtLeastOne = 8
-    key_passphrase_env: Text | None = None
-    bluemind: Annotated[Literal[4, 5] | None, BeforeValidator(_bluemind)] = None  # 4 (Cyrus) or 5; None: detected
-    bm_cli: Annotated[str, BeforeValidator(_text), AfterValidator(_bm_cli)] = DEFAULT_BM_CLI
+    name: str = field(metadata=Text)
+    address: str = field(metadata=Text)
+    user: str = field(metadata=Text)
+    key_file: Path = field(metadata=LocalPath)
+    known_hosts: Path = field(metadata=LocalPath)
+    maillog: tuple[str, ...] = field(default=("/var/log/mail.log",), metadata=_reads(_maillog))
+    port: int = field(default=22, metadata=_reads(_count, _tcp_port))
+    roles: frozenset[Role] = field(default=DEFAULT_ROLES, metadata=_reads(_roles))
+    connect_timeout: float = field(default=10.0, metadata=Number)
+    command_timeout: float = field(default=120.0, metadata=Number)
+    max_output_bytes: int = field(default=DEFAULT_MAX_OUTPUT_BYTES, metadata=Count)
+    max_sessions: int = field(default=8, metadata=AtLeastOne)
+    key_passphrase_env: str | None = field(default=None, metadata=OptionalText)
+    # 4 (Cyrus) or 5; None: detected
+    bluemind: Literal[4, 5] | None = field(default=None, metadata=_reads(_bluemind))
+    bm_cli: str = field(default=DEFAULT_BM_CLI, metadata=_reads(_text, _bm_cli))
     # a user with rights on the mailshares: bm-cli's --authn, to list and restore their deleted mail
-    bm_authn: Annotated[str | None, BeforeValidator(_bm_authn)] = None
-    retention_days: Annotated[int, BeforeValidator(_count), AfterValidator(_retention_days)] = 7  # cyr_expire -X
+    bm_authn: str | None = field(default=None, metadata=_reads(_bm_authn))
+    retention_days: int = field(default=7, metadata=_reads(_count, _retention_days))  # cyr_expire -X
     # commands that rebuild the Postfix maps, in order
-    regen_maps: Annotated[tuple[tuple[str, ...], ...], BeforeValidator(_commands)] = ()
+    regen_maps: tuple[tuple[str, ...], ...] = field(default=(), metadata=_reads(_commands))
     # a Postfix instance's config directory (postqueue/postconf -c); None: the default instance
-    postfix_config: Annotated[str | None, BeforeValidator(_postfix_config)] = None
+    postfix_config: str | None = field(default=None, metadata=_reads(_postfix_config))
     # A second key for the approved changes only (flush, restore, regen-maps): with the guard, the
     # everyday key can then be read-only and this one change-only. None: key_file does both.
-    change_key_file: Annotated[Path | None, BeforeValidator(_optional_path)] = None
+    change_key_file: Path | None = field(default=None, metadata=_reads(_optional_path))
 
     def for_changes(self) -> HostConfig:
         """This host as the approved changes reach it: through the change key, if there is one."""
-        return self.model_copy(update={"key_file": self.change_key_file}) if self.change_key_file else self
+        return replace(self, key_file=self.change_key_file) if self.change_key_file else self
 
 
 # --- Slack, approvals, alerts, watch, state -----------------------------------------------------------
 
 
+@dataclass(frozen=True, kw_only=True)
 class AccessRule(_Section):
     """Who may ask, and where. An empty list means no restriction on that axis."""
 
-    allowed_channels: Names = ()
-    allowed_users: Names = ()
-    allowed_groups: Names = ()
+    allowed_channels: tuple[str, ...] = field(default=(), metadata=Names)
+    allowed_users: tuple[str, ...] = field(default=(), metadata=Names)
+    allowed_groups: tuple[str, ...] = field(default=(), metadata=Names)
 
 
 def _rate(value: Any) -> tuple[int, float]:
@@ -347,18 +491,19 @@ def _rate(value: Any) -> tuple[int, float]:
     return limit
 
 
-Rate = Annotated[tuple[int, float], BeforeValidator(_rate)]
+Rate = _reads(_rate)
 
 
+@dataclass(frozen=True, kw_only=True)
 class RateLimits(_Section):
     """Commands per user and per channel in a window of seconds."""
 
-    per_user: Rate = (20, 60.0)
-    per_channel: Rate = (120, 60.0)
+    per_user: tuple[int, float] = field(default=(20, 60.0), metadata=Rate)
+    per_channel: tuple[int, float] = field(default=(120, 60.0), metadata=Rate)
 
-    @model_validator(mode="before")
     @classmethod
-    def _empty_means_the_default(cls, data: Any) -> Any:
+    def _prepare(cls, data: Any) -> Any:
+        """An empty key is its default."""
         return {key: value for key, value in data.items() if value is not None} if isinstance(data, dict) else data
 
 
@@ -370,64 +515,73 @@ def _language(value: Any) -> str:
     return language
 
 
+@dataclass(frozen=True, kw_only=True)
 class SlackConfig(AccessRule):
     """`slack:`, itself the bot-wide access rule (its allowed_* keys); `verbs` adds one rule per verb."""
 
-    api_url: Text = "https://slack.com/api/"
-    verbs: Annotated[dict[str, AccessRule], BeforeValidator(_mapping)] = {}
-    workers: AtLeastOne = 8
-    max_pending: AtLeastOne = 64
-    large_answers: AtLeastOne = 2  # answers past large_answer_mb of log lines built at once (the others wait)
-    large_answer_mb: Number = 8.0
-    rate_limits: RateLimits = Field(default_factory=RateLimits)
+    api_url: str = field(default="https://slack.com/api/", metadata=Text)
+    verbs: dict[str, AccessRule] = field(
+        default_factory=dict, metadata=_reads(_mapping, section=AccessRule, shape="each_value")
+    )
+    workers: int = field(default=8, metadata=AtLeastOne)
+    max_pending: int = field(default=64, metadata=AtLeastOne)
+    # answers past large_answer_mb of log lines built at once (the others wait)
+    large_answers: int = field(default=2, metadata=AtLeastOne)
+    large_answer_mb: float = field(default=8.0, metadata=Number)
+    rate_limits: RateLimits = field(default_factory=RateLimits, metadata=_one(RateLimits))
     # of cards in a channel, and of users whose Slack locale has no catalogue
-    language: Annotated[str, BeforeValidator(_language)] = ENGLISH
+    language: str = field(default=ENGLISH, metadata=_reads(_language))
 
 
+@dataclass(frozen=True, kw_only=True)
 class ApprovalsConfig(_Section):
-    approvers: Names = ()
-    approver_group: Text | None = None
-    expiry_minutes: Number = 15.0
-    require_reason: Names = ()
-    required: AtLeastOne = 1  # different approvers an `approve` request needs (never its requester)
+    approvers: tuple[str, ...] = field(default=(), metadata=Names)
+    approver_group: str | None = field(default=None, metadata=OptionalText)
+    expiry_minutes: float = field(default=15.0, metadata=Number)
+    require_reason: tuple[str, ...] = field(default=(), metadata=Names)
+    # different approvers an `approve` request needs (never its requester)
+    required: int = field(default=1, metadata=AtLeastOne)
 
 
+@dataclass(frozen=True, kw_only=True)
 class AlertsConfig(_Section):
     """`alerts:`: the bot reads the queues every `every` seconds and posts problems in `channel`."""
 
-    channel: Text
-    every: Annotated[float, BeforeValidator(_duration), AfterValidator(_a_second_or_more)] = 300.0
-    min_messages: AtLeastOne = 1
-    min_age: Duration = 0.0  # seconds a mail waits before it counts
-    queue_size: Count | None = None  # deferred messages on one host above which the host is a problem
-    growth_per_hour: Count | None = None  # deferred messages gained per hour above which too
-    local_domains: LowerNames = ()  # besides `domains`: where "User unknown" means stale maps
+    channel: str = field(metadata=Text)
+    every: float = field(default=300.0, metadata=_reads(_duration, _a_second_or_more))
+    min_messages: int = field(default=1, metadata=AtLeastOne)
+    min_age: float = field(default=0.0, metadata=Duration)  # seconds a mail waits before it counts
+    # deferred messages on one host above which the host is a problem
+    queue_size: int | None = field(default=None, metadata=_reads(_count, optional=True))
+    # deferred messages gained per hour above which too
+    growth_per_hour: int | None = field(default=None, metadata=_reads(_count, optional=True))
+    # besides `domains`: where "User unknown" means stale maps
+    local_domains: tuple[str, ...] = field(default=(), metadata=LowerNames)
 
 
 def _at_least_a_second(seconds: float) -> float:
     return max(1.0, seconds)
 
 
+@dataclass(frozen=True, kw_only=True)
 class WatchConfig(_Section):
     """`watch:`: `/mail watch` limits."""
 
-    max_per_user: Count = 5
-    default_for: Duration = 7200.0
-    max_for: Duration = 86400.0
+    max_per_user: int = field(default=5, metadata=Count)
+    default_for: float = field(default=7200.0, metadata=Duration)
+    max_for: float = field(default=86400.0, metadata=Duration)
     # how often a terminal's `mailbot watch` looks (the bot: alerts.every, else this); 1s at least
-    every: Annotated[float, BeforeValidator(_duration), AfterValidator(_at_least_a_second)] = 60.0
+    every: float = field(default=60.0, metadata=_reads(_duration, _at_least_a_second))
 
-    @model_validator(mode="after")
-    def _default_within_the_most(self) -> WatchConfig:
+    def _check(self) -> None:
         if self.default_for <= 0 or self.default_for > self.max_for:
             _refuse("watch_window")
-        return self
 
 
-def _state_file(value: Any, info: ValidationInfo) -> Path:
+def _state_file(value: Any) -> Path:
     # No path given: the working folder (a container's writable /var/lib/mailbot), not the
     # config's folder, which is often a read-only mount.
-    return _optional_path(value, info) or Path("mailbot.db").resolve()
+    return _optional_path(value) or Path("mailbot.db").resolve()
 
 
 def _postgresql_url(url: str) -> str:
@@ -440,36 +594,38 @@ def _postgresql_url(url: str) -> str:
     return url
 
 
+@dataclass(frozen=True, kw_only=True)
 class StateConfig(_Section):
     """`state:`: a SQLite file (`path`), or the PostgreSQL database shared by replicas (`url`)."""
 
-    path: Annotated[Path, BeforeValidator(_state_file)] = Field(default_factory=lambda: Path("mailbot.db").resolve())
-    url: Annotated[str, BeforeValidator(_text), AfterValidator(_postgresql_url)] | None = None
+    path: Path = field(default_factory=lambda: Path("mailbot.db").resolve(), metadata=_reads(_state_file))
+    url: str | None = field(default=None, metadata=_reads(_text, _postgresql_url, optional=True))
 
-    @model_validator(mode="before")
     @classmethod
-    def _one_store(cls, data: Any) -> Any:
+    def _prepare(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("path") and data.get("url") is not None:
             _refuse("state_both")
         return data
 
 
+@dataclass(frozen=True, kw_only=True)
 class AuditConfig(_Section):
     """`audit:`: how long audit records are kept (None: forever). Pruning signs a checkpoint with
     MAILBOT_AUDIT_KEY and never drops a record that does not verify (bot.state.audit)."""
 
-    retention: Annotated[float, BeforeValidator(_duration), AfterValidator(_a_second_or_more)] | None = None
-    every: Annotated[float, BeforeValidator(_duration), AfterValidator(_a_second_or_more)] = 86400.0
+    retention: float | None = field(default=None, metadata=_reads(_duration, _a_second_or_more, optional=True))
+    every: float = field(default=86400.0, metadata=_reads(_duration, _a_second_or_more))
 
 
+@dataclass(frozen=True, kw_only=True)
 class ScopeConfig(_Section):
     """One entry of `scopes:`: these Slack users, members of these user groups, and these CLI users
     (Unix names) may ask about these mail domains only (`*`: every domain)."""
 
-    domains: LowerNames
-    users: Names = ()
-    groups: Names = ()
-    unix: Names = ()
+    domains: tuple[str, ...] = field(metadata=LowerNames)
+    users: tuple[str, ...] = field(default=(), metadata=Names)
+    groups: tuple[str, ...] = field(default=(), metadata=Names)
+    unix: tuple[str, ...] = field(default=(), metadata=Names)
 
 
 # --- the whole file ---------------------------------------------------------------------------------
@@ -511,31 +667,27 @@ def _no_alerts(value: Any) -> Any:
     return value or None
 
 
+@dataclass(frozen=True, kw_only=True)
 class Config(_Section):
-    """The file: its `path` comes from the validation context, not from a key."""
+    """The file; `path` is where it was read, not a key."""
 
-    # A list is required (the validation of the default says so when `hosts` is missing).
-    hosts: Annotated[tuple[HostConfig, ...], BeforeValidator(_host_list), AfterValidator(_unique_names)] = Field(
-        default=(), validate_default=True
+    # A list is required (the reading of the default says so when `hosts` is missing).
+    hosts: tuple[HostConfig, ...] = field(
+        default=(),
+        metadata=_reads(_host_list, section=HostConfig, shape="each", then=(_unique_names,), check_default=True),
     )
-    slack: SlackConfig = Field(default_factory=SlackConfig)
-    approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig)
-    policies: Annotated[dict[str, Policy], BeforeValidator(_policies)] = {}
-    state: StateConfig = Field(default_factory=StateConfig)
-    domains: Annotated[dict[str, str], BeforeValidator(_name_map), AfterValidator(_lower_map)] = {}
-    alerts: Annotated[AlertsConfig | None, BeforeValidator(_no_alerts)] = None  # None: the bot never speaks first
-    watch: WatchConfig = Field(default_factory=WatchConfig)
-    audit: AuditConfig = Field(default_factory=AuditConfig)
-    scopes: Annotated[tuple[ScopeConfig, ...], BeforeValidator(_scope_list)] = ()  # none: no limit by domain
-    _path: Path = PrivateAttr(default=Path("mailbot.yaml"))
-
-    def model_post_init(self, context: Any, /) -> None:
-        if isinstance(context, dict) and "path" in context:
-            self._path = context["path"]
-
-    @property
-    def path(self) -> Path:
-        return self._path
+    slack: SlackConfig = field(default_factory=SlackConfig, metadata=_one(SlackConfig))
+    approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig, metadata=_one(ApprovalsConfig))
+    policies: dict[str, Policy] = field(default_factory=dict, metadata=_reads(_policies))
+    state: StateConfig = field(default_factory=StateConfig, metadata=_one(StateConfig))
+    domains: dict[str, str] = field(default_factory=dict, metadata=_reads(_name_map, _lower_map))
+    # None: the bot never speaks first
+    alerts: AlertsConfig | None = field(default=None, metadata=_reads(_no_alerts, optional=True, section=AlertsConfig))
+    watch: WatchConfig = field(default_factory=WatchConfig, metadata=_one(WatchConfig))
+    audit: AuditConfig = field(default_factory=AuditConfig, metadata=_one(AuditConfig))
+    # none: no limit by domain
+    scopes: tuple[ScopeConfig, ...] = field(default=(), metadata=_reads(_scope_list, section=ScopeConfig, shape="each"))
+    path: Path = field(default=Path("mailbot.yaml"), compare=False)
 
     @property
     def state_path(self) -> Path:
@@ -600,27 +752,31 @@ def load_config(explicit: str | None = None) -> Config:
 
 
 def parse_config(document: Any, path: Path) -> Config:
+    problems: list[_Problem] = []
+    base = _BASE.set(path.resolve().parent)
     try:
-        return Config.model_validate(document, context={"path": path, "base": path.resolve().parent})
-    except ValidationError as exc:
-        raise _refusal(exc, path) from None
+        config: Config = _read_section(Config, document, (), problems)
+    except _Noted:
+        raise _refusal(problems, path) from None
+    finally:
+        _BASE.reset(base)
+    return replace(config, path=path)
 
 
-def _refusal(error: ValidationError, path: Path) -> ConfigError:
-    """Pydantic's errors as the one sentence the user reads: an unknown key first (a typo explains
-    the missing key it hides), else the first error, with the place from its `loc`."""
-    errors = error.errors(include_url=False, include_input=False)
-    first: ErrorDetails = next((e for e in errors if e["type"] in _UNKNOWN_KEYS), errors[0])
-    loc = first["loc"]
-    if first["type"] in _UNKNOWN_KEYS:
+def _refusal(problems: list[_Problem], path: Path) -> ConfigError:
+    """The problems as the one sentence the user reads: an unknown key first (a typo explains the
+    missing key it hides), else the first problem, with its place."""
+    first = next((p for p in problems if p.code in _UNKNOWN_KEYS), problems[0])
+    loc = first.place
+    if first.code in _UNKNOWN_KEYS:
         return unknown_key_error(path, _key_path((*loc[:-1], str(loc[-1]))), str(loc[-1]), _keys_at(loc[:-1]))
-    place = loc if first["type"] in _SECTION_ERRORS else loc[:-1]
+    place = loc if first.code in _SECTION_ERRORS else loc[:-1]
     values = {
-        **first.get("ctx", {}),
+        **first.values,
         "where": _("{file}: {place}").format(file=path, place=_key_path(place)) if place else str(path),
         "key": loc[-1] if loc else "",
     }
-    return ConfigError(_(_SENTENCES.get(first["type"], _SENTENCES["invalid"])).format(**values))
+    return ConfigError(_(_SENTENCES.get(first.code, _SENTENCES["invalid"])).format(**values))
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:
@@ -631,19 +787,13 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     return text
 
 
-def _keys_at(loc: tuple[int | str, ...]) -> frozenset[str]:
+def _keys_at(loc: Place) -> frozenset[str]:
     """The keys of the mapping at `loc` (list indexes and the names of a `verbs:` entry pass through)."""
-    section: type[BaseModel] = Config
+    section: type[_Section] = Config
     for part in loc:
-        field = section.model_fields.get(part) if isinstance(part, str) else None
-        section = (_section_in(field.annotation) if field else None) or section
-    return frozenset(section.model_fields)
-
-
-def _section_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    return next((found for inner in get_args(annotation) if (found := _section_in(inner))), None)
+        key = _keys_of(section).get(part) if isinstance(part, str) else None
+        section = (key.metadata["section"] if key else None) or section
+    return frozenset(_keys_of(section))
 
 
 def close_match(word: str, choices: Iterable[str]) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import gzip
 import io
@@ -139,7 +140,7 @@ def poll_health(url: str, gone: Callable[[], str | None], logs: Callable[[], str
 
 
 def lab_host_with(host: HostConfig, **changes: object) -> HostConfig:
-    return host.model_copy(update=changes)
+    return dataclasses.replace(host, **changes)  # type: ignore[arg-type]
 
 
 def read_lab_logs(maillog: str = "/var/log/mail.log") -> list[str]:

@@ -15,7 +15,7 @@ from bot.errors import BadInput, ConfigError
 from bot.i18n import _, translate_argparse
 
 # Types only: every verb module imports this one, and a verb's `--help` or a refused address should
-# not pay for pydantic, paramiko and the state's drivers (about 0.3 s of imports, issue 24); the
+# not pay for the config, paramiko and the state's drivers (about 0.3 s of imports, issue 24); the
 # functions that need them import them when they run.
 if TYPE_CHECKING:
     from bot.config import Config

@@ -35,7 +35,7 @@ from bot.errors import BadInput, MailbotError
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.values import Address, QueueId
 
-if TYPE_CHECKING:  # annotations only: a refused address should not pay for pydantic (issue 24)
+if TYPE_CHECKING:  # annotations only: a refused address should not pay for the config (issue 24)
     from bot.config import Config
     from bot.state import State
 

@@ -38,7 +38,21 @@ def authorized_keys_line(public_key: str, program: str, mode: str, log: str | No
     return f'command="{forced}",restrict {public_key.strip()}'
 
 
+# A literal this long is written once in the program, named by its index (scripts/guard_program.py).
+LONG_LITERAL = 1000
+
+
 def program(shapes: Iterable[Shape]) -> str:
     """The guard program for the host (Python 3, standard library only), shapes embedded."""
-    table = json.dumps([{"name": s.name, "words": s.words, "writes": s.writes} for s in shapes], indent=1)
-    return commands.script("guard_program.py", {"MAX_REPEATED": str(MAX_UIDS), "SHAPES": table}) + "\n"
+    texts: dict[str, int] = {}
+
+    def word(kind: str, text: str) -> list[str | int]:
+        if kind == "lit" and len(text) >= LONG_LITERAL:
+            return ["text", texts.setdefault(text, len(texts))]
+        return [kind, text]
+
+    table = [
+        {"name": s.name, "words": [word(kind, text) for kind, text in s.words], "writes": s.writes} for s in shapes
+    ]
+    document = json.dumps({"texts": list(texts), "shapes": table}, indent=1)
+    return commands.script("guard_program.py", {"MAX_REPEATED": str(MAX_UIDS), "SHAPES": document}) + "\n"

@@ -19,7 +19,7 @@ from bot.mailhost.commands import RemoteCommand, log_paths, script
 from bot.mailhost.shapes import Shape, shape
 from bot.mailhost.tools.base import OnHost
 
-if TYPE_CHECKING:  # annotations only: pydantic is not imported to parse a command line
+if TYPE_CHECKING:  # annotations only: the config (and YAML) is not read to parse a command line
     from bot.config import HostConfig
     from bot.mailhost.tools.bmcli import BmCli
     from bot.mailhost.tools.cyrus import Cyrus

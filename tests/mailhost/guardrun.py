@@ -12,11 +12,16 @@ from bot.mailhost.shapes import Shape
 Decide = Callable[[list[str], str], "str | None"]
 
 
-def decider(shapes: Iterable[Shape]) -> Decide:
-    """`decide(words, mode)` of the program `mailbot guard` writes for these shapes."""
+def loaded(shapes: Iterable[Shape]) -> dict[str, object]:
+    """The names of the program `mailbot guard` writes for these shapes, loaded here."""
     namespace: dict[str, object] = {"__name__": "mailbot_guard"}  # not __main__: main() does not run
     exec(compile(guard.program(shapes), "mailbot-guard", "exec"), namespace)
-    decide = namespace["decide"]
+    return namespace
+
+
+def decider(shapes: Iterable[Shape]) -> Decide:
+    """`decide(words, mode)` of the program `mailbot guard` writes for these shapes."""
+    decide = loaded(shapes)["decide"]
     assert callable(decide)
     return decide
 

@@ -301,8 +301,9 @@ def test_a_hundred_megabytes_of_output_are_cut_with_bounded_memory(lab_admin_hos
         "from bot.errors import OutputTooLarge\n"
         "from bot.mailhost.commands import RemoteCommand\n"
         "from bot.mailhost.ssh import HostConnection\n"
-        f"host = load_config({str(LAB_CONFIG)!r}).hosts[0].model_copy(\n"
-        f"    update={{'max_output_bytes': 64 * 1024 * 1024, 'key_file': Path({str(ADMIN_KEY)!r})}})\n"
+        "from dataclasses import replace\n"
+        f"host = replace(load_config({str(LAB_CONFIG)!r}).hosts[0],\n"
+        f"    max_output_bytes=64 * 1024 * 1024, key_file=Path({str(ADMIN_KEY)!r}))\n"
         # VmHWM, this process's own peak (ru_maxrss would carry the size of the pytest it was forked from)
         "def peak():\n"
         "    return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"

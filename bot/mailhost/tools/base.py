@@ -9,7 +9,7 @@ from bot.errors import RemoteCommandFailed
 from bot.i18n import _
 from bot.mailhost.ssh import CommandResult, HostConnection
 
-if TYPE_CHECKING:  # annotations only: pydantic is not imported to parse a command line
+if TYPE_CHECKING:  # annotations only: the config (and YAML) is not read to parse a command line
     from bot.config import HostConfig
 
 Parsed = TypeVar("Parsed")

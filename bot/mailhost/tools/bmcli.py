@@ -52,7 +52,7 @@ from bot.mailhost.ssh import CommandResult
 from bot.mailhost.tools.base import OnHost, first_line
 from bot.mailhost.values import INBOX, Address, BodyGuid, Folder, Mailbox, SearchQuery, Uid
 
-if TYPE_CHECKING:  # annotations only: pydantic is not imported to parse a command line
+if TYPE_CHECKING:  # annotations only: the config (and YAML) is not read to parse a command line
     from bot.config import HostConfig
 
 BM5_ALL_DAYS = 36500  # `--days N` restores what was deleted in the last N days: all of it

@@ -29,7 +29,7 @@ from bot.mailhost.shapes import ANY_CYRUS_FOLDER, ANY_MAILBOX, ANY_SPOOL_FILE, S
 from bot.mailhost.tools.base import OnHost
 from bot.mailhost.values import INBOX, Folder, Mailbox, SpoolPath, Uid, spool_file
 
-if TYPE_CHECKING:  # annotations only: pydantic is not imported to parse a command line
+if TYPE_CHECKING:  # annotations only: the config (and YAML) is not read to parse a command line
     from bot.config import HostConfig
 
 CYRUS_BIN = "/usr/lib/cyrus/bin"

@@ -37,7 +37,7 @@ from bot.mailhost.shapes import (
 from bot.mailhost.tools.base import OnHost, first_line
 from bot.mailhost.values import Address, ClientIp, MessageId, PostfixMap, QueueId, postfix_maps
 
-if TYPE_CHECKING:  # annotations only: pydantic is not imported to parse a command line
+if TYPE_CHECKING:  # annotations only: the config (and YAML) is not read to parse a command line
     from bot.config import HostConfig
 
 POSTQUEUE = "/usr/sbin/postqueue"
