@@ -110,8 +110,9 @@ def test_first_search_then_cached_ones_give_the_slow_answer(logs, home):
 
 
 def test_the_one_pass_of_a_small_host_gives_the_slow_answer(logs, home):
-    """The search a host with under 2 MB of logs gets, made to read these 12 MB: every address,
-    and one queue id across a rotation, as the reference reads them; no cache is made."""
+    """The search a small host gets (2 MB of logs, 0.5 MB more per file after the first), made to
+    read these 12 MB: every address, and one queue id across a rotation, as the reference reads
+    them; no cache is made."""
     for address in ADDRESSES:
         assert answer(trace(address, logs, home, small=1 << 30), address) == expected(address, logs), address
     assert entries(home) == {}
@@ -240,3 +241,26 @@ def test_the_cache_never_shows_what_the_account_can_no_longer_read(pristine):
         assert not any(line in hidden_lines for line in lines if line and not line.startswith(b"#"))
     finally:
         shutil.rmtree(top)
+
+
+@pytest.mark.parametrize(("files", "cached"), [(2, False), (3, True)])
+def test_the_small_host_limit_grows_with_the_files_to_read(pristine, tmp_path, home, files, cached):
+    """2 MB of text, and 0.5 MB more for each file after the first (each file costs the two passes
+    a few programs): two files of 1.1 MB are read in one pass (nothing to cache), three in two
+    passes, whose builder then caches them (a file of 1 MB or more)."""
+    lines = b"".join((pristine / name).read_bytes() for name in ("mail.log.1", "mail.log")).splitlines(keepends=True)
+    folder = tmp_path / "few"
+    folder.mkdir()
+    names = ["mail.log"] + [f"mail.log.{n}" for n in range(1, files)]
+    at = 0
+    for age, name in enumerate(names):
+        part, size = [], 0
+        while size < 1_100_000:
+            part.append(lines[at])
+            size += len(lines[at])
+            at += 1
+        (folder / name).write_bytes(b"".join(part))
+        os.utime(folder / name, (END - 86400 * age, END - 86400 * age))
+    found = trace(gen_logs.FREQUENT, folder, home)
+    assert answer(found, gen_logs.FREQUENT) == expected(gen_logs.FREQUENT, folder)
+    assert len(entries(home)) == (files if cached else 0)

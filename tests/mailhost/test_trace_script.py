@@ -84,9 +84,10 @@ def test_rotated_and_compressed_siblings_are_read_oldest_first(tmp_path):
 
 
 def test_a_small_host_is_answered_in_one_pass_as_the_two_passes_answer(tmp_path):
-    """Under its threshold (2 MB of text by default) the script reads every file in one awk instead
-    of its two passes and cache: the same bytes out, on rotated, compressed, empty, unterminated
-    and corrupt files, for an address in any case, an unknown one, a queue id."""
+    """Under its threshold (by default 2 MB of text, 0.5 MB more per file after the first) the
+    script reads every file in one awk instead of its two passes and cache: the same bytes out, on
+    rotated, compressed, empty, unterminated and corrupt files, for an address in any case, an
+    unknown one, a queue id."""
     lines = gzip.decompress(PIXELPARK.read_bytes()).splitlines(keepends=True)
     base = tmp_path / "mail.log"
     needle = b"<user01.test@uhu-banane.net>"

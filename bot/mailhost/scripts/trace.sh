@@ -13,8 +13,9 @@
 # (epoch seconds, 0 for all; older files are not read), then the configured log paths; each
 # log's rotated siblings (`.1`, `.2.gz`, `-YYYYMMDD[.gz]`) are found here. Every line of every
 # message naming the needle comes back; LC_ALL=C, so no line is dropped for invalid UTF-8.
-# A small host (under 2 MB of text) is read by one awk, in one pass. Otherwise the files are
-# searched in parallel, one job per CPU (bench/README.md has the figures):
+# A small host (under 2 MB of text, 0.5 MB more for each file after the first) is read by one
+# awk, in one pass. Otherwise the files are searched in parallel, one job per CPU (bench/README.md
+# has the figures):
 # - a file not cached yet, in two passes: the lines holding the needle (one fixed string),
 #   then every line of their queue ids, found in any file (an awk hash join). A .gz file is
 #   inflated once (pigz when present), into a spool the second pass and the builder reuse.
@@ -176,16 +177,21 @@ done
 # mail logs inflate 8 to 11 times, the lab's, pixelpark's and the benchmark's): one awk reads every
 # file once and answers, and the cache is neither read nor built. The two passes below start some
 # 60 programs for the lab's seven small files; this way the script takes 38 ms instead of 85
-# (issue 24), and at 2 MB of text both ways take about the same. The answer is the two passes'
-# byte for byte (tests/mailhost/test_trace_script.py runs both). Each file comes after a marker
-# line holding this run's own temporary folder, a name no log line can know in advance.
-# (MAILBOT_TRACE_SMALL moves the threshold for the tests that run the script here; over SSH, the
+# (issue 24). The answer is the two passes' byte for byte (tests/mailhost/test_trace_script.py runs
+# both). Each file comes after a marker line holding this run's own temporary folder, a name no log
+# line can know in advance. Measured on 2 cores (medians of 9; the one pass costs about 13 ms and
+# 13 ms per MB, the two passes some 4 ms more per file and run files side by side): one file of 2 MB,
+# 40 against 42 ms; two of 4.2 MB, 60 against 44; the lab's six files of 2.5 MB, 49 against 65,
+# and of 4.7 MB, 72 against 87. So the limit is 2 MB, and 0.5 MB more for each file after the first.
+# (MAILBOT_TRACE_SMALL sets the limit itself for the tests that run the script here; over SSH, the
 # guard's forced command gets no variable of the bot's.)
-small=${MAILBOT_TRACE_SMALL:-2097152}; [ "$small" -ge 0 ] 2>/dev/null || small=2097152
-text=0
+text=0 files=0
 while read -r i mtime kind id key size log f; do
   if [ "$kind" = packed ]; then text=$((text + 12 * size)); else text=$((text + size)); fi
+  files=$((files + 1))
 done < "$tmp/files"
+small=${MAILBOT_TRACE_SMALL:-}
+[ "$small" -ge 0 ] 2>/dev/null || small=$((1572864 + 524288 * files))
 if [ "$text" -le "$small" ]; then
   while read -r i mtime kind id key size log f; do
     printf '\n\001%s %s %s %s\n' "$tmp" "$i" "$mtime" "$f"
