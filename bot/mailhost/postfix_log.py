@@ -573,8 +573,9 @@ def reply_facts(response: str) -> ReplyFacts:
     lmtp = _BLUEMIND_LMTP.search(response) if "!" in response else None
     if not lmtp:
         return ReplyFacts(next_queue_id, None, None, None)
-    mailbox = lmtp["mailbox"]
-    return ReplyFacts(next_queue_id, mailbox, bluemind_folder(mailbox), int(lmtp["uid"]))
+    # The same few mailboxes and folders again and again, kept once (a busy trace: 44,000 of each, 6 MB)
+    mailbox = _intern(lmtp["mailbox"])
+    return ReplyFacts(next_queue_id, mailbox, _intern(bluemind_folder(mailbox)), int(lmtp["uid"]))
 
 
 def bluemind_folder(mailbox: str) -> str:
