@@ -199,8 +199,9 @@ def _lower_map(names: dict[str, str]) -> dict[str, str]:
 
 
 def _mapping(value: Any) -> dict[str, Any]:
+    """Names mapped to mappings (`verbs:`): each name a string (YAML reads `3:` as a number)."""
     value = value or {}
-    if not isinstance(value, dict):
+    if not isinstance(value, dict) or not all(isinstance(name, str) for name in value):
         _refuse("mapping")
     return value
 

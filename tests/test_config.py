@@ -269,6 +269,7 @@ def test_the_cli_refuses_a_meaningless_policy_in_one_sentence(tmp_path):
             "state: give `path` (SQLite) or `url` (PostgreSQL), not both.",
         ),
         ({"alerts": 5}, "alerts must be a mapping of keys to values."),
+        ({"slack": {"verbs": {3: {"allowed_users": ["U1"]}}}}, "slack: `verbs` must be a mapping."),
         (
             {"hosts": [HOST], 3: "x"},
             "3: unknown key; the keys there are alerts, approvals, audit, domains, hosts, policies, scopes, slack, "
