@@ -1,3 +1,5 @@
+import copy
+import json
 import os
 import re
 import subprocess
@@ -334,3 +336,25 @@ def test_a_french_user_reads_the_config_error_in_french(tmp_path, language):
         f"mailbot: Impossible de lire le fichier de configuration {tmp_path / 'missing.yaml'} : "
         "No such file or directory.",
     ]
+
+
+def test_every_mistake_reads_the_sentence_the_pydantic_config_gave(tmp_path):
+    """250 sentences recorded from the pydantic config this reader replaced (the fixture says how
+    they were made): a change of reader must not change what a user reads."""
+    recorded = json.loads((ROOT / "tests" / "fixtures" / "config_mistakes.json").read_text(encoding="utf-8"))
+    differ = []
+    for case in recorded["cases"]:
+        document = copy.deepcopy(recorded["base"])
+        for change in case["changes"]:
+            parent = document
+            for key in change[1][:-1]:
+                parent = parent[key]
+            if change[0] == "set":
+                parent[change[1][-1]] = change[2]
+            else:
+                del parent[change[1][-1]]
+        with pytest.raises(ConfigError) as error:
+            parse_config(document, Path("mailbot.yaml"))
+        if error.value.message != case["says"]:
+            differ.append((case["changes"], case["says"], error.value.message))
+    assert len(recorded["cases"]) == 250 and differ == []
