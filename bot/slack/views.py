@@ -119,7 +119,10 @@ class Listing:
 
 
 def listing_of(report: DeletedReport, owner: str) -> Listing:
+    """The mails most recently deleted first: what an agent looks for is what was just deleted, and
+    a folder can hold a week of deletions, of which one message shows the first 40 rows."""
     retention = report.retention_days
+    newest_first = sorted(report.mails, key=lambda m: m.expunged.timestamp() if m.expunged else 0.0, reverse=True)
     mails = tuple(
         ListedMail(
             number=m.number,
@@ -130,7 +133,7 @@ def listing_of(report: DeletedReport, owner: str) -> Listing:
             left=left_text(m.days_left(report.now, retention)),
             moved=bool(m.still_in),
         )
-        for m in report.mails
+        for m in newest_first
     )
     return Listing(owner, report.resolved.address.value, report.folder.value, mails)
 

@@ -132,3 +132,29 @@ def test_an_approval_card_with_its_longest_parts_fits():
     assert message_violations(card) == []
     shown = json.dumps(card)
     assert "Approvals: 1 of 2 (<@U456>)." in shown and "<!subteam^S0ADMINS01>" in shown
+
+
+def test_the_rows_show_the_mails_most_recently_deleted_first():
+    """What an agent looks for is what was just deleted: a week of deletions fills more than the 40 rows
+    of a message, and the newest must be among them (UIDs follow arrival, not deletion)."""
+    from datetime import datetime, timedelta
+    from types import SimpleNamespace
+
+    from bot.verbs.deleted import DeletedMail
+
+    start = datetime(2026, 12, 1, 8, 0)
+    deleted = {uid: start + timedelta(hours=(uid * 37) % 100) for uid in range(1, 61)}  # deletion order != UIDs
+    mails = [DeletedMail(uid, 100, None, None, at, "<a@b.example>", None, f"Mail {uid}") for uid, at in deleted.items()]
+    report = SimpleNamespace(
+        mails=mails,
+        retention_days=7,
+        now=start + timedelta(days=5),
+        resolved=SimpleNamespace(address=SimpleNamespace(value="john@lab.test")),
+        folder=SimpleNamespace(value="INBOX"),
+    )
+    listed = views.listing_of(cast(DeletedReport, report), "U123")
+    assert [m.uid for m in listed.mails] == sorted(deleted, key=deleted.__getitem__, reverse=True)
+    shown, cut = views.deleted_blocks(cast(DeletedReport, _Report(60)), listed, "k" * 12, [])
+    first_row = next(b for b in shown if b.get("accessory", {}).get("action_id") == views.DELETED_ROW_ACTION)
+    newest = max(deleted, key=deleted.__getitem__)
+    assert cut and first_row["text"]["text"].startswith(f"*Mail {newest}*\nUID {newest} ")
