@@ -150,6 +150,13 @@ def detail(verdict: v.Verdict) -> str:
         text = _("waiting in the queue since {since}").format(since=render.when(verdict.arrived))
     elif kind == v.PROBE:
         text = _("an address check by Postfix, not a mail")
+    elif verdict.client and verdict.sender is None and not verdict.message_id:
+        # smtpd gave a queue id at RCPT and nothing followed (no cleanup, no qmgr): the client quit
+        # before DATA, as a sender verification callout does (pixelpark's log has two)
+        text = _(
+            "the client hung up before sending the mail: nothing was received "
+            "(often another server checking an address)"
+        )
     else:
         text = _("no outcome in the logs read: older than them, or the sender gave up before sending")
     if len(verdict.hops) > 1:

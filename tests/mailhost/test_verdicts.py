@@ -134,6 +134,16 @@ def test_a_content_filter_hop_on_one_host_and_a_bounce_with_its_notice_on_pixelp
     assert {x.cause for x in refused} >= {"blocklisted", "helo_refused", "sender_domain_unknown"}
     # a client that gave up before DATA: nothing more in the log, and the verdict says so
     assert {x.kind for x in verdicts} <= {v.DELIVERED, v.BOUNCED, v.REFUSED, v.UNKNOWN}
+    hung_up = by_queue_id(verdicts)["4PcgCs64zpz3tBr"]  # `client=` only, then `mail=1 rcpt=1 quit=1`
+    assert hung_up.kind == v.UNKNOWN and hung_up.client == "mx.tactilelive.com[54.173.135.101]"
+    assert verdict_text.detail(hung_up).startswith("the client hung up before sending the mail: nothing was received")
+    with i18n.use_language("fr"):
+        assert verdict_text.detail(hung_up).startswith("le client a raccroché avant d'envoyer le message")
+    # the same start with a Message-ID (cleanup read the mail) and the log cut there: not a hang-up
+    started = [line for line in text.splitlines() if "4PcV4K5FPLz3tBr: " in line][:2]
+    assert "message-id=" in started[1]
+    (cut,) = v.read_verdicts(flow_of("\n".join(started), "helga", datetime(2023, 3, 17)).messages)
+    assert cut.kind == v.UNKNOWN and verdict_text.detail(cut).startswith("no outcome in the logs read")
 
 
 # postsuper's and qmgr's own words (FORMATS.md), on a deferred mail of the lab.
