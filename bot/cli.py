@@ -292,6 +292,7 @@ def _configure_logging() -> None:
 
 def _main(argv: Sequence[str]) -> int:
     pool = None
+    context: Context | None = None
     try:
         _configure_logging()
         args = build_parser().parse_args(argv)
@@ -351,6 +352,8 @@ def _main(argv: Sequence[str]) -> int:
     finally:
         if pool is not None:
             pool.close()
+        if context is not None:
+            context.close_state()
 
 
 def _in_scope(verb: Verb, request: Any, context: Context) -> None:

@@ -103,6 +103,13 @@ class Context:
             self._state = open_state(self.config.state_path, self.config.state_url)
         return self._state
 
+    def close_state(self) -> None:
+        """Closes the state if a verb opened it: PostgreSQL's pool has worker threads, which a pool
+        left to the garbage collector tried to join from one of its own (the in-process CLI tests)."""
+        if self._state is not None:
+            self._state.database.close()
+            self._state = None
+
 
 @dataclass(frozen=True)
 class Plan:

@@ -139,3 +139,29 @@ def test_rate_limits_count_the_hits_of_every_replica(open_replica: OpenState):
     assert b.rates.wait_needed("user:U1", 3, 10, now=3) == 7  # the third hit came from A
     assert a.rates.wait_needed("user:U2", 3, 10, now=3) == 0  # someone else is not affected
     assert a.rates.wait_needed("user:U1", 3, 10, now=10.5) == 0  # the first one left the window
+
+
+def test_a_cli_command_closes_the_state_it_opened(postgres_url: str, tmp_path, monkeypatch):
+    """The CLI closes PostgreSQL's pool after its verb. Left open, the pool and its worker threads
+    lived until a garbage collection, which ran in one of those threads and failed to join them
+    (a warning of the in-process CLI tests, `tests/slack/test_replicas.py`)."""
+    import json
+
+    import yaml
+
+    import bot.state
+    from tests.conftest import run_mailbot
+
+    opened: list[State] = []
+
+    def open_state(*args: object) -> State:
+        opened.append(state := real_open(*args))  # type: ignore[arg-type]
+        return state
+
+    real_open = bot.state.open_state
+    monkeypatch.setattr(bot.state, "open_state", open_state)
+    host = {"name": "mx", "address": "127.0.0.1", "port": 9, "user": "u", "key_file": "/k", "known_hosts": "/kh"}
+    (tmp_path / "mailbot.yaml").write_text(yaml.safe_dump({"hosts": [host], "state": {"url": postgres_url}}))
+    run = run_mailbot("--config", str(tmp_path / "mailbot.yaml"), "check", "--json")
+    assert json.loads(run.stdout)["state"]["ok"] is True  # the host is down; the state was read
+    assert len(opened) == 1 and opened[0].database._pool.closed  # type: ignore[attr-defined]
