@@ -137,7 +137,7 @@ class _Builder:
     expired: bool = False
     removed: bool = False
     admin_actions: tuple[str, ...] = ()
-    lines: tuple[LogLine, ...] = ()
+    lines: list[LogLine] | None = None  # made for the first line kept (a mailing list's message has thousands)
 
     def freeze(self) -> Message:
         return Message(
@@ -156,7 +156,7 @@ class _Builder:
             expired=self.expired,
             removed=self.removed,
             admin_actions=self.admin_actions,
-            lines=self.lines,
+            lines=tuple(self.lines) if self.lines else (),
         )
 
 
@@ -231,7 +231,9 @@ def _grouped(by_queue_id: dict[str, list[Any]], loose: list[LogLine], host: str,
                 builder = _Builder(queue_id, host, at, at)
             builder.last_seen = at
             if width == 4:
-                builder.lines += (group[index + 3],)
+                if builder.lines is None:
+                    builder.lines = []
+                builder.lines.append(group[index + 3])
             apply[kind](builder, at, daemon, event)
         if builder is not None:
             finished.append(builder)
