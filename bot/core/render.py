@@ -59,6 +59,29 @@ class JsonRows(Generic[Record]):
 # The C encoder, made once: json.dumps(..., ensure_ascii=False) makes an encoder per call (a busy
 # trace writes 100,000 items); the text is the same.
 encode = json.JSONEncoder(ensure_ascii=False).encode
+# One string as `encode` writes it, quotes included (json's own C function).
+json_string: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def stamp_texts() -> Callable[[datetime | None], str]:
+    """Each time's JSON text, as `encode(iso(stamp))` gives it, made once per time object.
+
+    The records of a busy trace hold 270,000 times, 75,000 of them distinct objects, and
+    `isoformat` of an aware time costs 0.7 µs: 0.19 s of a 114 MB answer. Keyed by the object's
+    id; the object is kept with its text, so the id cannot be reused while the answer is written.
+    """
+    texts: dict[int, tuple[datetime, str]] = {}
+    known = texts.get
+
+    def text(stamp: datetime | None) -> str:
+        if stamp is None:
+            return "null"
+        made = known(id(stamp))
+        if made is None:
+            made = texts[id(stamp)] = (stamp, f'"{stamp.isoformat()}"')
+        return made[1]
+
+    return text
 
 
 def write_json(document: dict[str, Any], out: TextIO) -> None:

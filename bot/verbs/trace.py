@@ -233,8 +233,10 @@ class TraceReport:
 
     def to_json(self) -> dict[str, Any]:
         origins = records.origins(self.messages)
-        # Each verdict is encoded once, then written in its messages and in the list of verdicts.
-        encoded = [render.encode(verdict.to_json()) for verdict in self.verdicts]
+        # Each verdict is encoded once, then written in its messages and in the list of verdicts;
+        # each time once (render.stamp_texts).
+        stamp = render.stamp_texts()
+        encoded = [verdict.json_text(stamp) for verdict in self.verdicts]
         by_hop: dict[tuple[str, str], list[int]] = {}
         for number, verdict in enumerate(self.verdicts):
             for hop in verdict.hops:
@@ -246,9 +248,8 @@ class TraceReport:
 
         def message_text(m: Message) -> str:
             """`message`'s JSON text, its verdicts spliced in as they were encoded."""
-            head = render.encode(records.message_json(m, origins.get(m.queue_id)))
-            shown = ", ".join(encoded[number] for number in by_hop.get((m.host, m.queue_id), ()))
-            return head[:-1] + ', "verdict": [' + shown + "]}"
+            shown = ", ".join([encoded[number] for number in by_hop.get((m.host, m.queue_id), ())])
+            return records.message_text(m, origins.get(m.queue_id), stamp, f', "verdict": [{shown}]')
 
         numbers = range(len(self.verdicts))  # the verdicts by their place in `encoded`
 
