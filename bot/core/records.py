@@ -99,7 +99,7 @@ def delivery_json(delivery: Delivery) -> dict[str, Any]:
     }
 
 
-def delivery_text(delivery: Delivery, stamp: Callable[[datetime | None], str]) -> str:
+def delivery_text(delivery: Delivery, stamp: Callable[[datetime], str]) -> str:
     """`encode(delivery_json(delivery))`, written without the dict: see `message_text`."""
     q, d = render.json_string, delivery
     delay = d.delay
@@ -147,9 +147,7 @@ def message_json(message: Message, previous: str | None) -> dict[str, Any]:
     }
 
 
-def message_text(
-    message: Message, previous: str | None, stamp: Callable[[datetime | None], str], more: str = ""
-) -> str:
+def message_text(message: Message, previous: str | None, stamp: Callable[[datetime], str], more: str = "") -> str:
     """`encode(message_json(message, previous))`, written without the dict, `more` (further members,
     `, "key": value`) before its closing brace.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -30,13 +31,19 @@ TEXT = st.text(
     max_size=12,
 )
 MAYBE_TEXT = st.none() | TEXT
-ZONES = st.sampled_from([None, UTC, timezone(timedelta(hours=1)), timezone(timedelta(hours=-5, minutes=-30))])
+ZONES = st.sampled_from(
+    [None, UTC, timezone(timedelta(hours=1)), timezone(timedelta(hours=-5, minutes=-30)), ZoneInfo("Europe/Paris")]
+)
+NIGHTS_TURNED_BACK = [datetime(2026, 10, 25, 2, 30), datetime(2027, 10, 31, 2, 0, 1)]  # Paris: each 02:xx twice
 
 
 @st.composite
 def stamps(draw: st.DrawFn) -> datetime:
-    moment = draw(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)))
-    return moment.replace(tzinfo=draw(ZONES))
+    moment = draw(
+        st.sampled_from(NIGHTS_TURNED_BACK)
+        | st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31))
+    )
+    return moment.replace(tzinfo=draw(ZONES), fold=draw(st.integers(0, 1)))
 
 
 DELIVERIES = st.builds(
@@ -120,17 +127,26 @@ def test_a_verdict_s_text_is_what_the_encoder_writes_of_its_dict(verdict: v.Verd
 
 
 def test_one_instant_in_two_zones_keeps_each_zone_s_text() -> None:
-    """Two hosts in two time zones: equal times (the same instant) are not the same text."""
+    """Two hosts in two time zones: equal times (the same instant) are not the same text; nor are
+    the two 02:30 of a night the clock is turned back (equal, told apart by `fold` only)."""
     stamp = render.stamp_texts()
     paris = datetime(2026, 12, 4, 16, 17, tzinfo=timezone(timedelta(hours=1)))
     utc = paris.astimezone(UTC)
     assert paris == utc
-    assert [stamp(paris), stamp(utc), stamp(paris), stamp(None)] == [
+    assert [stamp(paris), stamp(utc), stamp(paris)] == [
         '"2026-12-04T16:17:00+01:00"',
         '"2026-12-04T15:17:00+00:00"',
         '"2026-12-04T16:17:00+01:00"',
-        "null",
     ]
+    zone = ZoneInfo("Europe/Paris")
+    first, second = datetime(2026, 10, 25, 2, 30, tzinfo=zone), datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=zone)
+    assert first == second
+    assert [stamp(first), stamp(second), stamp(first)] == [
+        '"2026-10-25T02:30:00+02:00"',
+        '"2026-10-25T02:30:00+01:00"',
+        '"2026-10-25T02:30:00+02:00"',
+    ]
+    assert [stamp(second), stamp(first)] == ['"2026-10-25T02:30:00+01:00"', '"2026-10-25T02:30:00+02:00"']
 
 
 def test_every_record_of_the_corpus_log_is_written_as_the_encoder_writes_it() -> None:
