@@ -25,6 +25,7 @@ from tests.conftest import GUARD_LOG, LAB_CONFIG, guard_log_since, run_mailbot
 
 SAFE_WORD = re.compile(r"[A-Za-z0-9@._%+=~'-]+")  # what may reach a remote command as a value
 STORED_ONLY = {"reason"}  # free text kept in the audit and on the card, never in a command
+DOMAINS = {"domain"}  # the queue's filter (`/mail queue example.com`): read in the bot, validated as a domain
 NASTY = [
     "john@lab.test; rm -rf /",
     "john@lab.test && id",
@@ -81,6 +82,8 @@ def assert_only_safe_values(request: Any) -> None:
             elif hasattr(item, "value"):
                 assert not str(item.value).startswith("-"), (field.name, item)
                 assert "\n" not in str(item.value) and "\x00" not in str(item.value), (field.name, item)
+            elif isinstance(item, str) and field.name in DOMAINS:
+                assert SAFE_WORD.fullmatch(item) and not item.startswith("-"), (field.name, item)
             elif isinstance(item, str):
                 assert field.name in STORED_ONLY or field.name == "host", (field.name, item)
                 assert "\x00" not in item
