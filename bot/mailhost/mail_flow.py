@@ -140,23 +140,23 @@ class _Builder:
     lines: list[LogLine] | None = None  # made for the first line kept (a mailing list's message has thousands)
 
     def freeze(self) -> Message:
-        return Message(
-            queue_id=self.queue_id,
-            host=self.host,
-            first_seen=self.first_seen,
-            last_seen=self.last_seen,
-            message_id=self.message_id,
-            sender=self.sender,
-            client=self.client,
-            size=self.size,
-            nrcpt=self.nrcpt,
-            deliveries=tuple(self.deliveries),
-            rejections=self.rejections,
-            notices=self.notices,
-            expired=self.expired,
-            removed=self.removed,
-            admin_actions=self.admin_actions,
-            lines=tuple(self.lines) if self.lines else (),
+        return Message(  # by position, in Message's order: a quarter faster than by keyword
+            self.queue_id,
+            self.host,
+            self.first_seen,
+            self.last_seen,
+            self.message_id,
+            self.sender,
+            self.client,
+            self.size,
+            self.nrcpt,
+            tuple(self.deliveries),
+            self.rejections,
+            self.notices,
+            self.expired,
+            self.removed,
+            self.admin_actions,
+            tuple(self.lines) if self.lines else (),
         )
 
 
@@ -312,22 +312,22 @@ def _on_queued(builder: _Builder, at: datetime, daemon: str, event: QueuedEvent)
 
 
 def _on_delivery(builder: _Builder, at: datetime, daemon: str, event: DeliveryEvent) -> None:
-    facts = reply_facts(event.response)
-    builder.deliveries.append(
+    next_queue_id, mailbox, folder, imap_uid = reply_facts(event.response)
+    builder.deliveries.append(  # by position, in Delivery's order: a quarter faster than by keyword
         Delivery(
-            recipient=event.recipient,
-            orig_recipient=event.orig_recipient,
-            status=event.status,
-            dsn=event.dsn,
-            relay=event.relay,
-            delay=event.delay,
-            at=at,
-            response=event.response,
-            daemon=daemon,
-            mailbox=facts.mailbox,
-            folder=facts.folder,
-            imap_uid=facts.imap_uid,
-            next_queue_id=facts.next_queue_id,
+            event.recipient,
+            event.orig_recipient,
+            event.status,
+            event.dsn,
+            event.relay,
+            event.delay,
+            at,
+            event.response,
+            daemon,
+            mailbox,
+            folder,
+            imap_uid,
+            next_queue_id,
         )
     )
 

@@ -559,12 +559,17 @@ _FINAL_REPLY_LINE = re.compile(r"(?:^|\s)(?P<code>[245]\d\d) (?=[245]\.\d{1,3}\.
 _SESSION_ID = re.compile(r"\s*SESSIONID=<[^>]*>")
 
 
-@dataclass(frozen=True)
-class ReplyFacts:
+class ReplyFacts(NamedTuple):
+    """What a delivery's reply tells beside its words. A named tuple: a frozen dataclass took
+    twice as long to make, once per delivery (a busy trace has 66,000)."""
+
     next_queue_id: str | None
     mailbox: str | None
     folder: str | None
     imap_uid: int | None
+
+
+_NO_FACTS = ReplyFacts(None, None, None, None)  # most replies: a remote server's, or a local delivery's
 
 
 def reply_facts(response: str) -> ReplyFacts:
@@ -572,10 +577,18 @@ def reply_facts(response: str) -> ReplyFacts:
     next_queue_id = queued["queue_id"] if queued else None
     lmtp = _BLUEMIND_LMTP.search(response) if "!" in response else None
     if not lmtp:
-        return ReplyFacts(next_queue_id, None, None, None)
+        return ReplyFacts(next_queue_id, None, None, None) if next_queue_id else _NO_FACTS
     # The same few mailboxes and folders again and again, kept once (a busy trace: 44,000 of each, 6 MB)
     mailbox = _intern(lmtp["mailbox"])
-    return ReplyFacts(next_queue_id, mailbox, _intern(bluemind_folder(mailbox)), int(lmtp["uid"]))
+    folder = _FOLDERS.get(mailbox)
+    if folder is None:
+        folder = _intern(bluemind_folder(mailbox))
+        if len(_FOLDERS) < 10_000:  # a long-running bot meets many: the first ones are kept
+            _FOLDERS[mailbox] = folder
+    return ReplyFacts(next_queue_id, mailbox, folder, int(lmtp["uid"]))
+
+
+_FOLDERS: dict[str, str] = {}  # mailbox -> its folder (`bluemind_folder`)
 
 
 def bluemind_folder(mailbox: str) -> str:
