@@ -163,4 +163,5 @@ def test_every_record_of_the_corpus_log_is_written_as_the_encoder_writes_it() ->
     written = [records.message_text(m, origins.get(m.queue_id), stamp) for m in flow.messages]
     assert written == [render.encode(records.message_json(m, origins.get(m.queue_id))) for m in flow.messages]
     assert [x.json_text(stamp) for x in verdicts] == [render.encode(x.to_json()) for x in verdicts]
+    assert {len(x) for x in verdicts} == {len(v.Verdict._fields)}  # those made in bulk have every field
     assert json.loads(written[0])["queue_id"] == flow.messages[0].queue_id
