@@ -132,7 +132,7 @@ class Verdict(NamedTuple):
     def json_text(self, stamp: Callable[[datetime], str]) -> str:
         """`json.dumps(self.to_json(), ensure_ascii=False)`, written without the dict (`stamp`: a
         time's JSON text): half the time for the 45,000 verdicts of a busy trace's `--json`
-        (bench/run.py); tests/mailhost/test_verdicts.py compares the two."""
+        (bench/run.py); tests/core/test_records.py compares the two."""
         q, hops = _json_string, self.hops
         return (
             f'{{"kind": {q(self.kind)}, '
