@@ -2,9 +2,11 @@
 
 Three prefix formats occur in the field (FORMATS.md): classic syslog `Mar  1 20:45:32`
 (no year), Postfix's own `maillog_file` writer `Mar 01 20:45:32`, and RFC 3339
-`2023-03-14T00:00:31.185246+01:00`. A line without a year takes it from a reference
-time (the log file's mtime: every line in a file is older than its last write), which
-also handles the December -> January turn.
+`2023-03-14T00:00:31.185246+01:00`. Two syslog daemons add the level: BusyBox's before the
+daemon (`host mail.info postfix/smtp[123]: `, tests/fixtures/captures/busybox-syslogd-maillog.txt),
+Solaris's after it (`postfix/smtp[123]: [ID 197553 mail.info] `); both are read past.
+A line without a year takes it from a reference time (the log file's mtime: every line in a
+file is older than its last write), which also handles the December -> January turn.
 
 Each kind of line Postfix writes about a message has one regex here, with named groups,
 and becomes one event; anything else about a queue id is kept as `OtherEvent`
@@ -32,8 +34,11 @@ MONTHS = {
 _PREFIX = re.compile(
     r"(?:(?P<iso>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
     r"|(?P<month>[A-Z][a-z]{2})\s+(?P<day>\d{1,2})\s(?P<time>\d\d:\d\d:\d\d)(?:\.\d+)?)"
-    r"\s+(?P<host>\S+)\s+(?P<speaker>[^\s\[:]+(?:\[\d+\])?:)\s(?P<payload>.*)"
+    r"\s+(?P<host>\S+)\s+(?:(?P<level>[a-z0-9]+\.[a-z]+|<\d+>)\s+)?(?P<speaker>[^\s\[:]+(?:\[\d+\])?:)\s(?P<payload>.*)"
 )
+# Solaris's syslogd puts a message id and the level between the daemon and its text:
+# `postfix/smtp[2076]: [ID 197553 mail.info] 2E35E2F68: to=<...>` (syslogd(8) on Solaris and illumos).
+_MESSAGE_TAG = re.compile(r"\[ID \d+ [a-z0-9]+\.[a-z]+\] ")
 _SPEAKER = re.compile(r"(?P<program>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?:")
 _CLOCK = re.compile(r"\d\d:\d\d:\d\d")
 _DAY = re.compile(r"\d?\d")
@@ -89,6 +94,7 @@ class LineParser:
         self._daemons: dict[str, str] = {}  # the daemon of each speaker met (`postfix/smtpd[123]:`)
         self._group_ids: dict[str, bool] = {}  # a queue id (not NOQUEUE)?
         self._minutes: dict[str, datetime | None] = {}  # `Nov 28 02:27:`: that minute's time
+        self._levels: set[str] = set()  # `mail.info` met between host and daemon (BusyBox's syslogd)
 
     def parse(self, line: str) -> LogLine | None:
         line = line.rstrip("\r\n")
@@ -132,6 +138,7 @@ class LineParser:
         daemons = self._daemons
         hosts = self._hosts
         group_ids = self._group_ids
+        levels = self._levels
         event = event_of
         removed = _REMOVED
         lines = block.split("\n")
@@ -147,12 +154,21 @@ class LineParser:
                 if len(parts) == 3:
                     host, speaker, text = parts
                     daemon = daemons.get(speaker)
+                    if daemon is None and speaker in levels:  # `host mail.info program[pid]: text`
+                        speaker, _, text = text.partition(" ")
+                        daemon = daemons.get(speaker)
                     if daemon is not None and host in hosts:
                         colon = text.find(": ")
                         queue_id = text[:colon]
                         known = group_ids.get(queue_id) if colon >= 6 else False
                         if known is None:
-                            known = self._remember_queue_id(queue_id)
+                            if text[:4] == "[ID ":  # `program[pid]: [ID 197553 mail.info] QUEUEID: text`
+                                text = _untagged(text)
+                                colon = text.find(": ")
+                                queue_id = text[:colon]
+                                known = group_ids.get(queue_id) if colon >= 6 else False
+                            if known is None:
+                                known = self._remember_queue_id(queue_id)
                         if known:
                             said = text[colon + 2 :]
                             seen = (at, daemon, removed if said == "removed" else event(said, daemon))
@@ -222,12 +238,17 @@ class LineParser:
         said = self._speakers[speaker] if speaker in self._speakers else self._remember_speaker(speaker)
         if at is None or said is None:
             return None
+        if match["level"]:  # the next lines of this host and level take `collect`'s split
+            self._levels.add(match["level"])
+            self._hosts.add(match["host"])
         return self._line(at, match["host"], said, match["payload"])
 
     def _line(self, at: datetime, host: str, said: tuple[str, str, int | None], payload: str) -> LogLine:
         """`QUEUEID: text` (or `NOQUEUE: text`) is split off the payload when it is one."""
         program, daemon, pid = said
         queue_id: str | None = None
+        if payload[:4] == "[ID ":
+            payload = _untagged(payload)
         colon = payload.find(": ")
         if colon >= 6:  # the shortest queue id
             candidate = payload[:colon]
@@ -276,6 +297,12 @@ class LineParser:
             return False
         self._hosts.add(host)
         return True
+
+
+def _untagged(text: str) -> str:
+    """What the daemon said, without the `[ID 197553 mail.info] ` Solaris puts before it."""
+    tag = _MESSAGE_TAG.match(text)
+    return text[tag.end() :] if tag else text
 
 
 def _iso_stamp(text: str, local_tz: tzinfo | None) -> datetime | None:
@@ -525,10 +552,22 @@ def event_of(text: str, daemon: str) -> Event:
     return OtherEvent(text)
 
 
+# Postfix before 2.3 wrote no `dsn=` (`to=<r>, relay=..., delay=0, status=deferred (reply)`): the
+# reply's enhanced code stands for it, else the class Postfix 2.3 and later give a reply without one.
+_ENHANCED_CODE = re.compile(r"(?:^|\s)(?P<code>[245])\d\d[ -](?P<dsn>(?P=code)\.\d{1,3}\.\d{1,3})(?=[\s;,)]|$)")
+_DSN_OF_STATUS = {"sent": "2.0.0", "deferred": "4.0.0", "bounced": "5.0.0", "expired": "4.0.0"}
+
+
 def _delivery(match: re.Match[str]) -> DeliveryEvent | None:
     fields = {f["key"]: f["value"] for f in _DELIVERY_FIELD.finditer(match["fields"])}
-    if "relay" not in fields or "dsn" not in fields:
+    if "relay" not in fields:
         return None
+    dsn = fields.get("dsn")
+    if dsn is None:
+        code = _ENHANCED_CODE.search(match["response"] or "")
+        dsn = code["dsn"] if code else _DSN_OF_STATUS.get(match["status"])
+        if dsn is None:
+            return None
     orig = fields.get("orig_to")
     if orig is not None and (bracketed := _BRACKETED.fullmatch(orig)):
         orig = bracketed["address"]
@@ -542,7 +581,7 @@ def _delivery(match: re.Match[str]) -> DeliveryEvent | None:
         relay=fields["relay"],
         delay=delay,
         delays=fields.get("delays", ""),
-        dsn=fields["dsn"],
+        dsn=dsn,
         status=match["status"],
         response=match["response"] or "",
     )

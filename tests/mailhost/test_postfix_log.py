@@ -57,6 +57,59 @@ def test_lab_lines_become_the_right_events():
     assert kinds["NoticeEvent"] == sum(1 for line in LAB_LOG if "non-delivery notification" in line)
 
 
+def test_the_level_busybox_and_solaris_write_is_read_past():
+    """BusyBox's syslogd (captured) writes `host mail.info daemon[pid]: `; Solaris's writes
+    `daemon[pid]: [ID 197553 mail.info] ` (syslogd(8)): the same line, with the same queue id."""
+    captured = (FIXTURES / "captures" / "busybox-syslogd-maillog.txt").read_text().splitlines()
+    busybox = parse_line(captured[2], REFERENCE)
+    assert captured[2].startswith("Nov 28 02:28:39 vm mail.info postfix/smtpd[19077]: NOQUEUE: reject: RCPT ")
+    assert busybox is not None
+    assert (busybox.host, busybox.program, busybox.daemon, busybox.pid) == ("vm", "postfix/smtpd", "smtpd", 19077)
+    assert isinstance(parse_event(busybox), RejectEvent)
+    solaris = parse_line(
+        "Oct 20 21:22:57 example postfix/smtp[2076]: [ID 197553 mail.info] 2E35E2F68: to=<linda@example.com>, "
+        "relay=mail.example.com[192.0.2.4]:25, delay=0, status=deferred (host mail.example.com[192.0.2.4] said: "
+        "450 4.7.1 Client host rejected: cannot find your reverse hostname (in reply to RCPT TO command))",
+        REFERENCE,
+    )
+    assert solaris is not None and (solaris.daemon, solaris.pid, solaris.queue_id) == ("smtp", 2076, "2E35E2F68")
+    event = parse_event(solaris)  # a Postfix before 2.3: no `delays=`, no `dsn=`
+    assert isinstance(event, DeliveryEvent) and event.recipient == "linda@example.com" and event.status == "deferred"
+    assert (event.relay, event.dsn, event.delays) == ("mail.example.com[192.0.2.4]:25", "4.7.1", "")
+    assert parse_line("Oct 20 21:22:57 example postfix/smtp[2076]: [ID x mail.info] 2E35E2F68: to=<a@b.c>", REFERENCE)
+    untagged = parse_line("Oct 20 21:22:57 example postfix/smtp[2076]: [ID x mail.info] 2E35E2F68: x", REFERENCE)
+    assert untagged is not None and untagged.queue_id is None  # not Solaris's tag: the text as it is
+
+
+@pytest.mark.parametrize(
+    ("status", "reply", "dsn"),
+    [
+        ("sent", "250 2.0.0 Ok: queued as 4F2A1", "2.0.0"),
+        ("sent", "250 Ok", "2.0.0"),
+        ("deferred", "connect to mx.example.com[192.0.2.9]:25: Connection timed out", "4.0.0"),
+        (
+            "bounced",
+            "host mx[2.5.5.1] said: 550 5.1.1 <a@b.c>: Recipient address rejected (in reply to RCPT TO)",
+            "5.1.1",
+        ),
+        ("bounced", "host mx[2.5.5.1] said: 550 No such user (in reply to RCPT TO command)", "5.0.0"),
+        ("deferred", "host mx[192.0.2.9] said: 452-4.2.2 The email account is over quota", "4.2.2"),
+        ("deferred", "host mx[192.0.2.9] said: 451 5.7.1 odd (in reply to end of DATA command)", "4.0.0"),
+    ],
+)
+def test_a_delivery_of_postfix_before_2_3_takes_its_dsn_from_the_reply(status, reply, dsn):
+    """No `dsn=` before Postfix 2.3: the reply's enhanced code, if its class is the reply's, else the
+    status's class (an address's `2.5.5.1` is not a code)."""
+    line = parse_line(
+        f"Nov 28 10:00:00 mx postfix/smtp[1]: 2E35E2F68: to=<a@b.c>, relay=mx[192.0.2.9], delay=3, "
+        f"status={status} ({reply})",
+        REFERENCE,
+    )
+    assert line is not None
+    event = parse_event(line)
+    assert isinstance(event, DeliveryEvent) and (event.status, event.dsn, event.delay) == (status, dsn, 3.0)
+
+
 def test_maillog_file_prefix_and_delivery_fields():
     line = next(line for line in LAB_LOG if "orig_to=<jdoe@lab.test>" in line)
     parsed = parse_line(line, REFERENCE)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import subprocess
+import time
+import zlib
 from datetime import datetime
 from pathlib import Path
 
@@ -22,6 +25,17 @@ from tests.conftest import FIXTURES
 
 SILVENGA = FIXTURES / "corpus" / "silvenga-MailTrace_mail-snip.log"
 PIXELPARK = FIXTURES / "corpus" / "pixelpark-postfix-logsums_mail.log.gz"
+LAB_LOG = FIXTURES / "lab" / "maillog.txt"
+# The lab's log as BusyBox's syslogd wrote it: `Nov 28 02:28:39 vm mail.info postfix/smtpd[19077]: `
+# (its lines replayed to that daemon's /dev/log, with their own stamps; tests/fixtures/captures/README.md).
+BUSYBOX = FIXTURES / "captures" / "busybox-syslogd-maillog.txt"
+
+
+def solaris(line: str) -> str:
+    """A line as Solaris's syslogd writes it, a message id and the level after the daemon's `]: `
+    (`postfix/smtp[2076]: [ID 197553 mail.info] 2E35E2F68: to=<...>`); the id varies with the text."""
+    head, colon, text = line.partition("]: ")
+    return f"{head}{colon}[ID {zlib.crc32(text[:20].encode()) % 1_000_000} mail.info] {text}" if colon else line
 
 
 def run_script(address: str, logs: list[Path], since: int = 0, small: int | None = None) -> list[bytes]:
@@ -224,6 +238,8 @@ def test_the_fast_path_makes_the_records_the_general_pattern_makes(tmp_path):
         *gzip.decompress(PIXELPARK.read_bytes()).decode(errors="replace").splitlines(),
         *(FIXTURES / "lab" / "maillog.txt").read_text(errors="replace").splitlines(),
         *(folder / "mail.log").read_bytes().decode(errors="replace").splitlines(),
+        *BUSYBOX.read_text().splitlines(),
+        *(solaris(line) for line in LAB_LOG.read_text().splitlines()),
         *EDGE_LINES,
     ]
     usual = [text for text in corpus if (parts := text.split(" ", 5)) and len(parts) == 6 and parts[1]]
@@ -252,6 +268,8 @@ def test_the_trace_reader_of_blocks_makes_the_flow_of_lines(tmp_path):
         *SILVENGA.read_text(errors="replace").splitlines(),
         *gzip.decompress(PIXELPARK.read_bytes()).decode(errors="replace").splitlines(),
         *(FIXTURES / "lab" / "maillog.txt").read_text(errors="replace").splitlines(),
+        *BUSYBOX.read_text().splitlines(),
+        *(solaris(line) for line in LAB_LOG.read_text().splitlines()),
         *EDGE_LINES,
         *(folder / "mail.log").read_bytes().decode(errors="replace").splitlines(),
     ]
@@ -281,3 +299,85 @@ def test_the_trace_reader_of_blocks_makes_the_flow_of_lines(tmp_path):
         reader = _TraceReader("mx")
         assert assemble_blocks(reader.blocks(blocks), reader.parser, "mx") == expected
         assert reader.warnings == ["On mx: The logs were rotated"]
+
+
+def test_logs_of_busybox_and_solaris_syslogd_trace_as_the_usual_log(tmp_path):
+    """BusyBox's syslogd writes the level before the daemon, Solaris's a message id and the level
+    after it. The script finds the same lines in either log as in the usual one (in one pass, in
+    two, then from the cache it builds), and the bot reads the same messages from them. Over 1 MB
+    of other traffic comes first, so that the cache is built."""
+    from bench import gen_logs
+
+    gen_logs.ensure(5 << 20, seed=11, folder=tmp_path / "generated", end=1_764_300_000, quiet=True)
+    other = (tmp_path / "generated" / "mail.log").read_text(errors="replace").splitlines()
+    usual = LAB_LOG.read_text().splitlines()
+    logs = {
+        "usual": other + usual,
+        "busybox": [re.sub(r"^(.{15} \S+) ", r"\1 mail.info ", line) for line in other]
+        + BUSYBOX.read_text().splitlines(),
+        "solaris": [solaris(line) for line in other + usual],
+    }
+    back = {
+        "usual": lambda line: line,
+        "busybox": lambda line: re.sub(r"^(.{15}) vm mail\.[a-z]+ ", r"\1 mail ", line),
+        "solaris": lambda line: re.sub(r"\]: \[ID \d+ mail\.info\] ", "]: ", line),
+    }
+    assert len(logs["busybox"]) == len(logs["usual"]) + 2  # and BusyBox's own `syslogd started`, `exiting`
+    answers: dict[tuple[str, str], list[str]] = {}
+    flows = {}
+    for name, lines in logs.items():
+        log = tmp_path / name / "mail.log"
+        log.parent.mkdir()
+        log.write_text("\n".join(lines) + "\n")
+        os.utime(log, (1_764_300_000, 1_764_300_000))
+        for address in ("full@lab.test", "john@lab.test", "nosuchuser@lab.test"):
+            home = tmp_path / name / address
+            home.mkdir()
+            command = trace_logs(parse_address(address), 0, (str(log),)).shell_line()
+            runs = [run_in(command, home, small) for small in (1 << 30, 0, 0)]  # one pass, two, cached
+            assert list((home / ".cache" / "mailbot" / "trace").glob("*/state")), "no cache was built"
+            seen = [[back[name](line.decode()) for line in log_lines(output)] for output in runs]
+            assert seen[0] == seen[1], (name, address)
+            assert sorted(seen[2]) == sorted(seen[0]), (name, address)  # the cache gives whole messages
+            answers[name, address] = seen[0]
+            flows[name, address] = [assemble(_TraceReader("lab").read(out), "lab", keep_lines=False) for out in runs]
+    for (name, address), found in answers.items():
+        assert found == answers["usual", address], (name, address)
+        assert found  # every address has lines in the lab's log
+        assert flows[name, address] == 3 * [flows["usual", address][0]], (name, address)
+    assert len(flows["usual", "full@lab.test"][0].messages) >= 9
+
+
+def test_busybox_and_solaris_lines_are_read_at_the_usual_cost(monkeypatch):
+    """Their level or tag does not send a line down the general pattern (three times the cost): as
+    many lines of each log leave the split as of the usual one (a new daemon's first line, a line
+    without a queue id), and BusyBox's own two lines."""
+    slow: list[str] = []
+    collect_line = LineParser._collect_line
+
+    def counted(parser: LineParser, line: str, groups: dict, loose: list) -> None:
+        slow.append(line)
+        collect_line(parser, line, groups, loose)
+
+    monkeypatch.setattr(LineParser, "_collect_line", counted)
+    usual = LAB_LOG.read_text().splitlines()
+    counts = {}
+    busybox = BUSYBOX.read_text().splitlines()
+    for name, lines in (("usual", usual), ("busybox", busybox), ("solaris", map(solaris, usual))):
+        slow.clear()
+        LineParser(datetime(2025, 11, 28, 12, 0).astimezone()).collect("\n".join(lines), {}, [])
+        counts[name] = len(slow)
+    assert counts["usual"] < len(usual) / 2
+    assert counts == {"usual": counts["usual"], "busybox": counts["usual"] + 2, "solaris": counts["usual"]}
+
+
+def run_in(command: str, home: Path, small: int) -> list[bytes]:
+    """The script with a home of its own (its cache), waiting for the builder it leaves behind."""
+    env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "HOME": str(home), "MAILBOT_TRACE_SMALL": str(small)}
+    output = subprocess.run(["/bin/sh", "-c", command], capture_output=True, env=env, check=True).stdout
+    cache = home / ".cache" / "mailbot" / "trace"
+    deadline = time.monotonic() + 30
+    while (cache / ".lock").exists() or list(cache.glob(".build.*")):
+        assert time.monotonic() < deadline, "the cache builder did not finish"
+        time.sleep(0.05)
+    return output.splitlines()

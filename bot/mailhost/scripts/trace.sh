@@ -57,16 +57,23 @@ inflate() {
     *.zst) zstd -dcq -- "$1" ;;
   esac
 }
-qid='function qid(line,  i, s, j, q, n) {
+# A queue id follows the daemon's `]: `, or on Solaris the `[ID 197553 mail.info] ` after it.
+qid='function qid(line,  i, s, j, q, n, k) {
   i = index(line, "]: "); if (!i) return ""
-  s = substr(line, i + 3, 40); j = index(s, ": "); if (j < @QID_SHORTEST_J@) return ""
+  s = substr(line, i + 3, 40); if (substr(s, 1, 4) == "[ID " && (k = index(s, "] "))) s = substr(line, i + k + 4, 40)
+  j = index(s, ": "); if (j < @QID_SHORTEST_J@) return ""
   q = substr(s, 1, j - 1); n = j - 1
   if (q !~ /[^@QID_SHORT_CHARS@]/) return n <= @QID_SHORT_LONGEST@ ? q : ""
   if (n > @QID_LONG_LONGEST@ || q ~ /[^@QID_LONG_CHARS@]/ || !match(q, /@QID_SEPARATOR@[^@QID_SEPARATOR@]*$/)) return ""
   return RSTART >= @QID_SEPARATOR_FIRST@ && RSTART <= @QID_SEPARATOR_LAST@ && n > RSTART && n - RSTART <= @QID_INODE_LONGEST@ ? q : ""
 }'
+# The hash join looks past a Solaris tag only when the needle's lines had one (`-v tagged=1`):
+# looking on every line made it 11 % slower (0.42 s against 0.37 of CPU for a 266 MB file).
 join='NR == FNR { want[$0] = 1; next }
-{ i = index($0, "]: "); if (i) { s = substr($0, i + 3, 40); j = index(s, ": "); if (j > @QID_SHORTEST@ && (substr(s, 1, j - 1) in want)) print } }'
+{ i = index($0, "]: "); if (i) { s = substr($0, i + 3, 40); j = index(s, ": ")
+  if (j > @QID_SHORTEST@ && (substr(s, 1, j - 1) in want)) print
+  else if (tagged && substr(s, 1, 4) == "[ID " && (k = index(s, "] "))) {
+    s = substr($0, i + k + 4, 40); j = index(s, ": "); if (j > @QID_SHORTEST@ && (substr(s, 1, j - 1) in want)) print } } }'
 # The small host's search in one pass (after `qid`): each file's lines that name the needle
 # without a queue id, then its lines of every queue id named anywhere, as the two passes give them.
 whole='BEGIN { fold = ENVIRON["fold"] != ""; needle = ENVIRON["needle"]; if (fold) needle = tolower(needle)
@@ -98,10 +105,12 @@ group='function long(q, n) {
   return RSTART >= @QID_SEPARATOR_FIRST@ && RSTART <= @QID_SEPARATOR_LAST@ && n > RSTART && n - RSTART <= @QID_INODE_LONGEST@
 }
 limit && (b += length($0) + 1) > limit { exit }
+NR == 1 { tagged = index($0, "]: [ID ") }  # a Solaris log: every line has the tag
 {
   i = index($0, "]: ")
   if (i) {
-    s = substr($0, i + 3, 40); j = index(s, ": ")
+    s = substr($0, i + 3, 40); if (tagged && substr(s, 1, 4) == "[ID " && (k = index(s, "] "))) s = substr($0, i + k + 4, 40)
+    j = index(s, ": ")
     if (j > @QID_SHORTEST@) {
       q = substr(s, 1, j - 1)
       if (q !~ /[^@QID_SHORT_CHARS@]/ ? j <= @QID_SHORT_LONGEST_J@ : long(q, j - 1)) {
@@ -266,9 +275,9 @@ else
     {
       [ -s "$tmp/lines.$n" ] && $awk "$qid"'qid($0) == ""' "$tmp/lines.$n"
       if [ "$start" -lt "$size" ] && [ -s "$tmp/ids" ]; then
-        if [ "$kind" = plain ] && [ "$start" = 0 ]; then $awk "$join" "$tmp/ids" "$f"
-        elif [ "$spool" != - ] && [ -s "$spool" ]; then $awk "$join" "$tmp/ids" "$spool"
-        else source_of | $awk "$join" "$tmp/ids" -; fi
+        if [ "$kind" = plain ] && [ "$start" = 0 ]; then $awk -v tagged="$tagged" "$join" "$tmp/ids" "$f"
+        elif [ "$spool" != - ] && [ -s "$spool" ]; then $awk -v tagged="$tagged" "$join" "$tmp/ids" "$spool"
+        else source_of | $awk -v tagged="$tagged" "$join" "$tmp/ids" -; fi
       fi
       if [ -s "$tmp/ids" ] && [ -s "$tmp/segs.$n" ]; then
         while read -r s; do cat -- "$s.open"; done < "$tmp/segs.$n" | tr '\0' '\n' |
@@ -292,7 +301,9 @@ else
     if [ -s "$tmp/hits.$i" ]; then show "$mtime" "$f"; tr '\0' '\n' < "$tmp/hits.$i"; fi
   done < "$tmp/files"
   { cat "$tmp"/hits.* "$tmp"/ohits.* 2>/dev/null | tr '\0' '\n'; cat "$tmp"/lines.* 2>/dev/null; } |
-    $awk "$qid"'{ q = qid($0); if (q != "") print q }' | sort -u > "$tmp/ids"
+    $awk -v tag="$tmp/tagged" "$qid"'{ q = qid($0); if (q != "") print q; if (!t && index($0, "]: [ID ")) { t = 1; printf "" > tag } }' |
+    sort -u > "$tmp/ids"
+  tagged=; [ -e "$tmp/tagged" ] && tagged=1
   # Each file's lines go out as soon as its job is done (in the files' order), so the bot reads
   # them while the other files are searched; a bot slow to read holds up only this writer. A job
   # rings a bell when it ends (a line on a FIFO held open here, so a ring never blocks): the
