@@ -357,7 +357,7 @@ def _on_queue_admin(builder: _Builder, at: datetime, daemon: str, event: QueueAd
 
 
 def _unchanged(builder: _Builder, at: datetime, daemon: str, event: OtherEvent) -> None:
-    if event.text.startswith("hold: "):  # cleanup's header/body_checks or an access map's HOLD
+    if event.text.startswith(("hold: ", "milter-hold: ")):  # header/body_checks, an access map's or a milter's HOLD
         builder.admin_actions += ("placed on hold",)
 
 

@@ -431,14 +431,15 @@ Event = (
 _CLIENT = re.compile(r"client=(?P<client>[^,\s]+)(?:,.*)?")
 _PICKUP = re.compile(r"uid=(?P<uid>\d+) from=<(?P<sender>[^>]*)>")
 _MESSAGE_ID = re.compile(r"message-id=<?(?P<message_id>[^>]*?)>?")
-_QUEUED = re.compile(r"from=<(?P<sender>[^>]*)>, size=(?P<size>\d+), nrcpt=(?P<nrcpt>\d+) \(queue active\)")
+_QUEUED = re.compile(r"from=<(?P<sender>[^>]*)>, size=(?P<size>\d+), nrcpt=(?P<nrcpt>\d+) \(queue active\) ?")
 _EXPIRED = re.compile(r"from=<(?P<sender>[^>]*)>, status=(?P<status>expired|force-expired), returned to sender")
 # `to=<r>, [orig_to=<o>,] relay=..., [conn_use=N,] delay=D, delays=a/b/c/d, [tls=...,] dsn=X.Y.Z, status=S (reply)`
 # Old and `local` lines may write addresses without brackets; newer Postfix adds fields.
 _DELIVERY = re.compile(
     r"to=(?:<(?P<recipient>[^>]*)>|(?P<bare_recipient>[^<>,\s]+)), (?P<fields>(?:[a-z_]+=[^,]*, )+)"
-    r"status=(?P<status>[\w-]+)(?: \((?P<response>.*)\))?"
+    r"status=(?P<status>[\w-]+)(?: \((?P<response>.*?)\)?)?"
 )
+# (A reply without its `)`: syslog cut a line of over 1 kB, or a newline in it split the line.)
 # The shape of nearly every delivery line, read without splitting its fields one by one.
 _USUAL_DELIVERY = re.compile(
     r"to=<(?P<recipient>[^>]*)>, (?:orig_to=<(?P<orig_recipient>[^>]*)>, )?relay=(?P<relay>[^,]*), "
@@ -464,16 +465,19 @@ _PROXY_REJECT = re.compile(
     r"proxy-(?P<action>reject): (?P<stage>[A-Z][A-Z-]*): (?P<reason>.*?); from=<(?P<sender>[^>]*)> "
     r"to=<(?P<recipient>[^>]*)>(?: proto=\S+)?(?: helo=<(?P<helo>[^>]*)>)?"
 )
-# cleanup: `reject: header Subject: x from host[ip]; from=<s> to=<r> proto=ESMTP helo=<h>: 5.7.1 text`
+# cleanup: `reject: header Subject: x from host[ip]; from=<s> to=<r> proto=ESMTP helo=<h>: 5.7.1 text`;
+# a mail submitted on the host: `reject: body x from local; from=<s>: 5.7.1 text` (no `to=` yet)
 _CONTENT_REJECT = re.compile(
     r"(?P<action>reject|discard): (?P<stage>header|body) .*? from "
-    r"(?P<client>\S+?\[[^\]]*\](?::\d+)?); from=<(?P<sender>[^>]*)> to=<(?P<recipient>[^>]*)>"
+    r"(?P<client>local|\S+?\[[^\]]*\](?::\d+)?); from=<(?P<sender>[^>]*)>(?: to=<(?P<recipient>[^>]*)>)?"
     r"(?: proto=\S+)?(?: helo=<(?P<helo>[^>]*)>)?(?:: (?P<reason>.*))?"
 )
-# cleanup or smtpd: `milter-reject: END-OF-MESSAGE from host[ip]: 5.7.1 text; from=<s> to=<r> proto=ESMTP helo=<h>`
+# cleanup or smtpd: `milter-reject: END-OF-MESSAGE from host[ip]: 5.7.1 text; from=<s> to=<r> proto=ESMTP helo=<h>`;
+# at CONNECT, HELO or MAIL there is no `from=` or `to=` yet: `...: 451 4.7.1 text; proto=SMTP`
 _MILTER_REJECT = re.compile(
     r"milter-(?P<action>reject|discard): (?P<stage>[A-Z][A-Z-]*) from (?P<client>\S+?\[[^\]]*\](?::\d+)?): "
-    r"(?P<reason>.*?); from=<(?P<sender>[^>]*)> to=<(?P<recipient>[^>]*)>(?: proto=\S+)?(?: helo=<(?P<helo>[^>]*)>)?"
+    r"(?P<reason>.*?)(?:; (?:from=<(?P<sender>[^>]*)> ?)?(?:to=<(?P<recipient>[^>]*)> ?)?(?:proto=\S+ ?)?"
+    r"(?:helo=<(?P<helo>[^>]*)>)?)?"
 )
 _REJECTS = (_SMTPD_REJECT, _MILTER_REJECT, _CONTENT_REJECT, _PROXY_REJECT)
 _QUEUE_ADMIN = re.compile(r"(?P<action>requeued|placed on hold|released from hold|expired)")
@@ -498,6 +502,8 @@ def event_of(text: str, daemon: str) -> Event:
     if start == "to=":
         if usual := _USUAL_DELIVERY.fullmatch(text):
             recipient, orig_recipient, relay, delay, delays, dsn, status, response = usual.groups()
+            if status == "SOFTBOUNCE":
+                status = "deferred"
             return DeliveryEvent(
                 _intern(recipient),
                 orig_recipient if orig_recipient is None else _intern(orig_recipient),
@@ -552,6 +558,8 @@ def event_of(text: str, daemon: str) -> Event:
     return OtherEvent(text)
 
 
+# `soft_bounce = yes` makes Postfix log `status=SOFTBOUNCE` where it would bounce, and keep the
+# mail deferred (bounce(8)): it is read as the deferral it is, its 4.X.Y code kept.
 # Postfix before 2.3 wrote no `dsn=` (`to=<r>, relay=..., delay=0, status=deferred (reply)`): the
 # reply's enhanced code stands for it, else the class Postfix 2.3 and later give a reply without one.
 _ENHANCED_CODE = re.compile(r"(?:^|\s)(?P<code>[245])\d\d[ -](?P<dsn>(?P=code)\.\d{1,3}\.\d{1,3})(?=[\s;,)]|$)")
@@ -562,12 +570,18 @@ def _delivery(match: re.Match[str]) -> DeliveryEvent | None:
     fields = {f["key"]: f["value"] for f in _DELIVERY_FIELD.finditer(match["fields"])}
     if "relay" not in fields:
         return None
+    status = match["status"]
+    soft = status == "SOFTBOUNCE"
+    if soft:
+        status = "deferred"
     dsn = fields.get("dsn")
     if dsn is None:
         code = _ENHANCED_CODE.search(match["response"] or "")
-        dsn = code["dsn"] if code else _DSN_OF_STATUS.get(match["status"])
+        dsn = code["dsn"] if code else _DSN_OF_STATUS.get(status)
         if dsn is None:
             return None
+        if soft and dsn[0] == "5":
+            dsn = "4" + dsn[1:]
     orig = fields.get("orig_to")
     if orig is not None and (bracketed := _BRACKETED.fullmatch(orig)):
         orig = bracketed["address"]
@@ -582,14 +596,15 @@ def _delivery(match: re.Match[str]) -> DeliveryEvent | None:
         delay=delay,
         delays=fields.get("delays", ""),
         dsn=dsn,
-        status=match["status"],
+        status=status,
         response=match["response"] or "",
     )
 
 
 # --- what a delivery's server reply tells -----------------------------------------------
 
-_QUEUED_AS = re.compile(rf"\bqueued as (?P<queue_id>{QUEUE_ID})\b")
+# `queued as` (the next hop's answer), `forwarded as` (local(8) sending a .forward's copy on)
+_QUEUED_AS = re.compile(rf"\b(?:queued|forwarded) as (?P<queue_id>{QUEUE_ID})\b")
 # BlueMind's LMTP: `250 2.1.5 Ok SESSIONID=<cyrus-...> [bluemind.net!user.user.INBOX () 2294]`
 _BLUEMIND_LMTP = re.compile(r"\[(?P<mailbox>[^\s\[\]]+!user\.[^\s\[\]]+) \((?P<flags>[^)]*)\) (?P<uid>\d+)\]")
 _SAID = re.compile(r"^(?:host|conversation with) \S+ (?:said|refused to talk to me): ")
@@ -612,7 +627,7 @@ _NO_FACTS = ReplyFacts(None, None, None, None)  # most replies: a remote server'
 
 
 def reply_facts(response: str) -> ReplyFacts:
-    queued = _QUEUED_AS.search(response) if "queued as" in response else None
+    queued = _QUEUED_AS.search(response) if "d as " in response else None
     next_queue_id = queued["queue_id"] if queued else None
     lmtp = _BLUEMIND_LMTP.search(response) if "!" in response else None
     if not lmtp:

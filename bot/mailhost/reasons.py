@@ -34,7 +34,7 @@ CAUSES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("sender_domain_unknown", ("sender address rejected: domain not found", "4.1.8", "5.1.8")),
     ("sender_refused", ("sender address rejected",)),
     ("helo_refused", ("helo command rejected",)),
-    ("blocklisted", ("blocked using", " blocklist", " blacklist", "listed at", "listed on", "spamhaus")),
+    ("blocklisted", ("blocked using", " blocklist", " blacklist", " block list", "listed at", "listed on", "spamhaus")),
     (RELAY_DENIED, ("relay access denied", "relaying denied", "5.7.1 relaying", "not permitted to relay")),
     (
         UNKNOWN_RECIPIENT,
@@ -53,14 +53,14 @@ CAUSES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     (DOMAIN_NOT_FOUND, ("host or domain name not found", "name service error", "domain not found", "5.1.2")),
     ("too_big", ("5.3.4", "message size exceeds", "message too big", "too large")),
-    ("spam", ("spam", "5.7.1 message rejected", "content rejected", "virus", "malware")),
+    ("spam", ("spam", "5.7.1 message rejected", "content rejected", "virus", "malware", "infected")),
     ("authentication", ("spf", "dmarc", "dkim", "5.7.26", "5.7.23", "authentication")),
     ("tls", ("tls", "ssl", "certificate", "starttls")),
     (CONNECTION_REFUSED, ("connection refused", "refused to talk")),
     (UNREACHABLE, ("network is unreachable", "no route to host")),
     (TIMEOUT, ("timed out", "timeout", "conversation with", "lost connection")),
     (TRANSPORT_BROKEN, ("mail transport unavailable", "unavailable transport", "unknown mail transport error")),
-    (SUSPENDED, ("delivery temporarily suspended", "service unavailable")),
+    (SUSPENDED, ("delivery temporarily suspended",)),
     (LOCAL_CONFIG, ("mail system configuration error", "transport")),
     (ON_HOLD, ("on hold",)),  # the bot's own reason for a held mail (the queue verb's table)
 )

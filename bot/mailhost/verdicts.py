@@ -218,7 +218,7 @@ def _read(
         if deliveries and not message.admin_actions and not message.rejections:
             if len(deliveries) == 1:
                 final = deliveries[0]
-                if final.status == "sent":
+                if final.status == "sent" and final.dsn[2:3] != "7":  # not a content filter's discard
                     next_queue_id = final.next_queue_id
                     child = children.get((id(message), next_queue_id)) if next_queue_id and children else None
                     if child is None:
@@ -389,7 +389,7 @@ def _each_sent_once(
     tells it."""
     onward: list[Message | None] = []
     for delivery in deliveries:
-        if delivery.status != "sent":
+        if delivery.status != "sent" or delivery.dsn[2:3] == "7":
             return None
         child = children.get((id(message), delivery.next_queue_id)) if delivery.next_queue_id and children else None
         if child is not None and not _simple_hop(child, children):
@@ -405,8 +405,10 @@ def _simple_hop(message: Message, children: Mapping[tuple[int, str], Message]) -
     if not deliveries or message.rejections or message.admin_actions:
         return False
     for delivery in deliveries:
-        if delivery.status != "sent" or (
-            delivery.next_queue_id and children and (id(message), delivery.next_queue_id) in children
+        if (
+            delivery.status != "sent"
+            or delivery.dsn[2:3] == "7"
+            or (delivery.next_queue_id and children and (id(message), delivery.next_queue_id) in children)
         ):
             return False
     return len(deliveries) == 1 or _distinct(deliveries)
@@ -553,7 +555,8 @@ class _Reader:
     def leaf(self, message: Message, tries: Sequence[Delivery], story: _Story) -> Verdict:
         final = tries[-1]
         status = final.status
-        if status == "sent" and len(tries) == 1 and not story.deferrals and not message.admin_actions:
+        discarded = status == "sent" and _discarded(final)
+        if status == "sent" and len(tries) == 1 and not story.deferrals and not message.admin_actions and not discarded:
             return self._delivered(message, final, story)
         deferrals = [t for t in tries if t.status == "deferred"]
         if story.deferrals:
@@ -563,14 +566,16 @@ class _Reader:
         held = _held(message, entry)
         deleted = "deleted" in message.admin_actions
         reason = None
-        if status not in ("sent", "delivered"):  # a delivery's answer says nothing a verdict shows
+        if status not in ("sent", "delivered") or discarded:  # a delivery's answer says nothing a verdict shows
             last_answer = final if status != "expired" or not deferrals else deferrals[-1]
             reason = summarize_reply(last_answer.response) or final.dsn or None
             if status == "expired" and deferrals:
                 reason = summarize_reply(deferrals[-1].response) or reason
         notice_queue_id = notice_to = None
         gives_up_at = None
-        if status in ("sent", "delivered"):
+        if discarded:
+            kind = REFUSED
+        elif status in ("sent", "delivered"):
             kind = DELIVERED
         elif status == "bounced":
             kind = BOUNCED
@@ -774,6 +779,13 @@ def _aware_like(stamp: datetime, like: datetime) -> datetime:
 
 
 _QUOTED_ADDRESS = re.compile(r"^(?P<code>[245]\d\d [245]\.\d{1,3}\.\d{1,3} )<[^>]*>: ")
+
+
+def _discarded(delivery: Delivery) -> bool:
+    """A content filter took the mail and dropped it, without a bounce: amavis answers `250 2.7.0 Ok,
+    discarded, id=03491-01 - spam` (or `- INFECTED: ...`), and Postfix logs that `status=sent`,
+    `dsn=2.7.0`. Read as refused, as a `discard` of Postfix's own checks is."""
+    return delivery.dsn[:4] == "2.7." and "discarded" in delivery.response
 
 
 def _refusal_reason(rejection: Rejection) -> str:

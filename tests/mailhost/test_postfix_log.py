@@ -110,6 +110,86 @@ def test_a_delivery_of_postfix_before_2_3_takes_its_dsn_from_the_reply(status, r
     assert isinstance(event, DeliveryEvent) and (event.status, event.dsn, event.delay) == (status, dsn, 3.0)
 
 
+@pytest.mark.parametrize(
+    ("fields", "dsn"),
+    [
+        ('delay=0.2, delays=0.1/0/0/0.1, dsn=4.1.1, status=SOFTBOUNCE (unknown user: "bob")', "4.1.1"),
+        ("delay=2, status=SOFTBOUNCE (host mx[192.0.2.9] said: 550 5.1.1 <bob@example.org>: no such user)", "4.1.1"),
+        ("delay=2, status=SOFTBOUNCE (host mx[192.0.2.9] said: 450 <bob@example.org>: User unknown)", "4.0.0"),
+    ],
+)
+def test_a_soft_bounce_is_the_deferral_postfix_keeps_it_as(fields, dsn):
+    """`soft_bounce = yes`: `status=SOFTBOUNCE` where Postfix would have bounced, the mail kept deferred
+    with a 4.X.Y code (bounce(8)); without `dsn=` (before 2.3) the reply's code, its class made 4."""
+    line = parse_line(
+        f"Dec  1 10:02:01 mx postfix/local[15]: 4B2C3D5E6F: to=<bob@example.org>, relay=local, {fields}", REFERENCE
+    )
+    assert line is not None
+    event = parse_event(line)
+    assert isinstance(event, DeliveryEvent) and (event.status, event.dsn) == ("deferred", dsn)
+
+
+def test_odd_but_real_shapes_of_usual_lines():
+    queued = parse_line(
+        "Dec  1 10:02:00 mx postfix/qmgr[14]: 4B2C3D5E6F: from=<ann@example.org>, size=420, nrcpt=1 (queue active) ",
+        REFERENCE,
+    )
+    assert queued is not None and parse_event(queued) == QueuedEvent("ann@example.org", 420, 1)  # a trailing space
+    cut = parse_line(
+        "Dec  1 10:05:01 mx postfix/local[16]: 8F6A7B9C0D: to=<fay@example.org>, relay=local, delay=0.1, "
+        'delays=0/0/0/0.1, dsn=2.0.0, status=sent (delivered to command: procmail -a "$EXTENSION" DEFAULT=$HOME/Maild',
+        REFERENCE,
+    )  # a newline in the command split the line: its reply has no `)`
+    assert cut is not None
+    event = parse_event(cut)
+    assert isinstance(event, DeliveryEvent) and event.status == "sent"
+    assert event.response == 'delivered to command: procmail -a "$EXTENSION" DEFAULT=$HOME/Maild'
+    assert reply_facts("forwarded as 7E5F6A8B9C").next_queue_id == "7E5F6A8B9C"  # local(8) and a .forward
+    hold = parse_line(
+        "Dec  1 10:03:00 mx postfix/cleanup[13]: 5C3D4E6F7A: milter-hold: END-OF-MESSAGE from peer[198.51.100.4]: "
+        "milter triggers HOLD action; from=<carl@example.com> to=<dan@example.org> proto=ESMTP helo=<peer>",
+        REFERENCE,
+    )
+    assert hold is not None and isinstance(parse_event(hold), OtherEvent)  # mail_flow reads it as a hold
+
+
+def test_refusals_before_the_recipient_and_of_mail_submitted_on_the_host():
+    connect, mail, body = (
+        parse_event(line)
+        for line in (
+            parse_line(
+                "Dec  1 10:00:00 mx postfix/smtpd[11]: NOQUEUE: milter-reject: CONNECT from bad.example.net[192.0.2.7]:"
+                " 451 4.7.1 Service unavailable - try again later; proto=SMTP",
+                REFERENCE,
+            ),
+            parse_line(
+                "Dec  1 10:00:01 mx postfix/smtpd[11]: NOQUEUE: milter-reject: MAIL from bad.example.net[192.0.2.7]: "
+                "553 5.1.7 address incomplete; proto=ESMTP helo=<bad.example.net>",
+                REFERENCE,
+            ),
+            parse_line(
+                "Dec  1 10:01:00 mx postfix/cleanup[13]: 3A1B2C4D5E: reject: body Buy cheap pills now from local; "
+                "from=<root@mx.example.org>: 5.7.1 Spam: pills",
+                REFERENCE,
+            ),
+        )
+        if line is not None
+    )
+    assert connect == RejectEvent(
+        "reject",
+        "CONNECT",
+        "bad.example.net[192.0.2.7]",
+        "451 4.7.1 Service unavailable - try again later",
+        None,
+        None,
+        None,
+    )
+    assert mail == RejectEvent(
+        "reject", "MAIL", "bad.example.net[192.0.2.7]", "553 5.1.7 address incomplete", None, None, "bad.example.net"
+    )
+    assert body == RejectEvent("reject", "body", "local", "5.7.1 Spam: pills", "root@mx.example.org", None, None)
+
+
 def test_maillog_file_prefix_and_delivery_fields():
     line = next(line for line in LAB_LOG if "orig_to=<jdoe@lab.test>" in line)
     parsed = parse_line(line, REFERENCE)

@@ -34,6 +34,18 @@ from bot.mailhost import reasons as r
         ),
         ("host mx.example.com[192.0.2.1] said: 554 5.7.1 <a@b>: Relay access denied", "relay_denied"),
         ("on hold", "on_hold"),
+        (
+            "delivery temporarily suspended: connect to mx.example.com[192.0.2.1]:25: Connection refused",
+            "connection_refused",
+        ),
+        ("delivery temporarily suspended: server unavailable or unable to receive mail", "suspended"),
+        ("554 5.7.1 Service unavailable", None),  # a refusal by this server: nothing earlier to suspend it
+        (
+            "host mx.example.com[192.0.2.1] said: 550 5.7.1 Unfortunately, messages from [192.0.2.8] weren't sent. "
+            "Please contact your Internet service provider since part of their network is on our block list (S3140).",
+            "blocklisted",
+        ),
+        ("250 2.7.0 Ok, discarded, id=03879-01 - INFECTED: Eicar-Signature", "spam"),
         ("250 2.0.0 Ok", None),
         ("", None),
     ],

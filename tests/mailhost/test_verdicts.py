@@ -252,6 +252,83 @@ Nov 28 05:00:01 mail postfix/qmgr[2]: 2222222222: removed
 """  # noqa: E501
 
 
+# Lines other set-ups write (their shapes from real logs: Postfix's soft_bounce, local(8) forwarding, a
+# milter's refusal before RCPT and its HOLD, body_checks on mail submitted on the host, amavis dropping
+# a virus and spam, a reply cut by syslog at 1 kB), the mail and addresses made up.
+OTHER_SET_UPS = """\
+Dec  1 10:00:00 mail postfix/smtpd[11]: NOQUEUE: milter-reject: CONNECT from bad.example.net[192.0.2.7]: 451 4.7.1 Service unavailable - try again later; proto=SMTP
+Dec  1 10:00:01 mail postfix/smtpd[11]: NOQUEUE: milter-reject: MAIL from bad.example.net[192.0.2.7]: 553 5.1.7 address incomplete; proto=ESMTP helo=<bad.example.net>
+Dec  1 10:01:00 mail postfix/pickup[12]: 3A1B2C4D5E: uid=0 from=<root@mx.example.org>
+Dec  1 10:01:00 mail postfix/cleanup[13]: 3A1B2C4D5E: reject: body Buy cheap pills now from local; from=<root@mx.example.org>: 5.7.1 Spam: pills
+Dec  1 10:02:00 mail postfix/pickup[12]: 4B2C3D5E6F: uid=1000 from=<ann@example.org>
+Dec  1 10:02:00 mail postfix/cleanup[13]: 4B2C3D5E6F: message-id=<a1@example.org>
+Dec  1 10:02:00 mail postfix/qmgr[14]: 4B2C3D5E6F: from=<ann@example.org>, size=420, nrcpt=1 (queue active)
+Dec  1 10:02:01 mail postfix/local[15]: 4B2C3D5E6F: to=<bob@example.org>, relay=local, delay=0.2, delays=0.1/0/0/0.1, dsn=4.1.1, status=SOFTBOUNCE (unknown user: "bob")
+Dec  1 10:03:00 mail postfix/smtpd[11]: 5C3D4E6F7A: client=peer.example.com[198.51.100.4]
+Dec  1 10:03:00 mail postfix/cleanup[13]: 5C3D4E6F7A: message-id=<b2@example.com>
+Dec  1 10:03:00 mail postfix/cleanup[13]: 5C3D4E6F7A: milter-hold: END-OF-MESSAGE from peer.example.com[198.51.100.4]: milter triggers HOLD action; from=<carl@example.com> to=<dan@example.org> proto=ESMTP helo=<peer.example.com>
+Dec  1 10:04:00 mail postfix/smtpd[11]: 6D4E5F7A8B: client=peer.example.com[198.51.100.4]
+Dec  1 10:04:00 mail postfix/qmgr[14]: 6D4E5F7A8B: from=<carl@example.com>, size=900, nrcpt=1 (queue active)
+Dec  1 10:04:01 mail postfix/local[15]: 6D4E5F7A8B: to=<eve@example.org>, relay=local, delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent (forwarded as 7E5F6A8B9C)
+Dec  1 10:04:01 mail postfix/qmgr[14]: 6D4E5F7A8B: removed
+Dec  1 10:04:01 mail postfix/cleanup[13]: 7E5F6A8B9C: message-id=<c3@example.com>
+Dec  1 10:04:01 mail postfix/qmgr[14]: 7E5F6A8B9C: from=<carl@example.com>, size=1100, nrcpt=1 (queue active)
+Dec  1 10:04:02 mail postfix/smtp[16]: 7E5F6A8B9C: to=<eve@elsewhere.example>, orig_to=<eve@example.org>, relay=mx.elsewhere.example[203.0.113.9]:25, delay=1, delays=0/0/0.5/0.5, dsn=5.1.1, status=bounced (host mx.elsewhere.example[203.0.113.9] said: 550 5.1.1 <eve@elsewhere.example>: no such user (in reply to RCPT TO command))
+Dec  1 10:05:00 mail postfix/smtpd[11]: 8F6A7B9C0D: client=peer.example.com[198.51.100.4]
+Dec  1 10:05:00 mail postfix/qmgr[14]: 8F6A7B9C0D: from=<carl@example.com>, size=900, nrcpt=1 (queue active)
+Dec  1 10:05:01 mail postfix/smtp[16]: 8F6A7B9C0D: to=<fay@far.example>, relay=mx.far.example[203.0.113.10]:25, delay=0.3, delays=0.02/0/0.11/0.17, dsn=5.7.0, status=bounced (host mx.far.example[203.0.113.10] said: 550-5.7.0 Message considered as spam or virus, rejected. Sie erhalten diese Nachricht, da Ihre E-Mail als Spam eingestuft wurde. Wir bedauer
+Dec  1 10:05:01 mail postfix/bounce[17]: 8F6A7B9C0D: sender non-delivery notification: 9A7B8C0D1E
+Dec  1 10:05:01 mail postfix/qmgr[14]: 8F6A7B9C0D: removed
+Dec  1 10:06:00 mail postfix/smtpd[11]: 0A7B8C9D0E: client=peer.example.com[198.51.100.4]
+Dec  1 10:06:00 mail postfix/qmgr[14]: 0A7B8C9D0E: from=<carl@example.com>, size=900, nrcpt=2 (queue active)
+Dec  1 10:06:02 mail postfix/smtp[16]: 0A7B8C9D0E: to=<gil@example.org>, relay=127.0.0.1[127.0.0.1]:10024, delay=2, delays=0.1/0/0.1/1.8, dsn=2.7.0, status=sent (250 2.7.0 Ok, discarded, id=04512-02 - INFECTED: Eicar-Signature)
+Dec  1 10:06:02 mail postfix/smtp[16]: 0A7B8C9D0E: to=<hal@example.org>, relay=127.0.0.1[127.0.0.1]:10024, delay=2, delays=0.1/0/0.1/1.8, dsn=2.7.0, status=sent (250 2.7.0 Ok, discarded, id=04512-02 - INFECTED: Eicar-Signature)
+Dec  1 10:06:02 mail postfix/qmgr[14]: 0A7B8C9D0E: removed
+Dec  1 10:07:00 mail postfix/smtpd[11]: 1B8C9D0E1F: client=peer.example.com[198.51.100.4]
+Dec  1 10:07:00 mail postfix/qmgr[14]: 1B8C9D0E1F: from=<carl@example.com>, size=900, nrcpt=1 (queue active)
+Dec  1 10:07:02 mail postfix/smtp[16]: 1B8C9D0E1F: to=<ivy@example.org>, relay=127.0.0.1[127.0.0.1]:10024, delay=4, delays=1.9/0/0/2.1, dsn=2.7.0, status=sent (250 2.7.0 Ok, discarded, id=19653-19 - spam)
+Dec  1 10:07:02 mail postfix/qmgr[14]: 1B8C9D0E1F: removed
+"""  # noqa: E501
+
+
+def test_what_other_set_ups_write_reads_as_its_verdicts():
+    verdicts = verdicts_of(OTHER_SET_UPS)
+    by_id = {verdict.queue_id: verdict for verdict in verdicts if verdict.queue_id}
+    connect, mail = [x for x in verdicts if not x.hops]
+    assert (connect.kind, connect.client, connect.reason) == (
+        v.REFUSED,
+        "bad.example.net[192.0.2.7]",
+        "451 4.7.1 Service unavailable - try again later",
+    )
+    assert (mail.kind, mail.reason) == (v.REFUSED, "553 5.1.7 address incomplete")
+    local = by_id["3A1B2C4D5E"]  # body_checks, on mail a local user sent: `from local; from=<s>`
+    assert (local.kind, local.sender, local.reason, local.cause) == (
+        v.REFUSED,
+        "root@mx.example.org",
+        "5.7.1 Spam: pills",
+        "spam",
+    )
+    soft = by_id["4B2C3D5E6F"]  # soft_bounce = yes: `status=SOFTBOUNCE`, the mail stays deferred
+    assert (soft.kind, soft.dsn, soft.cause, soft.attempts) == (v.DEFERRED, "4.1.1", "unknown_recipient", 1)
+    assert by_id["5C3D4E6F7A"].kind == v.HELD  # milter-hold
+    forwarded = [x for x in verdicts if x.hops and x.hops[0].queue_id == "6D4E5F7A8B"]
+    assert [(x.kind, [h.queue_id for h in x.hops], x.orig_recipient) for x in forwarded] == [
+        (v.BOUNCED, ["6D4E5F7A8B", "7E5F6A8B9C"], "eve@example.org")  # local(8) sent it on: one story
+    ]
+    cut = by_id["8F6A7B9C0D"]
+    assert (cut.kind, cut.dsn, cut.notice_queue_id) == (v.BOUNCED, "5.7.0", "9A7B8C0D1E")
+    assert cut.reason is not None and cut.reason.endswith("Wir bedauer")
+    dropped = [x for x in verdicts if x.queue_id in ("0A7B8C9D0E", "1B8C9D0E1F")]
+    assert [(x.kind, x.recipient, x.cause) for x in dropped] == [
+        (v.REFUSED, "gil@example.org", "spam"),
+        (v.REFUSED, "hal@example.org", "spam"),
+        (v.REFUSED, "ivy@example.org", "spam"),
+    ]
+    assert dropped[0].reason == "250 2.7.0 Ok, discarded, id=04512-02 - INFECTED: Eicar-Signature"
+    assert not [x for x in verdicts if x.kind in (v.UNKNOWN, v.DELIVERED)]
+    assert verdict_text.detail(dropped[2]).startswith("taken for spam or a virus (250 2.7.0 Ok, discarded")
+
+
 def test_the_shortcuts_for_the_usual_mail_tell_what_walk_tells(tmp_path):
     """`read_verdicts` makes most verdicts without `walk` (bench/run.py): the same ones, in the same order."""
     from bench import gen_logs
@@ -264,6 +341,7 @@ def test_the_shortcuts_for_the_usual_mail_tell_what_walk_tells(tmp_path):
     for flow in (
         flow_of(LAB_LOG),
         flow_of(TOGETHER),
+        flow_of(OTHER_SET_UPS),
         flow_of(gzip.decompress(PIXELPARK.read_bytes()).decode("utf-8", "replace"), "helga", datetime(2023, 3, 17)),
         flow_of(generated, reference=datetime.fromtimestamp(manifest.end)),
     ):
