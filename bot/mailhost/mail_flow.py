@@ -15,12 +15,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.mailhost.postfix_log import (
     ClientEvent,
     DeliveryEvent,
     ExpiredEvent,
+    HoldEvent,
     LineParser,
     LocalPickupEvent,
     LogLine,
@@ -82,6 +83,13 @@ class Notice:
     queue_id: str
 
 
+class Hold(NamedTuple):
+    """A rule's HOLD of the message: for whom (None: the line named no recipient) and why."""
+
+    recipient: str | None
+    reason: str
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     queue_id: str
@@ -100,6 +108,7 @@ class Message:
     removed: bool
     admin_actions: tuple[str, ...]
     lines: tuple[LogLine, ...]
+    holds: tuple[Hold, ...] = ()  # the HOLDs of rules (`hold: ... to=<r> ...: reason`), in their order
 
     def final_attempts(self) -> dict[str, Delivery]:
         """The latest attempt for each recipient: what the message's state is now."""
@@ -115,6 +124,8 @@ class Message:
         for delivery in self.deliveries:
             if delivery.recipient.lower() == address or (delivery.orig_recipient or "").lower() == address:
                 return True
+        if any((hold.recipient or "").lower() == address for hold in self.holds):
+            return True
         return any((r.recipient or "").lower() == address for r in self.rejections)
 
 
@@ -137,6 +148,7 @@ class _Builder:
     expired: bool = False
     removed: bool = False
     admin_actions: tuple[str, ...] = ()
+    holds: tuple[Hold, ...] = ()
     lines: list[LogLine] | None = None  # made for the first line kept (a mailing list's message has thousands)
 
     def freeze(self) -> Message:
@@ -157,6 +169,7 @@ class _Builder:
             self.removed,
             self.admin_actions,
             tuple(self.lines) if self.lines else (),
+            self.holds,
         )
 
 
@@ -356,8 +369,15 @@ def _on_queue_admin(builder: _Builder, at: datetime, daemon: str, event: QueueAd
     builder.admin_actions += (event.action,)
 
 
+def _on_hold(builder: _Builder, at: datetime, daemon: str, event: HoldEvent) -> None:
+    builder.admin_actions += ("placed on hold",)
+    if builder.sender is None:
+        builder.sender = event.sender
+    builder.holds += (Hold(event.recipient, event.reason),)
+
+
 def _unchanged(builder: _Builder, at: datetime, daemon: str, event: OtherEvent) -> None:
-    if event.text.startswith(("hold: ", "milter-hold: ")):  # header/body_checks, an access map's or a milter's HOLD
+    if event.text.startswith(("hold: ", "milter-hold: ")):  # a HOLD line of a shape `HoldEvent` does not read
         builder.admin_actions += ("placed on hold",)
 
 
@@ -370,6 +390,7 @@ _APPLY: dict[type, Callable[[_Builder, datetime, str, Any], None]] = {
     ExpiredEvent: _on_expired,
     NoticeEvent: _on_notice,
     RejectEvent: _on_reject,
+    HoldEvent: _on_hold,
     RemovedEvent: _on_removed,
     QueueAdminEvent: _on_queue_admin,
     OtherEvent: _unchanged,

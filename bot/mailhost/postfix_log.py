@@ -385,7 +385,7 @@ class NoticeEvent:
 class RejectEvent:
     """An SMTP-time refusal (smtpd), a content reject (cleanup) or a milter's or filter's verdict.
 
-    Warnings, holds and other soft actions are not refusals: they stay `OtherEvent`.
+    Warnings and other soft actions are not refusals: they stay `OtherEvent`; a hold is a `HoldEvent`.
     """
 
     action: str
@@ -395,6 +395,17 @@ class RejectEvent:
     sender: str | None
     recipient: str | None
     helo: str | None
+
+
+@dataclass(slots=True)
+class HoldEvent:
+    """A HOLD by a rule: cleanup's header or body checks, an access map (smtpd), a milter. The mail
+    waits in the hold queue for an admin; qmgr never logs it, so this line is the only one that
+    names its sender and recipient. (`postsuper -h` is a `QueueAdminEvent`.)"""
+
+    sender: str
+    recipient: str | None
+    reason: str
 
 
 @dataclass(slots=True)
@@ -423,6 +434,7 @@ Event = (
     | ExpiredEvent
     | NoticeEvent
     | RejectEvent
+    | HoldEvent
     | RemovedEvent
     | QueueAdminEvent
     | OtherEvent
@@ -480,6 +492,17 @@ _MILTER_REJECT = re.compile(
     r"(?:helo=<(?P<helo>[^>]*)>)?)?"
 )
 _REJECTS = (_SMTPD_REJECT, _MILTER_REJECT, _CONTENT_REJECT, _PROXY_REJECT)
+# cleanup: `hold: header Subject: x from host[ip]; from=<s> to=<r> proto=ESMTP helo=<h>: optional text`
+# (`from local;`, no `to=`, for mail submitted on the host); smtpd's access map or a milter:
+# `hold: RCPT from host[ip]: <r>: Recipient address triggers HOLD action; from=<s> to=<r> proto=...`
+_CONTENT_HOLD = re.compile(
+    r"hold: (?P<rule>(?:header|body) .*?) from (?:local|\S+?\[[^\]]*\](?::\d+)?); from=<(?P<sender>[^>]*)>"
+    r"(?: to=<(?P<recipient>[^>]*)>)?(?: proto=\S+)?(?: helo=<[^>]*>)?(?:: (?P<reason>.*))?"
+)
+_SMTPD_HOLD = re.compile(
+    r"(?:milter-)?hold: [A-Z][A-Z-]* from \S+?\[[^\]]*\](?::\d+)?: (?P<reason>.*?); from=<(?P<sender>[^>]*)>"
+    r"(?: to=<(?P<recipient>[^>]*)>)?(?: proto=\S+)?(?: helo=<[^>]*>)?"
+)
 _QUEUE_ADMIN = re.compile(r"(?P<action>requeued|placed on hold|released from hold|expired)")
 
 
@@ -540,6 +563,8 @@ def event_of(text: str, daemon: str) -> Event:
             return LocalPickupEvent(int(match["uid"]), match["sender"])
     elif daemon == "postsuper" and (admin := _QUEUE_ADMIN.fullmatch(text)):
         return QueueAdminEvent(admin["action"])
+    elif start in ("hol", "mil") and (hold := _hold(text)) is not None:
+        return hold
     elif match := _NOTICE.fullmatch(text):
         return NoticeEvent(match["kind"], match["notice"])
     else:
@@ -556,6 +581,15 @@ def event_of(text: str, daemon: str) -> Event:
                     helo=match["helo"],
                 )
     return OtherEvent(text)
+
+
+def _hold(text: str) -> HoldEvent | None:
+    """A `hold:` or `milter-hold:` line, its rule's text as the reason when it gave none."""
+    if match := _CONTENT_HOLD.fullmatch(text):
+        return HoldEvent(match["sender"], match["recipient"], match["reason"] or match["rule"])
+    if match := _SMTPD_HOLD.fullmatch(text):
+        return HoldEvent(match["sender"], match["recipient"], match["reason"])
+    return None
 
 
 # `soft_bounce = yes` makes Postfix log `status=SOFTBOUNCE` where it would bounce, and keep the

@@ -14,6 +14,7 @@ from bot.mailhost.postfix_log import (
     ClientEvent,
     DeliveryEvent,
     ExpiredEvent,
+    HoldEvent,
     LocalPickupEvent,
     MessageIdEvent,
     NoticeEvent,
@@ -150,7 +151,34 @@ def test_odd_but_real_shapes_of_usual_lines():
         "milter triggers HOLD action; from=<carl@example.com> to=<dan@example.org> proto=ESMTP helo=<peer>",
         REFERENCE,
     )
-    assert hold is not None and isinstance(parse_event(hold), OtherEvent)  # mail_flow reads it as a hold
+    assert hold is not None
+    assert parse_event(hold) == HoldEvent("carl@example.com", "dan@example.org", "milter triggers HOLD action")
+
+
+@pytest.mark.parametrize(
+    ("text", "hold"),
+    [
+        (
+            "hold: header Subject: [quarantaine] Facture from peer.example.com[198.51.100.4]; "
+            "from=<factures@prestataire.example> to=<compta@lab.test> proto=ESMTP helo=<peer.example.com>: "
+            "quarantaine: facture a verifier",
+            HoldEvent("factures@prestataire.example", "compta@lab.test", "quarantaine: facture a verifier"),
+        ),
+        (
+            "hold: RCPT from peer.example.com[198.51.100.4]: <rh@lab.test>: Recipient address triggers HOLD action; "
+            "from=<carl@example.com> to=<rh@lab.test> proto=ESMTP helo=<peer.example.com>",
+            HoldEvent("carl@example.com", "rh@lab.test", "<rh@lab.test>: Recipient address triggers HOLD action"),
+        ),
+        (  # mail submitted on the host, no reason given: the rule's text
+            "hold: header Subject: Hold Test from local; from=<root@lab.test>",
+            HoldEvent("root@lab.test", None, "header Subject: Hold Test"),
+        ),
+    ],
+)
+def test_a_rule_s_hold_names_sender_recipient_and_why(text, hold):
+    """qmgr never logs a mail a rule holds: its hold line is the only one with its sender and recipient."""
+    line = parse_line(f"Dec  1 11:00:00 mail postfix/cleanup[22]: 2B3C4D5E6F: {text}", REFERENCE)
+    assert line is not None and parse_event(line) == hold
 
 
 def test_refusals_before_the_recipient_and_of_mail_submitted_on_the_host():

@@ -310,7 +310,13 @@ def test_what_other_set_ups_write_reads_as_its_verdicts():
     )
     soft = by_id["4B2C3D5E6F"]  # soft_bounce = yes: `status=SOFTBOUNCE`, the mail stays deferred
     assert (soft.kind, soft.dsn, soft.cause, soft.attempts) == (v.DEFERRED, "4.1.1", "unknown_recipient", 1)
-    assert by_id["5C3D4E6F7A"].kind == v.HELD  # milter-hold
+    held = by_id["5C3D4E6F7A"]  # milter-hold
+    assert (held.kind, held.sender, held.recipient, held.reason) == (
+        v.HELD,
+        "carl@example.com",
+        "dan@example.org",
+        "milter triggers HOLD action",
+    )
     forwarded = [x for x in verdicts if x.hops and x.hops[0].queue_id == "6D4E5F7A8B"]
     assert [(x.kind, [h.queue_id for h in x.hops], x.orig_recipient) for x in forwarded] == [
         (v.BOUNCED, ["6D4E5F7A8B", "7E5F6A8B9C"], "eve@example.org")  # local(8) sent it on: one story
@@ -329,6 +335,50 @@ def test_what_other_set_ups_write_reads_as_its_verdicts():
     assert verdict_text.detail(dropped[2]).startswith("taken for spam or a virus (250 2.7.0 Ok, discarded")
 
 
+# A header check's HOLD, an access map's at RCPT, a HOLD of mail submitted on the host (Postfix's
+# `hold:` lines; the lab's own header check is tests/verbs/test_trace_lab.py's).
+HELD_BY_RULES = """\
+Dec  1 11:00:00 mail postfix/smtpd[21]: 2B3C4D5E6F: client=peer.example.com[198.51.100.4]
+Dec  1 11:00:00 mail postfix/cleanup[22]: 2B3C4D5E6F: message-id=<h1@example.com>
+Dec  1 11:00:00 mail postfix/cleanup[22]: 2B3C4D5E6F: hold: header Subject: [quarantaine] Facture from peer.example.com[198.51.100.4]; from=<factures@prestataire.example> to=<compta@lab.test> proto=ESMTP helo=<peer.example.com>: quarantaine: facture a verifier
+Dec  1 11:01:00 mail postfix/smtpd[21]: 3C4D5E6F7A: client=peer.example.com[198.51.100.4]
+Dec  1 11:01:00 mail postfix/smtpd[21]: 3C4D5E6F7A: hold: RCPT from peer.example.com[198.51.100.4]: <rh@lab.test>: Recipient address triggers HOLD action; from=<carl@example.com> to=<rh@lab.test> proto=ESMTP helo=<peer.example.com>
+Dec  1 11:01:00 mail postfix/cleanup[22]: 3C4D5E6F7A: message-id=<h2@example.com>
+Dec  1 11:02:00 mail postfix/pickup[23]: 4D5E6F7A8B: uid=0 from=<root>
+Dec  1 11:02:00 mail postfix/cleanup[22]: 4D5E6F7A8B: hold: header Subject: Hold Test from local; from=<root@lab.test>
+"""  # noqa: E501
+
+
+def test_a_mail_a_rule_holds_is_told_with_its_sender_recipient_and_rule():
+    """qmgr never logs it: the hold line gives the sender, the recipient and why; the queue, when
+    read, gives every recipient."""
+    flow = flow_of(HELD_BY_RULES)
+    header, access, local = flow.messages
+    assert header.involves("compta@lab.test") and access.involves("RH@lab.test")  # a trace of either finds it
+    verdicts = v.read_verdicts(flow.messages)
+    assert [(x.kind, x.sender, x.recipient, x.reason) for x in verdicts] == [
+        (v.HELD, "factures@prestataire.example", "compta@lab.test", "quarantaine: facture a verifier"),
+        (v.HELD, "carl@example.com", "rh@lab.test", "<rh@lab.test>: Recipient address triggers HOLD action"),
+        (v.HELD, "root", None, "header Subject: Hold Test"),
+    ]
+    assert verdict_text.detail(verdicts[0]) == (
+        "on hold: not delivered until an admin releases it (postsuper -H), quarantaine: facture a verifier"
+    )
+    entry = QueueEntry(
+        "2B3C4D5E6F",
+        "hold",
+        datetime(2026, 12, 1, 11, 0),
+        3000,
+        "factures@prestataire.example",
+        (QueuedRecipient("compta@lab.test", None), QueuedRecipient("rh@lab.test", None)),
+    )
+    queued = v.read_verdicts(flow.messages[:1], queue={"lab": [entry]})
+    assert [(x.kind, x.recipient, x.reason, x.in_queue) for x in queued] == [
+        (v.HELD, "compta@lab.test", "quarantaine: facture a verifier", True),
+        (v.HELD, "rh@lab.test", "quarantaine: facture a verifier", True),
+    ]
+
+
 def test_the_shortcuts_for_the_usual_mail_tell_what_walk_tells(tmp_path):
     """`read_verdicts` makes most verdicts without `walk` (bench/run.py): the same ones, in the same order."""
     from bench import gen_logs
@@ -342,6 +392,7 @@ def test_the_shortcuts_for_the_usual_mail_tell_what_walk_tells(tmp_path):
         flow_of(LAB_LOG),
         flow_of(TOGETHER),
         flow_of(OTHER_SET_UPS),
+        flow_of(HELD_BY_RULES),
         flow_of(gzip.decompress(PIXELPARK.read_bytes()).decode("utf-8", "replace"), "helga", datetime(2023, 3, 17)),
         flow_of(generated, reference=datetime.fromtimestamp(manifest.end)),
     ):
