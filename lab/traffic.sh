@@ -346,3 +346,9 @@ wait_until "$QID returned to its sender" has_line "$QID: from=<rh@lab.test>, sta
 wait_until "$QID: non-delivery notice" has_line "$QID: sender non-delivery notification:"
 EXPIRED_QID=$QID
 say "admin actions: held $HELD_QID, deleted $DELETED_QID, expired $EXPIRED_QID (stuck@lab.test)"
+# held by a rule (lab_header_checks): qmgr never sees it, the hold line is all the log says of it
+send k4 factures@prestataire.example compta@lab.test "[quarantaine] Facture 2026-118" --body "Facture jointe."
+wait_until "message-id=<$MID> in $LOG" has_qid "$MID"
+QID=$(qid_of "$MID")
+wait_until "$QID held by the header check" has_line "$QID: hold: header Subject: [quarantaine] Facture 2026-118"
+say "held by a header check: $QID (compta@lab.test)"

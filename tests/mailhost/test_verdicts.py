@@ -354,6 +354,7 @@ def test_a_mail_a_rule_holds_is_told_with_its_sender_recipient_and_rule():
     read, gives every recipient."""
     flow = flow_of(HELD_BY_RULES)
     header, access, local = flow.messages
+    assert local.sender == "root" and not local.involves("root@lab.test")  # pickup named the sender first
     assert header.involves("compta@lab.test") and access.involves("RH@lab.test")  # a trace of either finds it
     verdicts = v.read_verdicts(flow.messages)
     assert [(x.kind, x.sender, x.recipient, x.reason) for x in verdicts] == [

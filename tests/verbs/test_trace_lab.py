@@ -253,6 +253,34 @@ def test_bad_keys_exit_2_with_one_sentence(lab_config, args, words):
     assert run.returncode == 2 and words in run.stderr and run.stdout == ""
 
 
+def test_a_mail_a_header_check_holds_in_english_and_french(lab_config):
+    """traffic.sh: mail to compta@lab.test whose subject the lab's header check holds. qmgr never
+    logs it: the cleanup's `hold:` line is all the log says (sender, recipient, the rule's text)."""
+    held_lines = [line for line in read_lab_logs() if ": hold: header Subject: [quarantaine] " in line]
+    logged = {m["qid"] for line in held_lines if (m := QID.search(line))}
+    hold_queue = {e["queue_id"] for e in lab_queue() if e["queue_name"] == "hold"}
+    assert logged and logged <= hold_queue
+    answer = trace_json("compta@lab.test", "--status", "held")
+    assert {v["queue_ids"][-1] for v in answer["verdicts"]} == logged
+    for verdict in answer["verdicts"]:
+        assert (verdict["sender"], verdict["recipient"], verdict["reason"], verdict["in_queue"]) == (
+            "factures@prestataire.example",
+            "compta@lab.test",
+            "quarantaine: facture a verifier",
+            True,
+        )
+    assert {m["sender"] for m in answer["messages"]} == {"factures@prestataire.example"}
+    english = " ".join(mailbot("trace", "compta@lab.test").stdout.split())
+    assert (
+        "held on hold: not delivered until an admin releases it (postsuper -H), quarantaine: facture a verifier"
+        in english
+    )
+    french = " ".join(mailbot("--lang", "fr", "trace", "compta@lab.test").stdout.split())
+    assert (
+        "suspendu suspendu : pas de remise avant qu'un administrateur le libère (postsuper -H), quarantaine" in french
+    )
+
+
 def test_held_deleted_and_expired_mail_in_english_and_french(lab_config):
     """traffic.sh's phase F: three mails to stuck@lab.test (over quota), deferred, then `postsuper -h`,
     `postsuper -d` and `postsuper -e` with `postqueue -i`."""
