@@ -466,10 +466,12 @@ _NOTICE = re.compile(
 )
 # smtpd: `reject: RCPT from host[ip]: 550 5.1.1 <r>: ...; from=<s> to=<r> proto=ESMTP helo=<h>`;
 # postscreen writes `[ip]:port` and commas: `...; from=<s>, to=<r>, proto=SMTP, helo=<h>`
+# (An address as a broken client sent it may hold brackets: `from=<<>@example.com>`.)
 _SMTPD_REJECT = re.compile(
     r"(?P<action>reject|discard): (?P<stage>[A-Z][A-Z-]*) from "
     r"(?P<client>\S*?\[[^\]]*\](?::\d+)?): (?P<reason>.*?)"
-    r"(?:; (?:from=<(?P<sender>[^>]*)>,? ?)?(?:to=<(?P<recipient>[^>]*)>,? ?)?(?:proto=[^,\s]+,? ?)?"
+    r"(?:; (?:from=<(?P<sender>(?:[^<>]|<[^<>]*>)*)>,? ?)?(?:to=<(?P<recipient>(?:[^<>]|<[^<>]*>)*)>,? ?)?"
+    r"(?:proto=[^,\s]+,? ?)?"
     r"(?:helo=<(?P<helo>[^>]*)>)?)?"
 )
 # smtpd with a before-queue filter: `proxy-reject: END-OF-MESSAGE: 554 5.7.0 text; from=<s> to=<r> ...`

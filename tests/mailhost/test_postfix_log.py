@@ -181,6 +181,20 @@ def test_a_rule_s_hold_names_sender_recipient_and_why(text, hold):
     assert line is not None and parse_event(line) == hold
 
 
+def test_a_refusal_of_a_broken_sender_address_keeps_its_recipient():
+    line = parse_line(
+        "Oct 12 10:00:00 mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from hm22.example.net[192.0.2.22]: 550 5.1.1 "
+        "<greg@lab.test>: Recipient address rejected: User unknown in local recipient table; "
+        "from=<<>@example.net> to=<greg@lab.test> proto=ESMTP helo=<hm22.example.net>",
+        REFERENCE,
+    )
+    assert line is not None
+    event = parse_event(line)
+    assert isinstance(event, RejectEvent)
+    assert (event.sender, event.recipient, event.helo) == ("<>@example.net", "greg@lab.test", "hm22.example.net")
+    assert event.reason.endswith("User unknown in local recipient table")
+
+
 def test_refusals_before_the_recipient_and_of_mail_submitted_on_the_host():
     connect, mail, body = (
         parse_event(line)
