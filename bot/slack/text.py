@@ -17,6 +17,10 @@ MAX_TEXT = 2000
 _MAILTO = re.compile(r"<mailto:(?P<target>[^|>]*)(?:\|(?P<label>[^>]*))?>")
 _LINK = re.compile(r"<(?P<target>https?://[^|>]*)(?:\|(?P<label>[^>]*))?>")
 _MENTION = re.compile(r"<[@#!][^>]*>")
+# Spaces a phone's keyboard or a pasted text brings (no-break, thin, ideographic): shlex splits on
+# none of them, and `trace\u00a0john@lab.test` was one unknown verb. Zero-width ones go.
+_ODD_SPACE = re.compile(r"[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
+_ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
 
 
 def command_words(text: str) -> list[str]:
@@ -32,6 +36,7 @@ def command_words(text: str) -> list[str]:
     unwrapped = _MAILTO.sub(lambda m: m["label"] or m["target"], text)
     unwrapped = _LINK.sub(lambda m: m["label"] or m["target"], unwrapped)
     unwrapped = unwrapped.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    unwrapped = _ZERO_WIDTH.sub("", _ODD_SPACE.sub(" ", unwrapped))
     unwrapped = unwrapped.replace("\u201c", '"').replace("\u201d", '"').replace("\u2018", "'").replace("\u2019", "'")
     try:
         return shlex.split(unwrapped, comments=False, posix=True)

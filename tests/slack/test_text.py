@@ -15,6 +15,8 @@ from bot.slack.text import command_words
         ("search john@lab.test \u201crappel\u201d", ["search", "john@lab.test", "rappel"]),
         ("trace a&amp;b &lt;x&gt;", ["trace", "a&b", "<x>"]),
         ("trace <http://lab.test|lab.test>", ["trace", "lab.test"]),
+        ("trace\u00a0john@lab.test\u202f--since\u20072d", ["trace", "john@lab.test", "--since", "2d"]),
+        ("trace \u200bjohn@lab.test\ufeff", ["trace", "john@lab.test"]),
         ("", []),
     ],
 )
