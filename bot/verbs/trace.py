@@ -683,6 +683,25 @@ def _address_hints(report: TraceReport, address: str) -> list[str]:
                 len(expired),
             ).format(count=len(expired), address=address)
         )
+    dropped = [
+        x
+        for x in report.verdicts
+        if x.kind == REFUSED
+        and x.hops
+        and (x.dsn or "").startswith("2.7.")
+        and address in ((x.recipient or "").lower(), (x.orig_recipient or "").lower())
+    ]
+    if dropped:  # a content filter answered `250 2.7.0 Ok, discarded`: the mail is gone, no one was told
+        hints.append(
+            ngettext(
+                "{count} message to {address} was taken by the content filter and dropped ({reason}): no one "
+                "was told, neither its sender nor {address}. If it was wanted, look in the filter's quarantine.",
+                "{count} messages to {address} were taken by the content filter and dropped (the last: "
+                "{reason}): no one was told, neither their senders nor {address}. If they were wanted, look in "
+                "the filter's quarantine.",
+                len(dropped),
+            ).format(count=len(dropped), address=address, reason=render.clip(dropped[-1].reason or "", 120))
+        )
     held = [q for q in report.queued if q.entry.held]
     if held:
         hints.append(

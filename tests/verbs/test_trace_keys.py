@@ -251,3 +251,19 @@ def test_in_french(tmp_path):
     assert text.startswith("Trace de courrier pour user01.test@uhu-banane.net, état refusé sur mx : ")
     assert "le serveur d'envoi est sur une liste de blocage" in " ".join(text.split())
     assert any(hint.startswith("Rien pour client 192.0.2.99 entre le ") for hint in nothing.hints)
+
+
+def test_mail_the_content_filter_dropped_is_told_with_what_to_do(tmp_path):
+    """pixelpark's amavis took a mail to user01.test@ and dropped it (`250 2.7.0 Ok, discarded, ...
+    - BANNED: ...`): a refusal, and a hint that no one was told and where to look."""
+    log = corpus_log(tmp_path, PIXELPARK)
+    address = "user01.test@uhu-banane.net"
+    report = trace(tmp_path, log, address)
+    (hint,) = [h for h in report.hints if "content filter" in h]
+    assert hint.startswith(f"1 message to {address} was taken by the content filter and dropped (250 2.7.0 Ok, ")
+    assert "BANNED" in hint and hint.endswith("look in the filter's quarantine.")
+    with i18n.use_language("fr"):
+        french = trace(tmp_path, log, address)
+    (hint,) = [h for h in french.hints if "filtre de contenu" in h]
+    assert hint.startswith(f"1 message pour {address} a été pris par le filtre de contenu et supprimé (250 2.7.0")
+    assert not [h for h in trace(tmp_path, log, "--from", address).hints if "content filter" in h]
