@@ -105,7 +105,7 @@ group='function long(q, n) {
   return RSTART >= @QID_SEPARATOR_FIRST@ && RSTART <= @QID_SEPARATOR_LAST@ && n > RSTART && n - RSTART <= @QID_INODE_LONGEST@
 }
 limit && (b += length($0) + 1) > limit { exit }
-NR == 1 { tagged = index($0, "]: [ID ") }  # a Solaris log: every line has the tag
+NR <= 100 && !tagged { tagged = index($0, "]: [ID ") }  # a Solaris log: (nearly) every line has the tag
 {
   i = index($0, "]: ")
   if (i) {
