@@ -27,6 +27,7 @@ CAUSE_WORDS = {
     r.DOMAIN_NOT_FOUND: N_("the recipient's domain was not found (DNS)"),
     "too_big": N_("message too large"),
     "spam": N_("taken for spam or a virus"),
+    r.RELAY_LOGIN: N_("the relay refused this server's login (SASL)"),
     "authentication": N_("the sender's domain failed its checks (SPF, DKIM, DMARC)"),
     "tls": N_("encryption (TLS) failed"),
     r.CONNECTION_REFUSED: N_("the receiving server refused the connection"),
@@ -55,6 +56,10 @@ ADVICE = {
     r.RELAY_DENIED: N_(
         "The next hop refuses to relay for this server: check its relay settings (mynetworks, relay_domains) "
         "or this server's transport for the domain."
+    ),
+    r.RELAY_LOGIN: N_(
+        "The relay refuses this server's login: check the user and password for it (smtp_sasl_password_maps), "
+        "then flush."
     ),
     r.TRANSPORT_BROKEN: N_(
         "A Postfix transport is broken: look for warnings in the mail log, fix master.cf, then flush."

@@ -110,13 +110,13 @@ def detail(verdict: v.Verdict) -> str:
             text = _then(text, _("still queued"))
     elif kind == v.BOUNCED:
         text = why(verdict) or (verdict.dsn or "")
-        if verdict.notice_queue_id:
+        if verdict.notice_queue_id and verdict.notice_to:
             text = _then(
                 text,
-                _("notice {queue_id} to {sender}").format(
-                    queue_id=verdict.notice_queue_id, sender=verdict.notice_to or "<>"
-                ),
+                _("notice {queue_id} to {sender}").format(queue_id=verdict.notice_queue_id, sender=verdict.notice_to),
             )
+        elif verdict.notice_queue_id:  # the sender's line is older than the logs read: to whom is not known
+            text = _then(text, _("notice {queue_id}").format(queue_id=verdict.notice_queue_id))
     elif kind == v.EXPIRED:
         text = _("returned to sender on {at}").format(at=render.when(verdict.at))
         if after:

@@ -475,9 +475,10 @@ _SMTPD_REJECT = re.compile(
     r"(?:helo=<(?P<helo>[^>]*)>)?)?"
 )
 # smtpd with a before-queue filter: `proxy-reject: END-OF-MESSAGE: 554 5.7.0 text; from=<s> to=<r> ...`
+# (no tail when the envelope was not known yet: `proxy-reject: END-OF-MESSAGE: 451 4.3.0 Error: queue file write error`)
 _PROXY_REJECT = re.compile(
-    r"proxy-(?P<action>reject): (?P<stage>[A-Z][A-Z-]*): (?P<reason>.*?); from=<(?P<sender>[^>]*)> "
-    r"to=<(?P<recipient>[^>]*)>(?: proto=\S+)?(?: helo=<(?P<helo>[^>]*)>)?"
+    r"proxy-(?P<action>reject): (?P<stage>[A-Z][A-Z-]*): (?P<reason>.*?)(?:; from=<(?P<sender>[^>]*)> "
+    r"to=<(?P<recipient>[^>]*)>(?: proto=\S+)?(?: helo=<(?P<helo>[^>]*)>)?)?"
 )
 # cleanup: `reject: header Subject: x from host[ip]; from=<s> to=<r> proto=ESMTP helo=<h>: 5.7.1 text`;
 # a mail submitted on the host: `reject: body x from local; from=<s>: 5.7.1 text` (no `to=` yet)

@@ -22,6 +22,7 @@ SUSPENDED: Final = "suspended"
 TRANSPORT_BROKEN: Final = "transport_broken"
 LOCAL_CONFIG: Final = "local_config"
 ON_HOLD: Final = "on_hold"
+RELAY_LOGIN: Final = "relay_login"
 
 # How servers say a mailbox is full: the enhanced codes, Cyrus/BlueMind's and others' wordings.
 OVER_QUOTA_MARKERS = ("4.2.2", "5.2.2", "over quota", "quota exceeded", "mailbox full", "mailbox is full")
@@ -29,7 +30,10 @@ OVER_QUOTA_MARKERS = ("4.2.2", "5.2.2", "over quota", "quota exceeded", "mailbox
 # (cause, markers in the lower-cased answer): the first match wins, so the precise ones come first.
 CAUSES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (MAILBOX_FULL, OVER_QUOTA_MARKERS),
-    (GREYLISTED, ("greylist", "graylist", "try again later", "please retry later")),
+    # "try again later" alone is not one: a busy server (`450 4.3.2 try again later`), Microsoft's
+    # `451 4.4.4 Temporary server error. Please try again later`, a milter that is down all say it;
+    # rspamd's greylisting says exactly `451 4.7.1 Try again later`.
+    (GREYLISTED, ("greylist", "graylist", "postgrey", "come back later", "4.7.1 try again later")),
     ("no_reverse_dns", ("cannot find your hostname", "cannot find your reverse hostname", "reverse dns")),
     ("sender_domain_unknown", ("sender address rejected: domain not found", "4.1.8", "5.1.8")),
     ("sender_refused", ("sender address rejected",)),
@@ -44,7 +48,6 @@ CAUSES: tuple[tuple[str, tuple[str, ...]], ...] = (
             "user unknown",
             "unknown user",
             "no such user",
-            "recipient address rejected",
             "mailbox unavailable",
             "does not exist",
             "invalid recipient",
@@ -54,6 +57,17 @@ CAUSES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (DOMAIN_NOT_FOUND, ("host or domain name not found", "name service error", "domain not found", "5.1.2")),
     ("too_big", ("5.3.4", "message size exceeds", "message too big", "too large")),
     ("spam", ("spam", "5.7.1 message rejected", "content rejected", "virus", "malware", "infected")),
+    # this server's own login to a relay (smtp_sasl_*), before the sender's domain checks
+    (
+        RELAY_LOGIN,
+        (
+            "sasl authentication failed",
+            "username and password not accepted",
+            "client was not authenticated",
+            "5.7.57",
+            "authentication required",
+        ),
+    ),
     ("authentication", ("spf", "dmarc", "dkim", "5.7.26", "5.7.23", "authentication")),
     ("tls", ("tls", "ssl", "certificate", "starttls")),
     (CONNECTION_REFUSED, ("connection refused", "refused to talk")),
@@ -66,7 +80,7 @@ CAUSES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 # The next hop is the trouble: the alert period calls these "relay" problems.
-NEXT_HOP = frozenset({CONNECTION_REFUSED, UNREACHABLE, TIMEOUT, RELAY_DENIED, SUSPENDED})
+NEXT_HOP = frozenset({CONNECTION_REFUSED, UNREACHABLE, TIMEOUT, RELAY_DENIED, SUSPENDED, RELAY_LOGIN})
 
 
 def is_over_quota(answer: str) -> bool:

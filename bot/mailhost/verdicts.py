@@ -786,9 +786,13 @@ _QUOTED_ADDRESS = re.compile(r"^(?P<code>[245]\d\d [245]\.\d{1,3}\.\d{1,3} )<[^>
 
 def _discarded(delivery: Delivery) -> bool:
     """A content filter took the mail and dropped it, without a bounce: amavis answers `250 2.7.0 Ok,
-    discarded, id=03491-01 - spam` (or `- INFECTED: ...`), and Postfix logs that `status=sent`,
-    `dsn=2.7.0`. Read as refused, as a `discard` of Postfix's own checks is."""
-    return delivery.dsn[:4] == "2.7." and "discarded" in delivery.response
+    discarded, id=03491-01 - spam` (or `- INFECTED: ...`), Proxmox Mail Gateway `250 2.7.0 BLOCKED
+    (3802E45DFA503808B06)`, and Postfix logs that `status=sent`, `dsn=2.7.0`. Read as refused, as a
+    `discard` of Postfix's own checks is."""
+    if delivery.dsn[:4] != "2.7.":
+        return False
+    answer = delivery.response.lower()
+    return "discarded" in answer or "blocked" in answer
 
 
 def _refusal_reason(rejection: Rejection) -> str:

@@ -181,6 +181,18 @@ def test_a_rule_s_hold_names_sender_recipient_and_why(text, hold):
     assert line is not None and parse_event(line) == hold
 
 
+def test_a_before_queue_filter_s_refusal_without_the_envelope():
+    line = parse_line(
+        "Dec  1 10:00:00 mx postfix/smtpd[6406]: 4F2A1B3C5D: proxy-reject: END-OF-MESSAGE: "
+        "451 4.3.0 Error: queue file write error",
+        REFERENCE,
+    )
+    assert line is not None
+    assert parse_event(line) == RejectEvent(
+        "reject", "END-OF-MESSAGE", None, "451 4.3.0 Error: queue file write error", None, None, None
+    )
+
+
 def test_a_refusal_of_a_broken_sender_address_keeps_its_recipient():
     line = parse_line(
         "Oct 12 10:00:00 mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from hm22.example.net[192.0.2.22]: 550 5.1.1 "

@@ -46,6 +46,27 @@ from bot.mailhost import reasons as r
             "blocklisted",
         ),
         ("250 2.7.0 Ok, discarded, id=03879-01 - INFECTED: Eicar-Signature", "spam"),
+        # "Recipient address rejected" says which check refused, after it: not an unknown user by itself
+        (
+            "550 5.7.23 <a@b.example>: Recipient address rejected: Message rejected due to: SPF fail - not authorized",
+            "authentication",
+        ),
+        ("450 4.2.0 <a@b.example>: Recipient address rejected: Delayed by postgrey", "greylisted"),
+        ("554 5.7.1 <a@b.example>: Recipient address rejected: Access denied", None),
+        ("451 4.7.1 Try again later", "greylisted"),  # rspamd's greylisting
+        ("host mx.example.com[192.0.2.1] said: 451 4.4.4 Temporary server error. Please try again later ATTR5", None),
+        ("451 4.7.1 Service unavailable - try again later", None),  # a milter that is down
+        ("host mx.example.com[192.0.2.1] refused to talk to me: 450 4.3.2 try again later", "connection_refused"),
+        (
+            "SASL authentication failed; server smtp.gmail.com[192.0.2.5] said: 535-5.7.8 Username and Password "
+            "not accepted. For more information, go to 535 5.7.8 https://support.google.com/mail/?p=BadCredentials",
+            "relay_login",
+        ),
+        (
+            "host smtp.office365.com[192.0.2.6] said: 530 5.7.57 Client not authenticated to send mail. "
+            "(in reply to MAIL FROM command)",
+            "relay_login",
+        ),
         ("250 2.0.0 Ok", None),
         ("", None),
     ],

@@ -288,6 +288,12 @@ Dec  1 10:07:00 mail postfix/smtpd[11]: 1B8C9D0E1F: client=peer.example.com[198.
 Dec  1 10:07:00 mail postfix/qmgr[14]: 1B8C9D0E1F: from=<carl@example.com>, size=900, nrcpt=1 (queue active)
 Dec  1 10:07:02 mail postfix/smtp[16]: 1B8C9D0E1F: to=<ivy@example.org>, relay=127.0.0.1[127.0.0.1]:10024, delay=4, delays=1.9/0/0/2.1, dsn=2.7.0, status=sent (250 2.7.0 Ok, discarded, id=19653-19 - spam)
 Dec  1 10:07:02 mail postfix/qmgr[14]: 1B8C9D0E1F: removed
+Dec  1 10:08:00 mail postfix/smtpd[11]: 2C9D0E1F2A: client=peer.example.com[198.51.100.4]
+Dec  1 10:08:00 mail postfix/qmgr[14]: 2C9D0E1F2A: from=<carl@example.com>, size=900, nrcpt=1 (queue active)
+Dec  1 10:08:01 mail postfix/smtp[16]: 2C9D0E1F2A: to=<jan@example.org>, relay=127.0.0.1[127.0.0.1]:10023, delay=0.5, delays=0.1/0/0/0.4, dsn=2.7.0, status=sent (250 2.7.0 BLOCKED (3802E45DFA503808B06))
+Dec  1 10:08:01 mail postfix/qmgr[14]: 2C9D0E1F2A: removed
+Dec  1 10:09:01 mail postfix/smtp[16]: 3D0E1F2A3B: to=<kim@far.example>, relay=mx.far.example[203.0.113.10]:25, delay=0.3, delays=0/0/0.1/0.2, dsn=5.1.1, status=bounced (host mx.far.example[203.0.113.10] said: 550 5.1.1 no such user (in reply to RCPT TO command))
+Dec  1 10:09:01 mail postfix/bounce[17]: 3D0E1F2A3B: sender non-delivery notification: 4E1F2A3B4C
 """  # noqa: E501
 
 
@@ -324,13 +330,17 @@ def test_what_other_set_ups_write_reads_as_its_verdicts():
     cut = by_id["8F6A7B9C0D"]
     assert (cut.kind, cut.dsn, cut.notice_queue_id) == (v.BOUNCED, "5.7.0", "9A7B8C0D1E")
     assert cut.reason is not None and cut.reason.endswith("Wir bedauer")
-    dropped = [x for x in verdicts if x.queue_id in ("0A7B8C9D0E", "1B8C9D0E1F")]
+    dropped = [x for x in verdicts if x.queue_id in ("0A7B8C9D0E", "1B8C9D0E1F", "2C9D0E1F2A")]
     assert [(x.kind, x.recipient, x.cause) for x in dropped] == [
         (v.REFUSED, "gil@example.org", "spam"),
         (v.REFUSED, "hal@example.org", "spam"),
         (v.REFUSED, "ivy@example.org", "spam"),
+        (v.REFUSED, "jan@example.org", None),  # Proxmox Mail Gateway's filter: `250 2.7.0 BLOCKED (...)`
     ]
     assert dropped[0].reason == "250 2.7.0 Ok, discarded, id=04512-02 - INFECTED: Eicar-Signature"
+    older = by_id["3D0E1F2A3B"]  # its sender's lines are older than the logs read: to whom its notice went is not known
+    assert (older.kind, older.sender, older.notice_queue_id, older.notice_to) == (v.BOUNCED, None, "4E1F2A3B4C", None)
+    assert verdict_text.detail(older) == "unknown recipient (550 5.1.1 no such user); notice 4E1F2A3B4C"
     assert not [x for x in verdicts if x.kind in (v.UNKNOWN, v.DELIVERED)]
     assert verdict_text.detail(dropped[2]).startswith("taken for spam or a virus (250 2.7.0 Ok, discarded")
 
