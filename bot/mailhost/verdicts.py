@@ -218,7 +218,7 @@ def _read(
         if deliveries and not message.admin_actions and not message.rejections:
             if len(deliveries) == 1:
                 final = deliveries[0]
-                if final.status == "sent" and final.dsn[2:3] != "7":  # not a content filter's discard
+                if final.status == "sent" and final.dsn[2:3] not in _FILTER_CLASSES:  # no filter's drop
                     next_queue_id = final.next_queue_id
                     child = children.get((id(message), next_queue_id)) if next_queue_id and children else None
                     if child is None:
@@ -389,7 +389,7 @@ def _each_sent_once(
     tells it."""
     onward: list[Message | None] = []
     for delivery in deliveries:
-        if delivery.status != "sent" or delivery.dsn[2:3] == "7":
+        if delivery.status != "sent" or delivery.dsn[2:3] in _FILTER_CLASSES:
             return None
         child = children.get((id(message), delivery.next_queue_id)) if delivery.next_queue_id and children else None
         if child is not None and not _simple_hop(child, children):
@@ -407,7 +407,7 @@ def _simple_hop(message: Message, children: Mapping[tuple[int, str], Message]) -
     for delivery in deliveries:
         if (
             delivery.status != "sent"
-            or delivery.dsn[2:3] == "7"
+            or delivery.dsn[2:3] in _FILTER_CLASSES
             or (delivery.next_queue_id and children and (id(message), delivery.next_queue_id) in children)
         ):
             return False
@@ -555,8 +555,8 @@ class _Reader:
     def leaf(self, message: Message, tries: Sequence[Delivery], story: _Story) -> Verdict:
         final = tries[-1]
         status = final.status
-        discarded = status == "sent" and _discarded(final)
-        if status == "sent" and len(tries) == 1 and not story.deferrals and not message.admin_actions and not discarded:
+        filtered = _filter_outcome(final) if status == "sent" else None
+        if status == "sent" and len(tries) == 1 and not story.deferrals and not message.admin_actions and not filtered:
             return self._delivered(message, final, story)
         deferrals = [t for t in tries if t.status == "deferred"]
         if story.deferrals:
@@ -566,15 +566,15 @@ class _Reader:
         held = _held(message, entry)
         deleted = "deleted" in message.admin_actions
         reason = None
-        if status not in ("sent", "delivered") or discarded:  # a delivery's answer says nothing a verdict shows
+        if status not in ("sent", "delivered") or filtered:  # a delivery's answer says nothing a verdict shows
             last_answer = final if status != "expired" or not deferrals else deferrals[-1]
             reason = summarize_reply(last_answer.response) or final.dsn or None
             if status == "expired" and deferrals:
                 reason = summarize_reply(deferrals[-1].response) or reason
         notice_queue_id = notice_to = None
         gives_up_at = None
-        if discarded:
-            kind = REFUSED
+        if filtered:
+            kind = filtered
         elif status in ("sent", "delivered"):
             kind = DELIVERED
         elif status == "bounced":
@@ -784,15 +784,30 @@ def _aware_like(stamp: datetime, like: datetime) -> datetime:
 _QUOTED_ADDRESS = re.compile(r"^(?P<code>[245]\d\d [245]\.\d{1,3}\.\d{1,3} )<[^>]*>: ")
 
 
-def _discarded(delivery: Delivery) -> bool:
-    """A content filter took the mail and dropped it, without a bounce: amavis answers `250 2.7.0 Ok,
-    discarded, id=03491-01 - spam` (or `- INFECTED: ...`), Proxmox Mail Gateway `250 2.7.0 BLOCKED
-    (3802E45DFA503808B06)`, and Postfix logs that `status=sent`, `dsn=2.7.0`. Read as refused, as a
-    `discard` of Postfix's own checks is."""
-    if delivery.dsn[:4] != "2.7.":
-        return False
-    answer = delivery.response.lower()
-    return "discarded" in answer or "blocked" in answer
+# The classes of a `2.X.Y` code by which a content filter says it did not pass a mail on: X.7 (policy,
+# amavis and Proxmox Mail Gateway) and X.5 (amavis's `BOUNCE` and `DISCARD(...)`). Any other
+# sent mail with one goes the long way, `leaf`, which tells.
+_FILTER_CLASSES = "57"
+
+
+def _filter_outcome(delivery: Delivery) -> str | None:
+    """What a content filter that answered `250` did with the mail, when it did not pass it on.
+
+    Postfix logs `status=sent` for each: amavis's `250 2.7.0 Ok, discarded, id=03491-01 - spam` (or
+    `- INFECTED: ...`, `- BANNED: ...`) and `250 2.5.0 Ok, id=03164-18, DISCARD(bounce.suppressed)`,
+    Proxmox Mail Gateway's `250 2.7.0 BLOCKED (3802E45DFA503808B06)`: dropped, no one told, refused
+    as a `discard` of Postfix's own checks is. amavis's `250 2.5.0 Ok, id=18438-02, BOUNCE`: it
+    returned the mail to its sender itself, bounced."""
+    dsn = delivery.dsn
+    if dsn[:4] == "2.7.":
+        answer = delivery.response.lower()
+        return REFUSED if "discarded" in answer or "blocked" in answer else None
+    if dsn[:4] == "2.5." and ", id=" in (answer := delivery.response):
+        if answer.endswith(", BOUNCE"):
+            return BOUNCED
+        if ", DISCARD" in answer:
+            return REFUSED
+    return None
 
 
 def _refusal_reason(rejection: Rejection) -> str:

@@ -688,10 +688,10 @@ def _address_hints(report: TraceReport, address: str) -> list[str]:
         for x in report.verdicts
         if x.kind == REFUSED
         and x.hops
-        and (x.dsn or "").startswith("2.7.")
+        and (x.dsn or "").startswith("2.")
         and address in ((x.recipient or "").lower(), (x.orig_recipient or "").lower())
     ]
-    if dropped:  # a content filter answered `250 2.7.0 Ok, discarded`: the mail is gone, no one was told
+    if dropped:  # a content filter answered `250 2.7.0 Ok, discarded`, `DISCARD`: the mail is gone, no one told
         hints.append(
             ngettext(
                 "{count} message to {address} was taken by the content filter and dropped ({reason}): no one "

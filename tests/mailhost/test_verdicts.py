@@ -294,6 +294,10 @@ Dec  1 10:08:01 mail postfix/smtp[16]: 2C9D0E1F2A: to=<jan@example.org>, relay=1
 Dec  1 10:08:01 mail postfix/qmgr[14]: 2C9D0E1F2A: removed
 Dec  1 10:09:01 mail postfix/smtp[16]: 3D0E1F2A3B: to=<kim@far.example>, relay=mx.far.example[203.0.113.10]:25, delay=0.3, delays=0/0/0.1/0.2, dsn=5.1.1, status=bounced (host mx.far.example[203.0.113.10] said: 550 5.1.1 no such user (in reply to RCPT TO command))
 Dec  1 10:09:01 mail postfix/bounce[17]: 3D0E1F2A3B: sender non-delivery notification: 4E1F2A3B4C
+Dec  1 10:10:00 mail postfix/qmgr[14]: 5F2A3B4C5D: from=<carl@example.com>, size=900, nrcpt=2 (queue active)
+Dec  1 10:10:01 mail postfix/smtp[16]: 5F2A3B4C5D: to=<lou@example.org>, relay=127.0.0.1[127.0.0.1]:10024, delay=0.3, delays=0.1/0/0/0.2, dsn=2.5.0, status=sent (250 2.5.0 Ok, id=18438-02, BOUNCE)
+Dec  1 10:10:01 mail postfix/smtp[16]: 5F2A3B4C5D: to=<max@example.org>, relay=127.0.0.1[127.0.0.1]:10024, delay=0.3, delays=0.1/0/0/0.2, dsn=2.5.0, status=sent (250 2.5.0 Ok, id=03164-18, DISCARD(bounce.suppressed))
+Dec  1 10:10:01 mail postfix/qmgr[14]: 5F2A3B4C5D: removed
 """  # noqa: E501
 
 
@@ -341,6 +345,13 @@ def test_what_other_set_ups_write_reads_as_its_verdicts():
     older = by_id["3D0E1F2A3B"]  # its sender's lines are older than the logs read: to whom its notice went is not known
     assert (older.kind, older.sender, older.notice_queue_id, older.notice_to) == (v.BOUNCED, None, "4E1F2A3B4C", None)
     assert verdict_text.detail(older) == "unknown recipient (550 5.1.1 no such user); notice 4E1F2A3B4C"
+    returned, suppressed = [x for x in verdicts if x.queue_id == "5F2A3B4C5D"]  # amavis, at its end of DATA
+    assert (returned.kind, returned.recipient, returned.reason) == (
+        v.BOUNCED,
+        "lou@example.org",
+        "250 2.5.0 Ok, id=18438-02, BOUNCE",  # amavis returned it to its sender itself
+    )
+    assert (suppressed.kind, suppressed.recipient) == (v.REFUSED, "max@example.org")  # dropped, no one told
     assert not [x for x in verdicts if x.kind in (v.UNKNOWN, v.DELIVERED)]
     assert verdict_text.detail(dropped[2]).startswith("taken for spam or a virus (250 2.7.0 Ok, discarded")
 
