@@ -261,15 +261,17 @@ def test_a_mail_a_header_check_holds_in_english_and_french(lab_config):
     hold_queue = {e["queue_id"] for e in lab_queue() if e["queue_name"] == "hold"}
     assert logged and logged <= hold_queue
     answer = trace_json("compta@lab.test", "--status", "held")
-    assert {v["queue_ids"][-1] for v in answer["verdicts"]} == logged
-    for verdict in answer["verdicts"]:
+    held = {v["queue_ids"][-1]: v for v in answer["verdicts"]}
+    # and the held mails of earlier traffic runs whose lines were rotated away: the queue still has them
+    assert logged <= set(held) <= hold_queue
+    for verdict in (held[queue_id] for queue_id in logged):
         assert (verdict["sender"], verdict["recipient"], verdict["reason"], verdict["in_queue"]) == (
             "factures@prestataire.example",
             "compta@lab.test",
             "quarantaine: facture a verifier",
             True,
         )
-    assert {m["sender"] for m in answer["messages"]} == {"factures@prestataire.example"}
+    assert {m["sender"] for m in answer["messages"] if m["queue_id"] in logged} == {"factures@prestataire.example"}
     english = " ".join(mailbot("trace", "compta@lab.test").stdout.split())
     assert (
         "held on hold: not delivered until an admin releases it (postsuper -H), quarantaine: facture a verifier"
