@@ -35,7 +35,7 @@ def scoped_lab(tmp_path: Path, domains: list[str], aliases: dict[str, str] | Non
 def queued_from(sender: str) -> str:
     """A mail from `sender` waiting in the queue: lab/traffic.sh's, or (when another test of the run
     flushed those) a new one to pleine@lab.test, kept over quota for such tests."""
-    found = [e["queue_id"] for e in lab_queue() if e["sender"] == sender]
+    found = newest_first(sender)
     if not found:
         fill_over_quota()
         body = "Bonjour,\n" + "0123456789" * 300
@@ -49,9 +49,17 @@ def queued_from(sender: str) -> str:
         deadline = time.monotonic() + 30
         while not found and time.monotonic() < deadline:
             time.sleep(0.3)
-            found = [e["queue_id"] for e in lab_queue() if e["sender"] == sender]
+            found = newest_first(sender)
     assert found, f"no mail from {sender} waits in the lab's queue"
     return str(found[0])
+
+
+def newest_first(sender: str) -> list[str]:
+    """The queue ids of the mails from `sender` in the queue, the newest first: an older one, of an
+    earlier traffic run on the same lab, may have had its log lines rotated away (deferred mail
+    waits 3 days; the lab keeps four rotations)."""
+    waiting = [e for e in lab_queue() if e["sender"] == sender]
+    return [e["queue_id"] for e in sorted(waiting, key=lambda e: e["arrival_time"], reverse=True)]
 
 
 def test_message_shows_a_scoped_agent_their_mail_and_refuses_another_s_queue_id(lab_config, tmp_path: Path):
