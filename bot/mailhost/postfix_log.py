@@ -385,7 +385,8 @@ class NoticeEvent:
 class RejectEvent:
     """An SMTP-time refusal (smtpd), a content reject (cleanup) or a milter's or filter's verdict.
 
-    Warnings and other soft actions are not refusals: they stay `OtherEvent`; a hold is a `HoldEvent`.
+    Warnings and other soft actions are not refusals: they stay `OtherEvent`; a hold is a `HoldEvent`,
+    read by the same patterns (its lines are these, with `hold` for the action).
     """
 
     action: str
@@ -403,7 +404,7 @@ class HoldEvent:
     waits in the hold queue for an admin; qmgr never logs it, so this line is the only one that
     names its sender and recipient. (`postsuper -h` is a `QueueAdminEvent`.)"""
 
-    sender: str
+    sender: str | None
     recipient: str | None
     reason: str
 
@@ -464,11 +465,12 @@ _NOTICE = re.compile(
     r"(?P<kind>sender non-delivery|postmaster non-delivery|sender delivery status|sender delay|postmaster delay)"
     r" notification: (?P<notice>\w+)"
 )
+# Each refusal's pattern also reads the HOLD of the same check (`hold:`, `milter-hold:`): the same line.
 # smtpd: `reject: RCPT from host[ip]: 550 5.1.1 <r>: ...; from=<s> to=<r> proto=ESMTP helo=<h>`;
 # postscreen writes `[ip]:port` and commas: `...; from=<s>, to=<r>, proto=SMTP, helo=<h>`
 # (An address as a broken client sent it may hold brackets: `from=<<>@example.com>`.)
 _SMTPD_REJECT = re.compile(
-    r"(?P<action>reject|discard): (?P<stage>[A-Z][A-Z-]*) from "
+    r"(?P<action>reject|discard|hold): (?P<stage>[A-Z][A-Z-]*) from "
     r"(?P<client>\S*?\[[^\]]*\](?::\d+)?): (?P<reason>.*?)"
     r"(?:; (?:from=<(?P<sender>(?:[^<>]|<[^<>]*>)*)>,? ?)?(?:to=<(?P<recipient>(?:[^<>]|<[^<>]*>)*)>,? ?)?"
     r"(?:proto=[^,\s]+,? ?)?"
@@ -483,29 +485,18 @@ _PROXY_REJECT = re.compile(
 # cleanup: `reject: header Subject: x from host[ip]; from=<s> to=<r> proto=ESMTP helo=<h>: 5.7.1 text`;
 # a mail submitted on the host: `reject: body x from local; from=<s>: 5.7.1 text` (no `to=` yet)
 _CONTENT_REJECT = re.compile(
-    r"(?P<action>reject|discard): (?P<stage>header|body) .*? from "
+    r"(?P<action>reject|discard|hold): (?P<rule>(?P<stage>header|body) .*?) from "
     r"(?P<client>local|\S+?\[[^\]]*\](?::\d+)?); from=<(?P<sender>[^>]*)>(?: to=<(?P<recipient>[^>]*)>)?"
     r"(?: proto=\S+)?(?: helo=<(?P<helo>[^>]*)>)?(?:: (?P<reason>.*))?"
 )
 # cleanup or smtpd: `milter-reject: END-OF-MESSAGE from host[ip]: 5.7.1 text; from=<s> to=<r> proto=ESMTP helo=<h>`;
 # at CONNECT, HELO or MAIL there is no `from=` or `to=` yet: `...: 451 4.7.1 text; proto=SMTP`
 _MILTER_REJECT = re.compile(
-    r"milter-(?P<action>reject|discard): (?P<stage>[A-Z][A-Z-]*) from (?P<client>\S+?\[[^\]]*\](?::\d+)?): "
+    r"milter-(?P<action>reject|discard|hold): (?P<stage>[A-Z][A-Z-]*) from (?P<client>\S+?\[[^\]]*\](?::\d+)?): "
     r"(?P<reason>.*?)(?:; (?:from=<(?P<sender>[^>]*)> ?)?(?:to=<(?P<recipient>[^>]*)> ?)?(?:proto=\S+ ?)?"
     r"(?:helo=<(?P<helo>[^>]*)>)?)?"
 )
 _REJECTS = (_SMTPD_REJECT, _MILTER_REJECT, _CONTENT_REJECT, _PROXY_REJECT)
-# cleanup: `hold: header Subject: x from host[ip]; from=<s> to=<r> proto=ESMTP helo=<h>: optional text`
-# (`from local;`, no `to=`, for mail submitted on the host); smtpd's access map or a milter:
-# `hold: RCPT from host[ip]: <r>: Recipient address triggers HOLD action; from=<s> to=<r> proto=...`
-_CONTENT_HOLD = re.compile(
-    r"hold: (?P<rule>(?:header|body) .*?) from (?:local|\S+?\[[^\]]*\](?::\d+)?); from=<(?P<sender>[^>]*)>"
-    r"(?: to=<(?P<recipient>[^>]*)>)?(?: proto=\S+)?(?: helo=<[^>]*>)?(?:: (?P<reason>.*))?"
-)
-_SMTPD_HOLD = re.compile(
-    r"(?:milter-)?hold: [A-Z][A-Z-]* from \S+?\[[^\]]*\](?::\d+)?: (?P<reason>.*?); from=<(?P<sender>[^>]*)>"
-    r"(?: to=<(?P<recipient>[^>]*)>)?(?: proto=\S+)?(?: helo=<[^>]*>)?"
-)
 _QUEUE_ADMIN = re.compile(r"(?P<action>requeued|placed on hold|released from hold|expired)")
 
 
@@ -566,33 +557,25 @@ def event_of(text: str, daemon: str) -> Event:
             return LocalPickupEvent(int(match["uid"]), match["sender"])
     elif daemon == "postsuper" and (admin := _QUEUE_ADMIN.fullmatch(text)):
         return QueueAdminEvent(admin["action"])
-    elif start in ("hol", "mil") and (hold := _hold(text)) is not None:
-        return hold
     elif match := _NOTICE.fullmatch(text):
         return NoticeEvent(match["kind"], match["notice"])
     else:
         for pattern in _REJECTS:
             if match := pattern.fullmatch(text):
                 groups = match.groupdict()
+                reason = (match["reason"] or "").strip()
+                if match["action"] == "hold":  # a header check's HOLD without a text of its own: the rule's
+                    return HoldEvent(match["sender"], match["recipient"], reason or groups.get("rule") or "")
                 return RejectEvent(
                     action=match["action"],
                     stage=match["stage"],
                     client=groups.get("client"),
-                    reason=(match["reason"] or "").strip(),
+                    reason=reason,
                     sender=match["sender"],
                     recipient=match["recipient"],
                     helo=match["helo"],
                 )
     return OtherEvent(text)
-
-
-def _hold(text: str) -> HoldEvent | None:
-    """A `hold:` or `milter-hold:` line, its rule's text as the reason when it gave none."""
-    if match := _CONTENT_HOLD.fullmatch(text):
-        return HoldEvent(match["sender"], match["recipient"], match["reason"] or match["rule"])
-    if match := _SMTPD_HOLD.fullmatch(text):
-        return HoldEvent(match["sender"], match["recipient"], match["reason"])
-    return None
 
 
 # `soft_bounce = yes` makes Postfix log `status=SOFTBOUNCE` where it would bounce, and keep the
