@@ -132,7 +132,7 @@ class Message:
         for delivery in self.deliveries:
             if delivery.recipient.lower() == address or (delivery.orig_recipient or "").lower() == address:
                 return True
-        if any((hold.recipient or "").lower() == address for hold in self.holds):
+        if self.admin_actions and any((hold.recipient or "").lower() == address for hold in self.holds):
             return True
         return any((r.recipient or "").lower() == address for r in self.rejections)
 

@@ -682,12 +682,13 @@ class _Reader:
             kind = QUEUED
         else:
             kind = UNKNOWN
+        holds = message.holds
         recipients: Sequence[tuple[str | None, str | None]] = [(None, None)]
         if entry is not None and entry.recipients:
             recipients = [(r.address, r.delay_reason) for r in entry.recipients]
-        elif message.holds:  # held by a rule, never seen by qmgr: the hold lines name the recipients
-            recipients = list(dict.fromkeys((hold.recipient, None) for hold in message.holds))
-        hold_reason = message.holds[-1].reason if message.holds and kind == HELD else None
+        elif holds:  # held by a rule, never seen by qmgr: the hold lines name the recipients
+            recipients = list(dict.fromkeys((hold.recipient, None) for hold in holds))
+        hold_reason = holds[-1].reason if holds and kind == HELD else None
         for recipient, delay_reason in recipients:
             reason = summarize_reply(delay_reason) if delay_reason else hold_reason
             this_kind = DEFERRED if kind == QUEUED and reason else kind
