@@ -7,7 +7,7 @@ from it, so a verb listed there exists in both, with the same grammar and the sa
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, Protocol, TypeVar, runtime_checkable
 
@@ -31,13 +31,23 @@ if TYPE_CHECKING:
 class Section:
     """One part of an answer: a table (shown in monospace) or lines of prose (hints, warnings).
 
-    `data` is what the section adds to the JSON answer (e.g. a restore's `restored` list).
+    `content` is the text, or what makes it piece by piece when it is written (a busy trace's
+    table: 5 MB that the CLI never holds whole). `data` is what the section adds to the JSON
+    answer (e.g. a restore's `restored` list).
     """
 
     title: str
-    body: str
+    content: str | Callable[[], Iterable[str]]
     monospace: bool = True
     data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def body(self) -> str:
+        """The whole text (made now, for a section made piece by piece)."""
+        return self.content if isinstance(self.content, str) else "".join(self.content())
+
+    def pieces(self) -> Iterable[str]:
+        return (self.content,) if isinstance(self.content, str) else self.content()
 
 
 class Outcome(Protocol):

@@ -218,17 +218,16 @@ _SLICE = 1 << 20
 def _text_pieces(outcome: Outcome, width: int) -> Iterator[str]:
     yield textwrap.fill(outcome.headline(), width)
     for section in outcome.sections():
-        if section.monospace:
-            body = section.body
-        else:
-            body = "\n".join(
-                textwrap.fill(item, width, initial_indent="- ", subsequent_indent="  ")
-                for item in section.body.splitlines()
-            )
         yield "\n\n"
         if section.title:
             yield f"{section.title}\n"
-        yield body
+        if section.monospace:
+            yield from section.pieces()
+        else:
+            yield "\n".join(
+                textwrap.fill(item, width, initial_indent="- ", subsequent_indent="  ")
+                for item in section.body.splitlines()
+            )
     yield "\n"
 
 

@@ -12,7 +12,7 @@ import csv
 import io
 import re
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from bot.core import reasons, records, render
 from bot.i18n import N_, _
@@ -180,26 +180,41 @@ def slack_order(verdicts: Iterable[v.Verdict]) -> list[v.Verdict]:
     return sorted(by_time, key=lambda x: _URGENCY.get(x.kind, 2))
 
 
-def wrapped_table(headers: Sequence[str], rows: list[list[str]], width: int = render.TEXT_WIDTH) -> str:
-    """A plain table whose last column wraps onto indented lines instead of being cut. Consumes
-    `rows`: each row is freed once its lines are made (a busy trace's 45,000 rows and their lines
-    were both alive: 10 MB of its peak)."""
-    if not rows:
-        return ""
-    last = len(headers) - 1
-    widths = [max(len(headers[i]) + 2, *(len(row[i]) for row in rows)) for i in range(last)]
-    indent = sum(widths) + 2 * last
+def wrapped_table(
+    headers: Sequence[str],
+    leading: Sequence[Sequence[str]],
+    last: Iterable[str],
+    width: int = render.TEXT_WIDTH,
+) -> Iterator[str]:
+    """A plain table whose last column wraps onto indented lines instead of being cut, as pieces
+    of text (a few hundred rows each, "\n" between lines, none at the end).
+
+    `leading` holds the columns before the last, whole (their widths lay out every line); `last`
+    is read one cell at a time, as the lines go out: a busy trace's 45,000 details, their lines
+    and the table's text were all alive at once, 23 MB of its peak (bench/run.py, issue 24)."""
+    columns = len(headers) - 1
+    if not leading or not leading[0]:
+        return
+    widths = [max(len(headers[i]) + 2, max(map(len, leading[i]))) for i in range(columns)]
+    indent = sum(widths) + 2 * columns
+    margin = " " * indent
     room = max(30, width - indent)
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers[:last], widths, strict=True)) + "  " + headers[last]]
-    lines.append("  ".join("-" * w for w in [*widths, min(room, max(len(headers[last]) + 2, 10))]))
-    rows.reverse()
-    while rows:
-        row = rows.pop()
-        first = "  ".join(cell.ljust(w) for cell, w in zip(row[:last], widths, strict=True))
-        pieces = [said] if _fits(said := row[last], room) else _wrapped(said, room)
+    yield "  ".join(h.ljust(w) for h, w in zip(headers[:columns], widths, strict=True)) + "  " + headers[columns]
+    yield "\n" + "  ".join("-" * w for w in [*widths, min(room, max(len(headers[columns]) + 2, 10))])
+    lines: list[str] = []
+    for row, said in enumerate(last):
+        first = "  ".join(column[row].ljust(w) for column, w in zip(leading, widths, strict=True))
+        pieces = [said] if _fits(said, room) else _wrapped(said, room)
         lines.append(f"{first}  {pieces[0]}".rstrip())
-        lines.extend(" " * (indent) + piece for piece in pieces[1:])
-    return "\n".join(lines)
+        lines.extend(margin + piece for piece in pieces[1:])
+        if len(lines) >= _ROWS_PER_PIECE:
+            yield "\n" + "\n".join(lines)
+            lines = []
+    if lines:
+        yield "\n" + "\n".join(lines)
+
+
+_ROWS_PER_PIECE = 512
 
 
 _WRAPPED_SPACE = re.compile(r"[\t\n\x0b\x0c\r]")

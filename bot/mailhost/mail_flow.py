@@ -188,22 +188,21 @@ class MailFlow:
 
 
 def assemble(lines: Iterable[LogLine], host: str, keep_lines: bool = True) -> MailFlow:
-    """Group lines (any order; sorted here by time, stable) into messages and rejections.
+    """Group lines into messages and rejections.
 
-    Reads `lines` once, as they come (a stream of hundreds of thousands of lines is never
-    held as a list), and reads each line's event then, while the host is still searching:
-    each queue id's lines are kept apart and put in time order at the end, which is what a
-    stable sort of all the lines gives each queue id. `keep_lines=False` leaves each message's
-    `lines` empty: a trace shows what the lines say, and a busy address has 300,000 of them.
+    Reads `lines` once, as they come (a stream of hundreds of thousands of lines is never held
+    as a list), and reads each line's event then, while the host is still searching. A message
+    is made as soon as its `removed` is read (`_Groups`); the lines of each queue id are put in
+    time order. `keep_lines=False` leaves each message's `lines` empty: a trace shows what the
+    lines say, and a busy address has 300,000 of them.
     """
-    # Each line of a queue id as time, daemon, event and the line itself, four items in a row of
-    # the queue id's list (no tuple per line); without the line when the caller does not want it.
-    by_queue_id: dict[str, list[Any]] = {}
-    loose: list[LogLine] = []
+    groups = _Groups(host, 4 if keep_lines else 3)
+    by_queue_id, loose, ended = groups.by_queue_id, groups.loose, groups.ended
     with _collector_paused():
         for line in lines:
             if line.queue_id is not None:
-                seen: tuple[Any, ...] = (line.at, line.daemon, parse_event(line))
+                event = parse_event(line)
+                seen: tuple[Any, ...] = (line.at, line.daemon, event)
                 if keep_lines:
                     seen += (line,)
                 group = by_queue_id.get(line.queue_id)
@@ -211,60 +210,101 @@ def assemble(lines: Iterable[LogLine], host: str, keep_lines: bool = True) -> Ma
                     by_queue_id[line.queue_id] = list(seen)
                 else:
                     group += seen
+                if type(event) is RemovedEvent:
+                    ended(line.queue_id)
             elif "reject" in line.text or "discard" in line.text:  # only these can be refusals
                 loose.append(line)
-        return _grouped(by_queue_id, loose, host, 4 if keep_lines else 3)
+        return groups.flow()
 
 
 def assemble_blocks(blocks: Iterable[str], parser: LineParser, host: str) -> MailFlow:
     """`assemble` of the lines of text blocks, without their lines (`keep_lines=False`): what a
     trace reads. `LineParser.collect` reads each block straight into the groups (a third of the
     time of `LogLine`s and `parse_event`); the same messages and rejections."""
-    by_queue_id: dict[str, list[Any]] = {}
-    loose: list[LogLine] = []
+    groups = _Groups(host, 3)
     with _collector_paused():
         for block in blocks:
-            parser.collect(block, by_queue_id, loose)
-        return _grouped(by_queue_id, loose, host, 3)
+            parser.collect(block, groups.by_queue_id, groups.loose, groups.ended)
+        return groups.flow()
 
 
-def _grouped(by_queue_id: dict[str, list[Any]], loose: list[LogLine], host: str, width: int) -> MailFlow:
-    """Consumes `by_queue_id`: each group's lines are freed once its messages are built. A group
-    holds `width` items per line (time, daemon, event, and the line when kept)."""
-    finished: list[_Builder] = []
+class _Groups:
+    """The lines read so far, by queue id, each line as `width` items in a row of its queue id's
+    list (time, daemon, event, and the line when kept; no tuple per line), and the messages made.
+
+    A message is made as soon as its `removed` is read, and its lines' records freed: the logs
+    have each message's lines in time order, and the trace script sends the files oldest first,
+    so its lines are all in. Held until the end, the records of every line of a busy address were
+    most of a trace's peak memory (110 MB of 142 with 45,000 messages, bench/run.py, issue 24).
+    A line of a queue id after its `removed` starts another message (a short queue id is reused),
+    as one after it in time always did. A second `removed`, or a line older than the `removed`,
+    right after it, is added to that message, as before; further away it would start another,
+    but no real log read here (the corpus's, the lab's, the benchmark's) had either."""
+
+    def __init__(self, host: str, width: int) -> None:
+        self.host = host
+        self.width = width
+        self.by_queue_id: dict[str, list[Any]] = {}
+        self.loose: list[LogLine] = []
+        self.messages: list[Message] = []
+        self._last: tuple[str, list[Any], int] | None = None  # the lines of the messages made last
+
+    def ended(self, queue_id: str) -> None:
+        group = self.by_queue_id.pop(queue_id)
+        messages = self.messages
+        last = self._last
+        if (
+            last is not None
+            and last[0] == queue_id
+            and (group[0] < messages[-1].last_seen or all(type(e) is RemovedEvent for e in group[2 :: self.width]))
+        ):
+            # More of the message just made: a second `removed`, or a line older than its first.
+            del messages[len(messages) - last[2] :]
+            group = last[1] + group
+        before = len(messages)
+        _messages_of(queue_id, group, self.host, self.width, messages)
+        self._last = (queue_id, group, len(messages) - before)
+
+    def flow(self) -> MailFlow:
+        """Every message (those not removed too), and the refusals. Consumes the groups."""
+        by_queue_id, messages, host = self.by_queue_id, self.messages, self.host
+        while by_queue_id:
+            queue_id, group = by_queue_id.popitem()
+            _messages_of(queue_id, group, host, self.width, messages)
+        rejections: list[Rejection] = []
+        for line in sorted(self.loose, key=_AT):
+            event = parse_event(line)
+            if isinstance(event, RejectEvent):
+                rejections.append(_rejection(line.at, line.daemon, line.queue_id, event, host))
+        messages.sort(key=lambda m: (m.first_seen, m.queue_id))
+        return MailFlow(messages=tuple(messages), rejections=tuple(rejections))
+
+
+def _messages_of(queue_id: str, group: list[Any], host: str, width: int, messages: list[Message]) -> None:
+    """The messages of one queue id's lines, added to `messages`: more than one when a line
+    follows a `removed` in time (the queue id reused)."""
+    times = group[::width]
+    if len(times) > 1 and times != sorted(times):  # out of time order: the stable sort by time
+        order = sorted(range(len(times)), key=times.__getitem__)
+        group = [item for index in order for item in group[index * width : index * width + width]]
     apply = _APPLY
-    while by_queue_id:
-        queue_id, group = by_queue_id.popitem()
-        builder: _Builder | None = None
-        times = group[::width]
-        if len(times) > 1 and times != sorted(times):  # out of time order: the stable sort by time
-            order = sorted(range(len(times)), key=times.__getitem__)
-            group = [item for index in order for item in group[index * width : index * width + width]]
-        for index in range(0, len(group), width):
-            at, daemon, event = group[index], group[index + 1], group[index + 2]
-            kind = type(event)
-            if builder is not None and builder.removed and kind is not RemovedEvent:  # the queue id, reused
-                finished.append(builder)
-                builder = None
-            if builder is None:
-                builder = _Builder(queue_id, host, at, at)
-            builder.last_seen = at
-            if width == 4:
-                if builder.lines is None:
-                    builder.lines = []
-                builder.lines.append(group[index + 3])
-            apply[kind](builder, at, daemon, event)
-        if builder is not None:
-            finished.append(builder)
-    rejections: list[Rejection] = []
-    for line in sorted(loose, key=_AT):
-        event = parse_event(line)
-        if isinstance(event, RejectEvent):
-            rejections.append(_rejection(line.at, line.daemon, line.queue_id, event, host))
-    finished.reverse()
-    messages = [finished.pop().freeze() for _ in range(len(finished))]  # each builder freed once frozen
-    messages.sort(key=lambda m: (m.first_seen, m.queue_id))
-    return MailFlow(messages=tuple(messages), rejections=tuple(rejections))
+    builder: _Builder | None = None
+    for index in range(0, len(group), width):
+        at, daemon, event = group[index], group[index + 1], group[index + 2]
+        kind = type(event)
+        if builder is not None and builder.removed and kind is not RemovedEvent:  # the queue id, reused
+            messages.append(builder.freeze())
+            builder = None
+        if builder is None:
+            builder = _Builder(queue_id, host, at, at)
+        builder.last_seen = at
+        if width == 4:
+            if builder.lines is None:
+                builder.lines = []
+            builder.lines.append(group[index + 3])
+        apply[kind](builder, at, daemon, event)
+    if builder is not None:
+        messages.append(builder.freeze())
 
 
 class _CollectorPause:

@@ -134,8 +134,9 @@ def answer(outcome: Outcome, command: str, seconds: float, share_id: str | None,
     table_lines = 0
     for part in sections:
         if part.monospace:
-            body.extend(code_sections(part.title, part.body))
-            table_lines += part.body.count("\n") + 1
+            text = part.body
+            body.extend(code_sections(part.title, text))
+            table_lines += text.count("\n") + 1
         else:
             body.extend(prose_sections(part.title, part.body))
     tail = [context(footer_text)] + ([share_button(share_id)] if share_id else [])

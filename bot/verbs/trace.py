@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -237,18 +238,30 @@ class TraceReport:
         # verdicts: keeping a busy trace's 45,000 texts for the list held 30 MB, making them again
         # costs 0.15 s. Each time's text is made once (render.stamp_texts).
         stamp = render.stamp_texts()
-        by_hop: dict[tuple[str, str], list[Verdict]] = {}
+        # Each hop's verdicts: the verdict itself when it is the only one (most are), keyed by the
+        # verdict's own `Hop`: a list and a key made for each of 45,000 hops held 9 MB.
+        by_hop: dict[tuple[str, str], Verdict | list[Verdict]] = {}
         for verdict in self.verdicts:
             for hop in verdict.hops:
-                by_hop.setdefault((hop.host, hop.queue_id), []).append(verdict)
+                held = by_hop.get(hop)
+                if held is None:
+                    by_hop[hop] = verdict
+                elif isinstance(held, list):
+                    held.append(verdict)
+                else:
+                    by_hop[hop] = [held, verdict]
+
+        def verdicts_of(m: Message) -> Iterable[Verdict]:
+            held = by_hop.get((m.host, m.queue_id))
+            return () if held is None else held if isinstance(held, list) else (held,)
 
         def message(m: Message) -> dict[str, Any]:
-            shown = [verdict.to_json() for verdict in by_hop.get((m.host, m.queue_id), ())]
+            shown = [verdict.to_json() for verdict in verdicts_of(m)]
             return {**records.message_json(m, origins.get(m.queue_id)), "verdict": shown}
 
         def message_text(m: Message) -> str:
             """`message`'s JSON text, its verdicts' texts spliced in."""
-            shown = ", ".join([verdict.json_text(stamp) for verdict in by_hop.get((m.host, m.queue_id), ())])
+            shown = ", ".join([verdict.json_text(stamp) for verdict in verdicts_of(m)])
             return records.message_text(m, origins.get(m.queue_id), stamp, f', "verdict": [{shown}]')
 
         return {
@@ -296,7 +309,7 @@ class TraceReport:
             if self.queued:
                 sections.append(Section(_("Still in the queue"), self.queue_table()))
         elif self.verdicts:
-            sections.append(Section(_("What happened to each message"), self.verdicts_table()))
+            sections.append(Section(_("What happened to each message"), self.verdicts_table))
         if self.hidden:
             sections.append(Section(_("Your access"), str(scopes.hidden(self.hidden)), False))
         if self.hints:
@@ -307,27 +320,30 @@ class TraceReport:
             sections.append(Section(_("Warnings"), "\n".join(self.warnings), monospace=False))
         return sections
 
-    def verdicts_table(self) -> str:
+    def verdicts_table(self) -> Iterator[str]:
         """One line per message and recipient, in the order the mail came; the detail wraps and ends
-        with the queue id(s), the host's name first when the trace read several hosts."""
+        with the queue id(s), the host's name first when the trace read several hosts. As pieces of
+        text: the details are made as the table is written (`verdict_text.wrapped_table`)."""
         several_hosts = len(self.hosts) > 1
-        rows = []
+        perspective, width = self.perspective, PARTY_WIDTH - 2
+        when, clip, label = render.when, render.clip, verdict_text.label
+        leading: tuple[list[str], list[str], list[str]] = ([], [], [])
         for verdict in self.verdicts:
-            text = verdict_text.detail(verdict)
-            if len(verdict.hops) == 1:
-                hop = verdict.hops[0]
-                text += f" ({hop.host} {hop.queue_id})" if several_hosts else f" ({hop.queue_id})"
-            elif not verdict.hops and several_hosts and verdict.host:
-                text += f" ({verdict.host})"
-            rows.append(
-                [
-                    render.when(verdict.arrived),
-                    render.clip(_party(self.perspective, verdict.sender, verdict.recipient), PARTY_WIDTH - 2),
-                    verdict_text.label(verdict),
-                    text,
-                ]
-            )
-        return verdict_text.wrapped_table([_("When"), _("With"), _("Verdict"), _("Detail")], rows)
+            leading[0].append(when(verdict.arrived))
+            leading[1].append(clip(_party(perspective, verdict.sender, verdict.recipient), width))
+            leading[2].append(label(verdict))
+
+        def details() -> Iterator[str]:
+            for verdict in self.verdicts:
+                text = verdict_text.detail(verdict)
+                if len(verdict.hops) == 1:
+                    hop = verdict.hops[0]
+                    text += f" ({hop.host} {hop.queue_id})" if several_hosts else f" ({hop.queue_id})"
+                elif not verdict.hops and several_hosts and verdict.host:
+                    text += f" ({verdict.host})"
+                yield text
+
+        return verdict_text.wrapped_table([_("When"), _("With"), _("Verdict"), _("Detail")], leading, details())
 
     def slack_inline(self) -> Section:
         """For Slack, when the answer goes to a file: up to 15 verdicts, problems first, then the most recent."""

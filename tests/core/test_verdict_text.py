@@ -25,7 +25,9 @@ def test_the_detail_column_wraps_as_textwrap_does(width):
     for _ in range(5000):
         detail = "".join(chance.choice(PIECES) + chance.choice(["", " ", " "]) for _ in range(chance.randint(0, 12)))
         rows.append(["12-01 05:03", "from someone@example.com", "delivered", detail])
-    table = wrapped_table(["When", "With", "Verdict", "Detail"], list(rows), width=width)  # it consumes its rows
+    leading = [[row[i] for row in rows] for i in range(3)]
+    details = iter([row[3] for row in rows])  # read as the lines go out
+    table = "".join(wrapped_table(["When", "With", "Verdict", "Detail"], leading, details, width=width))
     indent = len("12-01 05:03  from someone@example.com  delivered  ")
     expected = []
     for row in rows:

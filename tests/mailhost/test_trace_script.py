@@ -13,6 +13,7 @@ import re
 import subprocess
 import time
 import zlib
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -357,9 +358,9 @@ def test_busybox_and_solaris_lines_are_read_at_the_usual_cost(monkeypatch):
     slow: list[str] = []
     collect_line = LineParser._collect_line
 
-    def counted(parser: LineParser, line: str, groups: dict, loose: list) -> None:
+    def counted(parser: LineParser, line: str, groups: dict, loose: list, ended: Callable[[str], None]) -> None:
         slow.append(line)
-        collect_line(parser, line, groups, loose)
+        collect_line(parser, line, groups, loose, ended)
 
     monkeypatch.setattr(LineParser, "_collect_line", counted)
     usual = LAB_LOG.read_text().splitlines()
@@ -367,7 +368,7 @@ def test_busybox_and_solaris_lines_are_read_at_the_usual_cost(monkeypatch):
     busybox = BUSYBOX.read_text().splitlines()
     for name, lines in (("usual", usual), ("busybox", busybox), ("solaris", map(solaris, usual))):
         slow.clear()
-        LineParser(datetime(2025, 11, 28, 12, 0).astimezone()).collect("\n".join(lines), {}, [])
+        LineParser(datetime(2025, 11, 28, 12, 0).astimezone()).collect("\n".join(lines), {}, [], lambda queue_id: None)
         counts[name] = len(slow)
     assert counts["usual"] < len(usual) / 2
     assert counts == {"usual": counts["usual"], "busybox": counts["usual"] + 2, "solaris": counts["usual"]}

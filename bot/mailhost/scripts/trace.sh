@@ -268,20 +268,21 @@ else
     fi
     [ $? -le 1 ] || echo bad > "$tmp/bad.$n"
   }
-  # Pass 2: every line of the queue ids found anywhere, in the part not cached; and the parts
-  # of messages that span files or segments (kept apart in the cache, as `open`).
+  # Pass 2: the parts of messages that span files or segments (kept apart in the cache, as
+  # `open`), then every line of the queue ids found anywhere in the part not cached: in the
+  # order they were written, so the bot makes each message when its `removed` comes.
   second() {
     read -r n kind start size id key mtime spool build log f < "$tmp/plan.$1"
     {
       [ -s "$tmp/lines.$n" ] && $awk "$qid"'qid($0) == ""' "$tmp/lines.$n"
+      if [ -s "$tmp/ids" ] && [ -s "$tmp/segs.$n" ]; then
+        while read -r s; do cat -- "$s.open"; done < "$tmp/segs.$n" | tr '\0' '\n' |
+          $awk "$qid"' NR == FNR { want[$0] = 1; next } (qid($0) in want)' "$tmp/ids" -
+      fi
       if [ "$start" -lt "$size" ] && [ -s "$tmp/ids" ]; then
         if [ "$kind" = plain ] && [ "$start" = 0 ]; then $awk -v tagged="$tagged" "$join" "$tmp/ids" "$f"
         elif [ "$spool" != - ] && [ -s "$spool" ]; then $awk -v tagged="$tagged" "$join" "$tmp/ids" "$spool"
         else source_of | $awk -v tagged="$tagged" "$join" "$tmp/ids" -; fi
-      fi
-      if [ -s "$tmp/ids" ] && [ -s "$tmp/segs.$n" ]; then
-        while read -r s; do cat -- "$s.open"; done < "$tmp/segs.$n" | tr '\0' '\n' |
-          $awk "$qid"' NR == FNR { want[$0] = 1; next } (qid($0) in want)' "$tmp/ids" -
       fi
     } > "$tmp/more.$n"
     : > "$tmp/done.$n"
