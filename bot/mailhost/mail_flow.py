@@ -149,8 +149,8 @@ class _Builder:
     size: int | None = None
     nrcpt: int | None = None
     deliveries: list[Delivery] = field(default_factory=list)
-    # What most messages have none of, as tuples grown by one: an empty list costs 56 bytes, and
-    # every builder of a busy trace (58,000) is alive until the last group is read.
+    # What most messages have none of, as tuples grown by one: an empty list costs 56 bytes and
+    # its making, for each of a busy trace's 58,000 builders.
     rejections: tuple[Rejection, ...] = ()
     notices: tuple[Notice, ...] = ()
     expired: bool = False
@@ -233,9 +233,10 @@ class _Groups:
     list (time, daemon, event, and the line when kept; no tuple per line), and the messages made.
 
     A message is made as soon as its `removed` is read, and its lines' records freed: the logs
-    have each message's lines in time order, and the trace script sends the files oldest first,
-    so its lines are all in. Held until the end, the records of every line of a busy address were
-    most of a trace's peak memory (110 MB of 142 with 45,000 messages, bench/run.py, issue 24).
+    have each message's lines in time order, and the trace script sends them in the order they
+    were written, so its lines are all in. Held until the end, the records of a busy address's
+    300,000 lines and the messages made of them were alive together: the peak of its trace was
+    8-10 MB higher (bench/run.py, issue 24; the same answers).
     A line of a queue id after its `removed` starts another message (a short queue id is reused),
     as one after it in time always did. A second `removed`, or a line older than the `removed`,
     right after it, is added to that message, as before; further away it would start another,

@@ -536,7 +536,7 @@ def event_of(text: str, daemon: str) -> Event:
                 orig_recipient if orig_recipient is None else _intern(orig_recipient),
                 _intern(relay),
                 float(delay),
-                _intern(delays),
+                delays,  # not kept past the event: interned, it left its 60,000 texts' table (2 MB)
                 _intern(dsn),
                 _intern(status),
                 response or "",

@@ -194,7 +194,8 @@ def read_verdicts(
         return _read(messages, rejections, queue or {}, lifetimes or {}, queued)
 
 
-_BY_TIME = attrgetter("arrived", "at")
+_AT = attrgetter("at")
+_ARRIVED = attrgetter("arrived")
 
 
 def _read(
@@ -300,7 +301,10 @@ def _read(
             seen_entries.add(key)
             verdicts.extend(reader.from_queue(host, entry))
     verdicts.extend(_refusals(rejections))
-    verdicts.sort(key=_BY_TIME)
+    # By arrival, then last event: two stable sorts, whose keys are the verdicts' own times (a
+    # key of both made a pair for each of 45,000 verdicts, 2.5 MB at the trace's peak).
+    verdicts.sort(key=_AT)
+    verdicts.sort(key=_ARRIVED)
     return verdicts
 
 

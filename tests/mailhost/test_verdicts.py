@@ -225,7 +225,7 @@ def walked(messages, rejections=()):
             story = v._Story(m.first_seen, m.sender, m.message_id, m.client, (v.Hop(m.host, m.queue_id),), ())
             reader.walk(m, story, None, 0, verdicts)
     verdicts.extend(v._refusals(rejections))
-    return sorted(verdicts, key=v._BY_TIME)
+    return sorted(verdicts, key=lambda x: (x.arrived, x.at))
 
 
 # Mail to two recipients (one in upper case) handed on together to a content filter's hop, which
