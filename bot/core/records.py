@@ -117,7 +117,8 @@ def delivery_text(delivery: Delivery, stamp: Callable[[datetime], str]) -> str:
 
 
 def origins(messages: list[Message]) -> dict[str, str]:
-    """Which queue id each hop or notice came from: `queued as` replies and bounce notices."""
+    """Which queue id each hop or notice came from: `queued as` replies, MailScanner's requeues
+    and bounce notices."""
     origins: dict[str, str] = {}
     for message in messages:
         for delivery in message.deliveries:
@@ -125,6 +126,8 @@ def origins(messages: list[Message]) -> dict[str, str]:
                 origins.setdefault(delivery.next_queue_id, message.queue_id)
         for notice in message.notices:
             origins.setdefault(notice.queue_id, message.queue_id)
+        if message.admin_actions and (requeue := message.requeue) is not None:
+            origins.setdefault(requeue.next_queue_id, message.queue_id)
     return origins
 
 

@@ -150,6 +150,10 @@ def detail(verdict: v.Verdict) -> str:
         text = _("waiting in the queue since {since}").format(since=render.when(verdict.arrived))
     elif kind == v.PROBE:
         text = _("an address check by Postfix, not a mail")
+    elif kind == v.UNKNOWN and verdict.next_queue_id:  # MailScanner wrote it back as a file not in the logs read
+        text = _("scanned and queued again as {queue_id}, whose lines are not in the logs read").format(
+            queue_id=verdict.next_queue_id
+        )
     elif verdict.client and verdict.sender is None and not verdict.message_id:
         # smtpd gave a queue id at RCPT and nothing followed (no cleanup, no qmgr): the client quit
         # before DATA, as a sender verification callout does (pixelpark's log has two)

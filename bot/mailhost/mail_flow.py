@@ -32,6 +32,7 @@ from bot.mailhost.postfix_log import (
     QueuedEvent,
     RejectEvent,
     RemovedEvent,
+    RequeueEvent,
     parse_event,
     reply_facts,
 )
@@ -90,6 +91,13 @@ class Hold(NamedTuple):
     reason: str
 
 
+class Requeue(NamedTuple):
+    """MailScanner wrote the held message back as another queue file: a hop, like `queued as`."""
+
+    next_queue_id: str
+    at: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     queue_id: str
@@ -107,16 +115,21 @@ class Message:
     expired: bool
     removed: bool
     # postsuper's verbs (`placed on hold`, `deleted`...), and after a rule's `placed on hold` its
-    # `Hold` (the recipient and reason of its `hold:` line). Not a field of their own: one slot more
-    # on this record and on its builder put both in a larger size class, and the busy trace's peak
-    # (58,000 of each) went up by 10 MB.
-    admin_actions: tuple[str | Hold, ...]
+    # `Hold` (the recipient and reason of its `hold:` line), and MailScanner's `Requeue`. Not fields
+    # of their own: one slot more on this record and on its builder put both in a larger size class,
+    # and the busy trace's peak (58,000 of each) went up by 10 MB.
+    admin_actions: tuple[str | Hold | Requeue, ...]
     lines: tuple[LogLine, ...]
 
     @property
     def holds(self) -> tuple[Hold, ...]:
         """The HOLDs of rules (`hold: ... to=<r> ...: reason`), in their order."""
         return tuple(action for action in self.admin_actions if isinstance(action, Hold))
+
+    @property
+    def requeue(self) -> Requeue | None:
+        """MailScanner's writing of the message back as another queue file, if it did."""
+        return next((action for action in self.admin_actions if isinstance(action, Requeue)), None)
 
     def final_attempts(self) -> dict[str, Delivery]:
         """The latest attempt for each recipient: what the message's state is now."""
@@ -155,7 +168,7 @@ class _Builder:
     notices: tuple[Notice, ...] = ()
     expired: bool = False
     removed: bool = False
-    admin_actions: tuple[str | Hold, ...] = ()
+    admin_actions: tuple[str | Hold | Requeue, ...] = ()
     lines: list[LogLine] | None = None  # made for the first line kept (a mailing list's message has thousands)
 
     def freeze(self) -> Message:
@@ -422,6 +435,11 @@ def _on_hold(builder: _Builder, at: datetime, daemon: str, event: HoldEvent) -> 
         builder.sender = event.sender
 
 
+def _on_requeue(builder: _Builder, at: datetime, daemon: str, event: RequeueEvent) -> None:
+    builder.admin_actions += (Requeue(event.next_queue_id, at),)
+    builder.removed = True  # MailScanner deleted the held file itself: Postfix logs no `removed`
+
+
 def _unchanged(builder: _Builder, at: datetime, daemon: str, event: OtherEvent) -> None:
     if event.text.startswith(("hold: ", "milter-hold: ")):  # a HOLD line of a shape `HoldEvent` does not read
         builder.admin_actions += ("placed on hold",)
@@ -438,6 +456,7 @@ _APPLY: dict[type, Callable[[_Builder, datetime, str, Any], None]] = {
     RejectEvent: _on_reject,
     HoldEvent: _on_hold,
     RemovedEvent: _on_removed,
+    RequeueEvent: _on_requeue,
     QueueAdminEvent: _on_queue_admin,
     OtherEvent: _unchanged,
 }

@@ -259,6 +259,13 @@ class LineParser:
         queue_id: str | None = None
         if payload[:4] == "[ID ":
             payload = _untagged(payload)
+        if (
+            payload[:9] == "Requeue: "
+            and (requeue := _REQUEUE.fullmatch(payload))
+            and is_queue_id(requeue["queue_id"])
+            and is_queue_id(requeue["next_queue_id"])
+        ):  # MailScanner's line names its queue id after its own word: kept whole, as its event reads it
+            return LogLine(at, host, program, daemon, pid, requeue["queue_id"], payload)
         colon = payload.find(": ")
         if colon >= 6:  # the shortest queue id
             candidate = payload[:colon]
@@ -425,6 +432,15 @@ class RemovedEvent:
 
 
 @dataclass(slots=True)
+class RequeueEvent:
+    """MailScanner's `Requeue: QUEUEID.XXXXX to NEXT`: it took the mail a rule held for it out of
+    the hold queue, scanned it and wrote it back as a new queue file, NEXT (Postfix logs no
+    `removed` for the first). The line's own queue id is the held one."""
+
+    next_queue_id: str
+
+
+@dataclass(slots=True)
 class QueueAdminEvent:
     """postsuper's verbs on a message: requeued, placed on hold, released from hold, expired."""
 
@@ -447,6 +463,7 @@ Event = (
     | RejectEvent
     | HoldEvent
     | RemovedEvent
+    | RequeueEvent
     | QueueAdminEvent
     | OtherEvent
 )
@@ -455,6 +472,9 @@ _CLIENT = re.compile(r"client=(?P<client>[^,\s]+)(?:,.*)?")
 _PICKUP = re.compile(r"uid=(?P<uid>\d+) from=<(?P<sender>[^>]*)>")
 _MESSAGE_ID = re.compile(r"message-id=<?(?P<message_id>[^>]*?)>?")
 _QUEUED = re.compile(r"from=<(?P<sender>[^>]*)>, size=(?P<size>\d+), nrcpt=(?P<nrcpt>\d+) \(queue active\) ?")
+# MailScanner: `Requeue: 210F0261C9D.AFE5C to CDCFE261CA1` (the held queue file's name, a dot and
+# its own suffix, then the queue id of the file it wrote back)
+_REQUEUE = re.compile(r"Requeue: (?P<queue_id>[0-9A-Za-z]+)\.[0-9A-Za-z]+ to (?P<next_queue_id>[0-9A-Za-z]+)")
 _EXPIRED = re.compile(r"from=<(?P<sender>[^>]*)>, status=(?P<status>expired|force-expired), returned to sender")
 # `to=<r>, [orig_to=<o>,] relay=..., [conn_use=N,] delay=D, delays=a/b/c/d, [tls=...,] dsn=X.Y.Z, status=S (reply)`
 # Old and `local` lines may write addresses without brackets; newer Postfix adds fields.
@@ -567,6 +587,9 @@ def event_of(text: str, daemon: str) -> Event:
             return LocalPickupEvent(int(match["uid"]), match["sender"])
     elif daemon == "postsuper" and (admin := _QUEUE_ADMIN.fullmatch(text)):
         return QueueAdminEvent(admin["action"])
+    elif start == "Req":
+        if match := _REQUEUE.fullmatch(text):
+            return RequeueEvent(match["next_queue_id"])
     elif match := _NOTICE.fullmatch(text):
         return NoticeEvent(match["kind"], match["notice"])
     else:

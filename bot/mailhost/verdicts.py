@@ -19,7 +19,7 @@ from json.encoder import encode_basestring as _json_string
 from operator import attrgetter
 from typing import Any, NamedTuple
 
-from bot.mailhost.mail_flow import Delivery, Message, Rejection, collector_paused
+from bot.mailhost.mail_flow import Delivery, Message, Rejection, Requeue, collector_paused
 from bot.mailhost.postfix_log import summarize_reply
 from bot.mailhost.postqueue import QueueEntry
 from bot.mailhost.reasons import cause_of
@@ -441,7 +441,10 @@ def _links(messages: Sequence[Message]) -> tuple[dict[tuple[int, str], Message],
     the next hop, and the ids of the messages that are a next hop."""
     children: dict[tuple[int, str], Message] = {}
     linked: set[int] = set()
-    handed = [(m, d) for m in messages for d in m.deliveries if d.next_queue_id]
+    handed: list[tuple[Message, Delivery | Requeue]] = [
+        (m, d) for m in messages for d in m.deliveries if d.next_queue_id
+    ]
+    handed.extend((m, r) for m in messages if m.admin_actions and (r := m.requeue) is not None)
     if not handed:
         return children, linked
     wanted = {d.next_queue_id for _m, d in handed}
@@ -470,7 +473,7 @@ def _links(messages: Sequence[Message]) -> tuple[dict[tuple[int, str], Message],
 _QUEUE_ID = attrgetter("queue_id")
 
 
-def _next_hop(message: Message, delivery: Delivery, by_id: Mapping[str, list[Message]]) -> Message | None:
+def _next_hop(message: Message, delivery: Delivery | Requeue, by_id: Mapping[str, list[Message]]) -> Message | None:
     """The message a `queued as` reply names: of that queue id, the one that began closest to the
     hand-over (a short queue id comes back after a while; another host may hold the same one)."""
     same_id = by_id.get(delivery.next_queue_id or "", ())
@@ -500,6 +503,20 @@ class _Reader:
     def walk(self, message: Message, story: _Story, only: set[str] | None, depth: int, out: list[Verdict]) -> None:
         """Appends the verdicts of `message` (and of the hops it handed its mail to) to `out`."""
         deliveries = message.deliveries
+        if not deliveries and message.admin_actions and (requeue := message.requeue) is not None:
+            child = self.children.get((id(message), requeue.next_queue_id))
+            if child is not None and depth < MAX_HOPS:  # MailScanner's copy goes on for every recipient
+                onward = _Story(
+                    story.arrived,
+                    story.sender,
+                    story.message_id or child.message_id,
+                    story.client,
+                    (*story.hops, Hop(child.host, child.queue_id)),
+                    story.deferrals,
+                    story.orig_recipient,
+                )
+                self.walk(child, onward, only, depth + 1, out)
+                return
         if len(deliveries) == 1 and not message.rejections:  # most mail: one try (what `only` wants, or all)
             final = deliveries[0]
             child = self.children.get((id(message), final.next_queue_id)) if final.next_queue_id else None
@@ -693,6 +710,7 @@ class _Reader:
         elif holds:  # held by a rule, never seen by qmgr: the hold lines name the recipients
             recipients = list(dict.fromkeys((hold.recipient, None) for hold in holds))
         hold_reason = holds[-1].reason if holds and kind == HELD else None
+        requeue = message.requeue if message.admin_actions else None  # its copy, not in the logs read
         for recipient, delay_reason in recipients:
             reason = summarize_reply(delay_reason) if delay_reason else hold_reason
             this_kind = DEFERRED if kind == QUEUED and reason else kind
@@ -712,6 +730,7 @@ class _Reader:
                 attempts=len(story.deferrals),
                 reason=reason,
                 cause=cause_of(reason),
+                next_queue_id=requeue.next_queue_id if requeue else None,
                 in_queue=in_queue,
                 gives_up_at=gives_up_at,
                 deleted_by_admin=kind == DELETED,

@@ -384,3 +384,39 @@ def run_in(command: str, home: Path, small: int) -> list[bytes]:
         assert time.monotonic() < deadline, "the cache builder did not finish"
         time.sleep(0.05)
     return output.splitlines()
+
+
+def test_mailscanner_s_requeues_come_back_with_the_mail_they_end(tmp_path):
+    """MailScanner's `Requeue: HELD.SUFFIX to NEW` names no queue id where Postfix puts one: the
+    script still sends it with the held mail's lines (in one pass, in two, from the cache it builds,
+    and for the `message` of either queue id), so the bot tells one story, not a held mail."""
+    from bench import gen_logs
+    from bot.mailhost.verdicts import DELIVERED, UNKNOWN, read_verdicts
+    from tests.mailhost.mailscanner import MAILSCANNER
+
+    gen_logs.ensure(5 << 20, seed=11, folder=tmp_path / "generated", end=1_764_300_000, quiet=True)
+    other = (tmp_path / "generated" / "mail.log").read_text(errors="replace").splitlines()
+    scanned = MAILSCANNER.replace("Dec  1 ", "Nov 28 ").splitlines()
+    log = tmp_path / "logs" / "mail.log"
+    log.parent.mkdir()
+    log.write_text("\n".join(other + scanned) + "\n")
+    os.utime(log, (1_764_300_000, 1_764_300_000))
+    requeues = [line for line in scanned if "Requeue: " in line]
+    for address, kinds in (("ana@lab.test", [DELIVERED]), ("bo@lab.test", [UNKNOWN])):
+        home = tmp_path / address
+        home.mkdir()
+        command = trace_logs(parse_address(address), 0, (str(log),)).shell_line()
+        runs = [run_in(command, home, small) for small in (1 << 30, 0, 0)]  # one pass, two, cached
+        assert list((home / ".cache" / "mailbot" / "trace").glob("*/state")), "no cache was built"
+        for output in runs:
+            lines = [line.decode() for line in log_lines(output)]
+            assert [line for line in lines if "Requeue: " in line] == [
+                line for line in requeues if (address == "bo@lab.test") == ("4B1C2261C9E" in line)
+            ]
+            flow = assemble(_TraceReader("mx").read(output), "mx", keep_lines=False)
+            assert [verdict.kind for verdict in read_verdicts(flow.messages)] == kinds
+    home = tmp_path / "message"
+    home.mkdir()
+    for queue_id in ("31A0F261C9D", "CD2FE261CA1"):  # the held file, and the one MailScanner wrote
+        output = run_in(message_logs(parse_queue_id(queue_id), (str(log),)).shell_line(), home, 0)
+        assert requeues[0].encode() in log_lines(output), queue_id

@@ -6,12 +6,13 @@ import gzip
 from datetime import datetime, timedelta
 
 from bot import i18n
-from bot.core import verdict_text
+from bot.core import records, verdict_text
 from bot.mailhost import verdicts as v
 from bot.mailhost.mail_flow import assemble
 from bot.mailhost.postfix_log import LineParser
 from bot.mailhost.postqueue import QueuedRecipient, QueueEntry
 from tests.conftest import FIXTURES
+from tests.mailhost.mailscanner import MAILSCANNER
 
 REFERENCE = datetime(2026, 11, 28, 23, 0)
 LAB_LOG = (FIXTURES / "lab" / "maillog.txt").read_text()
@@ -399,6 +400,38 @@ def test_a_mail_a_rule_holds_is_told_with_its_sender_recipient_and_rule():
         (v.HELD, "compta@lab.test", "quarantaine: facture a verifier", True),
         (v.HELD, "rh@lab.test", "quarantaine: facture a verifier", True),
     ]
+
+
+def test_a_mail_mailscanner_scanned_is_one_story_not_a_held_one():
+    """Held by the header check for MailScanner, then written back as another queue file: one
+    delivered verdict with every hop, not a held mail; a copy outside the logs read is said so."""
+    flow = flow_of(MAILSCANNER)
+    held = {m.queue_id: m for m in flow.messages}["31A0F261C9D"]
+    assert held.requeue is not None and held.requeue.next_queue_id == "CD2FE261CA1" and held.removed
+    verdicts = v.read_verdicts(flow.messages)
+    assert [(x.kind, x.recipient, [hop.queue_id for hop in x.hops]) for x in verdicts] == [
+        (v.DELIVERED, "ana@lab.test", ["31A0F261C9D", "CD2FE261CA1", "537BB261C9D", "1F0A0261CA4"]),
+        (v.UNKNOWN, "bo@lab.test", ["4B1C2261C9E"]),
+    ]
+    delivered, elsewhere = verdicts
+    assert (delivered.sender, delivered.message_id, delivered.folder, delivered.imap_uid) == (
+        "lea@partner.example",
+        "8841.lea@partner.example",
+        "INBOX",
+        42,
+    )
+    assert (delivered.in_queue, delivered.client) == (False, "out.partner.example[192.0.2.7]")
+    assert verdict_text.detail(delivered) == (
+        "in INBOX, UID 42 (lab 31A0F261C9D → lab CD2FE261CA1 → lab 537BB261C9D → lab 1F0A0261CA4)"
+    )
+    assert verdict_text.detail(elsewhere) == (
+        "scanned and queued again as 5D6E7261CA9, whose lines are not in the logs read"
+    )
+    with i18n.use_language("fr"):
+        assert verdict_text.detail(elsewhere) == (
+            "analysé et remis en file sous 5D6E7261CA9, dont les lignes ne sont pas dans les journaux lus"
+        )
+    assert records.origins(list(flow.messages))["CD2FE261CA1"] == "31A0F261C9D"
 
 
 def test_the_shortcuts_for_the_usual_mail_tell_what_walk_tells(tmp_path):

@@ -156,8 +156,9 @@ def test_sigterm_lets_work_in_flight_finish(fake_slack, start_bot):
 def test_large_answers_take_turns_and_the_one_who_waits_is_told_at_once(fake_slack, start_bot):
     # The backend through its slow link (its search starts 5 s late), the edge relay at once: a trace
     # passes the threshold on the edge, then keeps its one turn until the backend has answered too.
+    # (100 bytes: a fresh lab's edge has a single mail to full@lab.test, 600 bytes of lines.)
     bot = start_bot(
-        fake_slack, slack={"large_answers": 1, "large_answer_mb": 0.001}, hosts=("lab", "edge"), user="bmslow"
+        fake_slack, slack={"large_answers": 1, "large_answer_mb": 0.0001}, hosts=("lab", "edge"), user="bmslow"
     )
     first, second = fake_slack.new_response_url(), fake_slack.new_response_url()
     fake_slack.send_slash_command(bot.url, text="trace full@lab.test", user_id="U0001", response_url=first)
@@ -167,7 +168,7 @@ def test_large_answers_take_turns_and_the_one_who_waits_is_told_at_once(fake_sla
     told = fake_slack.wait_for("response_url", lambda c: c.url == second, timeout=10)
     assert told.at - asked < 3  # at once, not at the 5-second progress update
     assert (
-        "This answer is large (over 0.001 MB of log lines) and the bot builds 1 such answer at a time: "
+        "This answer is large (over 0.0001 MB of log lines) and the bot builds 1 such answer at a time: "
         "yours goes on as soon as it is done." in answer_text(fake_slack, told)
     )
     answers = {}
