@@ -12,8 +12,8 @@ import gc
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any, NamedTuple
 
@@ -38,6 +38,7 @@ from bot.mailhost.postfix_log import (
 )
 
 _AT = attrgetter("at")
+_HAND_OVER = timedelta(minutes=5)  # a filter's answer and its re-injection's first line, at most apart
 FINAL_STATUSES = frozenset({"sent", "bounced", "expired", "delivered"})
 
 
@@ -170,6 +171,7 @@ class _Builder:
     removed: bool = False
     admin_actions: tuple[str | Hold | Requeue, ...] = ()
     lines: list[LogLine] | None = None  # made for the first line kept (a mailing list's message has thousands)
+    origin: str | None = None  # `orig_queue_id=` of its `client=` line: `_name_the_next_hops`
 
     def freeze(self) -> Message:
         return Message(  # by position, in Message's order: a quarter faster than by keyword
@@ -261,6 +263,7 @@ class _Groups:
         self.by_queue_id: dict[str, list[Any]] = {}
         self.loose: list[LogLine] = []
         self.messages: list[Message] = []
+        self.origins: list[tuple[Message, str]] = []  # a filter's re-injection, and the queue id it names
         self._last: tuple[str, list[Any], int] | None = None  # the lines of the messages made last
 
     def ended(self, queue_id: str) -> None:
@@ -273,10 +276,13 @@ class _Groups:
             and (group[0] < messages[-1].last_seen or all(type(e) is RemovedEvent for e in group[2 :: self.width]))
         ):
             # More of the message just made: a second `removed`, or a line older than its first.
+            dropped = messages[len(messages) - last[2] :]
             del messages[len(messages) - last[2] :]
+            while self.origins and any(self.origins[-1][0] is m for m in dropped):
+                self.origins.pop()
             group = last[1] + group
         before = len(messages)
-        _messages_of(queue_id, group, self.host, self.width, messages)
+        _messages_of(queue_id, group, self.host, self.width, messages, self.origins)
         self._last = (queue_id, group, len(messages) - before)
 
     def flow(self) -> MailFlow:
@@ -284,7 +290,9 @@ class _Groups:
         by_queue_id, messages, host = self.by_queue_id, self.messages, self.host
         while by_queue_id:
             queue_id, group = by_queue_id.popitem()
-            _messages_of(queue_id, group, host, self.width, messages)
+            _messages_of(queue_id, group, host, self.width, messages, self.origins)
+        if self.origins:
+            _name_the_next_hops(messages, self.origins)
         rejections: list[Rejection] = []
         for line in sorted(self.loose, key=_AT):
             event = parse_event(line)
@@ -294,9 +302,17 @@ class _Groups:
         return MailFlow(messages=tuple(messages), rejections=tuple(rejections))
 
 
-def _messages_of(queue_id: str, group: list[Any], host: str, width: int, messages: list[Message]) -> None:
+def _messages_of(
+    queue_id: str,
+    group: list[Any],
+    host: str,
+    width: int,
+    messages: list[Message],
+    origins: list[tuple[Message, str]],
+) -> None:
     """The messages of one queue id's lines, added to `messages`: more than one when a line
-    follows a `removed` in time (the queue id reused)."""
+    follows a `removed` in time (the queue id reused). A content filter's re-injection that
+    names the queue id it came from goes to `origins` too."""
     times = group[::width]
     if len(times) > 1 and times != sorted(times):  # out of time order: the stable sort by time
         order = sorted(range(len(times)), key=times.__getitem__)
@@ -308,6 +324,8 @@ def _messages_of(queue_id: str, group: list[Any], host: str, width: int, message
         kind = type(event)
         if builder is not None and builder.removed and kind is not RemovedEvent:  # the queue id, reused
             messages.append(builder.freeze())
+            if builder.origin is not None:
+                origins.append((messages[-1], builder.origin))
             builder = None
         if builder is None:
             builder = _Builder(queue_id, host, at, at)
@@ -319,6 +337,46 @@ def _messages_of(queue_id: str, group: list[Any], host: str, width: int, message
         apply[kind](builder, at, daemon, event)
     if builder is not None:
         messages.append(builder.freeze())
+        if builder.origin is not None:
+            origins.append((messages[-1], builder.origin))
+
+
+def _name_the_next_hops(messages: list[Message], origins: list[tuple[Message, str]]) -> None:
+    """A content filter that re-injects a mail through smtpd with XFORWARD IDENT (amavis, Proxmox
+    Mail Gateway) has its `client=` line name the queue id the mail came from (`orig_queue_id=`):
+    where the filter's answer did not say `queued as` (Proxmox's `250 2.5.0 OK (its own id)`), the
+    first hop's deliveries to it are given that next queue id here, as the reply would have. Those
+    of the re-injection's recipients, sent within minutes of its first line (a filter answers once
+    it has queued the mail again)."""
+    wanted = {origin for _child, origin in origins}
+    at_index: dict[str, list[int]] = {}
+    for index, message in enumerate(messages):
+        if message.queue_id in wanted:
+            at_index.setdefault(message.queue_id, []).append(index)
+    for child, origin in origins:
+        if origin == child.queue_id:
+            continue
+        earlier = [i for i in at_index.get(origin, ()) if messages[i].first_seen <= child.first_seen]
+        if not earlier:
+            continue  # the first hop's lines are older than the logs read
+        index = max(earlier, key=lambda i: messages[i].first_seen)
+        parent = messages[index]
+        if any(d.next_queue_id == child.queue_id for d in parent.deliveries):
+            continue  # its answer said `queued as` already
+        names = {d.recipient.lower() for d in child.deliveries} | {
+            d.orig_recipient.lower() for d in child.deliveries if d.orig_recipient
+        }
+        handed = tuple(
+            replace(d, next_queue_id=child.queue_id)
+            if d.status == "sent"
+            and d.next_queue_id is None
+            and abs(d.at - child.first_seen) <= _HAND_OVER
+            and (not names or d.recipient.lower() in names)
+            else d
+            for d in parent.deliveries
+        )
+        if handed != parent.deliveries:
+            messages[index] = replace(parent, deliveries=handed)
 
 
 class _CollectorPause:
@@ -367,6 +425,7 @@ collector_paused = _collector_paused  # for the other readers of many records (v
 
 def _on_client(builder: _Builder, at: datetime, daemon: str, event: ClientEvent) -> None:
     builder.client = event.client
+    builder.origin = event.orig_queue_id
 
 
 def _on_pickup(builder: _Builder, at: datetime, daemon: str, event: LocalPickupEvent) -> None:

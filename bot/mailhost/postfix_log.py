@@ -350,6 +350,8 @@ def infer_year(month: int, day: int, reference: datetime) -> int:
 @dataclass(slots=True)
 class ClientEvent:
     client: str
+    # the queue id a content filter's re-injection names (XFORWARD IDENT): the mail it came from
+    orig_queue_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -469,6 +471,7 @@ Event = (
 )
 
 _CLIENT = re.compile(r"client=(?P<client>[^,\s]+)(?:,.*)?")
+_ORIG_QUEUE_ID = re.compile(r", orig_queue_id=([^,\s]+)")
 _PICKUP = re.compile(r"uid=(?P<uid>\d+) from=<(?P<sender>[^>]*)>")
 _MESSAGE_ID = re.compile(r"message-id=<?(?P<message_id>[^>]*?)>?")
 _QUEUED = re.compile(r"from=<(?P<sender>[^>]*)>, size=(?P<size>\d+), nrcpt=(?P<nrcpt>\d+) \(queue active\) ?")
@@ -571,7 +574,10 @@ def event_of(text: str, daemon: str) -> Event:
             return ExpiredEvent(match["sender"], forced=match["status"] == "force-expired")
     elif start == "cli":
         if match := _CLIENT.fullmatch(text):
-            return ClientEvent(_intern(match[1]))
+            if ", orig_queue_id=" not in text:
+                return ClientEvent(_intern(match[1]))
+            origin = _ORIG_QUEUE_ID.search(text)
+            return ClientEvent(_intern(match[1]), origin[1] if origin and is_queue_id(origin[1]) else None)
     elif start == "mes":
         # _MESSAGE_ID's reading without it: one `<` and one `>` around, none inside
         if text.startswith("message-id="):
