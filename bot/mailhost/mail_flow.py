@@ -21,6 +21,7 @@ from bot.mailhost.postfix_log import (
     ClientEvent,
     DeliveryEvent,
     ExpiredEvent,
+    FilterActionEvent,
     HoldEvent,
     LineParser,
     LocalPickupEvent,
@@ -99,6 +100,16 @@ class Requeue(NamedTuple):
     at: datetime
 
 
+class FilterAction(NamedTuple):
+    """Proxmox Mail Gateway's filter session (a `Message` of its own id) on one recipient:
+    `accept` (queued again as `queue_id`), `spam`, `virus`, `attachment` (quarantined), `block`."""
+
+    action: str
+    recipient: str
+    queue_id: str | None
+    text: str
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     queue_id: str
@@ -116,10 +127,11 @@ class Message:
     expired: bool
     removed: bool
     # postsuper's verbs (`placed on hold`, `deleted`...), and after a rule's `placed on hold` its
-    # `Hold` (the recipient and reason of its `hold:` line), and MailScanner's `Requeue`. Not fields
+    # `Hold` (the recipient and reason of its `hold:` line), MailScanner's `Requeue`, a filter's
+    # `FilterAction`s. Not fields
     # of their own: one slot more on this record and on its builder put both in a larger size class,
     # and the busy trace's peak (58,000 of each) went up by 10 MB.
-    admin_actions: tuple[str | Hold | Requeue, ...]
+    admin_actions: tuple[str | Hold | Requeue | FilterAction, ...]
     lines: tuple[LogLine, ...]
 
     @property
@@ -169,7 +181,7 @@ class _Builder:
     notices: tuple[Notice, ...] = ()
     expired: bool = False
     removed: bool = False
-    admin_actions: tuple[str | Hold | Requeue, ...] = ()
+    admin_actions: tuple[str | Hold | Requeue | FilterAction, ...] = ()
     lines: list[LogLine] | None = None  # made for the first line kept (a mailing list's message has thousands)
     origin: str | None = None  # `orig_queue_id=` of its `client=` line: `_name_the_next_hops`
 
@@ -293,6 +305,7 @@ class _Groups:
             _messages_of(queue_id, group, host, self.width, messages, self.origins)
         if self.origins:
             _name_the_next_hops(messages, self.origins)
+        _tell_what_the_filter_did(messages)
         rejections: list[Rejection] = []
         for line in sorted(self.loose, key=_AT):
             event = parse_event(line)
@@ -339,6 +352,40 @@ def _messages_of(
         messages.append(builder.freeze())
         if builder.origin is not None:
             origins.append((messages[-1], builder.origin))
+
+
+def _tell_what_the_filter_did(messages: list[Message]) -> None:
+    """Proxmox Mail Gateway answers Postfix `250 2.5.0 OK (SESSION)` whatever it did, and says what
+    in its session's lines: a delivery to it is given the next queue id of its `accept`, or the
+    words of its quarantine or block after the answer (what `verdicts` reads as refused)."""
+    sessions: dict[str, dict[str, FilterAction]] = {}
+    for message in messages:
+        if message.admin_actions:
+            for told in message.admin_actions:
+                if isinstance(told, FilterAction):
+                    sessions.setdefault(message.queue_id, {})[told.recipient.lower()] = told
+    if not sessions:
+        return
+    for index, message in enumerate(messages):
+        changed = False
+        deliveries = list(message.deliveries)
+        for number, delivery in enumerate(deliveries):
+            response = delivery.response
+            if delivery.status != "sent" or delivery.next_queue_id or not response.endswith(")"):
+                continue
+            session = sessions.get(response[response.rfind("(") + 1 : -1])
+            action = session.get(delivery.recipient.lower()) if session else None
+            if action is None:
+                continue
+            if action.action == "accept" and action.queue_id:
+                deliveries[number] = replace(delivery, next_queue_id=action.queue_id)
+            elif action.action in ("spam", "virus", "block"):
+                deliveries[number] = replace(delivery, response=f"{response}: {action.text}")
+            else:
+                continue
+            changed = True
+        if changed:
+            messages[index] = replace(message, deliveries=tuple(deliveries))
 
 
 def _name_the_next_hops(messages: list[Message], origins: list[tuple[Message, str]]) -> None:
@@ -499,6 +546,10 @@ def _on_requeue(builder: _Builder, at: datetime, daemon: str, event: RequeueEven
     builder.removed = True  # MailScanner deleted the held file itself: Postfix logs no `removed`
 
 
+def _on_filter_action(builder: _Builder, at: datetime, daemon: str, event: FilterActionEvent) -> None:
+    builder.admin_actions += (FilterAction(event.action, event.recipient, event.queue_id, event.text),)
+
+
 def _unchanged(builder: _Builder, at: datetime, daemon: str, event: OtherEvent) -> None:
     if event.text.startswith(("hold: ", "milter-hold: ")):  # a HOLD line of a shape `HoldEvent` does not read
         builder.admin_actions += ("placed on hold",)
@@ -516,6 +567,7 @@ _APPLY: dict[type, Callable[[_Builder, datetime, str, Any], None]] = {
     HoldEvent: _on_hold,
     RemovedEvent: _on_removed,
     RequeueEvent: _on_requeue,
+    FilterActionEvent: _on_filter_action,
     QueueAdminEvent: _on_queue_admin,
     OtherEvent: _unchanged,
 }

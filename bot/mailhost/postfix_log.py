@@ -443,6 +443,18 @@ class RequeueEvent:
 
 
 @dataclass(slots=True)
+class FilterActionEvent:
+    """What Proxmox Mail Gateway's filter did with a mail for one recipient, on a line of its own
+    session (`pmg-smtp-filter[pid]: SESSION: ...`): `accept` (queued again as `queue_id`), `spam`,
+    `virus` or `attachment` (moved to that quarantine, as `queue_id` there), `block`."""
+
+    action: str
+    recipient: str
+    queue_id: str | None
+    text: str
+
+
+@dataclass(slots=True)
 class QueueAdminEvent:
     """postsuper's verbs on a message: requeued, placed on hold, released from hold, expired."""
 
@@ -466,6 +478,7 @@ Event = (
     | HoldEvent
     | RemovedEvent
     | RequeueEvent
+    | FilterActionEvent
     | QueueAdminEvent
     | OtherEvent
 )
@@ -478,6 +491,12 @@ _QUEUED = re.compile(r"from=<(?P<sender>[^>]*)>, size=(?P<size>\d+), nrcpt=(?P<n
 # MailScanner: `Requeue: 210F0261C9D.AFE5C to CDCFE261CA1` (the held queue file's name, a dot and
 # its own suffix, then the queue id of the file it wrote back)
 _REQUEUE = re.compile(r"Requeue: (?P<queue_id>[0-9A-Za-z]+)\.[0-9A-Za-z]+ to (?P<next_queue_id>[0-9A-Za-z]+)")
+# Proxmox Mail Gateway's filter, for one recipient (PMG::RuleDB's Accept, Quarantine, Block)
+_PMG_ACTION = re.compile(
+    r"(?:(?P<verb>accept) mail to <(?P<r1>[^>]*)> \((?P<q1>[0-9A-Za-z]+)\)"
+    r"|moved mail for <(?P<r2>[^>]*)> to (?P<quarantine>spam|virus|attachment) quarantine - (?P<q2>[0-9A-Za-z]+)"
+    r"|(?P<block>block) mail to <(?P<r3>[^>]*)>)"
+)
 _EXPIRED = re.compile(r"from=<(?P<sender>[^>]*)>, status=(?P<status>expired|force-expired), returned to sender")
 # `to=<r>, [orig_to=<o>,] relay=..., [conn_use=N,] delay=D, delays=a/b/c/d, [tls=...,] dsn=X.Y.Z, status=S (reply)`
 # Old and `local` lines may write addresses without brackets; newer Postfix adds fields.
@@ -596,6 +615,11 @@ def event_of(text: str, daemon: str) -> Event:
     elif start == "Req":
         if match := _REQUEUE.fullmatch(text):
             return RequeueEvent(match["next_queue_id"])
+    elif daemon == "pmg-smtp-filter" and start in ("acc", "mov", "blo"):
+        if match := _PMG_ACTION.match(text):
+            action = match["verb"] or match["quarantine"] or match["block"]
+            recipient = match["r1"] or match["r2"] or match["r3"] or ""
+            return FilterActionEvent(action, recipient, match["q1"] or match["q2"], text)
     elif match := _NOTICE.fullmatch(text):
         return NoticeEvent(match["kind"], match["notice"])
     else:

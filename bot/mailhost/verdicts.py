@@ -819,18 +819,23 @@ def _filter_outcome(delivery: Delivery) -> str | None:
 
     Postfix logs `status=sent` for each: amavis's `250 2.7.0 Ok, discarded, id=03491-01 - spam` (or
     `- INFECTED: ...`, `- BANNED: ...`) and `250 2.5.0 Ok, id=03164-18, DISCARD(bounce.suppressed)`,
-    Proxmox Mail Gateway's `250 2.7.0 BLOCKED (3802E45DFA503808B06)`: dropped, no one told, refused
-    as a `discard` of Postfix's own checks is. amavis's `250 2.5.0 Ok, id=18438-02, BOUNCE`: it
+    Proxmox Mail Gateway's `250 2.7.0 BLOCKED (3802E45DFA503808B06)`, and its `250 2.5.0 OK (SESSION)`
+    when the session moved the mail to the spam or virus quarantine or blocked it: dropped, no one
+    told, refused as a `discard` of Postfix's own checks is. amavis's `250 2.5.0 Ok, id=18438-02, BOUNCE`: it
     returned the mail to its sender itself, bounced."""
     dsn = delivery.dsn
     if dsn[:4] == "2.7.":
         answer = delivery.response.lower()
         return REFUSED if "discarded" in answer or "blocked" in answer else None
-    if dsn[:4] == "2.5." and ", id=" in (answer := delivery.response):
-        if answer.endswith(", BOUNCE"):
-            return BOUNCED
-        if ", DISCARD" in answer:
-            return REFUSED
+    if dsn[:4] == "2.5.":
+        answer = delivery.response
+        if ", id=" in answer:
+            if answer.endswith(", BOUNCE"):
+                return BOUNCED
+            if ", DISCARD" in answer:
+                return REFUSED
+        elif "): moved mail for <" in answer or "): block mail to <" in answer:
+            return REFUSED  # Proxmox's session said it (mail_flow: its words after the answer)
     return None
 
 

@@ -392,7 +392,7 @@ def test_mailscanner_s_requeues_come_back_with_the_mail_they_end(tmp_path):
     and for the `message` of either queue id), so the bot tells one story, not a held mail."""
     from bench import gen_logs
     from bot.mailhost.verdicts import DELIVERED, UNKNOWN, read_verdicts
-    from tests.mailhost.mailscanner import MAILSCANNER
+    from tests.mailhost.filters import MAILSCANNER
 
     gen_logs.ensure(5 << 20, seed=11, folder=tmp_path / "generated", end=1_764_300_000, quiet=True)
     other = (tmp_path / "generated" / "mail.log").read_text(errors="replace").splitlines()
@@ -420,3 +420,21 @@ def test_mailscanner_s_requeues_come_back_with_the_mail_they_end(tmp_path):
     for queue_id in ("31A0F261C9D", "CD2FE261CA1"):  # the held file, and the one MailScanner wrote
         output = run_in(message_logs(parse_queue_id(queue_id), (str(log),)).shell_line(), home, 0)
         assert requeues[0].encode() in log_lines(output), queue_id
+
+
+def test_a_proxmox_filter_session_comes_back_with_the_recipients_it_names(tmp_path):
+    """Proxmox's session lines name the recipient (`moved mail for <r> ...`, `accept mail to <r>
+    (QUEUEID)`): a trace of either recipient gets them, in one pass and in two, and tells the
+    quarantine and the hop."""
+    from bot.mailhost.verdicts import DELIVERED, REFUSED, read_verdicts
+    from tests.mailhost.filters import PROXMOX
+
+    log = tmp_path / "mail.log"
+    log.write_text(PROXMOX.replace("Dec  1 ", "Nov 28 ").replace(", orig_queue_id=4B1C2261C9E", ""))
+    os.utime(log, (1_764_300_000, 1_764_300_000))
+    for address, expected in (("bo@lab.test", [REFUSED]), ("ana@lab.test", [DELIVERED])):
+        for small in (1 << 30, 0):
+            output = run_script(address, [log], small=small)
+            flow = assemble(_TraceReader("mx").read(output), "mx", keep_lines=False)
+            mine = [m for m in flow.messages if m.involves(address)]
+            assert [x.kind for x in read_verdicts(mine) if x.recipient == address] == expected, (address, small)

@@ -12,7 +12,7 @@ from bot.mailhost.mail_flow import assemble
 from bot.mailhost.postfix_log import LineParser
 from bot.mailhost.postqueue import QueuedRecipient, QueueEntry
 from tests.conftest import FIXTURES
-from tests.mailhost.mailscanner import MAILSCANNER
+from tests.mailhost.filters import MAILSCANNER, PROXMOX
 
 REFERENCE = datetime(2026, 11, 28, 23, 0)
 LAB_LOG = (FIXTURES / "lab" / "maillog.txt").read_text()
@@ -434,45 +434,35 @@ def test_a_mail_mailscanner_scanned_is_one_story_not_a_held_one():
     assert records.origins(list(flow.messages))["CD2FE261CA1"] == "31A0F261C9D"
 
 
-# A content filter that re-injects through smtpd with XFORWARD IDENT, as Proxmox Mail Gateway does
-# (the shape of its logs, rebuilt with made-up mail): its answer names its own session, not the new
-# queue id; the re-injection's `client=` line names the queue id it came from.
-REINJECTED = """\
-Dec  1 14:00:00 pmg postfix/smtpd[2001]: 4B1C2261C9E: client=mail.partner.example[198.51.100.4]
-Dec  1 14:00:00 pmg postfix/cleanup[2002]: 4B1C2261C9E: message-id=<77.lea@partner.example>
-Dec  1 14:00:00 pmg postfix/qmgr[2003]: 4B1C2261C9E: from=<lea@partner.example>, size=2100, nrcpt=2 (queue active)
-Dec  1 14:00:01 pmg pmg-smtp-filter[2004]: 5E8A05F4D1A3E1D0A3: new mail message-id=<77.lea@partner.example>
-Dec  1 14:00:02 pmg postfix/smtpd[2005]: 7C2F1261CA0: client=localhost.localdomain[127.0.0.1], orig_queue_id=4B1C2261C9E, orig_client=mail.partner.example[198.51.100.4]
-Dec  1 14:00:02 pmg postfix/cleanup[2002]: 7C2F1261CA0: message-id=<77.lea@partner.example>
-Dec  1 14:00:02 pmg postfix/qmgr[2003]: 7C2F1261CA0: from=<lea@partner.example>, size=2700, nrcpt=1 (queue active)
-Dec  1 14:00:02 pmg pmg-smtp-filter[2004]: 5E8A05F4D1A3E1D0A3: accept mail to <ana@lab.test> (7C2F1261CA0) (rule: default-accept)
-Dec  1 14:00:02 pmg postfix/lmtp[2006]: 4B1C2261C9E: to=<ana@lab.test>, relay=127.0.0.1[127.0.0.1]:10024, delay=2.1, delays=0.1/0/0/2, dsn=2.5.0, status=sent (250 2.5.0 OK (5E8A05F4D1A3E1D0A3))
-Dec  1 14:00:02 pmg postfix/lmtp[2006]: 4B1C2261C9E: to=<cy@lab.test>, relay=127.0.0.1[127.0.0.1]:10024, delay=2.1, delays=0.1/0/0/2, dsn=2.5.0, status=sent (250 2.5.0 OK (5E8A05F4D1A3E1D0A3))
-Dec  1 14:00:02 pmg postfix/qmgr[2003]: 4B1C2261C9E: removed
-Dec  1 14:00:03 pmg postfix/smtp[2007]: 7C2F1261CA0: to=<ana@lab.test>, relay=bluemind.lab.test[192.0.2.20]:25, delay=0.9, delays=0/0/0.4/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 9A8B7C6D5E)
-Dec  1 14:00:03 pmg postfix/qmgr[2003]: 7C2F1261CA0: removed
-"""  # noqa: E501
-
-
-def test_a_filter_s_re_injection_names_the_mail_it_came_from():
-    """No `queued as` in the filter's answer: the re-injection's `orig_queue_id=` makes the two hops
-    one story, for its recipient only; the JSON's previous queue id says it too."""
-    flow = flow_of(REINJECTED)
-    first = {m.queue_id: m for m in flow.messages}["4B1C2261C9E"]
-    assert [(d.recipient, d.next_queue_id) for d in first.deliveries] == [
-        ("ana@lab.test", "7C2F1261CA0"),
-        ("cy@lab.test", None),  # not among the re-injection's recipients: what the filter did is its own
-    ]
-    verdicts = [x for x in v.read_verdicts(flow.messages) if x.recipient]
-    assert [(x.kind, x.recipient, [hop.queue_id for hop in x.hops], x.next_queue_id) for x in verdicts] == [
-        (v.DELIVERED, "cy@lab.test", ["4B1C2261C9E"], None),
-        (v.DELIVERED, "ana@lab.test", ["4B1C2261C9E", "7C2F1261CA0"], "9A8B7C6D5E"),
-    ]
-    assert verdict_text.detail(verdicts[1]) == (
-        "handed to bluemind.lab.test:25, queued there as 9A8B7C6D5E (lab 4B1C2261C9E → lab 7C2F1261CA0)"
-    )
-    assert verdicts[1].client == "mail.partner.example[198.51.100.4]"
-    assert records.origins(list(flow.messages))["7C2F1261CA0"] == "4B1C2261C9E"
+def test_a_filter_s_re_injection_and_its_quarantine_are_told():
+    """Proxmox answers `250 2.5.0 OK (its session)` whatever it did. The re-injection's
+    `orig_queue_id=`, or the session's `accept mail to <r> (QUEUEID)`, makes the two hops one story,
+    for that recipient only; its `moved mail for <r> to spam quarantine` is a refusal, not a
+    delivery; a recipient the session says nothing of stays delivered to the filter."""
+    for text in (PROXMOX, PROXMOX.replace(", orig_queue_id=4B1C2261C9E", "")):
+        flow = flow_of(text)
+        first = {m.queue_id: m for m in flow.messages}["4B1C2261C9E"]
+        assert [(d.recipient, d.next_queue_id) for d in first.deliveries] == [
+            ("ana@lab.test", "7C2F1261CA0"),
+            ("bo@lab.test", None),
+            ("cy@lab.test", None),
+        ]
+        verdicts = [x for x in v.read_verdicts(flow.messages) if x.recipient]
+        assert [(x.kind, x.recipient, [hop.queue_id for hop in x.hops], x.next_queue_id) for x in verdicts] == [
+            (v.REFUSED, "bo@lab.test", ["4B1C2261C9E"], None),
+            (v.DELIVERED, "cy@lab.test", ["4B1C2261C9E"], None),
+            (v.DELIVERED, "ana@lab.test", ["4B1C2261C9E", "7C2F1261CA0"], "9A8B7C6D5E"),
+        ]
+        quarantined, _cy, delivered = verdicts
+        assert verdict_text.detail(delivered) == (
+            "handed to bluemind.lab.test:25, queued there as 9A8B7C6D5E (lab 4B1C2261C9E → lab 7C2F1261CA0)"
+        )
+        assert delivered.client == "mail.partner.example[198.51.100.4]"
+        assert verdict_text.detail(quarantined).startswith(
+            "taken for spam or a virus (250 2.5.0 OK (5E8A05F4D1A3E1D0A3): moved mail for <bo@lab.test> to spam "
+            "quarantine - 8D3E4F5A6B"
+        )
+        assert records.origins(list(flow.messages))["7C2F1261CA0"] == "4B1C2261C9E"
 
 
 def test_the_shortcuts_for_the_usual_mail_tell_what_walk_tells(tmp_path):
