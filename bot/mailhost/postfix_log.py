@@ -42,6 +42,7 @@ _PREFIX = re.compile(
 _MESSAGE_TAG = re.compile(r"\[ID \d+ [a-z0-9]+\.[a-z]+\] ")
 _SPEAKER = re.compile(r"(?P<program>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?:")
 _CLOCK = re.compile(r"\d\d:\d\d:\d\d")
+_SECOND = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d")  # what `collect` reads as a second
 _DAY = re.compile(r"\d?\d")
 _UNSEEN = object()
 _intern = sys.intern
@@ -95,10 +96,23 @@ class LineParser:
         self._daemons: dict[str, str] = {}  # the daemon of each speaker met (`postfix/smtpd[123]:`)
         self._group_ids: dict[str, bool] = {}  # a queue id (not NOQUEUE)?
         self._minutes: dict[str, datetime | None] = {}  # `Nov 28 02:27:`: that minute's time
+        self._seconds: dict[str, datetime | None] = {}  # `2026-11-28T02:27:30+01:00`: its time
+        self._second_parts: dict[str, tuple[int, int, int, int, int, int]] = {}  # and its parts
         self._levels: set[str] = set()  # `mail.info` met between host and daemon (BusyBox's syslogd)
 
     def parse(self, line: str) -> LogLine | None:
         line = line.rstrip("\r\n")
+        if line[10:11] == "T":  # `2026-11-28T02:27:30.123456+01:00 host program[pid]: text`
+            when, start = self._rfc3339(line)
+            words = line[start:].split(" ", 2)
+            if when is not None and len(words) == 3:
+                host, speaker, payload = words
+                told = self._speakers.get(speaker, _UNSEEN)
+                if told is _UNSEEN:
+                    told = self._remember_speaker(speaker)
+                if isinstance(told, tuple) and (host in self._hosts or self._host(host)):
+                    return self._line(when, host, told, payload)
+            return self._general(line)
         parts = line.split(" ", 5)
         if len(parts) == 6 and not parts[1]:  # a padded day, `Nov  1`
             parts = line.split(" ", 6)
@@ -124,6 +138,8 @@ class LineParser:
         self._years.clear()
         self._prefixes.clear()
         self._minutes.clear()
+        self._seconds.clear()
+        self._second_parts.clear()
 
     def collect(
         self, block: str, groups: dict[str, list[Any]], loose: list[LogLine], ended: Callable[[str], None]
@@ -136,7 +152,10 @@ class LineParser:
         `parse` then `parse_event` give the same, line by line, at three times the cost (a busy
         address's 300,000 lines: 2.0 s there, about 0.6 s here): no `LogLine` is made, the
         stamp is looked up by the line's first 16 characters (`Nov 28 02:27:30 `), the rest split
-        once. A line of any other shape goes through `parse` itself.
+        once. An RFC 3339 stamp (`2026-11-28T02:27:30.123456+01:00 `, what rsyslog writes by default
+        since Debian 12) is its second's time, looked up, with its microseconds: those lines took
+        the general pattern, and 1.9 times as long as the classic ones. A line of any other shape
+        goes through `parse` itself.
         """
         prefixes = self._prefixes
         daemons = self._daemons
@@ -150,11 +169,15 @@ class LineParser:
             lines = [line.rstrip("\r") for line in lines]
         for line in lines:
             # The usual line, every part already met: `Nov 28 02:27:30 host program[pid]: QUEUEID: text`
-            at = prefixes.get(line[:16])
-            if at is None and line[:16] not in prefixes:
-                at = self._remember_prefix(line[:16])
+            if line[10:11] != "T":
+                at = prefixes.get(line[:16])
+                if at is None and line[:16] not in prefixes:
+                    at = self._remember_prefix(line[:16])
+                start = 16
+            else:
+                at, start = self._rfc3339(line)
             if at is not None:
-                parts = line[16:].split(" ", 2)
+                parts = line[start:].split(" ", 2)
                 if len(parts) == 3:
                     host, speaker, text = parts
                     daemon = daemons.get(speaker)
@@ -211,6 +234,30 @@ class LineParser:
         group = self._group_ids[word] = known and word != "NOQUEUE"
         return group
 
+    def _rfc3339(self, line: str) -> tuple[datetime | None, int]:
+        """The time of a line that starts with an RFC 3339 stamp, and where the rest starts:
+        `2026-11-28T02:27:30.123456+01:00 ` (its second's parts looked up, and its microseconds: a
+        `replace` took three times as long as making the time) or `2026-11-28T02:27:30+01:00 `.
+        None for any other shape (that line goes through the general pattern)."""
+        if line[19:20] == "." and line[32:33] == " " and (micro := line[20:26]).isdigit() and micro.isascii():
+            key = line[:19] + line[26:32]
+            second = self._seconds[key] if key in self._seconds else self._remember_second(key)
+            if second is None:
+                return None, 0
+            return datetime(*self._second_parts[key], int(micro), second.tzinfo), 33
+        if line[25:26] == " ":
+            key = line[:25]
+            return (self._seconds[key] if key in self._seconds else self._remember_second(key)), 26
+        return None, 0
+
+    def _remember_second(self, key: str) -> datetime | None:
+        """The time of an RFC 3339 stamp to the second, with its offset (`2026-11-28T02:27:30+01:00`);
+        None if it is not one (that line goes through `parse`)."""
+        at = self._seconds[key] = _iso_stamp(key, self.local_tz) if _SECOND.fullmatch(key) else None
+        if at is not None:
+            self._second_parts[key] = (at.year, at.month, at.day, at.hour, at.minute, at.second)
+        return at
+
     def _remember_prefix(self, key: str) -> datetime | None:
         """The stamp of a line starting `Nov 28 02:27:30 ` or `Nov  1 02:27:30 `; None for any other
         start (that line goes through `parse`). A new second of a known minute is that minute's
@@ -248,9 +295,9 @@ class LineParser:
         said = self._speakers[speaker] if speaker in self._speakers else self._remember_speaker(speaker)
         if at is None or said is None:
             return None
-        if match["level"]:  # the next lines of this host and level take `collect`'s split
+        self._hosts.add(match["host"])  # the next lines of this host take `collect`'s split
+        if match["level"]:  # and of this level
             self._levels.add(match["level"])
-            self._hosts.add(match["host"])
         return self._line(at, match["host"], said, match["payload"])
 
     def _line(self, at: datetime, host: str, said: tuple[str, str, int | None], payload: str) -> LogLine:

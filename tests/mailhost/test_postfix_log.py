@@ -482,3 +482,43 @@ def test_the_usual_delivery_shape_reads_as_the_general_one():
         usual += postfix_log._USUAL_DELIVERY.fullmatch(line.text) is not None
         assert parse_event(line) == (expected or OtherEvent(line.text)), text
     assert usual > 100  # the usual shape is what most lines have
+
+
+def _rfc3339(line: str, index: int, shape: str) -> str:
+    """A classic line of the lab's log restamped as rsyslog's RSYSLOG_FileFormat writes it (Debian
+    12's default), or as other RFC 3339 writers do."""
+    stamp = datetime.strptime(f"2026 {line[:15]}", "%Y %b %d %H:%M:%S")
+    micro = f"{index * 1009:06d}"  # growing, as a log's are (the lab's has 550 lines)
+    text = {
+        "micro": f"{stamp:%Y-%m-%dT%H:%M:%S}.{micro}+01:00",
+        "seconds": f"{stamp:%Y-%m-%dT%H:%M:%S}+01:00",
+        "utc": f"{stamp:%Y-%m-%dT%H:%M:%S}.{micro[:3]}Z",
+        "naive": f"{stamp:%Y-%m-%dT%H:%M:%S}.{micro}",
+        "odd": f"{stamp:%Y-%m-%dT%H:%M:%S}.{micro[:5]}x+01:00",  # not a stamp: no line
+    }[shape]
+    return f"{text} {line[16:]}"
+
+
+@pytest.mark.parametrize("shape", ["micro", "seconds", "utc", "naive", "odd"])
+def test_rfc3339_lines_read_on_the_fast_paths_as_the_general_pattern_reads_them(shape):
+    """`parse` and `collect` read `2026-11-28T02:27:30.123456+01:00 host ...` without the general
+    pattern (1.9 times the cost): every lab line gives the line, the time to the microsecond and
+    the flow that pattern gives, whatever the stamp's shape."""
+    from bot.mailhost.mail_flow import assemble, assemble_blocks
+    from bot.mailhost.postfix_log import LineParser
+
+    lines = [_rfc3339(line, index, shape) for index, line in enumerate(LAB_LOG)]
+    zone = timezone(timedelta(hours=2))  # the host's: only a stamp without an offset takes it
+    parser, general = LineParser(REFERENCE, zone), LineParser(REFERENCE, zone)
+    for line in lines:
+        assert parser.parse(line) == general._general(line), line
+    read = [parsed for line in lines if (parsed := general._general(line)) is not None]
+    assert len(read) == (0 if shape == "odd" else len(LAB_LOG))
+    if read:  # the sixth line's microseconds: 5 * 1009
+        assert read[5].at.microsecond == {"micro": 5045, "seconds": 0, "utc": 5000, "naive": 5045}[shape]
+    expected = assemble(read, "lab", keep_lines=False)
+    text = "\n".join(lines)
+    blocks = [text[: text.index("\n", len(text) // 3) + 1], text[text.index("\n", len(text) // 3) + 1 :]]
+    assert assemble_blocks(blocks, LineParser(REFERENCE, zone), "lab") == expected
+    classic = assemble([p for p in map(LineParser(REFERENCE).parse, LAB_LOG) if p], "lab")
+    assert len(expected.messages) == (0 if shape == "odd" else len(classic.messages))

@@ -351,10 +351,10 @@ def test_logs_of_busybox_and_solaris_syslogd_trace_as_the_usual_log(tmp_path):
     assert len(flows["usual", "full@lab.test"][0].messages) >= 9
 
 
-def test_busybox_and_solaris_lines_are_read_at_the_usual_cost(monkeypatch):
-    """Their level or tag does not send a line down the general pattern (three times the cost): as
-    many lines of each log leave the split as of the usual one (a new daemon's first line, a line
-    without a queue id), and BusyBox's own two lines."""
+def test_busybox_solaris_and_rfc3339_lines_are_read_at_the_usual_cost(monkeypatch):
+    """Their level, tag or stamp (rsyslog's RFC 3339 one, Debian 12's default) does not send a line
+    down the general pattern (three times the cost): as many lines of each log leave the split as of
+    the usual one (a new daemon's first line, a line without a queue id), and BusyBox's own two."""
     slow: list[str] = []
     collect_line = LineParser._collect_line
 
@@ -366,12 +366,15 @@ def test_busybox_and_solaris_lines_are_read_at_the_usual_cost(monkeypatch):
     usual = LAB_LOG.read_text().splitlines()
     counts = {}
     busybox = BUSYBOX.read_text().splitlines()
-    for name, lines in (("usual", usual), ("busybox", busybox), ("solaris", map(solaris, usual))):
+    rfc3339 = [f"2026-11-28T{line[7:15]}.{n:06d}+01:00 {line[16:]}" for n, line in enumerate(usual)]
+    logs = (("usual", usual), ("busybox", busybox), ("solaris", map(solaris, usual)), ("rfc3339", rfc3339))
+    for name, lines in logs:
         slow.clear()
         LineParser(datetime(2025, 11, 28, 12, 0).astimezone()).collect("\n".join(lines), {}, [], lambda queue_id: None)
         counts[name] = len(slow)
     assert counts["usual"] < len(usual) / 2
-    assert counts == {"usual": counts["usual"], "busybox": counts["usual"] + 2, "solaris": counts["usual"]}
+    usual_count = counts["usual"]
+    assert counts == {"usual": usual_count, "busybox": usual_count + 2, "solaris": usual_count, "rfc3339": usual_count}
 
 
 def run_in(command: str, home: Path, small: int) -> list[bytes]:
