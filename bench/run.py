@@ -56,6 +56,7 @@ from bench import gen_logs, queue_summary
 from bot.config import Config, load_config
 from bot.core import render
 from bot.errors import HostUnreachable
+from bot.mailhost import postfix_log
 from bot.mailhost.commands import RemoteCommand
 from bot.mailhost.host import MailHost
 from bot.mailhost.postqueue import parse_postqueue_json
@@ -384,6 +385,66 @@ class Bench:
             f"with {', '.join(f'{s:.2f}' for s in with_)}."
         )
 
+    def stamps(self) -> None:
+        """The bot's reading of the frequent address's stream (parse and grouping, in-process): its
+        lines as rsyslog writes them by default since Debian 12 (RFC 3339 stamps, microseconds)
+        against the same lines with classic stamps; runs interleaved."""
+        from bot.mailhost.mail_flow import assemble_blocks
+        from bot.mailhost.tools.postfix import _TraceReader
+
+        address = self.manifest.addresses["frequent"]
+        with self.connection.open(postfix.trace_logs(parse_address(address), 0, self.host.maillog)) as stream:
+            classic = stream.read_all().decode("utf-8", "replace")
+        rfc3339 = rfc3339_stream(classic)
+        counts: set[int] = set()
+
+        def read(text: str) -> None:
+            reader = _TraceReader("bench")
+            blocks, start = [], 0
+            while start < len(text):  # whole lines, about 256 kB each, as RemoteStream.blocks gives them
+                end = text.find("\n", start + (256 << 10))
+                end = len(text) if end < 0 else end + 1
+                blocks.append(text[start:end])
+                start = end
+            counts.add(len(assemble_blocks(reader.blocks(blocks), reader.parser, "bench").messages))
+
+        read(classic)  # the interpreter's caches
+        pairs = [
+            (median(partial(read, rfc3339), 1), median(partial(read, classic), 1)) for _ in range(max(3, self.runs))
+        ]
+        if len(counts) != 1:
+            raise RuntimeError(f"the two streams gave different messages: {sorted(counts)}")
+        lines = classic.count("\n")
+        self.rows.append(
+            Row(
+                f"reading the frequent stream ({lines:,} lines), RFC 3339 stamps",
+                statistics.median(p[0] for p in pairs),
+                "the same, classic stamps",
+                statistics.median(p[1] for p in pairs),
+            )
+        )
+
+
+def rfc3339_stream(text: str) -> str:
+    """The trace script's stream with each log line's classic stamp (`Nov 28 02:27:30`) written as
+    rsyslog's RSYSLOG_FileFormat writes it (`2026-11-28T02:27:30.000001+00:00`), microseconds
+    growing within each second; the markers as they are. The year: the lines are of the last days."""
+    now = datetime.now(UTC)
+    days: dict[str, str] = {}
+    out, second, micro = [], "", 0
+    for line in text.split("\n"):
+        if line[:3] in postfix_log.MONTHS and line[15:16] == " ":
+            micro = micro + 1 if line[:15] == second else 0
+            second = line[:15]
+            day = days.get(line[:6])
+            if day is None:
+                month, number = postfix_log.MONTHS[line[:3]], int(line[4:6])
+                day = days[line[:6]] = f"{postfix_log.infer_year(month, number, now):04d}-{month:02d}-{number:02d}"
+            out.append(f"{day}T{line[7:15]}.{micro:06d}+00:00{line[15:]}")
+        else:
+            out.append(line)
+    return "\n".join(out)
+
 
 def bare_true(transport: paramiko.Transport) -> None:
     channel = transport.open_session()
@@ -524,6 +585,7 @@ def main() -> None:
             ("queue summary", lambda: bench.queue_summary(2000 if args.small else 100_000)),
             ("memory", bench.memory),
             ("verdicts", bench.verdicts),
+            ("stamps", bench.stamps),
         ]
         if args.steps:
             wanted = {s.strip() for s in args.steps.split(",")}
