@@ -211,14 +211,14 @@ def wrapped_table(
         pieces = [said] if _fits(said, room) else _wrapped(said, room)
         lines.append(f"{first}  {pieces[0]}".rstrip())
         lines.extend(margin + piece for piece in pieces[1:])
-        if len(lines) >= _ROWS_PER_PIECE:
+        if len(lines) >= _LINES_PER_PIECE:
             yield "\n" + "\n".join(lines)
             lines = []
     if lines:
         yield "\n" + "\n".join(lines)
 
 
-_ROWS_PER_PIECE = 512
+_LINES_PER_PIECE = 512
 
 
 _WRAPPED_SPACE = re.compile(r"[\t\n\x0b\x0c\r]")

@@ -127,10 +127,10 @@ class Message:
     expired: bool
     removed: bool
     # postsuper's verbs (`placed on hold`, `deleted`...), and after a rule's `placed on hold` its
-    # `Hold` (the recipient and reason of its `hold:` line), MailScanner's `Requeue`, a filter's
-    # `FilterAction`s. Not fields
-    # of their own: one slot more on this record and on its builder put both in a larger size class,
-    # and the busy trace's peak (58,000 of each) went up by 10 MB.
+    # `Hold` (the recipient and reason of its `hold:` line); MailScanner's `Requeue`; the
+    # `FilterAction`s of a Proxmox filter's session. Not fields of their own: one slot more on this
+    # record and on its builder put both in a larger size class, and the busy trace's peak (58,000
+    # of each) went up by 10 MB.
     admin_actions: tuple[str | Hold | Requeue | FilterAction, ...]
     lines: tuple[LogLine, ...]
 
