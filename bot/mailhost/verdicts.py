@@ -219,7 +219,7 @@ def _read(
         if deliveries and not message.admin_actions and not message.rejections:
             if len(deliveries) == 1:
                 final = deliveries[0]
-                if final.status == "sent" and final.dsn[2:3] not in _FILTER_CLASSES:  # no filter's drop
+                if final.status == "sent" and final.dsn[2:3] not in _FILTER_CLASSES and final.daemon != "discard":
                     next_queue_id = final.next_queue_id
                     child = children.get((id(message), next_queue_id)) if next_queue_id and children else None
                     if child is None:
@@ -393,7 +393,7 @@ def _each_sent_once(
     tells it."""
     onward: list[Message | None] = []
     for delivery in deliveries:
-        if delivery.status != "sent" or delivery.dsn[2:3] in _FILTER_CLASSES:
+        if delivery.status != "sent" or delivery.dsn[2:3] in _FILTER_CLASSES or delivery.daemon == "discard":
             return None
         child = children.get((id(message), delivery.next_queue_id)) if delivery.next_queue_id and children else None
         if child is not None and not _simple_hop(child, children):
@@ -412,6 +412,7 @@ def _simple_hop(message: Message, children: Mapping[tuple[int, str], Message]) -
         if (
             delivery.status != "sent"
             or delivery.dsn[2:3] in _FILTER_CLASSES
+            or delivery.daemon == "discard"
             or (delivery.next_queue_id and children and (id(message), delivery.next_queue_id) in children)
         ):
             return False
@@ -590,6 +591,8 @@ class _Reader:
         if status not in ("sent", "delivered") or filtered:  # a delivery's answer says nothing a verdict shows
             last_answer = final if status != "expired" or not deferrals else deferrals[-1]
             reason = summarize_reply(last_answer.response) or final.dsn or None
+            if final.daemon == "discard":  # its text is the transport's own (`discard:TEXT`), as a check's
+                reason = f"discard: {final.response}" if final.response else "discard"
             if status == "expired" and deferrals:
                 reason = summarize_reply(deferrals[-1].response) or reason
         notice_queue_id = notice_to = None
@@ -810,7 +813,8 @@ _QUOTED_ADDRESS = re.compile(r"^(?P<code>[245]\d\d [245]\.\d{1,3}\.\d{1,3} )<[^>
 
 # The classes of a `2.X.Y` code by which a content filter says it did not pass a mail on: X.7 (policy,
 # amavis and Proxmox Mail Gateway) and X.5 (amavis's `BOUNCE` and `DISCARD(...)`). Any other
-# sent mail with one goes the long way, `leaf`, which tells.
+# sent mail with one goes the long way, `leaf`, which tells; so does mail Postfix's own discard(8)
+# agent `sent` (a transport map's `discard:`: dropped, `relay=none`).
 _FILTER_CLASSES = "57"
 
 
@@ -820,9 +824,11 @@ def _filter_outcome(delivery: Delivery) -> str | None:
     Postfix logs `status=sent` for each: amavis's `250 2.7.0 Ok, discarded, id=03491-01 - spam` (or
     `- INFECTED: ...`, `- BANNED: ...`) and `250 2.5.0 Ok, id=03164-18, DISCARD(bounce.suppressed)`,
     Proxmox Mail Gateway's `250 2.7.0 BLOCKED (3802E45DFA503808B06)`, and its `250 2.5.0 OK (SESSION)`
-    when the session moved the mail to the spam or virus quarantine or blocked it: dropped, no one
-    told, refused as a `discard` of Postfix's own checks is. amavis's `250 2.5.0 Ok, id=18438-02, BOUNCE`: it
-    returned the mail to its sender itself, bounced."""
+    when the session moved the mail to the spam or virus quarantine or blocked it, and Postfix's own
+    discard(8) agent: dropped, no one told, refused as a `discard` of Postfix's own checks is.
+    amavis's `250 2.5.0 Ok, id=18438-02, BOUNCE`: it returned the mail to its sender itself, bounced."""
+    if delivery.daemon == "discard":
+        return REFUSED
     dsn = delivery.dsn
     if dsn[:4] == "2.7.":
         answer = delivery.response.lower()

@@ -402,6 +402,27 @@ def test_a_mail_a_rule_holds_is_told_with_its_sender_recipient_and_rule():
     ]
 
 
+# A transport map's `discard:` (Postfix's discard(8) agent: `status=sent`, `relay=none`, the map's
+# text as the reply), for one of two recipients; the other delivered.
+DISCARD_TRANSPORT = """\
+Dec  1 10:00:00 mx postfix/pickup[1]: 1A2B3C4D5E: uid=0 from=<root>
+Dec  1 10:00:00 mx postfix/cleanup[2]: 1A2B3C4D5E: message-id=<1@mx.lab.test>
+Dec  1 10:00:00 mx postfix/qmgr[3]: 1A2B3C4D5E: from=<root@mx.lab.test>, size=300, nrcpt=2 (queue active)
+Dec  1 10:00:00 mx postfix/discard[4]: 1A2B3C4D5E: to=<nobody@noreply.lab.test>, relay=none, delay=0.02, delays=0.01/0/0/0, dsn=2.0.0, status=sent (noreply.lab.test)
+Dec  1 10:00:00 mx postfix/lmtp[5]: 1A2B3C4D5E: to=<john@lab.test>, relay=127.0.0.1[127.0.0.1]:2400, delay=0.02, delays=0.01/0/0/0.01, dsn=2.1.5, status=sent (250 2.1.5 Success SESSIONID=<cyrus-1>)
+Dec  1 10:00:00 mx postfix/qmgr[3]: 1A2B3C4D5E: removed
+"""  # noqa: E501
+
+
+def test_a_transport_map_s_discard_is_a_drop_not_a_delivery():
+    verdicts = verdicts_of(DISCARD_TRANSPORT)
+    assert [(x.kind, x.recipient, x.reason) for x in verdicts] == [
+        (v.REFUSED, "nobody@noreply.lab.test", "discard: noreply.lab.test"),
+        (v.DELIVERED, "john@lab.test", None),
+    ]
+    assert verdict_text.detail(verdicts[0]) == "discard: noreply.lab.test; client local (uid 0)"
+
+
 def test_a_mail_mailscanner_scanned_is_one_story_not_a_held_one():
     """Held by the header check for MailScanner, then written back as another queue file: one
     delivered verdict with every hop, not a held mail; a copy outside the logs read is said so."""
