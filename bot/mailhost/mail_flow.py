@@ -60,6 +60,9 @@ class Delivery:
     folder: str | None = None
     imap_uid: int | None = None
     next_queue_id: str | None = None
+    # what a content filter's own lines say it did, when its answer does not (Proxmox's session:
+    # `moved mail for <r> to spam quarantine - ...`); a 14th slot, in the same size class as 13
+    filtered: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,7 +360,7 @@ def _messages_of(
 def _tell_what_the_filter_did(messages: list[Message]) -> None:
     """Proxmox Mail Gateway answers Postfix `250 2.5.0 OK (SESSION)` whatever it did, and says what
     in its session's lines: a delivery to it is given the next queue id of its `accept`, or the
-    words of its quarantine or block after the answer (what `verdicts` reads as refused)."""
+    words of its quarantine or block (`filtered`: what `verdicts` reads as refused)."""
     sessions: dict[str, dict[str, FilterAction]] = {}
     for message in messages:
         if message.admin_actions:
@@ -380,7 +383,7 @@ def _tell_what_the_filter_did(messages: list[Message]) -> None:
             if action.action == "accept" and action.queue_id:
                 deliveries[number] = replace(delivery, next_queue_id=action.queue_id)
             elif action.action in ("spam", "virus", "block"):
-                deliveries[number] = replace(delivery, response=f"{response}: {action.text}")
+                deliveries[number] = replace(delivery, filtered=action.text)
             else:
                 continue
             changed = True

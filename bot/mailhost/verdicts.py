@@ -593,6 +593,8 @@ class _Reader:
             reason = summarize_reply(last_answer.response) or final.dsn or None
             if final.daemon == "discard":  # its text is the transport's own (`discard:TEXT`), as a check's
                 reason = f"discard: {final.response}" if final.response else "discard"
+            elif final.filtered:  # the filter's own words after its answer
+                reason = f"{reason}: {final.filtered}"
             if status == "expired" and deferrals:
                 reason = summarize_reply(deferrals[-1].response) or reason
         notice_queue_id = notice_to = None
@@ -840,8 +842,8 @@ def _filter_outcome(delivery: Delivery) -> str | None:
                 return BOUNCED
             if ", DISCARD" in answer:
                 return REFUSED
-        elif "): moved mail for <" in answer or "): block mail to <" in answer:
-            return REFUSED  # Proxmox's session said it (mail_flow: its words after the answer)
+        elif delivery.filtered:
+            return REFUSED  # Proxmox's session said it (`mail_flow._tell_what_the_filter_did`)
     return None
 
 

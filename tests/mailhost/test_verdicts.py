@@ -468,6 +468,9 @@ def test_a_filter_s_re_injection_and_its_quarantine_are_told():
             ("bo@lab.test", None),
             ("cy@lab.test", None),
         ]
+        quarantine = first.deliveries[1]  # the server's reply as it was; the filter's words beside it
+        assert quarantine.response == "250 2.5.0 OK (5E8A05F4D1A3E1D0A3)"
+        assert (quarantine.filtered or "").startswith("moved mail for <bo@lab.test> to spam quarantine - ")
         verdicts = [x for x in v.read_verdicts(flow.messages) if x.recipient]
         assert [(x.kind, x.recipient, [hop.queue_id for hop in x.hops], x.next_queue_id) for x in verdicts] == [
             (v.REFUSED, "bo@lab.test", ["4B1C2261C9E"], None),
