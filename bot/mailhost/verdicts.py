@@ -175,6 +175,19 @@ class _Story(NamedTuple):
     orig_recipient: str | None = None  # as the first hop knew it (a filter's hop may not repeat it)
 
 
+def _next_story(story: _Story, child: Message, deferrals: tuple[Delivery, ...], orig_recipient: str | None) -> _Story:
+    """What the first hop knew, carried to the hop it handed the mail to."""
+    return _Story(
+        story.arrived,
+        story.sender,
+        story.message_id or child.message_id,
+        story.client,
+        (*story.hops, Hop(child.host, child.queue_id)),
+        deferrals,
+        orig_recipient,
+    )
+
+
 def read_verdicts(
     messages: Sequence[Message],
     rejections: Iterable[Rejection] = (),
@@ -507,16 +520,7 @@ class _Reader:
         if not deliveries and message.admin_actions and (requeue := message.requeue) is not None:
             child = self.children.get((id(message), requeue.next_queue_id))
             if child is not None and depth < MAX_HOPS:  # MailScanner's copy goes on for every recipient
-                onward = _Story(
-                    story.arrived,
-                    story.sender,
-                    story.message_id or child.message_id,
-                    story.client,
-                    (*story.hops, Hop(child.host, child.queue_id)),
-                    story.deferrals,
-                    story.orig_recipient,
-                )
-                self.walk(child, onward, only, depth + 1, out)
+                self.walk(child, _next_story(story, child, story.deferrals, story.orig_recipient), only, depth + 1, out)
                 return
         if len(deliveries) == 1 and not message.rejections:  # most mail: one try (what `only` wants, or all)
             final = deliveries[0]
@@ -525,15 +529,7 @@ class _Reader:
                 out.append(self.leaf(message, deliveries, story))
                 return
             key = final.recipient.lower()
-            onward = _Story(
-                story.arrived,
-                story.sender,
-                story.message_id or child.message_id,
-                story.client,
-                (*story.hops, Hop(child.host, child.queue_id)),
-                story.deferrals,
-                story.orig_recipient or final.orig_recipient,
-            )
+            onward = _next_story(story, child, story.deferrals, story.orig_recipient or final.orig_recipient)
             self.walk(
                 child, onward, {key, final.orig_recipient.lower()} if final.orig_recipient else {key}, depth + 1, out
             )
@@ -558,15 +554,7 @@ class _Reader:
             if final.status in ("sent", "delivered") and child is not None and depth < MAX_HOPS:
                 names = {key} | ({final.orig_recipient.lower()} if final.orig_recipient else set())
                 deferrals = story.deferrals + tuple(t for t in tries if t.status == "deferred")
-                onward = _Story(
-                    story.arrived,
-                    story.sender,
-                    story.message_id or child.message_id,
-                    story.client,
-                    (*story.hops, Hop(child.host, child.queue_id)),
-                    deferrals,
-                    story.orig_recipient or final.orig_recipient,
-                )
+                onward = _next_story(story, child, deferrals, story.orig_recipient or final.orig_recipient)
                 self.walk(child, onward, names, depth + 1, out)
             else:
                 out.append(self.leaf(message, tries, story))
