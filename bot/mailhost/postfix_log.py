@@ -102,31 +102,28 @@ class LineParser:
 
     def parse(self, line: str) -> LogLine | None:
         line = line.rstrip("\r\n")
+        at: datetime | None = None
         if line[10:11] == "T":  # `2026-11-28T02:27:30.123456+01:00 host program[pid]: text`
-            when, start = self._rfc3339(line)
-            words = line[start:].split(" ", 2)
-            if when is not None and len(words) == 3:
-                host, speaker, payload = words
-                told = self._speakers.get(speaker, _UNSEEN)
-                if told is _UNSEEN:
-                    told = self._remember_speaker(speaker)
-                if isinstance(told, tuple) and (host in self._hosts or self._host(host)):
-                    return self._line(when, host, told, payload)
-            return self._general(line)
-        parts = line.split(" ", 5)
-        if len(parts) == 6 and not parts[1]:  # a padded day, `Nov  1`
-            parts = line.split(" ", 6)
-            del parts[1]
-        if len(parts) == 6 and parts[1]:
-            month, day, clock, host, speaker, payload = parts
-            key = (month, day, clock)
-            at = self._stamps.get(key, _UNSEEN)
-            if at is _UNSEEN:
-                at = self._remember_stamp(key)
+            at, start = self._rfc3339(line)
+            parts = line[start:].split(" ", 2) if at is not None else []
+            if len(parts) == 3:
+                host, speaker, payload = parts
+            else:
+                at = None
+        else:  # `Nov 28 02:27:30 host program[pid]: text`
+            parts = line.split(" ", 5)
+            if len(parts) == 6 and not parts[1]:  # a padded day, `Nov  1`
+                parts = line.split(" ", 6)
+                del parts[1]
+            if len(parts) == 6 and parts[1]:
+                month, day, clock, host, speaker, payload = parts
+                key = (month, day, clock)
+                at = self._stamps[key] if key in self._stamps else self._remember_stamp(key)
+        if at is not None:  # and the line's host, speaker and payload were split
             said = self._speakers.get(speaker, _UNSEEN)
             if said is _UNSEEN:
                 said = self._remember_speaker(speaker)
-            if isinstance(at, datetime) and isinstance(said, tuple) and (host in self._hosts or self._host(host)):
+            if isinstance(said, tuple) and (host in self._hosts or self._host(host)):
                 return self._line(at, host, said, payload)
         return self._general(line)
 
