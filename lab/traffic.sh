@@ -352,3 +352,7 @@ wait_until "message-id=<$MID> in $LOG" has_qid "$MID"
 QID=$(qid_of "$MID")
 wait_until "$QID held by the header check" has_line "$QID: hold: header Subject: [quarantaine] Facture 2026-118"
 say "held by a header check: $QID (compta@lab.test)"
+# redirected by a rule (lab_header_checks): sent to ceo@lab.test, delivered to compta@lab.test
+deliver k5 alice@partner.example ceo@lab.test "[pour la compta] Note de frais novembre"
+wait_until "$QID redirected by the header check" has_line "$QID: redirect: header Subject: [pour la compta] Note de frais novembre"
+say "redirected by a header check: $QID (ceo@lab.test, delivered to compta@lab.test)"

@@ -334,7 +334,8 @@ smtpd_relay_restrictions = reject_unauth_destination
 smtpd_sender_restrictions = check_sender_access hash:$PF/lab_sender_access
 smtpd_recipient_restrictions = reject_unlisted_recipient, reject_unauth_destination
 smtpd_reject_unlisted_recipient = yes
-# a rule that holds: a subject tagged [quarantaine] waits in the hold queue (traffic.sh, issue 22)
+# rules: a subject tagged [quarantaine] waits in the hold queue, one tagged [pour la compta] goes to
+# compta@lab.test whoever it was sent to (traffic.sh, issue 22)
 header_checks = regexp:$PF/lab_header_checks
 
 # like BlueMind: undeliverable mail (over quota) waits 3 days before bouncing
@@ -362,6 +363,7 @@ EOF
 write_if_changed $PF/lab_header_checks 0644 <<'EOF' && CHANGES+=(maps) || true
 # Written by lab/up.sh (a regexp table: no postmap)
 /^Subject: .*\[quarantaine\]/ HOLD quarantaine: facture a verifier
+/^Subject: .*\[pour la compta\]/ REDIRECT compta@lab.test
 EOF
 write_if_changed $PF/lab_sender_access 0644 <<'EOF' && CHANGES+=(maps) || true
 # Written by lab/up.sh

@@ -163,6 +163,15 @@ def detail(verdict: v.Verdict) -> str:
         )
     else:
         text = _("no outcome in the logs read: older than them, or the sender gave up before sending")
+    if verdict.redirect_rule:  # the mail went to `recipient`, not to the address it was sent to
+        text = _then(
+            text,
+            _("redirected from {recipient} by a rule: {rule}").format(
+                recipient=verdict.orig_recipient, rule=verdict.redirect_rule
+            )
+            if verdict.orig_recipient
+            else _("redirected by a rule: {rule}").format(rule=verdict.redirect_rule),
+        )
     if len(verdict.hops) > 1:
         text += " (" + " → ".join(f"{hop.host} {hop.queue_id}" for hop in verdict.hops) + ")"
     return text
@@ -291,6 +300,7 @@ CSV_COLUMNS = (
     "in_queue",
     "gives_up_at",
     "notice_queue_id",
+    "redirect_rule",
 )
 
 
@@ -314,6 +324,7 @@ def csv_text(verdicts: Sequence[v.Verdict], messages: Sequence[Message]) -> str:
             "in_queue": "" if verdict.in_queue is None else str(verdict.in_queue).lower(),
             "gives_up_at": verdict.gives_up_at.isoformat() if verdict.gives_up_at else "",
             "notice_queue_id": verdict.notice_queue_id or "",
+            "redirect_rule": verdict.redirect_rule or "",
         }
         names = {(verdict.recipient or "").lower(), (verdict.orig_recipient or "").lower()} - {""}
         rows = 0

@@ -31,6 +31,7 @@ from bot.mailhost.postfix_log import (
     OtherEvent,
     QueueAdminEvent,
     QueuedEvent,
+    RedirectEvent,
     RejectEvent,
     RemovedEvent,
     RequeueEvent,
@@ -103,6 +104,15 @@ class Requeue(NamedTuple):
     at: datetime
 
 
+class Redirect(NamedTuple):
+    """A rule's REDIRECT (a header or body check, an access map): the mail for `recipient` (None:
+    the line named none) went to `target` instead, because of `rule`."""
+
+    recipient: str | None
+    target: str
+    rule: str
+
+
 class FilterAction(NamedTuple):
     """Proxmox Mail Gateway's filter session (a `Message` of its own id) on one recipient:
     `accept` (queued again as `queue_id`), `spam`, `virus`, `attachment` (quarantined), `block`."""
@@ -131,10 +141,10 @@ class Message:
     removed: bool
     # postsuper's verbs (`placed on hold`, `deleted`...), and after a rule's `placed on hold` its
     # `Hold` (the recipient and reason of its `hold:` line); MailScanner's `Requeue`; the
-    # `FilterAction`s of a Proxmox filter's session. Not fields of their own: one slot more on this
+    # `FilterAction`s of a Proxmox filter's session; a rule's `Redirect`. Not fields of their own: one slot more on this
     # record and on its builder put both in a larger size class, and the busy trace's peak (58,000
     # of each) went up by 10 MB.
-    admin_actions: tuple[str | Hold | Requeue | FilterAction, ...]
+    admin_actions: tuple[str | Hold | Requeue | FilterAction | Redirect, ...]
     lines: tuple[LogLine, ...]
 
     @property
@@ -146,6 +156,12 @@ class Message:
     def requeue(self) -> Requeue | None:
         """MailScanner's writing of the message back as another queue file, if it did."""
         return next((action for action in self.admin_actions if isinstance(action, Requeue)), None)
+
+    @property
+    def redirect(self) -> Redirect | None:
+        """The rule's REDIRECT that sent the mail elsewhere, if one did (the last: it wins)."""
+        redirects = [action for action in self.admin_actions if isinstance(action, Redirect)]
+        return redirects[-1] if redirects else None
 
     def final_attempts(self) -> dict[str, Delivery]:
         """The latest attempt for each recipient: what the message's state is now."""
@@ -161,7 +177,10 @@ class Message:
         for delivery in self.deliveries:
             if delivery.recipient.lower() == address or (delivery.orig_recipient or "").lower() == address:
                 return True
-        if self.admin_actions and any((hold.recipient or "").lower() == address for hold in self.holds):
+        if self.admin_actions and any(
+            isinstance(action, Hold | Redirect) and (action.recipient or "").lower() == address
+            for action in self.admin_actions
+        ):
             return True
         return any((r.recipient or "").lower() == address for r in self.rejections)
 
@@ -184,7 +203,7 @@ class _Builder:
     notices: tuple[Notice, ...] = ()
     expired: bool = False
     removed: bool = False
-    admin_actions: tuple[str | Hold | Requeue | FilterAction, ...] = ()
+    admin_actions: tuple[str | Hold | Requeue | FilterAction | Redirect, ...] = ()
     lines: list[LogLine] | None = None  # made for the first line kept (a mailing list's message has thousands)
     origin: str | None = None  # `orig_queue_id=` of its `client=` line: `_name_the_next_hops`
 
@@ -544,6 +563,12 @@ def _on_hold(builder: _Builder, at: datetime, daemon: str, event: HoldEvent) -> 
         builder.sender = event.sender
 
 
+def _on_redirect(builder: _Builder, at: datetime, daemon: str, event: RedirectEvent) -> None:
+    builder.admin_actions += (Redirect(event.recipient, event.target, event.rule),)
+    if builder.sender is None:
+        builder.sender = event.sender
+
+
 def _on_requeue(builder: _Builder, at: datetime, daemon: str, event: RequeueEvent) -> None:
     builder.admin_actions += (Requeue(event.next_queue_id, at),)
     builder.removed = True  # MailScanner deleted the held file itself: Postfix logs no `removed`
@@ -568,6 +593,7 @@ _APPLY: dict[type, Callable[[_Builder, datetime, str, Any], None]] = {
     NoticeEvent: _on_notice,
     RejectEvent: _on_reject,
     HoldEvent: _on_hold,
+    RedirectEvent: _on_redirect,
     RemovedEvent: _on_removed,
     RequeueEvent: _on_requeue,
     FilterActionEvent: _on_filter_action,

@@ -473,6 +473,18 @@ class HoldEvent:
 
 
 @dataclass(slots=True)
+class RedirectEvent:
+    """A REDIRECT by a rule: cleanup's header or body checks (`rule` is the check, `header Subject:
+    ...`), an access map (smtpd: `<r>: Recipient address triggers REDIRECT x`). Every recipient
+    of the mail becomes `target`; the delivery lines name it `to=`, the address given `orig_to=`."""
+
+    sender: str | None
+    recipient: str | None
+    target: str
+    rule: str
+
+
+@dataclass(slots=True)
 class RemovedEvent:
     pass
 
@@ -520,6 +532,7 @@ Event = (
     | NoticeEvent
     | RejectEvent
     | HoldEvent
+    | RedirectEvent
     | RemovedEvent
     | RequeueEvent
     | FilterActionEvent
@@ -561,12 +574,15 @@ _NOTICE = re.compile(
     r"(?P<kind>sender non-delivery|postmaster non-delivery|sender delivery status|sender delay|postmaster delay)"
     r" notification: (?P<notice>\w+)"
 )
-# Each refusal's pattern also reads the HOLD of the same check (`hold:`, `milter-hold:`): the same line.
+# Each refusal's pattern also reads the HOLD of the same check (`hold:`, `milter-hold:`), and the
+# REDIRECT of a header or body check or of an access map (`redirect:`): the same line. A header
+# check's REDIRECT, as the lab's Postfix 3.7 writes it: `redirect: header Subject: x from host[ip];
+# from=<s> to=<r> proto=ESMTP helo=<h>: NEW-ADDRESS`.
 # smtpd: `reject: RCPT from host[ip]: 550 5.1.1 <r>: ...; from=<s> to=<r> proto=ESMTP helo=<h>`;
 # postscreen writes `[ip]:port` and commas: `...; from=<s>, to=<r>, proto=SMTP, helo=<h>`
 # (An address as a broken client sent it may hold brackets: `from=<<>@example.com>`.)
 _SMTPD_REJECT = re.compile(
-    r"(?P<action>reject|discard|hold): (?P<stage>[A-Z][A-Z-]*) from "
+    r"(?P<action>reject|discard|hold|redirect): (?P<stage>[A-Z][A-Z-]*) from "
     r"(?P<client>\S*?\[[^\]]*\](?::\d+)?): (?P<reason>.*?)"
     r"(?:; (?:from=<(?P<sender>(?:[^<>]|<[^<>]*>)*)>,? ?)?(?:to=<(?P<recipient>(?:[^<>]|<[^<>]*>)*)>,? ?)?"
     r"(?:proto=[^,\s]+,? ?)?"
@@ -581,7 +597,7 @@ _PROXY_REJECT = re.compile(
 # cleanup: `reject: header Subject: x from host[ip]; from=<s> to=<r> proto=ESMTP helo=<h>: 5.7.1 text`;
 # a mail submitted on the host: `reject: body x from local; from=<s>: 5.7.1 text` (no `to=` yet)
 _CONTENT_REJECT = re.compile(
-    r"(?P<action>reject|discard|hold): (?P<rule>(?P<stage>header|body) .*?) from "
+    r"(?P<action>reject|discard|hold|redirect): (?P<rule>(?P<stage>header|body) .*?) from "
     r"(?P<client>local|\S+?\[[^\]]*\](?::\d+)?); from=<(?P<sender>[^>]*)>(?: to=<(?P<recipient>[^>]*)>)?"
     r"(?: proto=\S+)?(?: helo=<(?P<helo>[^>]*)>)?(?:: (?P<reason>.*))?"
 )
@@ -673,6 +689,8 @@ def event_of(text: str, daemon: str) -> Event:
                 reason = (match["reason"] or "").strip()
                 if match["action"] == "hold":  # a header check's HOLD without a text of its own: the rule's
                     return HoldEvent(match["sender"], match["recipient"], reason or groups.get("rule") or "")
+                if match["action"] == "redirect":
+                    return _redirect(match["sender"], match["recipient"], reason, groups.get("rule"), text)
                 return RejectEvent(
                     action=match["action"],
                     stage=match["stage"],
@@ -683,6 +701,23 @@ def event_of(text: str, daemon: str) -> Event:
                     helo=match["helo"],
                 )
     return OtherEvent(text)
+
+
+_TRIGGERS_REDIRECT = re.compile(r"triggers REDIRECT (?P<target>\S+)$")
+
+
+def _redirect(sender: str | None, recipient: str | None, reason: str, rule: str | None, text: str) -> Event:
+    """A header or body check's REDIRECT (the rule, then the new address as the line's text), or an
+    access map's (`<r>: Recipient address triggers REDIRECT x`: the reason is the rule)."""
+    if rule is not None:
+        return RedirectEvent(sender, recipient, reason, rule) if reason else OtherEvent(text)
+    triggered = _TRIGGERS_REDIRECT.search(reason)
+    if triggered is None:
+        return OtherEvent(text)
+    return RedirectEvent(sender, recipient, triggered["target"], _QUOTED_RECIPIENT.sub("", reason, count=1))
+
+
+_QUOTED_RECIPIENT = re.compile(r"^<[^>]*>: ")
 
 
 # `soft_bounce = yes` makes Postfix log `status=SOFTBOUNCE` where it would bounce, and keep the

@@ -81,6 +81,9 @@ class Verdict(NamedTuple):
     gives_up_at: datetime | None = None  # arrival + maximal_queue_lifetime, for what is still deferred
     deleted_by_admin: bool = False
     refused_on: str | None = None  # the host of a refusal before any queue file (no hop then)
+    # a rule's REDIRECT sent the mail to `recipient` instead (its `orig_recipient`): the rule, as
+    # the log wrote it (`header Subject: ...`, `Recipient address triggers REDIRECT x`)
+    redirect_rule: str | None = None
 
     @property
     def host(self) -> str | None:
@@ -127,6 +130,7 @@ class Verdict(NamedTuple):
             "notice_to": self.notice_to,
             "in_queue": self.in_queue,
             "gives_up_at": self.gives_up_at.isoformat() if self.gives_up_at else None,
+            "redirect_rule": self.redirect_rule,
         }
 
     def json_text(self, stamp: Callable[[datetime], str]) -> str:
@@ -156,7 +160,8 @@ class Verdict(NamedTuple):
             f'"notice_queue_id": {"null" if self.notice_queue_id is None else q(self.notice_queue_id)}, '
             f'"notice_to": {"null" if self.notice_to is None else q(self.notice_to)}, '
             f'"in_queue": {"null" if self.in_queue is None else "true" if self.in_queue else "false"}, '
-            f'"gives_up_at": {"null" if self.gives_up_at is None else stamp(self.gives_up_at)}}}'
+            f'"gives_up_at": {"null" if self.gives_up_at is None else stamp(self.gives_up_at)}, '
+            f'"redirect_rule": {"null" if self.redirect_rule is None else q(self.redirect_rule)}}}'
         )
 
 
@@ -173,6 +178,7 @@ class _Story(NamedTuple):
     hops: tuple[Hop, ...]
     deferrals: tuple[Delivery, ...]  # the deferrals of the earlier hops, for this recipient
     orig_recipient: str | None = None  # as the first hop knew it (a filter's hop may not repeat it)
+    redirect_rule: str | None = None  # a rule's REDIRECT at a hop before
 
 
 def _next_story(story: _Story, child: Message, deferrals: tuple[Delivery, ...], orig_recipient: str | None) -> _Story:
@@ -185,6 +191,7 @@ def _next_story(story: _Story, child: Message, deferrals: tuple[Delivery, ...], 
         (*story.hops, Hop(child.host, child.queue_id)),
         deferrals,
         orig_recipient,
+        story.redirect_rule or _redirect_rule(child),
     )
 
 
@@ -273,6 +280,7 @@ def _read(
                                     None,
                                     False,
                                     None,
+                                    None,
                                 ),
                             )
                         )
@@ -302,6 +310,8 @@ def _read(
             message.client,
             (Hop(message.host, message.queue_id),),
             (),
+            None,
+            _redirect_rule(message),
         )
         walk(message, story, None, 0, verdicts)
     if queued:
@@ -358,6 +368,7 @@ def _sent(message: Message, final: Delivery, hops: tuple[Hop, ...], in_queue: bo
             None,
             False,
             None,
+            None,
         ),
     )
 
@@ -393,6 +404,7 @@ def _handed_on(message: Message, final: Delivery, child: Message, last: Delivery
             in_queue,
             None,
             False,
+            None,
             None,
         ),
     )
@@ -646,6 +658,7 @@ class _Reader:
             in_queue=in_queue,
             gives_up_at=gives_up_at,
             deleted_by_admin=deleted,
+            redirect_rule=story.redirect_rule,
         )
 
     def _delivered(self, message: Message, final: Delivery, story: _Story) -> Verdict:
@@ -676,6 +689,8 @@ class _Reader:
             self._in_queue(message.host, self.entries.get((message.host, message.queue_id)), message),
             None,
             False,
+            None,
+            story.redirect_rule,
         )
 
     def undelivered(self, message: Message, story: _Story) -> Iterator[Verdict]:
@@ -727,6 +742,7 @@ class _Reader:
                 in_queue=in_queue,
                 gives_up_at=gives_up_at,
                 deleted_by_admin=kind == DELETED,
+                redirect_rule=story.redirect_rule,
             )
 
     def refused_in_queue(self, message: Message, rejection: Rejection, story: _Story) -> Verdict:
@@ -778,6 +794,11 @@ class _Reader:
         if host in self.queues_read or message.removed:
             return False
         return None
+
+
+def _redirect_rule(message: Message) -> str | None:
+    redirect = message.redirect if message.admin_actions else None
+    return redirect.rule if redirect is not None else None
 
 
 def _held(message: Message, entry: QueueEntry | None) -> bool:

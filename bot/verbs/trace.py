@@ -25,7 +25,7 @@ from bot.core.registry import Context, ReadVerb, Section
 from bot.errors import BadInput, ExitStatus
 from bot.i18n import N_, _, ngettext
 from bot.mailhost.host import MailHost
-from bot.mailhost.mail_flow import Delivery, Message, Rejection, collector_paused
+from bot.mailhost.mail_flow import Message, Rejection, collector_paused
 from bot.mailhost.postfix_log import summarize_reply
 from bot.mailhost.postqueue import QueueEntry
 from bot.mailhost.reasons import is_over_quota
@@ -335,7 +335,7 @@ class TraceReport:
 
         def details() -> Iterator[str]:
             for verdict in self.verdicts:
-                text = verdict_text.detail(verdict)
+                text = _rerouted(perspective, verdict.sender, verdict.recipient) + verdict_text.detail(verdict)
                 if len(verdict.hops) == 1:
                     hop = verdict.hops[0]
                     text += f" ({hop.host} {hop.queue_id})" if several_hosts else f" ({hop.queue_id})"
@@ -350,7 +350,7 @@ class TraceReport:
         ordered = verdict_text.slack_order(self.verdicts)
         lines = [
             f"{render.when(x.arrived)} · {_party(self.perspective, x.sender, x.recipient)} · "
-            f"{verdict_text.label(x)}: {verdict_text.detail(x)}"
+            f"{verdict_text.label(x)}: {_rerouted(self.perspective, x.sender, x.recipient)}{verdict_text.detail(x)}"
             for x in ordered[:SLACK_INLINE]
         ]
         if len(ordered) > SLACK_INLINE:
@@ -408,7 +408,7 @@ class TraceReport:
                     message.queue_id,
                     render.clip(_party(self.perspective, message.sender, recipient), PARTY_WIDTH),
                     records.status_cell(delivery, message),
-                    _rerouted(self.perspective, message, delivery) + records.detail(delivery, message),
+                    _rerouted(self.perspective, message.sender, recipient) + records.detail(delivery, message),
                 ]
                 rows.append(([render.clip(message.host, 12)] if several_hosts else []) + row)
         headers = ([_("Host")] if several_hosts else []) + [
@@ -766,15 +766,13 @@ def _party(address: Address | None, sender: str | None, recipient: str | None) -
     return _("from {value}").format(value=sender or "<>")
 
 
-def _rerouted(address: Address | None, message: Message, delivery: Delivery | None) -> str:
-    """`for john@lab.test: ` when mail to an alias of the traced address went elsewhere."""
-    if address is None or delivery is None or (message.sender or "").lower() == address.value:
+def _rerouted(address: Address | None, sender: str | None, recipient: str | None) -> str:
+    """`for john@lab.test: ` when mail to the traced address went to another mailbox: an alias of
+    it (`jdoe@` is `john@`), or a rule's REDIRECT (the log's `to=` is then the new address, its
+    `orig_to=` the traced one)."""
+    if address is None or recipient is None or recipient == address.value or (sender or "").lower() == address.value:
         return ""
-    return (
-        ""
-        if delivery.recipient.lower() == address.value
-        else _("for {recipient}: ").format(recipient=delivery.recipient)
-    )
+    return "" if recipient.lower() == address.value else _("for {recipient}: ").format(recipient=recipient)
 
 
 def _rejection_reason(rejection: Rejection) -> str:

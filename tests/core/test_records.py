@@ -108,6 +108,7 @@ VERDICTS = st.builds(
     in_queue=st.none() | st.booleans(),
     gives_up_at=st.none() | stamps(),
     refused_on=MAYBE_TEXT,
+    redirect_rule=MAYBE_TEXT,
 )
 
 

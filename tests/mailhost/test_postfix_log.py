@@ -21,6 +21,7 @@ from bot.mailhost.postfix_log import (
     OtherEvent,
     QueueAdminEvent,
     QueuedEvent,
+    RedirectEvent,
     RejectEvent,
     RemovedEvent,
     bluemind_folder,
@@ -179,6 +180,44 @@ def test_a_rule_s_hold_names_sender_recipient_and_why(text, hold):
     """qmgr never logs a mail a rule holds: its hold line is the only one with its sender and recipient."""
     line = parse_line(f"Dec  1 11:00:00 mail postfix/cleanup[22]: 2B3C4D5E6F: {text}", REFERENCE)
     assert line is not None and parse_event(line) == hold
+
+
+@pytest.mark.parametrize(
+    ("text", "redirect"),
+    [
+        (  # the lab's header check, as its Postfix 3.7 wrote it (lab/traffic.sh)
+            "redirect: header Subject: [pour la compta] note from localhost[127.0.0.1]; from=<alice@partner.example> "
+            "to=<ceo@lab.test> proto=ESMTP helo=<mx.partner.example>: compta@lab.test",
+            RedirectEvent(
+                "alice@partner.example", "ceo@lab.test", "compta@lab.test", "header Subject: [pour la compta] note"
+            ),
+        ),
+        (  # an access map's REDIRECT (smtpd_check.c: the same words as its HOLD and DISCARD)
+            "redirect: RCPT from peer.example.com[198.51.100.4]: <rh@lab.test>: Recipient address triggers REDIRECT "
+            "compta@lab.test; from=<carl@example.com> to=<rh@lab.test> proto=ESMTP helo=<peer.example.com>",
+            RedirectEvent(
+                "carl@example.com",
+                "rh@lab.test",
+                "compta@lab.test",
+                "Recipient address triggers REDIRECT compta@lab.test",
+            ),
+        ),
+        (
+            "redirect: body wire transfer from peer.example.com[198.51.100.4]; from=<carl@example.com> "
+            "to=<rh@lab.test> proto=ESMTP helo=<peer.example.com>: fraud@lab.test",
+            RedirectEvent("carl@example.com", "rh@lab.test", "fraud@lab.test", "body wire transfer"),
+        ),
+    ],
+)
+def test_a_rule_s_redirect_names_the_address_given_the_new_one_and_the_rule(text, redirect):
+    line = parse_line(f"Dec  6 07:23:15 mail postfix/cleanup[22]: 28E29160212: {text}", REFERENCE)
+    assert line is not None and parse_event(line) == redirect
+
+
+def test_a_redirect_line_without_its_new_address_is_left_as_it_is():
+    text = "redirect: header Subject: x from localhost[127.0.0.1]; from=<a@b.example> to=<c@d.example> proto=ESMTP"
+    line = parse_line(f"Dec  6 07:23:15 mail postfix/cleanup[22]: 28E29160212: {text}", REFERENCE)
+    assert line is not None and parse_event(line) == OtherEvent(text)
 
 
 def test_a_before_queue_filter_s_refusal_without_the_envelope():

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from bot import i18n
 from bot.core import records, verdict_text
+from bot.mailhost import mail_flow
 from bot.mailhost import verdicts as v
 from bot.mailhost.mail_flow import assemble
 from bot.mailhost.postfix_log import LineParser
@@ -516,3 +517,69 @@ def test_the_shortcuts_for_the_usual_mail_tell_what_walk_tells(tmp_path):
         ("mary@lab.test", 1, None),  # carol's
     ]
     assert verdicts[-1].sender == "carol@partner.example"
+
+
+# A mail to ceo@lab.test that the lab's header check REDIRECTs to compta@lab.test (captured on the
+# lab, lab/traffic.sh): the delivery line's `to=` is the new address, its `orig_to=` the one given.
+REDIRECTED = """\
+Dec 06 07:23:15 mail postfix/smtpd[16356]: 28E29160212: client=localhost[127.0.0.1]
+Dec 06 07:23:15 mail postfix/cleanup[16359]: 28E29160212: redirect: header Subject: [pour la compta] note from localhost[127.0.0.1]; from=<alice@partner.example> to=<ceo@lab.test> proto=ESMTP helo=<mx.partner.example>: compta@lab.test
+Dec 06 07:23:15 mail postfix/cleanup[16359]: 28E29160212: message-id=<redir-test-1@partner.example>
+Dec 06 07:23:15 mail postfix/qmgr[16342]: 28E29160212: from=<alice@partner.example>, size=403, nrcpt=1 (queue active)
+Dec 06 07:23:15 mail postfix/lmtp[16360]: 28E29160212: to=<compta@lab.test>, orig_to=<ceo@lab.test>, relay=127.0.0.1[127.0.0.1]:2400, delay=0.03, delays=0.01/0.01/0.02/0, dsn=2.1.5, status=sent (250 2.1.5 Success SESSIONID=<cyrus-1796541795-16362-2-1350749595208091069>)
+Dec 06 07:23:15 mail postfix/qmgr[16342]: 28E29160212: removed
+"""  # noqa: E501
+RULE = "header Subject: [pour la compta] note"
+
+
+def test_a_rule_s_redirect_is_told_with_the_verdict_of_where_the_mail_went():
+    (verdict,) = verdicts_of(REDIRECTED)
+    assert (verdict.kind, verdict.recipient, verdict.orig_recipient, verdict.redirect_rule) == (
+        v.DELIVERED,
+        "compta@lab.test",
+        "ceo@lab.test",
+        RULE,
+    )
+    assert verdict.names("ceo@lab.test") and verdict.names("compta@lab.test")
+    assert verdict_text.detail(verdict) == f"to 127.0.0.1:2400; redirected from ceo@lab.test by a rule: {RULE}"
+    with i18n.use_language("fr"):
+        assert verdict_text.detail(verdict) == (
+            f"vers 127.0.0.1:2400 ; redirigé depuis ceo@lab.test par une règle : {RULE}"
+        )
+    assert verdict.to_json()["redirect_rule"] == RULE
+
+
+def test_a_redirect_at_the_first_hop_is_told_at_the_last():
+    """The edge redirects, hands the mail on (`queued as`), the backend delivers it at once."""
+    handed = REDIRECTED.replace(
+        "relay=127.0.0.1[127.0.0.1]:2400, delay=0.03, delays=0.01/0.01/0.02/0, dsn=2.1.5, status=sent "
+        "(250 2.1.5 Success SESSIONID=<cyrus-1796541795-16362-2-1350749595208091069>)",
+        "relay=127.0.0.1[127.0.0.1]:2525, delay=0.03, delays=0.01/0.01/0.02/0, dsn=2.0.0, status=sent "
+        "(250 2.0.0 Ok: queued as 3D4E5F60718)",
+    )
+    backend = (
+        "Dec 06 07:23:16 mail postfix/smtpd[16370]: 3D4E5F60718: client=localhost[127.0.0.1]\n"
+        "Dec 06 07:23:16 mail postfix/qmgr[16342]: 3D4E5F60718: from=<alice@partner.example>, size=603, nrcpt=1 "
+        "(queue active)\n"
+        "Dec 06 07:23:16 mail postfix/lmtp[16371]: 3D4E5F60718: to=<compta@lab.test>, relay=127.0.0.1[127.0.0.1]:2400, "
+        "delay=0.02, delays=0.01/0/0.01/0, dsn=2.1.5, status=sent (250 2.1.5 Ok SESSIONID=<x> "
+        "[lab.test!user.compta () 7])\n"
+        "Dec 06 07:23:16 mail postfix/qmgr[16342]: 3D4E5F60718: removed\n"
+    )
+    (verdict,) = verdicts_of(handed + backend)
+    assert [hop.queue_id for hop in verdict.hops] == ["28E29160212", "3D4E5F60718"]
+    assert (verdict.recipient, verdict.orig_recipient, verdict.imap_uid, verdict.redirect_rule) == (
+        "compta@lab.test",
+        "ceo@lab.test",
+        7,
+        RULE,
+    )
+
+
+def test_a_redirected_mail_not_delivered_yet_is_a_message_of_the_address_given():
+    """Before any delivery line (still in the queue), only the redirect line names ceo@lab.test."""
+    waiting = "\n".join(line for line in REDIRECTED.splitlines() if "lmtp" not in line and "removed" not in line)
+    (message,) = flow_of(waiting).messages
+    assert message.involves("CEO@lab.test") and message.redirect == mail_flow.Redirect(
+        "ceo@lab.test", "compta@lab.test", RULE
+    )

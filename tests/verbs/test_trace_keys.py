@@ -267,3 +267,26 @@ def test_mail_the_content_filter_dropped_is_told_with_what_to_do(tmp_path):
     (hint,) = [h for h in french.hints if "filtre de contenu" in h]
     assert hint.startswith(f"1 message pour {address} a été pris par le filtre de contenu et supprimé (250 2.7.0")
     assert not [h for h in trace(tmp_path, log, "--from", address).hints if "content filter" in h]
+
+
+def test_mail_that_went_to_another_mailbox_says_whose(tmp_path):
+    """An alias (jdoe@ is john@) and a rule's REDIRECT (the lab's header check sends ceo@'s mail to
+    compta@): traced by the address given, each verdict names the mailbox the mail went to, in the
+    table and in Slack's inline list; traced by that mailbox, it is its own mail."""
+    from tests.mailhost.test_verdicts import LAB_LOG, REDIRECTED
+
+    aliased = [line for line in LAB_LOG.splitlines() if "09C3A162538" in line]
+    assert any("orig_to=<jdoe@lab.test>" in line for line in aliased)
+    log = tmp_path / "mail.log"
+    log.write_text("\n".join(aliased) + "\n" + REDIRECTED)
+    for address, whose in (("jdoe@lab.test", "john@lab.test"), ("ceo@lab.test", "compta@lab.test")):
+        report = trace(tmp_path, log, address)
+        (verdict,) = report.verdicts
+        (row,) = [" ".join(piece.split()) for piece in report.verdicts_table()][2:]
+        assert f"delivered for {whose}: to 127.0.0.1:2400" in row
+        assert f"delivered: for {whose}: to 127.0.0.1:2400" in report.slack_inline().body
+        with i18n.use_language("fr"):
+            assert f"pour {whose} : vers 127.0.0.1:2400" in " ".join(render.as_text(report).split())
+        own = trace(tmp_path, log, whose)
+        assert [x.hops for x in own.verdicts] == [verdict.hops]
+        assert "for " not in " ".join("".join(own.verdicts_table()).split()).split("delivered", 1)[1]

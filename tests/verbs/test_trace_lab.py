@@ -283,6 +283,37 @@ def test_a_mail_a_header_check_holds_in_english_and_french(lab_config):
     )
 
 
+def test_a_mail_a_header_check_redirects_says_where_it_went_in_english_and_french(lab_config):
+    """traffic.sh: mail to ceo@lab.test whose subject the lab's header check REDIRECTs to
+    compta@lab.test. Its trace by ceo@ must not read "delivered" as if ceo had it."""
+    redirects = [line for line in read_lab_logs() if ": redirect: header Subject: [pour la compta] " in line]
+    logged = {m["qid"] for line in redirects if (m := QID.search(line))}
+    assert logged, "no redirected mail in the lab's logs: run lab/traffic.sh"
+    answer = trace_json("ceo@lab.test")
+    redirected = {v["queue_ids"][-1]: v for v in answer["verdicts"] if v["queue_ids"][-1] in logged}
+    assert set(redirected) == logged
+    for verdict in redirected.values():
+        assert (verdict["kind"], verdict["recipient"], verdict["orig_recipient"], verdict["redirect_rule"]) == (
+            "delivered",
+            "compta@lab.test",
+            "ceo@lab.test",
+            "header Subject: [pour la compta] Note de frais novembre",
+        )
+    english = " ".join(mailbot("trace", "ceo@lab.test").stdout.split())
+    assert (
+        "for compta@lab.test: to 127.0.0.1:2400; redirected from ceo@lab.test by a rule: header Subject: "
+        "[pour la compta] Note de frais novembre"
+    ) in english
+    french = " ".join(mailbot("--lang", "fr", "trace", "ceo@lab.test").stdout.split())
+    assert (
+        "pour compta@lab.test : vers 127.0.0.1:2400 ; redirigé depuis ceo@lab.test par une règle : header Subject: "
+        "[pour la compta] Note de frais novembre"
+    ) in french
+    # traced by where it went, the same verdict, without the "for": it is compta's own
+    to_compta = " ".join(mailbot("trace", "compta@lab.test").stdout.split())
+    assert "to 127.0.0.1:2400; redirected from ceo@lab.test by a rule: header Subject: [pour la compta]" in to_compta
+
+
 def test_held_deleted_and_expired_mail_in_english_and_french(lab_config):
     """traffic.sh's phase F: three mails to stuck@lab.test (over quota), deferred, then `postsuper -h`,
     `postsuper -d` and `postsuper -e` with `postqueue -i`."""
