@@ -691,6 +691,8 @@ def event_of(text: str, daemon: str) -> Event:
                     return HoldEvent(match["sender"], match["recipient"], reason or groups.get("rule") or "")
                 if match["action"] == "redirect":
                     return _redirect(match["sender"], match["recipient"], reason, groups.get("rule"), text)
+                if not reason and match["action"] == "discard":  # a header check's DISCARD, no text: its rule
+                    reason = groups.get("rule") or ""
                 return RejectEvent(
                     action=match["action"],
                     stage=match["stage"],

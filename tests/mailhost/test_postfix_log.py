@@ -214,6 +214,34 @@ def test_a_rule_s_redirect_names_the_address_given_the_new_one_and_the_rule(text
     assert line is not None and parse_event(line) == redirect
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [  # the lab's Postfix 3.7, a header check's DISCARD without a text, then with one
+        (
+            "discard: header Subject: [a jeter] promo from localhost[127.0.0.1]; from=<promo@partner.example> "
+            "to=<bob.martin@lab.test> proto=ESMTP helo=<mx.partner.example>",
+            "header Subject: [a jeter] promo",
+        ),
+        (
+            "discard: header Subject: [a jeter aussi] promo from localhost[127.0.0.1]; from=<promo@partner.example> "
+            "to=<bob.martin@lab.test> proto=ESMTP helo=<mx.partner.example>: publicite",
+            "publicite",
+        ),
+    ],
+)
+def test_a_rule_s_discard_says_why_its_rule_when_it_has_no_text(text, reason):
+    line = parse_line(f"Dec 06 07:39:28 mail postfix/cleanup[3436]: 9B6611603D5: {text}", REFERENCE)
+    assert line is not None
+    event = parse_event(line)
+    assert isinstance(event, RejectEvent)
+    assert (event.action, event.sender, event.recipient, event.reason) == (
+        "discard",
+        "promo@partner.example",
+        "bob.martin@lab.test",
+        reason,
+    )
+
+
 def test_a_redirect_line_without_its_new_address_is_left_as_it_is():
     text = "redirect: header Subject: x from localhost[127.0.0.1]; from=<a@b.example> to=<c@d.example> proto=ESMTP"
     line = parse_line(f"Dec  6 07:23:15 mail postfix/cleanup[22]: 28E29160212: {text}", REFERENCE)
