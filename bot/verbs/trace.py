@@ -669,9 +669,12 @@ def _address_hints(report: TraceReport, address: str) -> list[str]:
         for m in report.messages
         if (m.host, m.queue_id) not in stopped  # held or deleted by an admin: not waiting for the mailbox
         for d in m.final_attempts().values()
-        if d.recipient.lower() == address
+        if d.recipient.lower() == address or (d.orig_recipient and d.orig_recipient.lower() == address)
     ]
-    queued_for_address = [q for q in report.queued if any(r.address.lower() == address for r in q.entry.recipients)]
+    # the mailboxes the address's mail goes to: its own, or the one an alias or a rule's REDIRECT
+    # leads to (then the full or unknown mailbox is that one, and the hint names it)
+    mailboxes = {d.recipient.lower() for d in to_address} | {address}
+    queued_for_address = [q for q in report.queued if any(r.address.lower() in mailboxes for r in q.entry.recipients)]
     over_quota = [d for d in to_address if d.status == "deferred" and is_over_quota(d.response)]
     over_quota_queued = [
         q
@@ -679,11 +682,21 @@ def _address_hints(report: TraceReport, address: str) -> list[str]:
         if not q.entry.held and any(is_over_quota(r.delay_reason or "") for r in q.entry.recipients)
     ]
     if over_quota or over_quota_queued:
-        waiting = len(over_quota_queued) or len(over_quota)
-        hints.append(reasons.over_quota_hint(address, waiting, report.queue_lifetime))
+        full = {d.recipient.lower() for d in over_quota} | {
+            r.address.lower()
+            for q in over_quota_queued
+            for r in q.entry.recipients
+            if r.address.lower() in mailboxes and is_over_quota(r.delay_reason or "")
+        }
+        for mailbox in sorted(full) or [address]:
+            waiting = len(
+                [q for q in over_quota_queued if any(r.address.lower() == mailbox for r in q.entry.recipients)]
+            ) or len([d for d in over_quota if d.recipient.lower() == mailbox])
+            hints.append(reasons.over_quota_hint(mailbox, waiting or len(over_quota_queued), report.queue_lifetime))
     unknown_in_store = [d for d in to_address if d.status == "bounced" and d.dsn == "5.1.1"]
-    if unknown_in_store:
-        hints.append(reasons.stale_maps_hint(address, len(unknown_in_store)))
+    for mailbox in sorted({d.recipient.lower() for d in unknown_in_store}):
+        count = len([d for d in unknown_in_store if d.recipient.lower() == mailbox])
+        hints.append(reasons.stale_maps_hint(mailbox, count))
     unknown_at_smtp = [r for r in report.rejected if (r.recipient or "").lower() == address and "5.1.1" in r.reason]
     if unknown_at_smtp:
         hints.append(

@@ -290,3 +290,26 @@ def test_mail_that_went_to_another_mailbox_says_whose(tmp_path):
         own = trace(tmp_path, log, whose)
         assert [x.hops for x in own.verdicts] == [verdict.hops]
         assert "for " not in " ".join("".join(own.verdicts_table()).split()).split("delivered", 1)[1]
+
+
+def test_the_hints_of_an_alias_name_the_mailbox_it_leads_to(tmp_path):
+    """info@ is an alias of full@ (over quota), old@ one of ghost@ (in the maps, not in the store):
+    traced by the alias, the hints say whose mailbox is full and which address the store does not
+    know, not the alias's own (the lab's lines, each `to=` given an `orig_to=`)."""
+    from tests.mailhost.test_verdicts import LAB_LOG
+
+    lines = []
+    for line in LAB_LOG.splitlines():
+        if "A958B1624B7" in line or "45A00162538" in line:
+            line = line.replace("to=<full@lab.test>, ", "to=<full@lab.test>, orig_to=<info@lab.test>, ")
+            lines.append(line.replace("to=<ghost@lab.test>, ", "to=<ghost@lab.test>, orig_to=<old@lab.test>, "))
+    assert sum("orig_to=<" in line for line in lines) >= 3
+    log = tmp_path / "mail.log"
+    log.write_text("\n".join(lines) + "\n")
+    (over_quota,) = [h for h in trace(tmp_path, log, "info@lab.test").hints if "over quota" in h]
+    assert over_quota.startswith("full@lab.test's mailbox is over quota: ")
+    (stale,) = [h for h in trace(tmp_path, log, "old@lab.test").hints if "User unknown" in h]
+    assert stale.startswith("Postfix accepted mail for ghost@lab.test, then the mailbox server answered")
+    # traced by the mailbox itself, as before
+    (own,) = [h for h in trace(tmp_path, log, "full@lab.test").hints if "over quota" in h]
+    assert own.startswith("full@lab.test's mailbox is over quota: ")
