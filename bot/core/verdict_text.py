@@ -305,27 +305,29 @@ CSV_COLUMNS = (
 
 
 def csv_text(verdicts: Sequence[v.Verdict], messages: Sequence[Message]) -> str:
-    """Every attempt behind every verdict (a verdict without an attempt: one row of its own)."""
+    """Every attempt behind every verdict (a verdict without an attempt: one row of its own).
+
+    Each row made by position, in CSV_COLUMNS' order: a busy trace's 66,000 rows took 0.95 s
+    through a dict per row, 0.75 s so (the Slack file of a long answer holds it); the same text.
+    tests/core/test_verdict_text.py reads it back by column name."""
     by_hop = {(m.host, m.queue_id): m for m in messages}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
+    write = writer.writerow
     for verdict in verdicts:
-        common = {
-            "verdict": verdict.kind,
-            "arrived": verdict.arrived.isoformat(),
-            "queue_ids": " ".join(hop.queue_id for hop in verdict.hops),
-            "sender": verdict.sender or "",
-            "message_id": verdict.message_id or "",
-            "client": verdict.client or "",
-            "attempts": verdict.attempts,
-            "reason": verdict.reason or "",
-            "cause": verdict.cause or "",
-            "in_queue": "" if verdict.in_queue is None else str(verdict.in_queue).lower(),
-            "gives_up_at": verdict.gives_up_at.isoformat() if verdict.gives_up_at else "",
-            "notice_queue_id": verdict.notice_queue_id or "",
-            "redirect_rule": verdict.redirect_rule or "",
-        }
+        kind, arrived = verdict.kind, verdict.arrived.isoformat()
+        queue_ids = " ".join([hop.queue_id for hop in verdict.hops])
+        sender, message_id, client = verdict.sender or "", verdict.message_id or "", verdict.client or ""
+        tail = (
+            verdict.attempts,
+            verdict.reason or "",
+            verdict.cause or "",
+            "" if verdict.in_queue is None else "true" if verdict.in_queue else "false",
+            verdict.gives_up_at.isoformat() if verdict.gives_up_at else "",
+            verdict.notice_queue_id or "",
+            verdict.redirect_rule or "",
+        )
         names = {(verdict.recipient or "").lower(), (verdict.orig_recipient or "").lower()} - {""}
         rows = 0
         for hop in verdict.hops:
@@ -338,46 +340,53 @@ def csv_text(verdicts: Sequence[v.Verdict], messages: Sequence[Message]) -> str:
                 ):
                     continue
                 rows += 1
-                writer.writerow(
-                    _row(
-                        common,
-                        at=attempt.at.isoformat(),
-                        host=hop.host,
-                        queue_id=hop.queue_id,
-                        recipient=attempt.recipient,
-                        orig_recipient=attempt.orig_recipient or "",
-                        status=attempt.status,
-                        dsn=attempt.dsn,
-                        relay=attempt.relay,
-                        delay=attempt.delay,
-                        response=attempt.response,
-                        folder=attempt.folder or "",
-                        imap_uid="" if attempt.imap_uid is None else attempt.imap_uid,
-                        next_queue_id=attempt.next_queue_id or "",
+                write(
+                    (
+                        kind,
+                        arrived,
+                        attempt.at.isoformat(),
+                        hop.host,
+                        hop.queue_id,
+                        queue_ids,
+                        sender,
+                        attempt.recipient,
+                        attempt.orig_recipient or "",
+                        message_id,
+                        client,
+                        attempt.status,
+                        attempt.dsn,
+                        attempt.relay,
+                        attempt.delay,
+                        attempt.response,
+                        attempt.folder or "",
+                        "" if attempt.imap_uid is None else attempt.imap_uid,
+                        attempt.next_queue_id or "",
+                        *tail,
                     )
                 )
         if not rows:
-            writer.writerow(
-                _row(
-                    common,
-                    at=verdict.at.isoformat(),
-                    host=verdict.host or "",
-                    queue_id=verdict.queue_id or "",
-                    recipient=verdict.recipient or "",
-                    orig_recipient=verdict.orig_recipient or "",
-                    status=verdict.kind,
-                    dsn=verdict.dsn or "",
-                    relay=verdict.relay or "",
-                    delay="",
-                    response=verdict.reason or "",
-                    folder=verdict.folder or "",
-                    imap_uid="" if verdict.imap_uid is None else verdict.imap_uid,
-                    next_queue_id=verdict.next_queue_id or "",
+            write(
+                (
+                    kind,
+                    arrived,
+                    verdict.at.isoformat(),
+                    verdict.host or "",
+                    verdict.queue_id or "",
+                    queue_ids,
+                    sender,
+                    verdict.recipient or "",
+                    verdict.orig_recipient or "",
+                    message_id,
+                    client,
+                    kind,
+                    verdict.dsn or "",
+                    verdict.relay or "",
+                    "",
+                    verdict.reason or "",
+                    verdict.folder or "",
+                    "" if verdict.imap_uid is None else verdict.imap_uid,
+                    verdict.next_queue_id or "",
+                    *tail,
                 )
             )
     return out.getvalue()
-
-
-def _row(common: dict[str, object], **fields: object) -> list[object]:
-    values = {**common, **fields}
-    return [values.get(column, "") for column in CSV_COLUMNS]
