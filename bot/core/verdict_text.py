@@ -72,12 +72,18 @@ def detail(verdict: v.Verdict) -> str:
     if kind == v.DELIVERED:
         if verdict.imap_uid is not None:
             where = _("in {folder}, UID {uid}").format(folder=verdict.folder or verdict.mailbox, uid=verdict.imap_uid)
+        elif verdict.next_queue_id and verdict.reason:  # local(8)'s `forwarded as`: an alias, a .forward
+            where = _("forwarded by {relay} as {queue_id}").format(
+                relay=records.short_relay(verdict.relay or ""), queue_id=verdict.next_queue_id
+            )
         elif verdict.next_queue_id:
             where = _("handed to {relay}, queued there as {queue_id}").format(
                 relay=records.short_relay(verdict.relay or ""), queue_id=verdict.next_queue_id
             )
         else:
             where = _("to {relay}").format(relay=records.short_relay(verdict.relay or "")) if verdict.relay else ""
+            if verdict.reason:  # local(8)'s words: a mailbox, a command, a file
+                where = f"{where} ({verdict.reason})" if where else verdict.reason
         at, arrived = verdict.at, verdict.arrived
         if (
             at.minute == arrived.minute

@@ -583,3 +583,56 @@ def test_a_redirected_mail_not_delivered_yet_is_a_message_of_the_address_given()
     assert message.involves("CEO@lab.test") and message.redirect == mail_flow.Redirect(
         "ceo@lab.test", "compta@lab.test", RULE
     )
+
+
+# local(8) on the lab (mydestination = localhost), as it logged mail to root, to an alias that
+# pipes to a command, to one that appends to a file and to one that forwards to john@lab.test
+LOCAL_DELIVERIES = """\
+Dec 06 16:00:42 mail postfix/pickup[10132]: 22D771606B8: uid=0 from=<alice@lab.test>
+Dec 06 16:00:42 mail postfix/cleanup[10278]: 22D771606B8: message-id=<20261206160042.22D771606B8@mail.lab.test>
+Dec 06 16:00:42 mail postfix/qmgr[10133]: 22D771606B8: from=<alice@lab.test>, size=269, nrcpt=1 (queue active)
+Dec 06 16:00:42 mail postfix/pickup[10132]: 251D21606C1: uid=0 from=<alice@lab.test>
+Dec 06 16:00:42 mail postfix/cleanup[10278]: 251D21606C1: message-id=<20261206160042.251D21606C1@mail.lab.test>
+Dec 06 16:00:42 mail postfix/qmgr[10133]: 251D21606C1: from=<alice@lab.test>, size=272, nrcpt=1 (queue active)
+Dec 06 16:00:42 mail postfix/local[12189]: 22D771606B8: to=<root@localhost>, relay=local, delay=0.02, delays=0/0.02/0/0, dsn=2.0.0, status=sent (delivered to mailbox)
+Dec 06 16:00:42 mail postfix/qmgr[10133]: 22D771606B8: removed
+Dec 06 16:00:42 mail postfix/pickup[10132]: 279101606C2: uid=0 from=<alice@lab.test>
+Dec 06 16:00:42 mail postfix/cleanup[10278]: 279101606C2: message-id=<20261206160042.279101606C2@mail.lab.test>
+Dec 06 16:00:42 mail postfix/qmgr[10133]: 279101606C2: from=<alice@lab.test>, size=273, nrcpt=1 (queue active)
+Dec 06 16:00:42 mail postfix/local[12189]: 251D21606C1: to=<lab-cmd@localhost>, relay=local, delay=0.02, delays=0/0.01/0/0, dsn=2.0.0, status=sent (delivered to command: /bin/cat >/dev/null)
+Dec 06 16:00:42 mail postfix/local[12193]: 279101606C2: to=<lab-file@localhost>, relay=local, delay=0, delays=0/0/0/0, dsn=2.0.0, status=sent (delivered to file: /tmp/mb/lab-archive)
+Dec 06 16:00:42 mail postfix/qmgr[10133]: 251D21606C1: removed
+Dec 06 16:00:42 mail postfix/qmgr[10133]: 279101606C2: removed
+Dec 06 16:00:42 mail postfix/pickup[10132]: 29E961606BE: uid=0 from=<alice@lab.test>
+Dec 06 16:00:42 mail postfix/cleanup[10278]: 29E961606BE: message-id=<20261206160042.29E961606BE@mail.lab.test>
+Dec 06 16:00:42 mail postfix/qmgr[10133]: 29E961606BE: from=<alice@lab.test>, size=272, nrcpt=1 (queue active)
+Dec 06 16:00:42 mail postfix/cleanup[10278]: 2A2AA1606B8: message-id=<20261206160042.29E961606BE@mail.lab.test>
+Dec 06 16:00:42 mail postfix/qmgr[10133]: 2A2AA1606B8: from=<alice@lab.test>, size=399, nrcpt=1 (queue active)
+Dec 06 16:00:42 mail postfix/local[12193]: 29E961606BE: to=<lab-fwd@localhost>, relay=local, delay=0, delays=0/0/0/0, dsn=2.0.0, status=sent (forwarded as 2A2AA1606B8)
+Dec 06 16:00:42 mail postfix/qmgr[10133]: 29E961606BE: removed
+Dec 06 16:00:42 mail postfix/lmtp[10279]: 2A2AA1606B8: to=<john@lab.test>, orig_to=<lab-fwd@localhost>, relay=127.0.0.1[127.0.0.1]:2400, delay=0, delays=0/0/0/0, dsn=2.1.5, status=sent (250 2.1.5 Success SESSIONID=<cyrus-1796572842-9429-1-11457720767522687142>)
+Dec 06 16:00:42 mail postfix/qmgr[10133]: 2A2AA1606B8: removed
+"""  # noqa: E501
+
+
+def test_a_local_delivery_says_where_local_put_the_mail():
+    found = {verdict.recipient: verdict for verdict in verdicts_of(LOCAL_DELIVERIES)}
+    assert {recipient: verdict_text.detail(verdict) for recipient, verdict in found.items()} == {
+        "root@localhost": "to local (delivered to mailbox)",
+        "lab-cmd@localhost": "to local (delivered to command: /bin/cat >/dev/null)",
+        "lab-file@localhost": "to local (delivered to file: /tmp/mb/lab-archive)",
+        # the alias's forward is one story with the copy it queued
+        "john@lab.test": "to 127.0.0.1:2400 (lab 29E961606BE → lab 2A2AA1606B8)",
+    }
+    assert {verdict.kind for verdict in found.values()} == {v.DELIVERED}
+    assert found["lab-cmd@localhost"].to_json()["reason"] == "delivered to command: /bin/cat >/dev/null"
+    assert found["john@lab.test"].orig_recipient == "lab-fwd@localhost"
+    assert found["john@lab.test"].reason is None  # an LMTP server's answer: its relay and folder say it
+
+
+def test_a_forward_whose_copy_is_not_in_the_logs_read_names_its_new_queue_id():
+    alone = "\n".join(line for line in LOCAL_DELIVERIES.splitlines() if "2A2AA1606B8: " not in line)
+    (verdict,) = [verdict for verdict in verdicts_of(alone) if verdict.recipient == "lab-fwd@localhost"]
+    assert verdict_text.detail(verdict) == "forwarded by local as 2A2AA1606B8"
+    with i18n.use_language("fr"):
+        assert verdict_text.detail(verdict) == "réexpédié par local sous 2A2AA1606B8"
