@@ -37,6 +37,7 @@ CAUSE_WORDS = {
     r.SUSPENDED: N_("delivery to that destination suspended after earlier errors"),
     r.LOCAL_CONFIG: N_("a configuration problem on this mail server"),
     r.ON_HOLD: N_("held by an admin or a filter"),
+    r.RATE_LIMITED: N_("the receiving server is slowing down mail from this server (volume or reputation)"),
 }
 
 _NEXT_HOP_ADVICE = N_(
@@ -68,6 +69,10 @@ ADVICE = {
         "Postfix reports a configuration error: look for warnings in the mail log (postfix check), fix, then flush."
     ),
     r.ON_HOLD: N_("Held by an admin or a filter: release with postsuper -H once checked."),
+    r.RATE_LIMITED: N_(
+        "The receiving server limits mail from this server: Postfix retries by itself; if it lasts, check this "
+        "server's reputation (blocklists, SPF, DKIM) and how much it sends to that domain."
+    ),
 }
 
 # The alert period's problem kinds (stored with each problem: the names stay).

@@ -23,6 +23,7 @@ TRANSPORT_BROKEN: Final = "transport_broken"
 LOCAL_CONFIG: Final = "local_config"
 ON_HOLD: Final = "on_hold"
 RELAY_LOGIN: Final = "relay_login"
+RATE_LIMITED: Final = "rate_limited"
 
 # How servers say a mailbox is full: the enhanced codes, Cyrus/BlueMind's and others' wordings.
 OVER_QUOTA_MARKERS = ("4.2.2", "5.2.2", "over quota", "quota exceeded", "mailbox full", "mailbox is full")
@@ -34,11 +35,43 @@ CAUSES: tuple[tuple[str, tuple[str, ...]], ...] = (
     # `451 4.4.4 Temporary server error. Please try again later`, a milter that is down all say it;
     # rspamd's greylisting says exactly `451 4.7.1 Try again later`.
     (GREYLISTED, ("greylist", "graylist", "postgrey", "come back later", "4.7.1 try again later")),
+    # The big mailbox providers throttle a sender by volume or reputation, and say so with the
+    # words "spam" and "blocked" in it (Gmail's `421-4.7.28 ... unusual rate of unsolicited mail ...
+    # temporarily rate limited`, Yahoo's `421 4.7.0 [TSS04] ... temporarily deferred due to
+    # unexpected volume or user complaints`, Microsoft's `451 4.7.650 ... temporarily rate limited due
+    # to IP reputation`): before those, it is a wait, not a refusal of the mail.
+    (
+        RATE_LIMITED,
+        (
+            "rate limit",
+            "ratelimit",
+            "unusual rate",
+            "unexpected volume",
+            "4.7.28",
+            "4.7.650",
+            "too many connections",
+            "too many concurrent",
+        ),
+    ),
     ("no_reverse_dns", ("cannot find your hostname", "cannot find your reverse hostname", "reverse dns")),
     ("sender_domain_unknown", ("sender address rejected: domain not found", "4.1.8", "5.1.8")),
     ("sender_refused", ("sender address rejected",)),
     ("helo_refused", ("helo command rejected",)),
-    ("blocklisted", ("blocked using", " blocklist", " blacklist", " block list", "listed at", "listed on", "spamhaus")),
+    # Microsoft's `550 5.7.606 Access denied, banned sending IP [x]` (5.7.606-649), `5.7.511 ... banned sender`
+    (
+        "blocklisted",
+        (
+            "blocked using",
+            " blocklist",
+            " blacklist",
+            " block list",
+            "listed at",
+            "listed on",
+            "spamhaus",
+            "banned sending ip",
+            "5.7.511",
+        ),
+    ),
     (RELAY_DENIED, ("relay access denied", "relaying denied", "5.7.1 relaying", "not permitted to relay")),
     (
         UNKNOWN_RECIPIENT,
@@ -52,6 +85,9 @@ CAUSES: tuple[tuple[str, tuple[str, ...]], ...] = (
             "does not exist",
             "invalid recipient",
             "mailbox not found",
+            # Microsoft 365's Directory Based Edge Blocking: `550 5.4.1 Recipient address rejected:
+            # Access denied. AS(201806281)`, no such recipient in that organisation
+            "5.4.1 recipient address rejected",
         ),
     ),
     (DOMAIN_NOT_FOUND, ("host or domain name not found", "name service error", "domain not found", "5.1.2")),

@@ -67,6 +67,43 @@ from bot.mailhost import reasons as r
             "(in reply to MAIL FROM command)",
             "relay_login",
         ),
+        # the big providers' throttles and blocks, as their own documentation words them
+        (
+            "host gmail-smtp-in.l.google.com[192.0.2.7] said: 421-4.7.28 [198.51.100.1      15] Our system has "
+            "detected an unusual rate of 421-4.7.28 unsolicited mail originating from your IP address. To protect "
+            "our 421-4.7.28 users from spam, mail sent from your IP address has been temporarily 421-4.7.28 rate "
+            "limited. (in reply to end of DATA command)",
+            "rate_limited",
+        ),
+        (
+            "host mta7.am0.yahoodns.net[192.0.2.8] said: 421 4.7.0 [TSS04] Messages from 198.51.100.1 temporarily "
+            "deferred due to unexpected volume or user complaints - 4.16.55.1; see "
+            "https://postmaster.yahooinc.com/error-codes (in reply to MAIL FROM command)",
+            "rate_limited",
+        ),
+        (
+            "host example-com.mail.protection.outlook.com[192.0.2.9] said: 451 4.7.650 The mail server "
+            "[198.51.100.1] has been temporarily rate limited due to IP reputation. (in reply to MAIL FROM command)",
+            "rate_limited",
+        ),
+        (
+            "host example-com.mail.protection.outlook.com[192.0.2.9] said: 550 5.7.606 Access denied, banned "
+            "sending IP [198.51.100.1]. To request removal from this list please visit https://sender.office.com/ "
+            "and follow the directions. (in reply to RCPT TO command)",
+            "blocklisted",
+        ),
+        (
+            "host example-com.mail.protection.outlook.com[192.0.2.9] said: 550 5.4.1 Recipient address rejected: "
+            "Access denied. AS(201806281) [DB5EUR03FT017.eop-EUR03.prod.protection.outlook.com] "
+            "(in reply to RCPT TO command)",
+            "unknown_recipient",
+        ),
+        (
+            "host gmail-smtp-in.l.google.com[192.0.2.7] said: 550-5.7.1 [198.51.100.1] Our system has detected "
+            "that this message is 550-5.7.1 likely unsolicited mail. To reduce the amount of spam sent to Gmail, "
+            "550-5.7.1 this message has been blocked. (in reply to end of DATA command)",
+            "spam",
+        ),
         ("250 2.0.0 Ok", None),
         ("", None),
     ],

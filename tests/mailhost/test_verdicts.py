@@ -636,3 +636,22 @@ def test_a_forward_whose_copy_is_not_in_the_logs_read_names_its_new_queue_id():
     assert verdict_text.detail(verdict) == "forwarded by local as 2A2AA1606B8"
     with i18n.use_language("fr"):
         assert verdict_text.detail(verdict) == "réexpédié par local sous 2A2AA1606B8"
+
+
+# A provider's throttle: Postfix's smtp(8) line around Yahoo's documented answer (made-up mail)
+THROTTLED = """\
+Dec 05 12:01:00 mail postfix/qmgr[10133]: 4C2B3C4D5E: from=<news@lab.test>, size=2300, nrcpt=1 (queue active)
+Dec 05 12:01:02 mail postfix/smtp[10280]: 4C2B3C4D5E: to=<lou@yahoo.example>, relay=mta7.am0.yahoodns.example[203.0.113.77]:25, delay=2, delays=0.1/0/1/0.9, dsn=4.7.0, status=deferred (host mta7.am0.yahoodns.example[203.0.113.77] said: 421 4.7.0 [TSS04] Messages from 198.51.100.1 temporarily deferred due to unexpected volume or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes (in reply to MAIL FROM command))
+"""  # noqa: E501
+
+
+def test_a_provider_s_throttle_is_a_wait_said_in_plain_words():
+    (verdict,) = verdicts_of(THROTTLED)
+    assert (verdict.kind, verdict.cause) == (v.DEFERRED, "rate_limited")
+    assert verdict_text.detail(verdict) == (
+        "×1 since 12-05 12:01, the receiving server is slowing down mail from this server (volume or reputation)"
+    )
+    with i18n.use_language("fr"):
+        assert verdict_text.detail(verdict).endswith(
+            "le serveur destinataire ralentit le courrier venant de ce serveur (volume ou réputation)"
+        )
