@@ -331,7 +331,9 @@ def _main(argv: Sequence[str]) -> int:
             return follow(outcome.watch_id, context, sys.stdout)
         return outcome.exit_code
     except MailbotError as exc:
-        print(f"mailbot: {exc.message}", file=sys.stderr)
+        # argparse's mistakes already name their program (`mailbot trace: argument ...`)
+        prefix = "" if exc.message.startswith(("mailbot:", "mailbot ")) else "mailbot: "
+        print(f"{prefix}{exc.message}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(_("mailbot: interrupted."), file=sys.stderr)

@@ -86,6 +86,19 @@ def test_help_lists_the_verbs():
     assert trace_help.returncode == 0 and "--since" in trace_help.stdout and "--json" in trace_help.stdout
 
 
+def test_a_usage_mistake_names_the_program_once():
+    unknown = mailbot("trace", "john@example.com", "--host", "nope")
+    assert (unknown.returncode, unknown.stderr) == (
+        2,
+        "mailbot: unrecognized arguments: --host nope (see mailbot --help).\n",
+    )
+    missing = mailbot("trace", "--message-id")
+    assert (missing.returncode, missing.stderr) == (
+        2,
+        "mailbot trace: argument --message-id: expected one argument (see mailbot trace --help).\n",
+    )
+
+
 @pytest.mark.parametrize("typed", NASTY_INPUTS)
 def test_bad_input_exits_2_with_one_sentence_and_contacts_nothing(lab_config, tmp_path, listener, typed):
     config = config_with(tmp_path, port=listener.port)
