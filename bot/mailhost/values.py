@@ -116,6 +116,12 @@ def parse_duration(text: str) -> timedelta:
     """`30m`, `12h`, `2d`, `1w`: how far back to look."""
     candidate = text.strip()
     match = _DURATION.fullmatch(candidate)
+    if not match and re.fullmatch(r"0+[smhdw]", candidate):
+        raise BadInput(
+            _("{candidate} looks back no time at all: give at least 1, like 30m or 2d.").format(
+                candidate=quoted(candidate)
+            )
+        )
     if not match:
         raise BadInput(
             _("{candidate} is not a duration: use a number and a unit, like 30m, 12h, 2d or 1w.").format(

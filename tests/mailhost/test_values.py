@@ -80,3 +80,11 @@ def test_durations():
     for bad in ("", "2", "d", "-2d", "2 d", "2D", "1y", "0d", "999999d"):
         with pytest.raises(BadInput):
             parse_duration(bad)
+
+
+def test_a_zero_duration_is_told_as_such():
+    with pytest.raises(BadInput) as refused:
+        parse_duration("0m")
+    assert refused.value.message == "'0m' looks back no time at all: give at least 1, like 30m or 2d."
+    with pytest.raises(BadInput, match="is not a duration"):
+        parse_duration("0")
