@@ -115,8 +115,9 @@ CAUSES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (ON_HOLD, ("on hold",)),  # the bot's own reason for a held mail (the queue verb's table)
 )
 
-# The next hop is the trouble: the alert period calls these "relay" problems.
-NEXT_HOP = frozenset({CONNECTION_REFUSED, UNREACHABLE, TIMEOUT, RELAY_DENIED, SUSPENDED, RELAY_LOGIN})
+# The next hop is the trouble: the alert period calls these "relay" problems (a provider's throttle
+# too: the mail to that domain piles up until it lifts).
+NEXT_HOP = frozenset({CONNECTION_REFUSED, UNREACHABLE, TIMEOUT, RELAY_DENIED, SUSPENDED, RELAY_LOGIN, RATE_LIMITED})
 
 
 def is_over_quota(answer: str) -> bool:

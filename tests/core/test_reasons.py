@@ -20,6 +20,11 @@ def test_every_alert_kind_comes_with_advice() -> None:
         (REFUSED, "bob@partner.example"),
         ("connect to mx.partner.example[192.0.2.7]:25: No route to host", "bob@partner.example"),
         (DNS, "bob@partner.example"),
+        (
+            "host mta7.am0.yahoodns.net[192.0.2.8] said: 421 4.7.0 [TSS04] Messages from 198.51.100.1 temporarily "
+            "deferred due to unexpected volume or user complaints",
+            "bob@yahoo.example",
+        ),
     ):
         assert reasons.alert_kind(answer, recipient, LOCAL) is not None, answer
         assert reasons.advice(answer, timedelta(days=5)), answer
