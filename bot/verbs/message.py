@@ -15,13 +15,13 @@ from typing import Any
 from bot.core import fanout, records, render, scopes
 from bot.core.fanout import HostFailure
 from bot.core.registry import Context, ReadVerb, Section
-from bot.errors import ExitStatus, MailbotError
+from bot.errors import BadInput, ExitStatus, MailbotError
 from bot.i18n import N_, _
 from bot.mailhost.host import MailHost
 from bot.mailhost.mail_flow import Message
 from bot.mailhost.postfix_log import DeliveryEvent, LogLine, parse_event, summarize_reply
 from bot.mailhost.tools.postfix import HostLog
-from bot.mailhost.values import MessageId, QueueId, is_queue_id, parse_message_id, parse_queue_id
+from bot.mailhost.values import MessageId, QueueId, is_queue_id, parse_message_id, parse_queue_id, quoted
 
 MAX_ROUNDS = 6  # hops followed: edge -> filter -> backend -> notice... is never this deep
 
@@ -150,7 +150,19 @@ class MessageRequest:
 
 def validate_message(args: argparse.Namespace) -> MessageRequest:
     text = str(args.id).strip()
-    return MessageRequest(parse_queue_id(text) if is_queue_id(text) else parse_message_id(text))
+    if is_queue_id(text):
+        return MessageRequest(parse_queue_id(text))
+    if text and "@" not in text and not text.startswith("<"):
+        # Not a Message-ID's shape: a queue id typed wrong, whose search would find nothing
+        if is_queue_id(text.upper()):  # a short queue id in small letters: Postfix writes capitals
+            return MessageRequest(parse_queue_id(text.upper()))
+        raise BadInput(
+            _(
+                "{candidate} is not a Postfix queue id (like C5BF3135FAF or 4PcV4K5FPLz3tBr) nor a Message-ID, "
+                "which has an @ (like <20261128.1234@example.org>); give one without an @ in angle brackets."
+            ).format(candidate=quoted(text))
+        )
+    return MessageRequest(parse_message_id(text))
 
 
 def run_message(request: MessageRequest, context: Context) -> Journey:

@@ -39,6 +39,12 @@ def test_the_same_message_by_its_message_id(lab_config):
     assert [hop["queue_id"] for hop in by_id["hops"]] == [queue_id, notice]
 
 
+def test_a_queue_id_typed_in_small_letters_is_found(lab_config):
+    queue_id, _, notice = bounce_in_the_log()
+    answer = json.loads(mailbot("message", queue_id.lower(), "--json").stdout)
+    assert [hop["queue_id"] for hop in answer["hops"]] == [queue_id, notice]
+
+
 def test_a_deferral_later_delivered(lab_config):
     lines = read_lab_logs()
     queue_id = next(
@@ -55,3 +61,10 @@ def test_an_unknown_message(lab_config):
     assert run.returncode == 0
     assert run.stdout.startswith("No trace of ABCDEF98765 in the logs of lab, edge.")  # both mta hosts searched
     assert mailbot("message", "not a message id").returncode == 2
+    mistyped = mailbot("message", "NOTAQID")  # neither shape: said at once, nothing searched
+    assert (mistyped.returncode, mistyped.stdout) == (2, "")
+    assert mistyped.stderr == (
+        "mailbot: 'NOTAQID' is not a Postfix queue id (like C5BF3135FAF or 4PcV4K5FPLz3tBr) nor a Message-ID, "
+        "which has an @ (like <20261128.1234@example.org>); give one without an @ in angle brackets.\n"
+    )
+    assert mailbot("message", "<NOTAQID>").stdout.startswith("No trace of <NOTAQID> in the logs of lab, edge.")
