@@ -24,6 +24,7 @@ CAUSE_WORDS = {
     "blocklisted": N_("the sending server is on a blocklist"),
     r.RELAY_DENIED: N_("relaying refused: this server does not carry mail for that domain"),
     r.UNKNOWN_RECIPIENT: N_("unknown recipient"),
+    "mailbox_disabled": N_("the recipient's mailbox is disabled"),
     r.DOMAIN_NOT_FOUND: N_("the recipient's domain was not found (DNS)"),
     "too_big": N_("message too large"),
     "spam": N_("taken for spam or a virus"),

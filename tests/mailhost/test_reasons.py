@@ -104,6 +104,13 @@ from bot.mailhost import reasons as r
             "550-5.7.1 this message has been blocked. (in reply to end of DATA command)",
             "spam",
         ),
+        (
+            "host gmail-smtp-in.l.google.com[192.0.2.7] said: 550-5.2.1 The email account that you tried to reach "
+            "is disabled. Learn more at 550 5.2.1 https://support.google.com/mail/?p=DisabledUser (in reply to RCPT "
+            "TO command)",
+            "mailbox_disabled",
+        ),
+        ("host mx.example.com[192.0.2.1] said: 550 5.2.1 Mailbox unavailable", "unknown_recipient"),
         ("250 2.0.0 Ok", None),
         ("", None),
     ],
