@@ -93,7 +93,7 @@ CAUSES: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Gmail's `550-5.2.1 The email account that you tried to reach is disabled`, Cyrus's `Mailbox
     # disabled`: the address exists and takes no mail (after the unknown ones: `5.2.1 mailbox
     # unavailable` is Exchange's unknown user)
-    ("mailbox_disabled", ("5.2.1", "is disabled", "mailbox disabled", "account disabled")),
+    ("mailbox_disabled", ("5.2.1", "reach is disabled", "mailbox disabled", "account disabled", "account is disabled")),
     (DOMAIN_NOT_FOUND, ("host or domain name not found", "name service error", "domain not found", "5.1.2")),
     ("too_big", ("5.3.4", "message size exceeds", "message too big", "too large")),
     ("spam", ("spam", "5.7.1 message rejected", "content rejected", "virus", "malware", "infected")),

@@ -111,6 +111,7 @@ from bot.mailhost import reasons as r
             "mailbox_disabled",
         ),
         ("host mx.example.com[192.0.2.1] said: 550 5.2.1 Mailbox unavailable", "unknown_recipient"),
+        ("host mx.example.com[192.0.2.1] said: 454 4.7.0 TLS not available: STARTTLS is disabled", "tls"),
         ("250 2.0.0 Ok", None),
         ("", None),
     ],
