@@ -22,6 +22,7 @@ _DOMAIN = re.compile(grammar.DOMAIN)
 _QUEUE_ID = re.compile(grammar.QUEUE_ID)
 _DURATION = re.compile(grammar.DURATION)
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_NO_DURATION = re.compile(f"0+[{''.join(_DURATION_UNITS)}]")  # `0m`: grammar.DURATION starts at 1
 MAX_DURATION = timedelta(days=400)
 
 
@@ -116,7 +117,7 @@ def parse_duration(text: str) -> timedelta:
     """`30m`, `12h`, `2d`, `1w`: how far back to look."""
     candidate = text.strip()
     match = _DURATION.fullmatch(candidate)
-    if not match and re.fullmatch(r"0+[smhdw]", candidate):
+    if not match and _NO_DURATION.fullmatch(candidate):
         raise BadInput(
             _("{candidate} looks back no time at all: give at least 1, like 30m or 2d.").format(
                 candidate=quoted(candidate)

@@ -264,6 +264,7 @@ def _read(
                                     0,
                                     None,
                                     None,
+                                    # `_own_words(final)`, inlined in the loop of 45,000 verdicts
                                     (final.response or None) if final.daemon in _OWN_WORDS else None,
                                     None,
                                     final.dsn,
