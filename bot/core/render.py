@@ -63,13 +63,15 @@ json_string: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def stamp_texts() -> Callable[[datetime], str]:
-    """Each time's JSON text, `encode(iso(stamp))`, made once per time and zone.
+    """Each time's JSON text, `encode(iso(stamp))`, made once per time and zone while it is used.
 
     A busy trace's `--json` writes 360,000 times, 75,000 of them distinct (a message's arrival is
     its verdict's, a delivery's time the verdict's last event), and `isoformat` of an aware time
-    costs 0.6 µs: 0.23 s of that answer, 0.09 s with this (10 MB for the texts kept). Equal times
-    of two zones (one instant) are kept apart, and a time in the second pass of a clock turned
-    back (`fold`) is not looked up: it compares equal to the first.
+    costs 0.6 µs: 0.23 s of that answer, 0.09 s with every text kept. Kept, the texts held 9 MB at
+    the answer's peak; the last 4,096 hold the times of the messages being written and of their
+    verdicts, and the answer took 0.04 s more than with all of them (bench/run.py, issue 24).
+    Equal times of two zones (one instant) are kept apart, and a time in the second pass of a
+    clock turned back (`fold`) is not looked up: it compares equal to the first.
     """
     zones: dict[object, dict[datetime, str]] = {}
 
@@ -81,10 +83,15 @@ def stamp_texts() -> Callable[[datetime], str]:
             texts = zones[stamp.tzinfo] = {}
         made = texts.get(stamp)
         if made is None:
+            if len(texts) >= _STAMPS_KEPT:
+                texts.clear()
             made = texts[stamp] = f'"{stamp.isoformat()}"'
         return made
 
     return text
+
+
+_STAMPS_KEPT = 4096
 
 
 def write_json(document: dict[str, Any], out: TextIO) -> None:

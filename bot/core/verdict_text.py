@@ -47,11 +47,11 @@ _URGENCY = {
 }
 
 
-def label(verdict: v.Verdict) -> str:
+def label(verdict: v.AnyVerdict) -> str:
     return _(LABELS[verdict.kind]) if verdict.kind in LABELS else verdict.kind
 
 
-def why(verdict: v.Verdict) -> str:
+def why(verdict: v.AnyVerdict) -> str:
     """The last answer in plain words, with the server's own words when they add something."""
     words = reasons.words(verdict.cause)
     if words is not None:
@@ -59,7 +59,7 @@ def why(verdict: v.Verdict) -> str:
     return verdict.reason or ""
 
 
-def detail(verdict: v.Verdict) -> str:
+def detail(verdict: v.AnyVerdict) -> str:
     """What happened and what happens next, in one sentence-like line."""
     kind = verdict.kind
     after = (
@@ -193,7 +193,7 @@ def _then(first: str, then: str) -> str:
     return _("{first}; {then}").format(first=first, then=then) if first else then
 
 
-def slack_order(verdicts: Iterable[v.Verdict]) -> list[v.Verdict]:
+def slack_order(verdicts: Iterable[v.AnyVerdict]) -> list[v.AnyVerdict]:
     """Problems first, then the most recent first."""
     by_time = sorted(verdicts, key=lambda x: x.at, reverse=True)
     return sorted(by_time, key=lambda x: _URGENCY.get(x.kind, 2))
@@ -310,7 +310,7 @@ CSV_COLUMNS = (
 )
 
 
-def csv_text(verdicts: Sequence[v.Verdict], messages: Sequence[Message]) -> str:
+def csv_text(verdicts: Sequence[v.AnyVerdict], messages: Sequence[Message]) -> str:
     """Every attempt behind every verdict (a verdict without an attempt: one row of its own).
 
     Each row made by position, in CSV_COLUMNS' order: a busy trace's 66,000 rows took 0.95 s
@@ -321,7 +321,8 @@ def csv_text(verdicts: Sequence[v.Verdict], messages: Sequence[Message]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     write = writer.writerow
-    for verdict in verdicts:
+    for each in verdicts:
+        verdict = each.record()  # most of its fields are read (`v.AnyVerdict`)
         kind, arrived = verdict.kind, verdict.arrived.isoformat()
         queue_ids = " ".join([hop.queue_id for hop in verdict.hops])
         sender, message_id, client = verdict.sender or "", verdict.message_id or "", verdict.client or ""

@@ -41,7 +41,7 @@ from bot.mailhost.values import (
     parse_trace_status,
     quoted,
 )
-from bot.mailhost.verdicts import DELETED, HELD, QUEUED, REFUSED, Verdict, client_ip, read_verdicts
+from bot.mailhost.verdicts import DELETED, HELD, QUEUED, REFUSED, AnyVerdict, client_ip, read_verdicts
 
 PARTY_WIDTH = 30
 SLACK_INLINE = 15  # verdicts listed in Slack when the answer goes to a file
@@ -118,7 +118,7 @@ class TraceRequest:
             return message.involves(self.recipient.value)
         return True  # a client's or a Message-ID's: kept or not by their verdicts, hops and all
 
-    def keeps(self, verdict: Verdict, client_hops: frozenset[tuple[str, str]] = frozenset()) -> bool:
+    def keeps(self, verdict: AnyVerdict, client_hops: frozenset[tuple[str, str]] = frozenset()) -> bool:
         """Every key and filter given, on one message and recipient (`client_hops`: the hops whose
         `client=` is the client's: its mail reinjected by a content filter is its mail too)."""
         if self.address is not None and not _verdict_names(verdict, self.address):
@@ -145,7 +145,9 @@ class TraceRequest:
             return verdict.kind == self.status
         return True
 
-    def kept(self, verdicts: list[Verdict], client_hops: frozenset[tuple[str, str]] = frozenset()) -> list[Verdict]:
+    def kept(
+        self, verdicts: list[AnyVerdict], client_hops: frozenset[tuple[str, str]] = frozenset()
+    ) -> list[AnyVerdict]:
         """The verdicts that `keeps`. For an address alone (most traces), its test inlined: the parser's
         own string first, by identity, then `Verdict.names` (three calls a verdict and the address
         lowered each time were about 25 ms for the 45,000 verdicts of a frequent address; 8 ms now,
@@ -202,7 +204,7 @@ class TraceReport:
     failures: list[HostFailure] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
     queue_lifetime: timedelta | None = None  # the shortest of the hosts' maximal_queue_lifetime
-    verdicts: list[Verdict] = field(default_factory=list)  # one per message and recipient
+    verdicts: list[AnyVerdict] = field(default_factory=list)  # one per message and recipient
     attempts: bool = False  # `--attempts`: every attempt's line, as the trace showed before verdicts
     windows: list[HostWindow] = field(default_factory=list)  # what each host's logs cover
     request: TraceRequest | None = None  # the keys and filters, when not the address alone
@@ -236,23 +238,28 @@ class TraceReport:
         origins = records.origins(self.messages)
         # A verdict's text is made where its messages are written, and again in the list of
         # verdicts: keeping a busy trace's 45,000 texts for the list held 30 MB, making them again
-        # costs 0.15 s. Each time's text is made once (render.stamp_texts).
+        # costs 0.15 s. Each time's text is made once while it is used (render.stamp_texts).
         stamp = render.stamp_texts()
-        # Each hop's verdicts: the verdict itself when it is the only one (most are), keyed by the
-        # verdict's own `Hop`: a list and a key made for each of 45,000 hops held 9 MB.
-        by_hop: dict[tuple[str, str], Verdict | list[Verdict]] = {}
+        # Each hop's verdicts, by host and queue id: the verdict itself when it is the only one
+        # (most are). A list made for each of 45,000 hops held 9 MB; a key made for each (the
+        # verdicts read from their records make their hops when asked) 4 MB: the hop's own strings
+        # are the keys.
+        by_hop: dict[str, dict[str, AnyVerdict | list[AnyVerdict]]] = {}
         for verdict in self.verdicts:
-            for hop in verdict.hops:
-                held = by_hop.get(hop)
+            for host, queue_id in verdict.hops:
+                of_host = by_hop.get(host)
+                if of_host is None:
+                    of_host = by_hop[host] = {}
+                held = of_host.get(queue_id)
                 if held is None:
-                    by_hop[hop] = verdict
+                    of_host[queue_id] = verdict
                 elif isinstance(held, list):
                     held.append(verdict)
                 else:
-                    by_hop[hop] = [held, verdict]
+                    of_host[queue_id] = [held, verdict]
 
-        def verdicts_of(m: Message) -> Iterable[Verdict]:
-            held = by_hop.get((m.host, m.queue_id))
+        def verdicts_of(m: Message) -> Iterable[AnyVerdict]:
+            held = by_hop.get(m.host, {}).get(m.queue_id)
             return () if held is None else held if isinstance(held, list) else (held,)
 
         def message(m: Message) -> dict[str, Any]:
@@ -270,7 +277,9 @@ class TraceReport:
             "since": _duration_words(self.since) if self.since else None,
             "hosts": list(self.hosts),
             "messages": render.JsonRows(self.messages, message, message_text),
-            "verdicts": render.JsonRows(self.verdicts, Verdict.to_json, lambda verdict: verdict.json_text(stamp)),
+            "verdicts": render.JsonRows(
+                self.verdicts, lambda verdict: verdict.to_json(), lambda verdict: verdict.json_text(stamp)
+            ),
             "rejected": [records.rejection_json(r) for r in self.rejected],
             "queued": [records.queued_json(q) for q in self.queued],
             "hints": self.hints,
@@ -352,7 +361,8 @@ class TraceReport:
             leading[2].append(cell)
 
         def details() -> Iterator[str]:
-            for verdict in self.verdicts:
+            for each in self.verdicts:
+                verdict = each.record()  # most of its fields are read (`AnyVerdict`)
                 text = _rerouted(perspective, verdict.sender, verdict.recipient) + verdict_text.detail(verdict)
                 if len(verdict.hops) == 1:
                     hop = verdict.hops[0]
@@ -599,11 +609,11 @@ def run_trace(request: TraceRequest, context: Context) -> TraceReport:
     return report
 
 
-def _within_scope(scope: scopes.Scope, verdicts: list[Verdict]) -> tuple[list[Verdict], int]:
+def _within_scope(scope: scopes.Scope, verdicts: list[AnyVerdict]) -> tuple[list[AnyVerdict], int]:
     """The verdicts of the mail whose sender or a recipient is in scope (a mail shown whole: every
     recipient's verdict), and how many mails (hops, or refusals) were left out."""
     seen = {hop for x in verdicts if scope.shows(x.sender, (x.recipient, x.orig_recipient)) for hop in x.hops}
-    shown: list[Verdict] = []
+    shown: list[AnyVerdict] = []
     hidden: set[object] = set()
     for verdict in verdicts:
         if scope.shows(verdict.sender, (verdict.recipient, verdict.orig_recipient)) or any(
@@ -615,7 +625,7 @@ def _within_scope(scope: scopes.Scope, verdicts: list[Verdict]) -> tuple[list[Ve
     return shown, len(hidden)
 
 
-def _verdict_names(verdict: Verdict, address: Address) -> bool:
+def _verdict_names(verdict: AnyVerdict, address: Address) -> bool:
     """A message the address sent (every recipient), or the address's own part of one it received;
     a verdict that names no recipient (a queue file without a delivery yet) stays."""
     return verdict.recipient is None or verdict.names(address.value)

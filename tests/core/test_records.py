@@ -164,5 +164,17 @@ def test_every_record_of_the_corpus_log_is_written_as_the_encoder_writes_it() ->
     written = [records.message_text(m, origins.get(m.queue_id), stamp) for m in flow.messages]
     assert written == [render.encode(records.message_json(m, origins.get(m.queue_id))) for m in flow.messages]
     assert [x.json_text(stamp) for x in verdicts] == [render.encode(x.to_json()) for x in verdicts]
-    assert {len(x) for x in verdicts} == {len(v.Verdict._fields)}  # those made in bulk have every field
+    assert {len(x.record()) for x in verdicts} == {len(v.Verdict._fields)}  # those made in bulk have every field
     assert json.loads(written[0])["queue_id"] == flow.messages[0].queue_id
+
+
+def test_a_long_answer_s_times_are_each_their_own_text() -> None:
+    """More distinct times than the texts kept (a busy trace's 75,000): each time, asked again after
+    thousands of others, in any order, is still its own text."""
+    stamp = render.stamp_texts()
+    start = datetime(2026, 12, 4, tzinfo=UTC)
+    times = [start + timedelta(seconds=n) for n in range(10_000)]
+    expected = [f'"{t.isoformat()}"' for t in times]
+    assert [stamp(t) for t in times] == expected
+    assert [stamp(t) for t in reversed(times)] == expected[::-1]
+    assert [stamp(t) for t in times[::7]] == expected[::7]

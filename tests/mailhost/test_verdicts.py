@@ -221,7 +221,7 @@ def walked(messages, rejections=()):
     """The verdicts of `walk` alone, none of `read_verdicts`'s shortcuts for the usual mail."""
     children, linked = v._links(messages)
     reader = v._Reader({}, set(), {}, children)
-    verdicts: list[v.Verdict] = []
+    verdicts: list[v.AnyVerdict] = []
     for m in messages:
         if id(m) not in linked:
             story = v._Story(m.first_seen, m.sender, m.message_id, m.client, (v.Hop(m.host, m.queue_id),), ())
@@ -490,6 +490,16 @@ def test_a_filter_s_re_injection_and_its_quarantine_are_told():
         assert records.origins(list(flow.messages))["7C2F1261CA0"] == "4B1C2261C9E"
 
 
+# An empty `orig_to=<>` (the parser keeps it as ""): no original recipient, on every path.
+NO_ORIGINAL_RECIPIENT = """\
+Dec  5 10:00:00 mx postfix/cleanup[101]: 1A2B3C4D5E: message-id=<abc@x.example>
+Dec  5 10:00:00 mx postfix/qmgr[102]: 1A2B3C4D5E: from=<a@x.example>, size=1234, nrcpt=1 (queue active)
+Dec  5 10:00:01 mx postfix/local[103]: 1A2B3C4D5E: to=<b@mx.example>, orig_to=<>, relay=local, delay=1.1, \
+delays=0.1/0/0.5/0.5, dsn=2.0.0, status=sent (delivered to mailbox)
+Dec  5 10:00:01 mx postfix/qmgr[102]: 1A2B3C4D5E: removed
+"""
+
+
 def test_the_shortcuts_for_the_usual_mail_tell_what_walk_tells(tmp_path):
     """`read_verdicts` makes most verdicts without `walk` (bench/run.py): the same ones, in the same order."""
     from bench import gen_logs
@@ -504,10 +514,24 @@ def test_the_shortcuts_for_the_usual_mail_tell_what_walk_tells(tmp_path):
         flow_of(TOGETHER),
         flow_of(OTHER_SET_UPS),
         flow_of(HELD_BY_RULES),
+        flow_of(NO_ORIGINAL_RECIPIENT),
         flow_of(gzip.decompress(PIXELPARK.read_bytes()).decode("utf-8", "replace"), "helga", datetime(2023, 3, 17)),
         flow_of(generated, reference=datetime.fromtimestamp(manifest.end)),
     ):
-        assert v.read_verdicts(flow.messages, flow.rejections) == walked(flow.messages, flow.rejections)
+        made = v.read_verdicts(flow.messages, flow.rejections)
+        assert [x.record() for x in made] == walked(flow.messages, flow.rejections)
+        # what a reader sees of the light verdicts, field by field, is their record's
+        for x in made:
+            record = x.record()
+            assert [getattr(x, name) for name in v.Verdict._fields] == list(record)
+            assert (x.host, x.queue_id, x.problem, x.names(x.recipient or "")) == (
+                record.host,
+                record.queue_id,
+                record.problem,
+                record.names(x.recipient or ""),
+            )
+    # the generated logs have both kinds of light verdict, and mail that needs `walk`
+    assert {type(x) for x in made} == {v.Verdict, v.DeliveredVerdict, v.HandedOnVerdict}
     verdicts = v.read_verdicts(flow_of(TOGETHER).messages)
     assert [(x.recipient, len(x.hops), x.imap_uid) for x in verdicts] == [
         ("john@lab.test", 2, 13),
