@@ -78,6 +78,30 @@ def _import_paramiko() -> ModuleType:
         return module
 
 
+def _one_malloc_arena() -> None:
+    """The process's threads share one malloc arena, as `MALLOC_ARENA_MAX=1` would have them (unless
+    that variable says otherwise): set when this module is loaded, before the threads that talk to
+    hosts (paramiko's readers, `fanout`'s askers) are started.
+
+    glibc gives a thread that allocates an arena of its own; paramiko's reader thread decrypts a
+    big answer's packets there, and that arena kept 4 MB that the parsing thread had freed: the
+    peak of the busiest trace of bench/run.py went from 106 to 102 MB (issue 24). Where the C
+    library is not glibc, nothing changes."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return
+    import ctypes  # 2 ms: only a process that may go to a host loads it
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_ARENA_MAX, 1)
+
+
+_M_ARENA_MAX = -8  # glibc's <malloc.h>
+_one_malloc_arena()
+
+
 CHUNK = 256 * 1024
 # The channel's window, and AES-GCM first among the ciphers (OpenSSH has offered it since 6.2):
 # the answers of a busy address are tens of MB, which paramiko decrypts and checks in Python's

@@ -589,3 +589,41 @@ def test_rfc3339_lines_read_on_the_fast_paths_as_the_general_pattern_reads_them(
     assert assemble_blocks(blocks, LineParser(REFERENCE, zone), "lab") == expected
     classic = assemble([p for p in map(LineParser(REFERENCE).parse, LAB_LOG) if p], "lab")
     assert len(expected.messages) == (0 if shape == "odd" else len(classic.messages))
+
+
+def test_a_message_met_again_after_thousands_of_others_is_still_one_message():
+    """The parser remembers the queue ids of the last few thousand messages only: a deferred mail's
+    `removed`, after 10,000 other messages, still ends that mail, on both readers, and a word that
+    is not a queue id (`NOQUEUE`, `warning`) is still not one."""
+    from bot.mailhost.mail_flow import assemble, assemble_blocks
+    from bot.mailhost.postfix_log import LineParser
+
+    def mail(n: int) -> list[str]:
+        queue_id = f"{0x100000 + n:X}A"
+        return [
+            f"Nov 28 02:{n // 600 % 60:02d}:{n // 10 % 60:02d} mx postfix/qmgr[2]: {queue_id}: from=<s{n}@x.example>, "
+            "size=100, nrcpt=1 (queue active)",
+            f"Nov 28 02:{n // 600 % 60:02d}:{n // 10 % 60:02d} mx postfix/smtp[3]: {queue_id}: to=<r{n}@y.example>, "
+            "relay=mx.y.example[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 2.0.0 Ok)",
+            f"Nov 28 02:{n // 600 % 60:02d}:{n // 10 % 60:02d} mx postfix/qmgr[2]: {queue_id}: removed",
+        ]
+
+    first = mail(0)
+    lines = [first[0]]
+    for n in range(1, 10_001):
+        lines += mail(n)
+    lines += [
+        "Nov 28 02:59:58 mx postfix/smtpd[4]: NOQUEUE: reject: RCPT from unknown[192.0.2.9]: 554 5.7.1 "
+        "<x@lab.test>: Relay access denied; from=<a@b.example> to=<x@lab.test> proto=ESMTP helo=<h>",
+        "Nov 28 02:59:59 mx postfix/smtpd[4]: warning: hostname z does not resolve to address 192.0.2.9",
+        *(line.replace("02:00:00", "02:59:59") for line in first[1:]),
+    ]
+    text = "\n".join(lines) + "\n"
+    expected = assemble([p for p in map(LineParser(REFERENCE).parse, lines) if p], "mx", keep_lines=False)
+    middle = text.index("\n", len(text) // 2) + 1
+    read = assemble_blocks([text[:middle], text[middle:]], LineParser(REFERENCE), "mx")
+    for flow in (expected, read):
+        assert len(flow.messages) == 10_001 and len(flow.rejections) == 1
+        mail_zero = [m for m in flow.messages if m.queue_id == "100000A"]
+        assert len(mail_zero) == 1 and mail_zero[0].sender == "s0@x.example" and mail_zero[0].removed
+        assert [d.recipient for d in mail_zero[0].deliveries] == ["r0@y.example"]
