@@ -104,15 +104,67 @@ class Verdict(NamedTuple):
         return _names(self, address)
 
     def to_json(self) -> dict[str, Any]:
-        return _json_dict(self)
+        return {
+            "kind": self.kind,
+            "recipient": self.recipient,
+            "orig_recipient": self.orig_recipient,
+            "sender": self.sender,
+            "queue_ids": [hop.queue_id for hop in self.hops],
+            "hosts": [hop.host for hop in self.hops],
+            "host": self.host,
+            "arrived": self.arrived.isoformat(),
+            "at": self.at.isoformat(),
+            "attempts": self.attempts,
+            "first_deferred": self.first_deferred.isoformat() if self.first_deferred else None,
+            "last_deferred": self.last_deferred.isoformat() if self.last_deferred else None,
+            "reason": self.reason,
+            "cause": self.cause,
+            "dsn": self.dsn,
+            "relay": self.relay,
+            "mailbox": self.mailbox,
+            "folder": self.folder,
+            "imap_uid": self.imap_uid,
+            "next_queue_id": self.next_queue_id,
+            "notice_queue_id": self.notice_queue_id,
+            "notice_to": self.notice_to,
+            "in_queue": self.in_queue,
+            "gives_up_at": self.gives_up_at.isoformat() if self.gives_up_at else None,
+            "redirect_rule": self.redirect_rule,
+        }
 
     def json_text(self, stamp: Callable[[datetime], str]) -> str:
         """`json.dumps(self.to_json(), ensure_ascii=False)`, written without the dict (`stamp`: a
         time's JSON text): half the time for the 45,000 verdicts of a busy trace's `--json`
         (bench/run.py); tests/core/test_records.py compares the two."""
-        return _json_text(self, stamp)
+        q, hops = _json_string, self.hops
+        return (
+            f'{{"kind": {q(self.kind)}, '
+            f'"recipient": {"null" if self.recipient is None else q(self.recipient)}, '
+            f'"orig_recipient": {"null" if self.orig_recipient is None else q(self.orig_recipient)}, '
+            f'"sender": {"null" if self.sender is None else q(self.sender)}, '
+            f'"queue_ids": [{", ".join([q(hop[1]) for hop in hops])}], '
+            f'"hosts": [{", ".join([q(hop[0]) for hop in hops])}], '
+            f'"host": {"null" if (host := self.host) is None else q(host)}, '
+            f'"arrived": {stamp(self.arrived)}, "at": {stamp(self.at)}, "attempts": {self.attempts}, '
+            f'"first_deferred": {"null" if self.first_deferred is None else stamp(self.first_deferred)}, '
+            f'"last_deferred": {"null" if self.last_deferred is None else stamp(self.last_deferred)}, '
+            f'"reason": {"null" if self.reason is None else q(self.reason)}, '
+            f'"cause": {"null" if self.cause is None else q(self.cause)}, '
+            f'"dsn": {"null" if self.dsn is None else q(self.dsn)}, '
+            f'"relay": {"null" if self.relay is None else q(self.relay)}, '
+            f'"mailbox": {"null" if self.mailbox is None else q(self.mailbox)}, '
+            f'"folder": {"null" if self.folder is None else q(self.folder)}, '
+            f'"imap_uid": {"null" if self.imap_uid is None else self.imap_uid}, '
+            f'"next_queue_id": {"null" if self.next_queue_id is None else q(self.next_queue_id)}, '
+            f'"notice_queue_id": {"null" if self.notice_queue_id is None else q(self.notice_queue_id)}, '
+            f'"notice_to": {"null" if self.notice_to is None else q(self.notice_to)}, '
+            f'"in_queue": {"null" if self.in_queue is None else "true" if self.in_queue else "false"}, '
+            f'"gives_up_at": {"null" if self.gives_up_at is None else stamp(self.gives_up_at)}, '
+            f'"redirect_rule": {"null" if self.redirect_rule is None else q(self.redirect_rule)}}}'
+        )
 
     def record(self) -> Verdict:
+        """A verdict is its own record (`DeliveredVerdict` and `HandedOnVerdict` make theirs)."""
         return self
 
 
@@ -126,11 +178,12 @@ class _DeliveredAtOnce:
     """What the verdicts read from their records (`DeliveredVerdict`, `HandedOnVerdict`) share:
     a recipient delivered at its one try on each hop, and `Verdict`'s methods.
 
-    Most verdicts of a busy address are of these two kinds (40,000 of the 45,000 of the frequent
+    Most verdicts of a busy address are of these two kinds (40,000 of the 49,000 of the frequent
     address of bench/run.py). As `Verdict`s, each copied 27 fields out of its message and delivery
-    and held its hops: 380 bytes, 15 MB in all at the trace's peak. These read the same fields from
-    the records the trace holds anyway (64-80 bytes each); `record()` is the `Verdict` they stand
-    for, and tests/mailhost/test_verdicts.py checks that each field read of them is that one's."""
+    and held its hops, 380 bytes: the verdicts added 16 MB to that trace's memory. These read the
+    same fields from the records the trace holds anyway (64-80 bytes each; 3 MB for all the
+    verdicts); `record()` is the `Verdict` they stand for, and tests/mailhost/test_verdicts.py
+    checks that each field read of them is that one's."""
 
     __slots__ = ()
     kind: str = DELIVERED
@@ -405,65 +458,6 @@ def _names(verdict: AnyVerdict, address: str) -> bool:
         if value and (value == address or value.lower() == address):  # as written first: no copy
             return True
     return not address and not (verdict.recipient and verdict.orig_recipient and verdict.sender)  # "" is a missing one
-
-
-def _json_dict(verdict: AnyVerdict) -> dict[str, Any]:
-    return {
-        "kind": verdict.kind,
-        "recipient": verdict.recipient,
-        "orig_recipient": verdict.orig_recipient,
-        "sender": verdict.sender,
-        "queue_ids": [hop.queue_id for hop in verdict.hops],
-        "hosts": [hop.host for hop in verdict.hops],
-        "host": verdict.host,
-        "arrived": verdict.arrived.isoformat(),
-        "at": verdict.at.isoformat(),
-        "attempts": verdict.attempts,
-        "first_deferred": verdict.first_deferred.isoformat() if verdict.first_deferred else None,
-        "last_deferred": verdict.last_deferred.isoformat() if verdict.last_deferred else None,
-        "reason": verdict.reason,
-        "cause": verdict.cause,
-        "dsn": verdict.dsn,
-        "relay": verdict.relay,
-        "mailbox": verdict.mailbox,
-        "folder": verdict.folder,
-        "imap_uid": verdict.imap_uid,
-        "next_queue_id": verdict.next_queue_id,
-        "notice_queue_id": verdict.notice_queue_id,
-        "notice_to": verdict.notice_to,
-        "in_queue": verdict.in_queue,
-        "gives_up_at": verdict.gives_up_at.isoformat() if verdict.gives_up_at else None,
-        "redirect_rule": verdict.redirect_rule,
-    }
-
-
-def _json_text(verdict: AnyVerdict, stamp: Callable[[datetime], str]) -> str:
-    q, hops = _json_string, verdict.hops
-    return (
-        f'{{"kind": {q(verdict.kind)}, '
-        f'"recipient": {"null" if verdict.recipient is None else q(verdict.recipient)}, '
-        f'"orig_recipient": {"null" if verdict.orig_recipient is None else q(verdict.orig_recipient)}, '
-        f'"sender": {"null" if verdict.sender is None else q(verdict.sender)}, '
-        f'"queue_ids": [{", ".join([q(hop[1]) for hop in hops])}], '
-        f'"hosts": [{", ".join([q(hop[0]) for hop in hops])}], '
-        f'"host": {"null" if (host := verdict.host) is None else q(host)}, '
-        f'"arrived": {stamp(verdict.arrived)}, "at": {stamp(verdict.at)}, "attempts": {verdict.attempts}, '
-        f'"first_deferred": {"null" if verdict.first_deferred is None else stamp(verdict.first_deferred)}, '
-        f'"last_deferred": {"null" if verdict.last_deferred is None else stamp(verdict.last_deferred)}, '
-        f'"reason": {"null" if verdict.reason is None else q(verdict.reason)}, '
-        f'"cause": {"null" if verdict.cause is None else q(verdict.cause)}, '
-        f'"dsn": {"null" if verdict.dsn is None else q(verdict.dsn)}, '
-        f'"relay": {"null" if verdict.relay is None else q(verdict.relay)}, '
-        f'"mailbox": {"null" if verdict.mailbox is None else q(verdict.mailbox)}, '
-        f'"folder": {"null" if verdict.folder is None else q(verdict.folder)}, '
-        f'"imap_uid": {"null" if verdict.imap_uid is None else verdict.imap_uid}, '
-        f'"next_queue_id": {"null" if verdict.next_queue_id is None else q(verdict.next_queue_id)}, '
-        f'"notice_queue_id": {"null" if verdict.notice_queue_id is None else q(verdict.notice_queue_id)}, '
-        f'"notice_to": {"null" if verdict.notice_to is None else q(verdict.notice_to)}, '
-        f'"in_queue": {"null" if verdict.in_queue is None else "true" if verdict.in_queue else "false"}, '
-        f'"gives_up_at": {"null" if verdict.gives_up_at is None else stamp(verdict.gives_up_at)}, '
-        f'"redirect_rule": {"null" if verdict.redirect_rule is None else q(verdict.redirect_rule)}}}'
-    )
 
 
 # --- reading the verdicts ---------------------------------------------------------------------
