@@ -176,7 +176,8 @@ _new_hop = _new_verdict = tuple.__new__
 
 class _DeliveredAtOnce:
     """What the verdicts read from their records (`DeliveredVerdict`, `HandedOnVerdict`) share:
-    a recipient delivered at its one try on each hop, and `Verdict`'s methods.
+    a recipient delivered at its one try on each hop (`delivery`, the last one, of `message`'s
+    mail), and `Verdict`'s methods.
 
     Most verdicts of a busy address are of these two kinds (40,000 of the 49,000 of the frequent
     address of bench/run.py). As `Verdict`s, each copied 27 fields out of its message and delivery
@@ -186,6 +187,9 @@ class _DeliveredAtOnce:
     checks that each field read of them is that one's."""
 
     __slots__ = ()
+    message: Message
+    delivery: Delivery
+    in_queue: bool | None
     kind: str = DELIVERED
     attempts: int = 0
     first_deferred: datetime | None = None
@@ -198,6 +202,23 @@ class _DeliveredAtOnce:
     refused_on: str | None = None
     redirect_rule: str | None = None
     problem: bool = False
+
+    # Each kind's own: `orig_recipient`, `sender`, `hops`, `message_id` (and `host`, `queue_id`)
+    @property
+    def orig_recipient(self) -> str | None:
+        raise NotImplementedError
+
+    @property
+    def sender(self) -> str | None:
+        raise NotImplementedError
+
+    @property
+    def hops(self) -> tuple[Hop, ...]:
+        raise NotImplementedError
+
+    @property
+    def message_id(self) -> str | None:
+        raise NotImplementedError
 
     def names(self, address: str) -> bool:
         return _names(cast("AnyVerdict", self), address)
@@ -212,32 +233,18 @@ class _DeliveredAtOnce:
         """The `Verdict` this one stands for, made when asked: a reader of most of its fields (the
         JSON, the table's detail, the CSV) reads them from it, as each field asked of this one is a
         property (55 ns, against 20 for a field of the named tuple)."""
-        raise NotImplementedError
-
-
-class DeliveredVerdict(_DeliveredAtOnce):
-    """Mail delivered at its one try on one hop, not handed on (the usual mail): `_sent`'s verdict."""
-
-    __slots__ = ("delivery", "in_queue", "message")
-
-    def __init__(self, message: Message, delivery: Delivery, in_queue: bool | None) -> None:
-        self.message = message
-        self.delivery = delivery
-        self.in_queue = in_queue
-
-    def record(self) -> Verdict:
         message, delivery = self.message, self.delivery
         return _new_verdict(
             Verdict,
             (
                 DELIVERED,
                 delivery.recipient,
-                delivery.orig_recipient or None,
-                message.sender,
-                (_new_hop(Hop, (message.host, message.queue_id)),),
+                self.orig_recipient,
+                self.sender,
+                self.hops,
                 message.first_seen,
                 delivery.at,
-                message.message_id,
+                self.message_id,
                 message.client,
                 0,
                 None,
@@ -263,6 +270,57 @@ class DeliveredVerdict(_DeliveredAtOnce):
     @property
     def recipient(self) -> str:
         return self.delivery.recipient
+
+    @property
+    def arrived(self) -> datetime:
+        return self.message.first_seen
+
+    @property
+    def at(self) -> datetime:
+        return self.delivery.at
+
+    @property
+    def client(self) -> str | None:
+        return self.message.client
+
+    @property
+    def reason(self) -> str | None:
+        return _own_words(self.delivery)
+
+    @property
+    def dsn(self) -> str:
+        return self.delivery.dsn
+
+    @property
+    def relay(self) -> str:
+        return self.delivery.relay
+
+    @property
+    def mailbox(self) -> str | None:
+        return self.delivery.mailbox
+
+    @property
+    def folder(self) -> str | None:
+        return self.delivery.folder
+
+    @property
+    def imap_uid(self) -> int | None:
+        return self.delivery.imap_uid
+
+    @property
+    def next_queue_id(self) -> str | None:
+        return self.delivery.next_queue_id
+
+
+class DeliveredVerdict(_DeliveredAtOnce):
+    """Mail delivered at its one try on one hop, not handed on (the usual mail): `_sent`'s verdict."""
+
+    __slots__ = ("delivery", "in_queue", "message")
+
+    def __init__(self, message: Message, delivery: Delivery, in_queue: bool | None) -> None:
+        self.message = message
+        self.delivery = delivery
+        self.in_queue = in_queue
 
     @property
     def orig_recipient(self) -> str | None:
@@ -285,48 +343,8 @@ class DeliveredVerdict(_DeliveredAtOnce):
         return self.message.queue_id
 
     @property
-    def arrived(self) -> datetime:
-        return self.message.first_seen
-
-    @property
-    def at(self) -> datetime:
-        return self.delivery.at
-
-    @property
     def message_id(self) -> str | None:
         return self.message.message_id
-
-    @property
-    def client(self) -> str | None:
-        return self.message.client
-
-    @property
-    def reason(self) -> str | None:
-        return _own_words(self.delivery)
-
-    @property
-    def dsn(self) -> str:
-        return self.delivery.dsn
-
-    @property
-    def relay(self) -> str:
-        return self.delivery.relay
-
-    @property
-    def mailbox(self) -> str | None:
-        return self.delivery.mailbox
-
-    @property
-    def folder(self) -> str | None:
-        return self.delivery.folder
-
-    @property
-    def imap_uid(self) -> int | None:
-        return self.delivery.imap_uid
-
-    @property
-    def next_queue_id(self) -> str | None:
-        return self.delivery.next_queue_id
 
 
 class HandedOnVerdict(_DeliveredAtOnce):
@@ -343,45 +361,6 @@ class HandedOnVerdict(_DeliveredAtOnce):
         self.child = child
         self.delivery = delivery
         self.in_queue = in_queue
-
-    def record(self) -> Verdict:
-        message, child, delivery = self.message, self.child, self.delivery
-        return _new_verdict(
-            Verdict,
-            (
-                DELIVERED,
-                delivery.recipient,
-                delivery.orig_recipient or self.handed.orig_recipient,
-                message.sender if message.sender is not None else child.sender,
-                (_new_hop(Hop, (message.host, message.queue_id)), _new_hop(Hop, (child.host, child.queue_id))),
-                message.first_seen,
-                delivery.at,
-                message.message_id or child.message_id,
-                message.client,
-                0,
-                None,
-                None,
-                _own_words(delivery),
-                None,
-                delivery.dsn,
-                delivery.relay,
-                delivery.mailbox,
-                delivery.folder,
-                delivery.imap_uid,
-                delivery.next_queue_id,
-                None,
-                None,
-                self.in_queue,
-                None,
-                False,
-                None,
-                None,
-            ),
-        )
-
-    @property
-    def recipient(self) -> str:
-        return self.delivery.recipient
 
     @property
     def orig_recipient(self) -> str | None:
@@ -404,48 +383,8 @@ class HandedOnVerdict(_DeliveredAtOnce):
         return self.child.queue_id
 
     @property
-    def arrived(self) -> datetime:
-        return self.message.first_seen
-
-    @property
-    def at(self) -> datetime:
-        return self.delivery.at
-
-    @property
     def message_id(self) -> str | None:
         return self.message.message_id or self.child.message_id
-
-    @property
-    def client(self) -> str | None:
-        return self.message.client
-
-    @property
-    def reason(self) -> str | None:
-        return _own_words(self.delivery)
-
-    @property
-    def dsn(self) -> str:
-        return self.delivery.dsn
-
-    @property
-    def relay(self) -> str:
-        return self.delivery.relay
-
-    @property
-    def mailbox(self) -> str | None:
-        return self.delivery.mailbox
-
-    @property
-    def folder(self) -> str | None:
-        return self.delivery.folder
-
-    @property
-    def imap_uid(self) -> int | None:
-        return self.delivery.imap_uid
-
-    @property
-    def next_queue_id(self) -> str | None:
-        return self.delivery.next_queue_id
 
 
 # A verdict as the trace holds it: the record, or one read from the records of a delivery.
