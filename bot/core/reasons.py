@@ -39,6 +39,7 @@ CAUSE_WORDS = {
     r.LOCAL_CONFIG: N_("a configuration problem on this mail server"),
     r.ON_HOLD: N_("held by an admin or a filter"),
     r.RATE_LIMITED: N_("the receiving server is slowing down mail from this server (volume or reputation)"),
+    r.MAIL_LOOP: N_("a mail loop: the mail came back to this server"),
 }
 
 _NEXT_HOP_ADVICE = N_(
@@ -70,6 +71,10 @@ ADVICE = {
         "Postfix reports a configuration error: look for warnings in the mail log (postfix check), fix, then flush."
     ),
     r.ON_HOLD: N_("Held by an admin or a filter: release with postsuper -H once checked."),
+    r.MAIL_LOOP: N_(
+        "The mail comes back to this server: check that its domain is one this server takes mail for "
+        "(mydestination, virtual_mailbox_domains, relay_domains) and where the domain's MX and transport point."
+    ),
     r.RATE_LIMITED: N_(
         "The receiving server limits mail from this server: Postfix retries by itself; if it lasts, check this "
         "server's reputation (blocklists, SPF, DKIM) and how much it sends to that domain."

@@ -8,6 +8,7 @@ Pure functions of text, no I/O and no language: the words and the advice are in 
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 MAILBOX_FULL: Final = "mailbox_full"
@@ -24,6 +25,7 @@ LOCAL_CONFIG: Final = "local_config"
 ON_HOLD: Final = "on_hold"
 RELAY_LOGIN: Final = "relay_login"
 RATE_LIMITED: Final = "rate_limited"
+MAIL_LOOP: Final = "mail_loop"
 
 # How servers say a mailbox is full: the enhanced codes, Cyrus/BlueMind's and others' wordings.
 OVER_QUOTA_MARKERS = ("4.2.2", "5.2.2", "over quota", "quota exceeded", "mailbox full", "mailbox is full")
@@ -73,6 +75,9 @@ CAUSES: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     (RELAY_DENIED, ("relay access denied", "relaying denied", "5.7.1 relaying", "not permitted to relay")),
+    # Postfix's `mail for example.com loops back to myself` (the domain's MX is this server, which
+    # does not take mail for it), local(8)'s `mail forwarding loop for x`, `Too many hops` (5.4.6)
+    (MAIL_LOOP, ("loops back to myself", "forwarding loop", "too many hops", "hop count exceeded", "5.4.6")),
     (
         UNKNOWN_RECIPIENT,
         (
@@ -95,7 +100,20 @@ CAUSES: tuple[tuple[str, tuple[str, ...]], ...] = (
     # unavailable` is Exchange's unknown user)
     ("mailbox_disabled", ("5.2.1", "reach is disabled", "mailbox disabled", "account disabled", "account is disabled")),
     (DOMAIN_NOT_FOUND, ("host or domain name not found", "name service error", "domain not found", "5.1.2")),
-    ("too_big", ("5.3.4", "message size exceeds", "message too big", "too large")),
+    # Postfix's own `message size 31457280 exceeds size limit 20971520 of server mx[...]` (the
+    # server's SIZE), Gmail's `552-5.2.3 Your message exceeded Google's message size limits`
+    (
+        "too_big",
+        (
+            "5.3.4",
+            "message size exceeds",
+            "exceeds size limit",
+            "message size limit",
+            "5.2.3",
+            "message too big",
+            "too large",
+        ),
+    ),
     ("spam", ("spam", "5.7.1 message rejected", "content rejected", "virus", "malware", "infected")),
     # this server's own login to a relay (smtp_sasl_*), before the sender's domain checks
     (
@@ -127,7 +145,7 @@ NEXT_HOP = frozenset({CONNECTION_REFUSED, UNREACHABLE, TIMEOUT, RELAY_DENIED, SU
 def is_over_quota(answer: str) -> bool:
     """Does a server's answer (or a queue's delay reason) say the mailbox is full?"""
     lowered = answer.lower()
-    return any(marker in lowered for marker in OVER_QUOTA_MARKERS)
+    return any(marker in lowered and _says(marker, lowered) for marker in OVER_QUOTA_MARKERS)
 
 
 def cause_of(answer: str | None) -> str | None:
@@ -136,6 +154,24 @@ def cause_of(answer: str | None) -> str | None:
         return None
     lowered = answer.lower()
     for cause, markers in CAUSES:
-        if any(marker in lowered for marker in markers):
+        if any(marker in lowered and _says(marker, lowered) for marker in markers):
             return cause
     return None
+
+
+def _says(marker: str, lowered: str) -> bool:
+    """A marker found in the answer is the answer's own: an enhanced status code (`5.1.1`) is one
+    only standing alone, not inside the address of the host that answered (`connect to
+    mx[10.5.1.12]:25: Connection refused` is no unknown recipient, `[10.4.2.21]` no full mailbox)."""
+    standalone = _STANDALONE_CODES.get(marker)
+    return standalone is None or standalone.search(lowered) is not None
+
+
+# Each marker that is an enhanced status code, as a pattern that finds it alone: not after a digit
+# or a dot, not before a digit or a dot and a digit (`550-5.1.1`, `(5.2.2)` and `5.2.2.` are codes).
+_STANDALONE_CODES = {
+    marker: re.compile(rf"(?<![\d.]){re.escape(marker)}(?!\.?\d)")
+    for _cause, markers in (*CAUSES, ("", OVER_QUOTA_MARKERS))
+    for marker in markers
+    if re.fullmatch(r"\d\.\d{1,3}\.\d{1,3}", marker)
+}

@@ -56,3 +56,13 @@ def test_advice_and_words_in_french() -> None:
         assert reasons.words("unreachable") == "le serveur destinataire est injoignable (aucune route vers lui)"
         hint = reasons.over_quota_hint("full@lab.test", 3, timedelta(days=5))
         assert hint.startswith("La boîte aux lettres de full@lab.test") and "5 jours" in hint
+
+
+def test_a_mail_loop_says_where_to_look_in_english_and_french() -> None:
+    """Postfix's `loops back to myself`: this server is the domain's MX but does not take its mail."""
+    loop = "mail for partner.example loops back to myself"
+    assert reasons.words("mail_loop") == "a mail loop: the mail came back to this server"
+    assert "virtual_mailbox_domains" in (reasons.advice(loop) or "")
+    with i18n.use_language("fr"):
+        assert reasons.words("mail_loop") == "une boucle de messagerie : le message est revenu vers ce serveur"
+        assert (reasons.advice(loop) or "").startswith("Le message revient vers ce serveur : vérifiez")

@@ -114,6 +114,26 @@ from bot.mailhost import reasons as r
         ("host mx.example.com[192.0.2.1] said: 454 4.7.0 TLS not available: STARTTLS is disabled", "tls"),
         ("250 2.0.0 Ok", None),
         ("", None),
+        # an enhanced status code inside the answering host's address is not one
+        ("connect to mx.example.com[10.5.1.12]:25: Connection refused", "connection_refused"),
+        ("connect to mx.example.com[10.4.2.21]:25: Connection timed out", "timeout"),
+        ("host mx.example.com[172.16.5.3.4] said: 451 4.3.0 Try again", None),
+        ("host mx.example.com[10.0.0.1] said: 452 4.2.2 Over quota (in reply to RCPT TO command)", "mailbox_full"),
+        ("host mx.example.com[10.0.0.1] said: 550 Requested action not taken (5.1.1).", "unknown_recipient"),
+        # Postfix's own words when the next hop's SIZE is smaller, and Gmail's
+        (
+            "message size 31457280 exceeds size limit 20971520 of server mx.example.com[192.0.2.1]",
+            "too_big",
+        ),
+        (
+            "host gmail-smtp-in.l.google.com[192.0.2.7] said: 552-5.2.3 Your message exceeded Google's message "
+            "size limits. (in reply to end of DATA command)",
+            "too_big",
+        ),
+        # a loop: the domain's MX is this server, which does not take its mail
+        ("mail for example.com loops back to myself", "mail_loop"),
+        ("mail forwarding loop for john@example.com", "mail_loop"),
+        ("host mx.example.com[192.0.2.1] said: 554 5.4.6 Too many hops (in reply to end of DATA command)", "mail_loop"),
     ],
 )
 def test_an_answer_is_read_into_its_cause(answer: str, cause: str | None) -> None:
@@ -124,3 +144,4 @@ def test_over_quota_is_the_mailbox_full_cause_and_nothing_else() -> None:
     for answer in ("452 4.2.2 Over quota", "552 5.2.2 Mailbox is full", "quota exceeded (mailbox for user is full)"):
         assert r.is_over_quota(answer) and r.cause_of(answer) == r.MAILBOX_FULL
     assert not r.is_over_quota("450 4.1.1 User unknown")
+    assert not r.is_over_quota("connect to mx.example.com[10.4.2.21]:25: Connection timed out")
