@@ -28,7 +28,7 @@ from bot.mailhost.host import MailHost
 from bot.mailhost.mail_flow import Message, Rejection, collector_paused
 from bot.mailhost.postfix_log import summarize_reply
 from bot.mailhost.postqueue import QueueEntry
-from bot.mailhost.reasons import is_over_quota
+from bot.mailhost.reasons import UNKNOWN_RECIPIENT, cause_of, is_over_quota
 from bot.mailhost.tools.postfix import HostLog, TraceKey
 from bot.mailhost.values import (
     Address,
@@ -707,7 +707,9 @@ def _address_hints(report: TraceReport, address: str) -> list[str]:
     for mailbox in sorted({d.recipient.lower() for d in unknown_in_store}):
         count = len([d for d in unknown_in_store if d.recipient.lower() == mailbox])
         hints.append(reasons.stale_maps_hint(mailbox, count))
-    unknown_at_smtp = [r for r in report.rejected if (r.recipient or "").lower() == address and "5.1.1" in r.reason]
+    unknown_at_smtp = [
+        r for r in report.rejected if (r.recipient or "").lower() == address and cause_of(r.reason) == UNKNOWN_RECIPIENT
+    ]
     if unknown_at_smtp:
         hints.append(
             _(

@@ -124,3 +124,30 @@ def test_trace_gives_the_queue_s_over_quota_advice_from_captured_lab_output():
     assert hint.endswith(advice[0].upper() + advice[1:])
     assert f"{len(queued)} messages waiting in the queue" in hint
     assert hint_for("452 4.2.2 Over quota") == "Mailbox full: " + advice  # queue's, for the same reason
+
+
+def test_trace_tells_an_unknown_user_at_smtp_time_and_not_a_blocked_client():
+    """Postfix's own `User unknown` refusal gives the hint; an RBL refusal of a client whose address
+    holds `5.1.1` (`[10.5.1.12]`) does not: it is no unknown user."""
+    from bot.mailhost.mail_flow import assemble
+    from bot.mailhost.postfix_log import parse_line
+    from bot.verbs.trace import TraceReport, hints_for
+
+    def hints(line: str) -> list[str]:
+        flow = assemble([p for p in [parse_line(line, datetime(2026, 11, 28, 23, 0))] if p], "lab")
+        report = TraceReport(parse_address("ghost@lab.test"), None, ("lab",), rejected=list(flow.rejections))
+        assert len(report.rejected) == 1
+        return [h for h in hints_for(report) if "unknown user at SMTP time" in h]
+
+    unknown = (
+        "Nov 28 10:00:01 mx postfix/smtpd[7]: NOQUEUE: reject: RCPT from unknown[192.0.2.9]: 550 5.1.1 "
+        "<ghost@lab.test>: Recipient address rejected: User unknown in virtual mailbox table; "
+        "from=<a@partner.example> to=<ghost@lab.test> proto=ESMTP helo=<mx.partner.example>"
+    )
+    blocked = (
+        "Nov 28 10:00:02 mx postfix/smtpd[7]: NOQUEUE: reject: RCPT from unknown[10.5.1.12]: 554 5.7.1 "
+        "Service unavailable; Client host [10.5.1.12] blocked using zen.spamhaus.org; "
+        "from=<a@partner.example> to=<ghost@lab.test> proto=ESMTP helo=<mx.partner.example>"
+    )
+    assert len(hints(unknown)) == 1
+    assert hints(blocked) == []
