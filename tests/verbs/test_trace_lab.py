@@ -53,7 +53,11 @@ def trace_json(address: str, *extra: str) -> dict:
 
 def what_the_log_says(address: str) -> dict:
     """(host, queue id) pairs naming the address in each mta host's log, each with its sender and
-    (recipient, status, dsn) attempts; and the count of SMTP-time refusals in all the logs."""
+    (recipient, status, dsn) attempts; and the count of SMTP-time refusals in all the logs.
+
+    A queue id's lines after its `removed` are not its mail's: the bot reads them as another life of
+    that id (mail_flow). The lab makes some: an alert test deletes a mail (`postsuper -d`) while
+    lmtp retries it, and lmtp logs its deferral just after the removal."""
     config = yaml.safe_load(LAB_CONFIG.read_text())
     logs = {host["name"]: host["maillog"] for host in config["hosts"] if "mta" in host["roles"]}
     needle = f"<{address}>"
@@ -66,10 +70,13 @@ def what_the_log_says(address: str) -> dict:
         lines = read_lab_logs(maillog)
         named = {m["qid"] for line in lines if needle in line.lower() and (m := QID.search(line))}
         ids |= {(host, qid) for qid in named}
+        removed: set[str] = set()
         for line in lines:
             match = QID.search(line)
-            if not match or match["qid"] not in named:
+            if not match or match["qid"] not in named or match["qid"] in removed:
                 continue
+            if line.endswith(": removed"):
+                removed.add(match["qid"])
             if sender := re.search(r": from=<([^>]*)>, size=", line):
                 senders[host, match["qid"]] = sender.group(1)
             if attempt := re.search(r": to=<([^>]*)>,.* dsn=([\d.]+), status=(\w+)", line):
@@ -87,6 +94,9 @@ def what_the_log_says(address: str) -> dict:
 
 @pytest.mark.parametrize("address", LAB_ADDRESSES)
 def test_trace_matches_the_lab_log(lab_config, address):
+    # The lab's Postfix retries its deferred mail every minute or so: the log is read before and
+    # after the trace, and the trace has what the log had before, and nothing the log lacks after.
+    before = what_the_log_says(address)
     answer = trace_json(address)
     truth = what_the_log_says(address)
 
@@ -97,18 +107,18 @@ def test_trace_matches_the_lab_log(lab_config, address):
     assert {(m["host"], m["queue_id"]) for m in answer["messages"]} <= truth["ids"]
     involved = {
         key
-        for key, attempts in truth["attempts"].items()
-        if truth["senders"].get(key, "").lower() == address or any(r.lower() == address for r, _, _ in attempts)
+        for key, attempts in before["attempts"].items()
+        if before["senders"].get(key, "").lower() == address or any(r.lower() == address for r, _, _ in attempts)
     }
     assert involved <= {(m["host"], m["queue_id"]) for m in answer["messages"]}
     for message in answer["messages"]:
         key = (message["host"], message["queue_id"])
         assert message["sender"] == truth["senders"].get(key), key
         seen = Counter((d["recipient"], d["status"], d["dsn"]) for d in message["deliveries"])
-        assert seen == truth["attempts"][key], key
+        assert before["attempts"].get(key, Counter()) <= seen <= truth["attempts"][key], key
         for delivery in message["deliveries"]:
             assert delivery["at"].startswith("20")  # ISO 8601 with the year inferred
-    assert len(answer["rejected"]) == truth["rejects"]
+    assert before["rejects"] <= len(answer["rejected"]) <= truth["rejects"]
     for reject in answer["rejected"]:
         assert address in (reject["recipient"].lower(), reject["sender"].lower())
         assert reject["reason"][:3] in {"550", "554", "450", "451", "452", "504"}
