@@ -51,10 +51,9 @@ class Hop(NamedTuple):
 class Verdict(NamedTuple):
     """What happened to one message for one recipient (None when the log does not name it).
 
-    A named tuple: immutable, and those made in bulk (`_sent`) made by `_new_verdict` with no
-    Python `__init__` (a frozen dataclass of this size took four times as long to make as a plain
-    one, and a plain one twice as long as this). Mail delivered at its one try, most of a busy
-    trace, has a lighter verdict with the same fields: `DeliveredVerdict`, `HandedOnVerdict`."""
+    A named tuple: immutable (a frozen dataclass of this size took four times as long to make as a
+    plain one, and a plain one twice as long as this). Mail delivered at its one try, most of a
+    busy trace, has a lighter verdict with the same fields: `DeliveredVerdict`, `HandedOnVerdict`."""
 
     kind: str
     recipient: str | None
@@ -168,10 +167,10 @@ class Verdict(NamedTuple):
         return self
 
 
-# `Hop(host, queue_id)` and `Verdict(...)` without the Python-level `__new__` of a NamedTuple, for
-# the verdicts made in bulk: half the time of a hop (0.2 µs of 0.4). Every field is given, in
-# order: no default applies.
-_new_hop = _new_verdict = tuple.__new__
+# `Verdict(...)` without the Python-level `__new__` of a NamedTuple, for the records of the light
+# verdicts, made when asked (each written twice by `--json`). Every field is given, in order: no
+# default applies.
+_new_verdict = tuple.__new__
 
 
 class _DeliveredAtOnce:
@@ -179,7 +178,7 @@ class _DeliveredAtOnce:
     a recipient delivered at its one try on each hop (`delivery`, the last one, of `message`'s
     mail), and `Verdict`'s methods.
 
-    Most verdicts of a busy address are of these two kinds (40,000 of the 49,000 of the frequent
+    Most verdicts of a busy address are of these two kinds (45,000 of the 49,000 of the frequent
     address of bench/run.py). As `Verdict`s, each copied 27 fields out of its message and delivery
     and held its hops, 380 bytes: the verdicts added 16 MB to that trace's memory. These read the
     same fields from the records the trace holds anyway (64-80 bytes each; 3 MB for all the
@@ -313,7 +312,8 @@ class _DeliveredAtOnce:
 
 
 class DeliveredVerdict(_DeliveredAtOnce):
-    """Mail delivered at its one try on one hop, not handed on (the usual mail): `_sent`'s verdict."""
+    """Mail delivered at its one try on one hop, not handed on (the usual mail, and each recipient
+    of mail to several): the verdict `walk` makes of it (`_delivered`)."""
 
     __slots__ = ("delivery", "in_queue", "message")
 
@@ -500,11 +500,10 @@ def _read(
             else:
                 onward = _each_sent_once(message, deliveries, children)
                 if onward is not None:  # mail to several recipients, each delivered at its one try
-                    hops = (_new_hop(Hop, (message.host, message.queue_id)),)
                     in_queue = in_queue_of(message)
                     for final, child in zip(deliveries, onward, strict=True):
                         if child is None:
-                            append(_sent(message, final, hops, in_queue))
+                            append(DeliveredVerdict(message, final, in_queue))
                             continue
                         in_queue_there = in_queue_of(child)
                         for last in _onward(child, final):
@@ -547,42 +546,6 @@ _OWN_WORDS = frozenset({"local", "virtual"})
 
 def _own_words(delivery: Delivery) -> str | None:
     return (delivery.response or None) if delivery.daemon in _OWN_WORDS else None
-
-
-def _sent(message: Message, final: Delivery, hops: tuple[Hop, ...], in_queue: bool | None) -> Verdict:
-    """The verdict `walk` makes (`_delivered`) of a recipient delivered at its one try, not handed on."""
-    return _new_verdict(
-        Verdict,
-        (
-            DELIVERED,
-            final.recipient,
-            final.orig_recipient or None,
-            message.sender,
-            hops,
-            message.first_seen,
-            final.at,
-            message.message_id,
-            message.client,
-            0,
-            None,
-            None,
-            _own_words(final),
-            None,
-            final.dsn,
-            final.relay,
-            final.mailbox,
-            final.folder,
-            final.imap_uid,
-            final.next_queue_id,
-            None,
-            None,
-            in_queue,
-            None,
-            False,
-            None,
-            None,
-        ),
-    )
 
 
 def _each_sent_once(
