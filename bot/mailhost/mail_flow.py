@@ -12,10 +12,10 @@ import gc
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, make_dataclass, replace
 from datetime import datetime, timedelta
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from bot.mailhost.postfix_log import (
     ClientEvent,
@@ -40,6 +40,7 @@ from bot.mailhost.postfix_log import (
 )
 
 _AT = attrgetter("at")
+_Record = TypeVar("_Record")
 _HAND_OVER = timedelta(minutes=5)  # a filter's answer and its re-injection's first line, at most apart
 FINAL_STATUSES = frozenset({"sent", "bounced", "expired", "delivered"})
 
@@ -185,6 +186,33 @@ class Message:
         return any((r.recipient or "").lower() == address for r in self.rejections)
 
 
+def _maker(record: type[_Record]) -> Callable[..., _Record]:
+    """A maker of `record` (a frozen, slotted dataclass) from all its fields, by position: the same
+    record as `record(...)` makes, at a third of the cost.
+
+    A frozen dataclass's `__init__` sets each field through `object.__setattr__`: 2.4 µs for a
+    `Delivery`, 2.8 for a `Message`, 0.3 s of a busy trace's parse (66,000 deliveries, 58,000
+    messages). This fills a twin class, the same slots but not frozen (its `__init__` stores
+    them as any attribute), then makes the record its own class: the two layouts are the same
+    (Python checks), so the object is then exactly a `record`: 0.6 µs for a `Delivery`, 0.7 for a
+    `Message` (bench/run.py, issue 24)."""
+    twin = make_dataclass(f"_{record.__name__}Fields", [f.name for f in fields(record)], slots=True)  # type: ignore[arg-type]
+    if getattr(twin, "__slots__", ()) != getattr(record, "__slots__", None):
+        raise TypeError(f"{record.__name__} is not a slotted dataclass")
+    set_class = object.__setattr__
+
+    def make(*values: Any) -> _Record:
+        made = twin(*values)
+        set_class(made, "__class__", record)
+        return made  # type: ignore[no-any-return]
+
+    return make
+
+
+_new_delivery = _maker(Delivery)
+_new_message = _maker(Message)
+
+
 @dataclass(slots=True)
 class _Builder:
     queue_id: str
@@ -208,7 +236,7 @@ class _Builder:
     origin: str | None = None  # `orig_queue_id=` of its `client=` line: `_name_the_next_hops`
 
     def freeze(self) -> Message:
-        return Message(  # by position, in Message's order: a quarter faster than by keyword
+        return _new_message(  # every field, by position, in Message's order (`_maker`)
             self.queue_id,
             self.host,
             self.first_seen,
@@ -514,8 +542,8 @@ def _on_queued(builder: _Builder, at: datetime, daemon: str, event: QueuedEvent)
 
 def _on_delivery(builder: _Builder, at: datetime, daemon: str, event: DeliveryEvent) -> None:
     next_queue_id, mailbox, folder, imap_uid = reply_facts(event.response)
-    builder.deliveries.append(  # by position, in Delivery's order: a quarter faster than by keyword
-        Delivery(
+    builder.deliveries.append(  # every field, by position, in Delivery's order (`_maker`)
+        _new_delivery(
             event.recipient,
             event.orig_recipient,
             event.status,
@@ -529,6 +557,7 @@ def _on_delivery(builder: _Builder, at: datetime, daemon: str, event: DeliveryEv
             folder,
             imap_uid,
             next_queue_id,
+            None,
         )
     )
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
-from bot.mailhost.mail_flow import assemble
+import pytest
+
+from bot.mailhost.mail_flow import Delivery, Message, _maker, assemble
 from bot.mailhost.postfix_log import parse_line
 from tests.conftest import FIXTURES
 
@@ -93,3 +96,25 @@ def test_expiry_ends_each_deferred_recipient():
     assert "452 4.2.2 Over quota" in final["full@lab.test"].response
     assert final["john@lab.test"].status == "sent"
     assert message.notices[0].queue_id == "6CD5F27F2E6"
+
+
+def test_the_parsers_makers_make_the_records_themselves():
+    """The trace makes its deliveries and messages without their frozen `__init__` (`_maker`): each
+    is then a record of its class like any other, equal, hashed and printed the same, frozen."""
+    message = next(m for m in lab_flow().messages if len(m.deliveries) == 1 and m.deliveries[0].status == "sent")
+    (delivery,) = message.deliveries
+    made = Message(*(getattr(message, f.name) for f in dataclasses.fields(Message)))
+    assert type(message) is Message and type(delivery) is Delivery
+    assert message == made and hash(message) == hash(made) and repr(message) == repr(made)
+    assert delivery == Delivery(*(getattr(delivery, f.name) for f in dataclasses.fields(Delivery)))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        delivery.status = "deferred"  # type: ignore[misc]
+    assert dataclasses.replace(delivery, status="deferred").status == "deferred"
+    assert delivery.status == "sent"
+
+    @dataclasses.dataclass(frozen=True)
+    class WithoutSlots:
+        recipient: str
+
+    with pytest.raises(TypeError):
+        _maker(WithoutSlots)
