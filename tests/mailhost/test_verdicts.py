@@ -6,7 +6,7 @@ import gzip
 from datetime import datetime, timedelta
 
 from bot import i18n
-from bot.core import records, verdict_text
+from bot.core import records, render, verdict_text
 from bot.mailhost import mail_flow
 from bot.mailhost import verdicts as v
 from bot.mailhost.mail_flow import assemble
@@ -519,11 +519,13 @@ def test_the_shortcuts_for_the_usual_mail_tell_what_walk_tells(tmp_path):
         flow_of(generated, reference=datetime.fromtimestamp(manifest.end)),
     ):
         made = v.read_verdicts(flow.messages, flow.rejections)
+        stamp = render.stamp_texts()
         assert [x.record() for x in made] == walked(flow.messages, flow.rejections)
         # what a reader sees of the light verdicts, field by field, is their record's
         for x in made:
             record = x.record()
             assert [getattr(x, name) for name in v.Verdict._fields] == list(record)
+            assert x.json_text(stamp) == record.json_text(stamp) == render.encode(record.to_json())
             assert (x.host, x.queue_id, x.problem, x.names(x.recipient or "")) == (
                 record.host,
                 record.queue_id,
