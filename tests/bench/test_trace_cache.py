@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -107,6 +108,20 @@ def test_first_search_then_cached_ones_give_the_slow_answer(logs, home):
     cache = home / ".cache" / "mailbot"
     assert cache.stat().st_mode & 0o777 == 0o700
     assert all(p.stat().st_mode & 0o077 == 0 for p in cache.rglob("*") if p.is_file())
+
+
+def test_a_reader_gone_mid_answer_ends_the_search(logs, home):
+    """The bot went away (its SSH channel closed) while the cached messages went out: the script
+    ends there, on the broken pipe, instead of searching on for no one."""
+    trace(gen_logs.RARE, logs, home)  # the first search: its builder caches every file
+    assert len(entries(home)) == 4
+    command = trace_logs(parse_address(gen_logs.FREQUENT), 0, (str(logs / "mail.log"),))
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HOME": str(home)}
+    search = subprocess.Popen(["/bin/sh", "-c", command.shell_line()], stdout=subprocess.PIPE, env=env)
+    assert search.stdout is not None
+    assert search.stdout.read(4096).startswith(b"#mailbot host ")
+    search.stdout.close()  # far more is to come: the frequent address has hundreds of messages
+    assert search.wait(timeout=60) in (128 + signal.SIGPIPE, -signal.SIGPIPE)
 
 
 def test_the_one_pass_of_a_small_host_gives_the_slow_answer(logs, home):

@@ -329,7 +329,8 @@ else
   # shellcheck disable=SC2046  # the files' numbers, one word each
   run first $(cut -d' ' -f1 "$tmp/files")
   : > "$tmp/hit.all"; echo all >&4  # every job is over, whatever became of it
-  wait "$writer"; writer= jobs_=
+  wait "$writer" || exit $?  # it could not write: the reader is gone, the rest would be for no one
+  writer= jobs_=
   { cat "$tmp"/hits.* "$tmp"/ohits.* 2>/dev/null | tr '\0' '\n'; cat "$tmp"/lines.* 2>/dev/null; } |
     $awk -v tag="$tmp/tagged" -v held="$tmp/held" "$qid"'{ q = qid($0); if (q != "") print q
       if (!t && index($0, "]: [ID ")) { t = 1; printf "" > tag }
