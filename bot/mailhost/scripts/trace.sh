@@ -269,10 +269,21 @@ else
   first() {
     read -r n kind start size id key mtime spool build log f < "$tmp/plan.$1"
     : > "$tmp/hits.$n"; : > "$tmp/ohits.$n"; : > "$tmp/lines.$n"
-    while read -r s; do
-      grep -a -z $icase -F -e "$needle" -- "$s.closed" >> "$tmp/hits.$n"; [ $? -le 1 ] || echo bad > "$tmp/bad.$n"
-      grep -a -z $icase -F -e "$needle" -- "$s.open" >> "$tmp/ohits.$n"; [ $? -le 1 ] || echo bad > "$tmp/bad.$n"
-    done < "$tmp/segs.$n"
+    if [ "$n" = "$lead" ] && [ -s "$tmp/segs.$n" ]; then
+      # The first file's cached messages go straight out as grep finds them, after the file's
+      # marker when there is one (nothing else is written meanwhile: the writer of the others
+      # waits for this part): a busy address's first lines at 0.05 s, not once its file is read
+      while read -r s; do
+        grep -a -z $icase -F -e "$needle" -- "$s.closed"; [ $? -le 1 ] || echo bad > "$tmp/bad.$n"
+        grep -a -z $icase -F -e "$needle" -- "$s.open" >> "$tmp/ohits.$n"; [ $? -le 1 ] || echo bad > "$tmp/bad.$n"
+      done < "$tmp/segs.$n" | tee -- "$tmp/hits.$n" | tr '\0' '\n' |
+        marker=$(show "$mtime" "$f") $awk 'NR == 1 { print ENVIRON["marker"] } { print }'
+    else
+      while read -r s; do
+        grep -a -z $icase -F -e "$needle" -- "$s.closed" >> "$tmp/hits.$n"; [ $? -le 1 ] || echo bad > "$tmp/bad.$n"
+        grep -a -z $icase -F -e "$needle" -- "$s.open" >> "$tmp/ohits.$n"; [ $? -le 1 ] || echo bad > "$tmp/bad.$n"
+      done < "$tmp/segs.$n"
+    fi
     : > "$tmp/hit.$n"; echo "$n" >&4  # its cached messages can go out
     [ "$start" -lt "$size" ] || return 0
     if [ "$spool" != - ]; then
@@ -316,15 +327,18 @@ else
   # A job rings a bell when its part is done (a line on a FIFO held open here, so a ring never
   # blocks): a writer sleeps on it, without polling.
   mkfifo "$tmp/bell" && exec 4<> "$tmp/bell" || exit 70
-  # Each file's cached messages go out as soon as its first pass is done (in the files' order),
-  # not once every file's is: the bot starts reading while the other files are searched (a busy
-  # address, all cached: its first lines came 0.39 s after the start, the search ending at 1.0).
+  # Each file's cached messages go out as soon as its first pass is done (in the files' order; the
+  # first file's as they are found), not once every file's is: the bot starts reading while the
+  # other files are searched (a busy address, all cached: its first lines came 0.29-0.39 s after
+  # the start, the search ending at 1.0; now at 0.05 s).
   emit_hits() {
     while read -r i mtime kind id key size log f; do
       while [ ! -e "$tmp/hit.$i" ] && [ ! -e "$tmp/hit.all" ]; do read -r _ <&4; done
+      [ "$i" = "$lead" ] && [ -s "$tmp/segs.$i" ] && continue  # written by its job
       if [ -s "$tmp/hits.$i" ]; then show "$mtime" "$f"; tr '\0' '\n' < "$tmp/hits.$i"; fi
     done < "$tmp/files"
   }
+  lead=$(head -n 1 "$tmp/files" | cut -d' ' -f1)
   emit_hits & writer=$!; jobs_=$writer
   # shellcheck disable=SC2046  # the files' numbers, one word each
   run first $(cut -d' ' -f1 "$tmp/files")
