@@ -264,25 +264,30 @@ else
     elif [ "$start" = 0 ]; then cat -- "$f"
     else tail -c +$((start + 1)) -- "$f"; fi
   }
+  # The whole messages of file $n's cached segments that hold the needle, on stdout; those of the
+  # parts kept apart (messages that span files or segments) go to its ohits.
+  # shellcheck disable=SC2086  # $icase: -i or nothing, split on purpose
+  cached_hits() {
+    while read -r s; do
+      grep -a -z $icase -F -e "$needle" -- "$s.closed"; [ $? -le 1 ] || echo bad > "$tmp/bad.$n"
+      grep -a -z $icase -F -e "$needle" -- "$s.open" >> "$tmp/ohits.$n"; [ $? -le 1 ] || echo bad > "$tmp/bad.$n"
+    done < "$tmp/segs.$n"
+  }
+  # Is file $1 the one whose cached messages its own first pass sends (the first file, if cached)?
+  streamed() { [ "$1" = "$lead" ] && [ -s "$tmp/segs.$1" ]; }
   # Pass 1: the needle in the cached segments (whole messages) and in the rest (lines).
   # shellcheck disable=SC2086  # $icase: -i or nothing, split on purpose
   first() {
     read -r n kind start size id key mtime spool build log f < "$tmp/plan.$1"
     : > "$tmp/hits.$n"; : > "$tmp/ohits.$n"; : > "$tmp/lines.$n"
-    if [ "$n" = "$lead" ] && [ -s "$tmp/segs.$n" ]; then
+    if streamed "$n"; then
       # The first file's cached messages go straight out as grep finds them, after the file's
       # marker when there is one (nothing else is written meanwhile: the writer of the others
       # waits for this part): a busy address's first lines at 0.05 s, not once its file is read
-      while read -r s; do
-        grep -a -z $icase -F -e "$needle" -- "$s.closed"; [ $? -le 1 ] || echo bad > "$tmp/bad.$n"
-        grep -a -z $icase -F -e "$needle" -- "$s.open" >> "$tmp/ohits.$n"; [ $? -le 1 ] || echo bad > "$tmp/bad.$n"
-      done < "$tmp/segs.$n" | tee -- "$tmp/hits.$n" | tr '\0' '\n' |
+      cached_hits | tee -- "$tmp/hits.$n" | tr '\0' '\n' |
         marker=$(show "$mtime" "$f") $awk 'NR == 1 { print ENVIRON["marker"] } { print }'
     else
-      while read -r s; do
-        grep -a -z $icase -F -e "$needle" -- "$s.closed" >> "$tmp/hits.$n"; [ $? -le 1 ] || echo bad > "$tmp/bad.$n"
-        grep -a -z $icase -F -e "$needle" -- "$s.open" >> "$tmp/ohits.$n"; [ $? -le 1 ] || echo bad > "$tmp/bad.$n"
-      done < "$tmp/segs.$n"
+      cached_hits > "$tmp/hits.$n"
     fi
     : > "$tmp/hit.$n"; echo "$n" >&4  # its cached messages can go out
     [ "$start" -lt "$size" ] || return 0
@@ -334,7 +339,7 @@ else
   emit_hits() {
     while read -r i mtime kind id key size log f; do
       while [ ! -e "$tmp/hit.$i" ] && [ ! -e "$tmp/hit.all" ]; do read -r _ <&4; done
-      [ "$i" = "$lead" ] && [ -s "$tmp/segs.$i" ] && continue  # written by its job
+      streamed "$i" && continue  # written by its job
       if [ -s "$tmp/hits.$i" ]; then show "$mtime" "$f"; tr '\0' '\n' < "$tmp/hits.$i"; fi
     done < "$tmp/files"
   }
