@@ -815,12 +815,13 @@ def reply_facts(response: str) -> ReplyFacts:
 
 _FOLDERS: dict[str, str] = {}  # mailbox -> its folder (`bluemind_folder`)
 _QUEUE_IDS_KEPT = 8192  # words before `: ` a `LineParser` remembers (`_remember_queue_id`)
+_MESSAGE_IDS_KEPT = 4096  # Message-IDs shared with the next hop's line (`_recent_message_id`)
 
 
 def _recent_message_id(value: str) -> str:
     """One string for a Message-ID met again soon after: each hop of a mail through a content
     filter or the edge relay logs it (13,000 of a busy trace's 58,000 messages, 1.1 MB)."""
-    if len(_RECENT_MESSAGE_IDS) >= 4096:
+    if len(_RECENT_MESSAGE_IDS) >= _MESSAGE_IDS_KEPT:
         _RECENT_MESSAGE_IDS.clear()
     _RECENT_MESSAGE_IDS[value] = value
     return value
