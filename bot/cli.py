@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import bot
-from bot import i18n, observe
+from bot import i18n, observe, startup
 from bot.core.registry import VerbArgumentParser, configure_arguments
 from bot.errors import BadInput, ConfigError, ExitStatus, MailbotError
 from bot.i18n import N_, _
@@ -425,6 +425,7 @@ def entry_point() -> NoReturn:
     teardown: its last collection over every object and the freeing of each one cost a lab trace
     40-100 ms after its answer, and more for a big one (bench/startup.py, issue 24)."""
     code = main()
+    startup.keep()  # what this start compiled, for the next ones
     if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         sys.exit(code)  # work still running in a thread of its own: the process waits for it, as always
     try:

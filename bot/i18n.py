@@ -29,6 +29,8 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 
+from bot.startup import cache_dir
+
 ENGLISH = "en"
 LANGUAGES = ("en", "fr")
 LOCALE_DIR = Path(__file__).parent / "locale"
@@ -132,20 +134,6 @@ def _compile(source: bytes, language: str) -> bytes | None:
     compiled = io.BytesIO()
     write_mo(compiled, catalog, use_fuzzy=False)
     return compiled.getvalue()
-
-
-def cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
-    """Where the bot keeps what it computed once: $MAILBOT_CACHE_DIR, else $XDG_CACHE_HOME/mailbot,
-    else ~/.cache/mailbot; None without a home."""
-    environ = os.environ if environ is None else environ
-    if environ.get("MAILBOT_CACHE_DIR"):
-        return Path(environ["MAILBOT_CACHE_DIR"])
-    if environ.get("XDG_CACHE_HOME"):
-        return Path(environ["XDG_CACHE_HOME"]) / "mailbot"
-    try:
-        return Path.home() / ".cache" / "mailbot"
-    except (RuntimeError, KeyError):
-        return None
 
 
 def _keep(folder: Path, name: str, mo: bytes) -> None:

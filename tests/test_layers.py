@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "bot"
-# beside every layer: the config, the errors, the language, what operators observe (metrics, logs, request id)
-BASE = {"bot", "bot.config", "bot.errors", "bot.i18n", "bot.observe"}
+# beside every layer: the config, the errors, the language, what operators observe (metrics, logs, request id),
+# what a start reuses from the ones before
+BASE = {"bot", "bot.config", "bot.errors", "bot.i18n", "bot.observe", "bot.startup"}
 # What each part of bot/ may import from bot/, besides itself and BASE.
 ALLOWED = {
     "bot.mailhost": set(),
@@ -36,6 +37,7 @@ ALLOWED = {
     "bot.errors": set(),
     "bot.i18n": set(),
     "bot.observe": set(),
+    "bot.startup": set(),
 }
 
 

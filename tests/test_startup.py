@@ -111,3 +111,90 @@ def test_compile_catalogues_writes_what_a_start_reads(tmp_path: Path) -> None:
     written = i18n.compile_catalogues(tmp_path)
     source = i18n.LOCALE_DIR.joinpath("fr/LC_MESSAGES/messages.po").read_bytes()
     assert written == [tmp_path / i18n._compiled_name("fr", source)]
+
+
+# What the record classes' methods cost a start: compiled once, then read (bot/startup.py).
+COMPILED = (
+    "import sys\n"
+    "from bot import startup\n"
+    "from bot.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "sys.stderr.write(f'\\ncompiled: {startup._new}\\n')\n"
+    "startup.keep()\n"
+    "sys.exit(code)\n"
+)
+
+
+def compiled_at_start(cache: Path, *words: str) -> tuple[subprocess.CompletedProcess[str], int]:
+    run = subprocess.run(
+        [sys.executable, "-c", COMPILED, *words],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "MAILBOT_CACHE_DIR": str(cache)},
+        timeout=60,
+        check=False,
+    )
+    counts = [line for line in run.stderr.splitlines() if line.startswith("compiled: ")]
+    assert counts, run.stderr
+    return run, int(counts[-1].split()[1])
+
+
+def test_the_record_methods_are_compiled_once_then_read(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first, compiled = compiled_at_start(cache, "trace", "not-an-address")
+    assert first.returncode == 2 and compiled > 50  # every record class of the verb, the config, the parsers
+    kept = list(cache.glob("record-methods-*.marshal"))
+    assert len(kept) == 1 and kept[0].stat().st_mode & 0o777 == 0o600
+    second, compiled = compiled_at_start(cache, "trace", "not-an-address")
+    assert compiled == 0
+    assert (second.returncode, second.stdout) == (first.returncode, first.stdout)
+    # another verb's classes are added to the same file, the first ones kept
+    _, compiled = compiled_at_start(cache, "deleted", "not-an-address")
+    assert compiled > 0
+    assert compiled_at_start(cache, "trace", "not-an-address")[1] == 0
+    assert compiled_at_start(cache, "deleted", "not-an-address")[1] == 0
+
+
+def test_a_damaged_or_foreign_file_is_not_read(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    compiled_at_start(cache, "trace", "not-an-address")
+    [kept] = cache.glob("record-methods-*.marshal")
+    kept.chmod(0o666)  # others could have written it: what it holds would run as this user
+    run, compiled = compiled_at_start(cache, "trace", "not-an-address")
+    assert compiled > 50 and run.returncode == 2 and "is not an email address" in run.stderr
+    kept.write_bytes(kept.read_bytes()[:1000])  # cut short: compiled again, written whole again
+    kept.chmod(0o600)
+    run, compiled = compiled_at_start(cache, "trace", "not-an-address")
+    assert compiled > 50 and run.returncode == 2
+    assert compiled_at_start(cache, "trace", "not-an-address")[1] == 0
+
+
+def test_a_record_made_from_kept_code_is_the_same_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kept code is what `dataclasses` compiled: equality, hashing, text and frozenness alike."""
+    from dataclasses import FrozenInstanceError, dataclass, field
+
+    from bot import startup
+
+    def make() -> type:
+        @dataclass(frozen=True, slots=True)
+        class Delivered:
+            queue_id: str
+            relay: str = "local"
+            hops: tuple[str, ...] = field(default=())
+
+        return Delivered
+
+    monkeypatch.setattr(startup, "_kept", {})
+    monkeypatch.setattr(startup, "_used", {})
+    fresh = make()
+    monkeypatch.setattr(startup, "_kept", dict(startup._used))  # what a later start reads
+    used_before = dict(startup._used)
+    kept = make()
+    assert all(startup._used[text] is code for text, code in used_before.items())  # the kept code ran
+    a, b = fresh("4XyZ1", hops=("mx",)), kept("4XyZ1", hops=("mx",))
+    assert repr(a) == repr(b) and repr(b).endswith(".Delivered(queue_id='4XyZ1', relay='local', hops=('mx',))")
+    assert kept("4XyZ1", hops=("mx",)) == b and hash(kept("4XyZ1", hops=("mx",))) == hash(b)
+    assert b != kept("4XyZ2")
+    with pytest.raises(FrozenInstanceError):
+        b.relay = "smtp"  # type: ignore[misc]

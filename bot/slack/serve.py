@@ -31,7 +31,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
-from bot import observe
+from bot import observe, startup
 from bot.config import Config
 from bot.errors import ConfigError, HostError, MailbotError
 from bot.i18n import _
@@ -279,6 +279,7 @@ def serve(config: Config, http: bool, host: str, port: int, health_port: int | N
     threads = [threading.Thread(target=s.serve_forever, name="http", daemon=True) for s in servers]
     for thread in threads:
         thread.start()
+    startup.keep()  # the record classes compiled by this start, for the next one and the CLI's
     if os.environ.get(observe.LOG_FORMAT_ENV, "").strip().lower() == "json":  # stdout stays one object a line
         log.info("serving (%s)", "HTTP mode" if http else "Socket Mode", extra={"event": "serving"})
     else:
