@@ -32,8 +32,7 @@ from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, NoReturn, get_args
 
-import yaml
-
+from bot import startup
 from bot.errors import ConfigError
 from bot.i18n import ENGLISH, LANGUAGES, N_, _, normalise
 
@@ -740,6 +739,11 @@ def load_config(explicit: str | None = None) -> Config:
         raise ConfigError(
             _("Cannot read the configuration file {path}: {reason}.").format(path=path, reason=exc.strerror or exc)
         ) from None
+    kept = startup.parsed_before(text)
+    if kept is not None:
+        return parse_config(kept[0], path)
+    import yaml  # here: a command whose file was read before takes what YAML made of it (bot/startup.py)
+
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -749,7 +753,9 @@ def load_config(explicit: str | None = None) -> Config:
         raise ConfigError(
             _("The configuration file {path} is not valid YAML at line {line}.").format(path=path, line=mark.line + 1)
         ) from None
-    return parse_config(document, path)
+    config = parse_config(document, path)
+    startup.keep_parsed(text, document)  # accepted: the next command skips YAML
+    return config
 
 
 def parse_config(document: Any, path: Path) -> Config:

@@ -188,6 +188,22 @@ GUARD_LOGS = Path("/var/log/mailbot-guard")
 
 
 @pytest.fixture(scope="session", autouse=True)
+def kept_in_this_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """What the bot keeps between starts (bot/startup.py: catalogue, record methods, the YAML of
+    configurations) is this run's, under its temporary folder, where the secrets scan reads it too,
+    not the user's cache; a test of that cache sets its own folder. The catalogue is compiled
+    there first, as an install does."""
+    from bot import i18n
+
+    with pytest.MonkeyPatch.context() as patch:
+        if not os.environ.get("MAILBOT_CACHE_DIR"):
+            kept = tmp_path_factory.getbasetemp() / "kept"
+            patch.setenv("MAILBOT_CACHE_DIR", str(kept))
+            i18n.compile_catalogues(kept)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def no_secret_anywhere(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """At the end of the run, whatever part of the suite ran: no secret appeared in what it wrote
     (log records, test reports, Slack calls, files under the run's temporary folder, the guard's

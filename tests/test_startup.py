@@ -16,6 +16,7 @@ import pytest
 
 from bench.startup import PROBE, modules_in
 from bot import i18n
+from bot.errors import ConfigError
 from bot.verbs import LISTED, VERBS
 from tests.conftest import ROOT
 
@@ -198,3 +199,62 @@ def test_a_record_made_from_kept_code_is_the_same_record(monkeypatch: pytest.Mon
     assert b != kept("4XyZ2")
     with pytest.raises(FrozenInstanceError):
         b.relay = "smtp"
+
+
+# The configuration file as YAML read it: kept by its text once accepted (bot/startup.py).
+def test_an_accepted_configuration_is_read_by_yaml_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    from bot import startup
+    from bot.config import load_config
+
+    monkeypatch.setenv("MAILBOT_CACHE_DIR", str(tmp_path / "cache"))
+    read: list[str] = []
+    safe_load = yaml.safe_load
+
+    def reading(text: str) -> object:
+        read.append(text)
+        return safe_load(text)
+
+    monkeypatch.setattr(yaml, "safe_load", reading)
+    file = tmp_path / "mailbot.yaml"
+    text = "hosts:\n  - name: bm1\n    address: 10.0.0.5\n    user: bmsupport\n    key_file: keys/bot\n"
+    text += "    known_hosts: /etc/mailbot/known_hosts\n    maillog: [/var/log/mail.log]\n"
+    file.write_text(text)
+    first = load_config(str(file))
+    second = load_config(str(file))
+    assert len(read) == 1 and second == first
+    assert [p.stat().st_mode & 0o777 for p in (tmp_path / "cache").glob("parsed-*.marshal")] == [0o600]
+    file.write_text(text.replace("10.0.0.5", "10.0.0.6"))  # another text: YAML reads it
+    assert load_config(str(file)).hosts[0].address == "10.0.0.6" and len(read) == 2
+    assert load_config(str(file)).hosts[0].address == "10.0.0.6" and len(read) == 2
+    # refused: not kept, refused again with the same sentence
+    file.write_text(text.replace("user:", "usr:"))
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="usr"):
+            load_config(str(file))
+    assert len(read) == 4
+    # a value marshal would not give back as YAML made it (a date): not kept, read by YAML each time
+    dated = "when: 2026-12-07\n"
+    startup.keep_parsed(dated, safe_load(dated))
+    assert startup.parsed_before(dated) is None
+    assert startup.parsed_before(text) == (safe_load(text),)
+
+
+def test_a_kept_document_not_the_users_own_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import startup
+
+    monkeypatch.setenv("MAILBOT_CACHE_DIR", str(tmp_path / "cache"))
+    text = "hosts: []\n"
+    startup.keep_parsed(text, {"hosts": []})
+    assert startup.parsed_before(text) == ({"hosts": []},)
+    [kept] = (tmp_path / "cache").glob("parsed-*.marshal")
+    kept.chmod(0o664)
+    assert startup.parsed_before(text) is None
+    kept.chmod(0o600)
+    kept.write_bytes(kept.read_bytes()[:-3])
+    assert startup.parsed_before(text) is None
+    for n in range(12):  # only the last few files are kept
+        startup.keep_parsed(f"hosts: [{n}]\n", {"hosts": [n]})
+    assert len(list((tmp_path / "cache").glob("parsed-*.marshal"))) == startup._PARSED_KEPT
+    assert startup.parsed_before("hosts: [11]\n") == ({"hosts": [11]},)
