@@ -23,13 +23,13 @@ import io
 import os
 import struct
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import datetime
 from functools import cache
 from pathlib import Path
 
-from bot.startup import cache_dir
+from bot.startup import cache_dir, write_whole
 
 ENGLISH = "en"
 LANGUAGES = ("en", "fr")
@@ -137,27 +137,15 @@ def _compile(source: bytes, language: str) -> bytes | None:
 
 
 def _keep(folder: Path, name: str, mo: bytes) -> None:
-    """Write the compiled catalogue whole (a reader sees the old name or the new file, never half of
-    it) and drop the ones of older versions of the .po; a folder that cannot be written is skipped."""
-    import tempfile  # here: written once per version of the .po
-
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{name}.", delete=False) as out:
-            temporary = Path(out.name)
-            try:
-                out.write(mo)
-                temporary.chmod(0o644)  # no secret; an image's catalogue is written by root, read by the bot
-            except OSError:
-                temporary.unlink(missing_ok=True)
-                raise
-        temporary.replace(folder / name)
-        prefix = name.rsplit("-", 1)[0] + "-"
+    """Write the compiled catalogue whole and drop the ones of older versions of the .po; a folder
+    that cannot be written is skipped. 0644: an image's catalogue is written by root, read by the bot."""
+    if not write_whole(folder, name, mo, mode=0o644):
+        return
+    prefix = name.rsplit("-", 1)[0] + "-"
+    with suppress(OSError):
         for old in folder.glob(f"{prefix}*.mo"):
             if old.name != name:
                 old.unlink(missing_ok=True)
-    except OSError:
-        return
 
 
 def compile_catalogues(folder: Path | None = None) -> list[Path]:

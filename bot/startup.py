@@ -106,10 +106,13 @@ def _load(name: str, header: bytes) -> Any:
 
 
 def _write(name: str, content: bytes) -> bool:
-    """Write a kept file whole (a reader sees the old one or the new one), 0600 in a 0700 folder."""
     folder = cache_dir()
-    if folder is None:
-        return False
+    return folder is not None and write_whole(folder, name, content)
+
+
+def write_whole(folder: Path, name: str, content: bytes, mode: int = 0o600) -> bool:
+    """Write a kept file whole (a reader sees the old file or the new one, never half of it), in a
+    folder made 0700; False if the folder cannot be written (the next start computes again)."""
     import tempfile  # here: a start that has nothing new to keep writes nothing
 
     try:
@@ -118,10 +121,11 @@ def _write(name: str, content: bytes) -> bool:
             temporary = Path(out.name)
             try:
                 out.write(content)
+                temporary.chmod(mode)
             except OSError:
                 temporary.unlink(missing_ok=True)
                 raise
-        temporary.replace(folder / name)  # 0600, as NamedTemporaryFile made it
+        temporary.replace(folder / name)
     except OSError:
         return False
     return True
