@@ -21,7 +21,6 @@ dozen mappings.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import urllib.parse
@@ -805,6 +804,8 @@ def _keys_at(loc: Place) -> frozenset[str]:
 
 def close_match(word: str, choices: Iterable[str]) -> str | None:
     """The one name a typo most likely meant, if any is close enough."""
+    import difflib  # here: only a mistake in the file asks for a close match
+
     matches = difflib.get_close_matches(word, sorted(choices), n=1)
     return matches[0] if matches else None
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 import sys
 import threading
 import time
@@ -43,7 +42,7 @@ _request_id: ContextVar[str | None] = ContextVar("mailbot_request_id", default=N
 
 
 def new_request_id() -> str:
-    return "R" + secrets.token_hex(6)
+    return "R" + os.urandom(6).hex()  # what secrets.token_hex(6) is, without its imports (3 ms a command)
 
 
 def request_id() -> str | None:
