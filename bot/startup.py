@@ -59,8 +59,10 @@ def cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
 
 
 def reuse_compiled_records() -> None:
-    """From now on, `dataclasses` runs kept code for the texts it has compiled before."""
-    dataclasses.exec = _exec  # type: ignore[attr-defined]  # its module's name, found before the builtin
+    """From now on, `dataclasses` runs kept code for the texts it has compiled before (a Python that
+    keeps no bytecode, `cache_tag` None, compiles as it always does)."""
+    if sys.implementation.cache_tag is not None:
+        dataclasses.exec = _exec  # type: ignore[attr-defined]  # its module's name, found before the builtin
 
 
 def _exec(source: Any, namespace: dict[str, Any] | None = None, names: Mapping[str, Any] | None = None) -> None:

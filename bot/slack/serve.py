@@ -295,5 +295,6 @@ def serve(config: Config, http: bool, host: str, port: int, health_port: int | N
         server.shutdown()
         server.server_close()
     mailbot.shutdown(wait=True)
+    startup.keep()  # and the classes of the verbs first used since
     log.info("stopped")
     return 0
