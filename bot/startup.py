@@ -107,11 +107,6 @@ def _load(name: str, header: bytes) -> Any:
         return None
 
 
-def _write(name: str, content: bytes) -> bool:
-    folder = cache_dir()
-    return folder is not None and write_whole(folder, name, content)
-
-
 def write_whole(folder: Path, name: str, content: bytes, mode: int = 0o600) -> bool:
     """Write a kept file whole (a reader sees the old file or the new one, never half of it), in a
     folder made 0700; False if the folder cannot be written (the next start computes again)."""
@@ -145,10 +140,11 @@ def keep() -> None:
     global _new
     if not _new:
         return
+    folder = cache_dir()
     texts = {**(_kept or {}), **_used}
     if len(texts) > _MOST:
         texts = dict(_used)
-    if _write(_FILE, _magic() + marshal.dumps(texts)):
+    if folder is not None and write_whole(folder, _FILE, _magic() + marshal.dumps(texts)):
         _new = 0
 
 
@@ -173,10 +169,10 @@ def parsed_before(text: str) -> tuple[Any] | None:
 def keep_parsed(text: str, document: Any) -> None:
     """Keep what YAML made of `text`, if it is plain values only (not a date, bytes or a set, which
     marshal would not give back as YAML made them); the oldest kept files go past a few."""
-    if not _plain(document) or not _write(_parsed_name(text), _PARSED_HEADER + marshal.dumps((text, document))):
-        return
     folder = cache_dir()
-    assert folder is not None  # _write wrote there
+    content = _PARSED_HEADER + marshal.dumps((text, document)) if _plain(document) else None
+    if folder is None or content is None or not write_whole(folder, _parsed_name(text), content):
+        return
     with suppress(OSError):
         kept = sorted(folder.glob("parsed-*.marshal"), key=lambda path: path.stat().st_mtime, reverse=True)
         for old in kept[_PARSED_KEPT:]:

@@ -23,9 +23,10 @@ from tests.conftest import ROOT
 VERB_MODULES = {f"bot.verbs.{entry.module}" for entry in LISTED}
 
 
-def loaded(*words: str, env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess[str], set[str]]:
-    run = subprocess.run(
-        [sys.executable, "-c", PROBE, *words],
+def probed(probe: str, words: tuple[str, ...], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`mailbot WORDS` run by `probe`, a program that starts the CLI and says what it saw on stderr."""
+    return subprocess.run(
+        [sys.executable, "-c", probe, *words],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -33,6 +34,10 @@ def loaded(*words: str, env: dict[str, str] | None = None) -> tuple[subprocess.C
         timeout=60,
         check=False,
     )
+
+
+def loaded(*words: str, env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    run = probed(PROBE, words, env)
     modules = modules_in(run.stderr)
     assert modules is not None, run.stderr
     return run, modules
@@ -127,15 +132,7 @@ COMPILED = (
 
 
 def compiled_at_start(cache: Path, *words: str) -> tuple[subprocess.CompletedProcess[str], int]:
-    run = subprocess.run(
-        [sys.executable, "-c", COMPILED, *words],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "MAILBOT_CACHE_DIR": str(cache)},
-        timeout=60,
-        check=False,
-    )
+    run = probed(COMPILED, words, {"MAILBOT_CACHE_DIR": str(cache)})
     counts = [line for line in run.stderr.splitlines() if line.startswith("compiled: ")]
     assert counts, run.stderr
     return run, int(counts[-1].split()[1])
